@@ -1,0 +1,254 @@
+"""Finding, reading and building a project: the project file, its specs folder, and the records.
+
+`load()` is what every command but `validate` starts with: it validates everything (raising SpecError
+with every problem when something is wrong) and returns the immutable Project.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from runner import validate
+from runner.errors import SpecError, UsageError
+from runner.spec import (
+    COUNTS,
+    Amount,
+    Checks,
+    Connection,
+    CountExpectation,
+    Expect,
+    Finding,
+    Groups,
+    Project,
+    Secret,
+    Source,
+    Spec,
+    SpecTest,
+    Tenant,
+    frozen,
+)
+from runner.validate import Files
+from runner.yamlfile import Document, json_path
+from runner.yamlfile import load as load_yaml
+
+PROJECT_FILE = "infiniti-sync.yaml"
+_PROJECT_NAMES = (PROJECT_FILE, "infiniti-sync.yml")
+DEFAULTS = {
+    "specs": "specs",
+    "state": ".infiniti-sync/state.db",
+    "archive": ".infiniti-sync/runs",
+    "keep_runs": 30,
+}
+
+
+def find(start: Path | None = None, explicit: Path | None = None) -> Path:
+    """The project file: `explicit` (a file or folder), else the nearest one from `start` upwards."""
+    if explicit is not None:
+        if explicit.is_dir():
+            for name in _PROJECT_NAMES:
+                if (explicit / name).is_file():
+                    return absolute(explicit / name)
+            raise UsageError(f"no {PROJECT_FILE} in {explicit}")
+        if not explicit.exists():
+            raise UsageError(f"project file {explicit} does not exist")
+        return absolute(explicit)
+    here = absolute(start or Path.cwd())
+    for folder in (here, *here.parents):
+        for name in _PROJECT_NAMES:
+            if (folder / name).is_file():
+                return folder / name
+    raise UsageError(
+        f"no {PROJECT_FILE} in {here} or any folder above it",
+        hint="run in your specs repository, or pass --project PATH",
+    )
+
+
+def absolute(path: Path) -> Path:
+    """An absolute path that keeps symbolic links as the user wrote them."""
+    return Path(os.path.abspath(path))
+
+
+def is_project_file(path: Path, doc: Document | None = None) -> bool:
+    """Whether `path` is a project file rather than a spec (by name, or by a `tenants` key)."""
+    if path.name in _PROJECT_NAMES:
+        return True
+    return doc is not None and isinstance(doc.data, dict) and "tenants" in doc.data
+
+
+def specs_dir(project: Document) -> Path:
+    """The specs folder a project file names (default: specs beside it)."""
+    data = project.data if isinstance(project.data, dict) else {}
+    folder = data.get("specs")
+    return project.path.parent / (folder if isinstance(folder, str) else "specs")
+
+
+def spec_files(folder: Path) -> list[Path]:
+    """Spec files under `folder`, sorted; hidden folders are skipped."""
+    if not folder.is_dir():
+        return []
+    found = [
+        p
+        for pattern in ("*.yaml", "*.yml")
+        for p in folder.rglob(pattern)
+        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    return sorted(found)
+
+
+def read(project_file: Path, extra_specs: Iterable[Path] = ()) -> Files:
+    """Load the project file, every spec in its folder, and any `extra_specs` outside it."""
+    project = load_yaml(project_file)
+    paths = spec_files(specs_dir(project))
+    known = {p.resolve() for p in paths}
+    paths += [absolute(p) for p in extra_specs if p.resolve() not in known]
+    return Files(project=project, specs=[load_yaml(p) for p in paths])
+
+
+def load(project_file: Path, *, strict: bool = False) -> Project:
+    """The validated project at `project_file`; SpecError lists every problem if it is invalid."""
+    files = read(project_file)
+    problems = validate.check(files)
+    if any(p.severity == "error" or strict for p in problems):
+        raise SpecError(problems)
+    return build(files)
+
+
+# --- building records from validated data ------------------------------------------------------
+
+
+def build(files: Files) -> Project:
+    """The Project record of files that passed validation."""
+    assert files.project is not None
+    data: dict[str, Any] = {**DEFAULTS, **files.project.data}
+    root = files.project.path.parent
+    specs = {files.spec_name(doc): build_spec(doc, files.spec_name(doc)) for doc in files.specs}
+    tenants = {name: _tenant(name, raw, root) for name, raw in data["tenants"].items()}
+    return Project(
+        path=files.project.path,
+        specs_dir=root / data["specs"],
+        state=_state(data["state"], root),
+        archive=root / data["archive"],
+        keep_runs=int(data["keep_runs"]),
+        tenants=frozen(tenants),
+        specs=frozen(specs),
+    )
+
+
+def _secret(raw: Mapping[str, Any], root: Path) -> Secret:
+    if "env" in raw:
+        return Secret(env=raw["env"])
+    return Secret(file=root / raw["file"])
+
+
+def _state(raw: str | Mapping[str, Any], root: Path) -> str | Secret:
+    if isinstance(raw, Mapping):
+        return _secret(raw, root)
+    return raw if "://" in raw else str(root / raw)
+
+
+def _connection(name: str, raw: Mapping[str, Any], root: Path) -> Connection:
+    url = raw.get("url")
+    return Connection(
+        name=name,
+        url=_secret(url, root) if isinstance(url, Mapping) else url,
+        files=root / raw["files"] if "files" in raw else None,
+        encoding=raw.get("encoding", "utf-8"),
+        delimiter=raw.get("delimiter", ","),
+    )
+
+
+def _tenant(name: str, raw: Mapping[str, Any], root: Path) -> Tenant:
+    timeout = raw.get("timeout", {})
+    retries = raw.get("retries", {})
+    connections = {c: _connection(c, v, root) for c, v in raw.get("connections", {}).items()}
+    return Tenant(
+        name=name,
+        url=raw["url"].rstrip("/"),
+        username=raw["username"],
+        password=_secret(raw["password"], root),
+        specs=tuple(raw["specs"]),
+        tenant_id=raw.get("tenant_id"),
+        ca_bundle=root / raw["ca_bundle"] if "ca_bundle" in raw else None,
+        connections=frozen(connections),
+        vars=frozen(raw.get("vars", {})),
+        schedule=raw.get("schedule"),
+        connect_timeout=float(timeout.get("connect", 10.0)),
+        read_timeout=float(timeout.get("read", 300.0)),
+        retry_attempts=int(retries.get("attempts", 4)),
+        retry_max_time=float(retries.get("max_time", 300.0)),
+        batch_size=raw.get("batch_size"),
+    )
+
+
+def build_spec(doc: Document, name: str) -> Spec:
+    """The Spec record of a spec file that passed validation."""
+    data: dict[str, Any] = doc.data
+    source = data["source"]
+    ids = source.get("id", ())
+    groups = data["groups"]
+    return Spec(
+        name=name,
+        path=doc.path,
+        description=data.get("description", ""),
+        import_name=data.get("import", "userGroups"),
+        source=Source(
+            connection=source["connection"],
+            query=source["query"],
+            params=frozen(source.get("params", {})),
+            id_columns=(ids,) if isinstance(ids, str) else tuple(ids),
+        ),
+        lookups=frozen(data.get("lookups", {})),
+        where=data.get("where"),
+        columns=tuple((k, _column(v)) for k, v in data["columns"].items()),
+        groups=Groups(library=frozenset(groups["library"]), system=frozenset(groups["system"])),
+        mode=data.get("mode", "full"),
+        checks=_checks(data.get("checks", {})),
+        expect=_expect(data.get("expect", {})),
+        tests=tuple(_test(doc, i, t) for i, t in enumerate(data.get("tests", []))),
+        lines=frozen({json_path(path): mark.line for path, mark in doc.marks.items() if len(path) <= 3}),
+    )
+
+
+def _column(value: str | bool) -> str:
+    """A boolean constant column is Infiniti's TRUE/FALSE text."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return value
+
+
+def _checks(raw: Mapping[str, Any]) -> Checks:
+    return Checks(
+        min_rows=raw.get("min_rows"),
+        max_change=Amount.parse(raw["max_change"]) if "max_change" in raw else None,
+        max_invalid=Amount.parse(raw.get("max_invalid", 0)),
+        duplicates=raw.get("duplicates", "error"),
+    )
+
+
+def _expect(raw: Mapping[str, Any]) -> Expect:
+    allow = raw.get("failures", {}).get("allow")
+    return Expect(
+        success=raw.get("success"),
+        counts=frozen({k: CountExpectation.parse(raw[k]) for k in COUNTS if k in raw}),
+        allow=re.compile(allow) if allow else None,
+    )
+
+
+def _test(doc: Document, index: int, raw: Mapping[str, Any]) -> SpecTest:
+    csv = raw.get("csv")
+    findings = raw.get("findings")
+    return SpecTest(
+        name=raw["name"],
+        rows=tuple(frozen(r) for r in raw["rows"]),
+        line=doc.mark(("tests", index)).line,
+        vars=frozen(raw.get("vars", {})),
+        tenant=raw.get("tenant", "test"),
+        csv=None if csv is None else tuple(frozen(r) for r in csv),
+        findings=None
+        if findings is None
+        else tuple(Finding(f["row"], f["check"], f.get("message")) for f in findings),
+    )

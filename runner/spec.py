@@ -1,0 +1,234 @@
+"""The project and its specs as immutable records, built from files that passed validation.
+
+Nothing past this module handles raw YAML: every other part of the runner reads these records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+GROUP_COLUMNS = {"library-group": "library", "system-group": "system"}
+COUNTS = ("processed", "created", "updated", "failed")
+
+Mode = Literal["full", "incremental"]
+Duplicates = Literal["error", "first", "last"]
+
+
+def frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A read-only view of `mapping` (nested mappings too)."""
+    return MappingProxyType(
+        {k: frozen(v) if isinstance(v, Mapping) else v for k, v in (mapping or {}).items()}
+    )
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret's address: an environment variable or a file. The value is read only when needed."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    def __str__(self) -> str:
+        return f"{{env: {self.env}}}" if self.env else f"{{file: {self.file}}}"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A named source of rows: a database URL or CSV files."""
+
+    name: str
+    url: str | Secret | None = None
+    files: Path | None = None
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One school's Infiniti, its credentials and its sources."""
+
+    name: str
+    url: str
+    username: str
+    password: Secret
+    specs: tuple[str, ...]
+    tenant_id: str | None = None
+    ca_bundle: Path | None = None
+    connections: Mapping[str, Connection] = field(default_factory=dict)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    schedule: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    retry_attempts: int = 4
+    retry_max_time: float = 300.0
+    batch_size: int | None = None
+
+    def context(self) -> Mapping[str, Any]:
+        """What templates see as `tenant` (never the credentials)."""
+        return frozen({"name": self.name, "id": self.tenant_id or self.name, "url": self.url})
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A count, or a percentage of some total."""
+
+    value: float
+    percent: bool = False
+
+    @classmethod
+    def parse(cls, raw: int | str) -> Amount:
+        """`25` or `"25%"`."""
+        if isinstance(raw, str):
+            return cls(float(raw.rstrip("%")), percent=True)
+        return cls(float(raw))
+
+    def of(self, total: int) -> float:
+        """The amount as a count, given the total it is a percentage of."""
+        return self.value * total / 100 if self.percent else self.value
+
+    def __str__(self) -> str:
+        number = f"{self.value:g}"
+        return f"{number}%" if self.percent else number
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a spec's rows come from."""
+
+    connection: str
+    query: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    id_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Groups:
+    """The library and system groups that exist in Infiniti."""
+
+    library: frozenset[str]
+    system: frozenset[str]
+
+    def of(self, column: str) -> frozenset[str]:
+        """The groups allowed in `column` (library-group or system-group)."""
+        return self.library if GROUP_COLUMNS[column] == "library" else self.system
+
+
+@dataclass(frozen=True)
+class Checks:
+    """Checks before anything is sent."""
+
+    min_rows: int | None = None
+    max_change: Amount | None = None
+    max_invalid: Amount = Amount(0)
+    duplicates: Duplicates = "error"
+
+
+@dataclass(frozen=True)
+class CountExpectation:
+    """What one count of Infiniti's summary must be."""
+
+    exact: int | None = None
+    rows_sent: bool = False
+    min: Amount | None = None
+    max: Amount | None = None
+
+    @classmethod
+    def parse(cls, raw: int | str | Mapping[str, Any]) -> CountExpectation:
+        """`3`, `rows_sent` or `{min: 1, max: 5%}`."""
+        if raw == "rows_sent":
+            return cls(rows_sent=True)
+        if isinstance(raw, int):
+            return cls(exact=raw)
+        assert isinstance(raw, Mapping)
+        low, high = raw.get("min"), raw.get("max")
+        return cls(
+            min=None if low is None else Amount.parse(low),
+            max=None if high is None else Amount.parse(high),
+        )
+
+    def __str__(self) -> str:
+        if self.rows_sent:
+            return "rows_sent"
+        if self.exact is not None:
+            return str(self.exact)
+        parts = [f"{k} {v}" for k, v in (("min", self.min), ("max", self.max)) if v is not None]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What Infiniti's answer must show."""
+
+    success: bool | None = None
+    counts: Mapping[str, CountExpectation] = field(default_factory=dict)
+    allow: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An expected pre-check finding in a spec test."""
+
+    row: int
+    check: str
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SpecTest:
+    """One example inside a spec: rows in, CSV rows or findings out."""
+
+    name: str
+    rows: tuple[Mapping[str, Any], ...]
+    line: int
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    tenant: str = "test"
+    csv: tuple[Mapping[str, str], ...] | None = None
+    findings: tuple[Finding, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A sync spec: source, mapping, groups, checks and expectations."""
+
+    name: str
+    path: Path
+    source: Source
+    columns: tuple[tuple[str, str], ...]
+    groups: Groups
+    description: str = ""
+    import_name: str = "userGroups"
+    lookups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    where: str | None = None
+    mode: Mode = "full"
+    checks: Checks = Checks()
+    expect: Expect = Expect()
+    tests: tuple[SpecTest, ...] = ()
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        """The import file's column names, in order."""
+        return tuple(name for name, _ in self.columns)
+
+
+@dataclass(frozen=True)
+class Project:
+    """The project file and every spec it can run."""
+
+    path: Path
+    specs_dir: Path
+    state: str | Secret
+    archive: Path
+    keep_runs: int
+    tenants: Mapping[str, Tenant]
+    specs: Mapping[str, Spec]
+
+    @property
+    def root(self) -> Path:
+        """The folder of the project file; relative paths start here."""
+        return self.path.parent

@@ -1,0 +1,94 @@
+"""The Jinja environment every template runs in, and the filters schools need.
+
+Templates run in Jinja's sandbox with strict undefined: a template can read its context (`row`, `vars`,
+`tenant`, `lookups`) and call the filters below, nothing else, and a missing name is an error, never an
+empty cell. What a template prints is finalised once: true/false become TRUE/FALSE (Infiniti's booleans)
+and a missing value (SQL NULL) becomes an empty cell.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+ROW_CONTEXT = ("row", "vars", "tenant", "lookups")
+PARAM_CONTEXT = ("vars", "tenant")
+
+
+def finalize(value: Any) -> Any:
+    """How a printed value becomes cell text: booleans as TRUE/FALSE, None as nothing."""
+    if value is None:
+        return ""
+    if value is True:
+        return "TRUE"
+    if value is False:
+        return "FALSE"
+    return value
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def zpad(value: Any, width: int = 2) -> str:
+    """Zero-pad to `width` characters: `7 | zpad(2)` is 07 (text keeps its leading zeros)."""
+    return _text(value).zfill(width)
+
+
+def ascii_fold(value: Any) -> str:
+    """Drop accents and macrons: Māori becomes Maori, Nguyễn becomes Nguyen; other scripts stay."""
+    decomposed = unicodedata.normalize("NFKD", _text(value))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def slug(value: Any, separator: str = "-") -> str:
+    """Lower-case ASCII words joined by `separator`: "Year 7 (Blue)" becomes year-7-blue."""
+    words = re.findall(r"[a-z0-9]+", ascii_fold(value).lower())
+    return separator.join(words)
+
+
+def tf(value: Any) -> str:
+    """Infiniti's boolean text: TRUE for a true value, FALSE otherwise ("", "0", "false", "no" are false)."""
+    if isinstance(value, str):
+        value = value.strip().lower() not in ("", "0", "false", "f", "no", "n", "off")
+    return "TRUE" if value else "FALSE"
+
+
+def re_sub(value: Any, pattern: str, replacement: str = "") -> str:
+    """Replace every match of a regular expression: `row.phone | re_sub('[^0-9]', '')`."""
+    return re.sub(pattern, replacement, _text(value))
+
+
+def nonempty(value: Any, fallback: Any) -> Any:
+    """`value` unless it is empty or None, else `fallback`: `row.preferred | nonempty(row.given)`."""
+    return fallback if value is None or _text(value).strip() == "" else value
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "zpad": zpad,
+    "ascii": ascii_fold,
+    "slug": slug,
+    "tf": tf,
+    "re_sub": re_sub,
+    "nonempty": nonempty,
+}
+
+
+@cache
+def environment() -> ImmutableSandboxedEnvironment:
+    """The one sandboxed, strict environment of the process (templates are compiled once each)."""
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        finalize=finalize,
+        keep_trailing_newline=False,
+        cache_size=-1,
+    )
+    env.filters.update(FILTERS)
+    return env

@@ -1,0 +1,477 @@
+"""Every check of a project and its specs that needs no source, no network and no secret.
+
+First the JSON Schema pass (per file), then a short table of semantic rules (per spec, then across the
+project). Each rule yields problems as values; nothing stops at the first one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import meta, nodes
+from jinja2.exceptions import TemplateSyntaxError
+
+from runner import cron, schema
+from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
+from runner.errors import Problem
+from runner.spec import GROUP_COLUMNS
+from runner.suggest import did_you_mean
+from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, environment
+from runner.yamlfile import Document, JsonPath, json_path
+
+# `:name` placeholders exactly as SQLAlchemy's text() finds them.
+PARAM_PATTERN = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+_LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
+_URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
+
+
+@dataclass
+class Files:
+    """The loaded files of a project: the project file (if any) and the specs."""
+
+    project: Document | None
+    specs: list[Document] = field(default_factory=list)
+
+    def spec_name(self, doc: Document) -> str:
+        """A spec's name: its `name` key, else the file name without extension."""
+        data = doc.data if isinstance(doc.data, dict) else {}
+        name = data.get("name")
+        return name if isinstance(name, str) else doc.path.stem
+
+    def tenants(self) -> dict[str, Any]:
+        """The project's tenants mapping, or empty when it is missing or malformed."""
+        data = self.project.data if self.project and isinstance(self.project.data, dict) else {}
+        tenants = data.get("tenants")
+        return tenants if isinstance(tenants, dict) else {}
+
+
+def check(files: Files) -> list[Problem]:
+    """All problems of `files`: loader, schema and semantic, sorted by file and position."""
+    problems: list[Problem] = []
+    if files.project is not None:
+        problems += _check_document(files.project, "project", files)
+    for doc in files.specs:
+        problems += _check_document(doc, "spec", files)
+    for rule in PROJECT_RULES:
+        problems += rule(files)
+    unique = dict.fromkeys(problems)
+    return sorted(unique, key=lambda p: (p.file, p.line, p.col))
+
+
+def _check_document(doc: Document, which: schema.Which, files: Files) -> list[Problem]:
+    if doc.data is None and doc.problems:
+        return list(doc.problems)
+    if not isinstance(doc.data, dict):
+        return [doc.problem((), f"a {which} file must be a mapping of keys to values", rule="schema")]
+    found = list(doc.problems)
+    replaced = set()
+    if which == "project":
+        secrets = list(_literal_secrets(doc))
+        replaced = {p.path for p in secrets}
+        found += secrets
+    replaced |= {p.path for p in doc.problems}  # "quote it" says more than "must be a number"
+    found += [p for p in schema.check(doc, which) if p.path not in replaced]
+    if which == "spec":
+        for rule in SPEC_RULES:
+            found += rule(doc, files)
+    return found
+
+
+# --- spec rules -------------------------------------------------------------------------------
+
+
+def _templates(data: dict[str, Any]) -> Iterator[tuple[JsonPath, str, tuple[str, ...]]]:
+    """Each template of a spec: its path, text and the names its context offers."""
+    columns = data.get("columns")
+    if isinstance(columns, dict):
+        for name, value in columns.items():
+            if isinstance(value, str):
+                yield ("columns", name), value, ROW_CONTEXT
+    if isinstance(data.get("where"), str):
+        yield ("where",), data["where"], ROW_CONTEXT
+    source = data.get("source")
+    params = source.get("params") if isinstance(source, dict) else None
+    if isinstance(params, dict):
+        for name, value in params.items():
+            if isinstance(value, str):
+                yield ("source", "params", name), value, PARAM_CONTEXT
+
+
+def _lookup_names(data: dict[str, Any]) -> list[str]:
+    lookups = data.get("lookups")
+    return list(lookups) if isinstance(lookups, dict) else []
+
+
+def check_templates(doc: Document, files: Files) -> Iterator[Problem]:
+    """Jinja syntax, names outside the context, unknown filters and unknown lookup tables."""
+    env = environment()
+    lookups = _lookup_names(doc.data)
+    for path, source, context in _templates(doc.data):
+        try:
+            tree = env.parse(source)
+        except TemplateSyntaxError as err:
+            where = doc.template_line(path, err.lineno)
+            yield _at(doc, path, where, f"template syntax: {err.message}", "template")
+            continue
+        yield from _names(doc, path, tree, context)
+        yield from _filters(doc, path, tree)
+        if "lookups" in context:
+            yield from _lookups(doc, path, tree, lookups)
+
+
+def _at(doc: Document, path: JsonPath, where: tuple[int, int], message: str, rule: str) -> Problem:
+    """A problem at a line inside a template or query (`where` from Document.template_line)."""
+    return Problem(doc.name, where[0], where[1], json_path(path), message, "error", rule)
+
+
+def _names(
+    doc: Document, path: JsonPath, tree: nodes.Template, context: tuple[str, ...]
+) -> Iterator[Problem]:
+    for name in sorted(_undeclared(tree) - set(context)):
+        node = next(n for n in tree.find_all(nodes.Name) if n.name == name)
+        where = doc.template_line(path, node.lineno)
+        hint = did_you_mean(name, context)
+        message = f"unknown name {name!r}: templates here see {', '.join(context)}"
+        if hint:
+            message += f"; did you mean {hint!r}?"
+        yield _at(doc, path, where, message, "template-name")
+
+
+def _undeclared(tree: nodes.Template) -> set[str]:
+    """Names a template reads but does not set itself."""
+    try:
+        return meta.find_undeclared_variables(tree)
+    except TemplateSyntaxError:  # an unknown filter stops Jinja's analysis; _filters reports it
+        names = list(tree.find_all(nodes.Name))
+        stored = {n.name for n in names if n.ctx in ("store", "param")}
+        return {n.name for n in names if n.ctx == "load"} - stored
+
+
+def _filters(doc: Document, path: JsonPath, tree: nodes.Template) -> Iterator[Problem]:
+    env = environment()
+    for node, kind, known in [
+        *((n, "filter", env.filters) for n in tree.find_all(nodes.Filter)),
+        *((n, "test", env.tests) for n in tree.find_all(nodes.Test)),
+    ]:
+        if node.name in known:
+            continue
+        where = doc.template_line(path, node.lineno)
+        hint = did_you_mean(node.name, known)
+        message = f"unknown {kind} {node.name!r}" + (f"; did you mean {hint!r}?" if hint else "")
+        yield _at(doc, path, where, message, "template-filter")
+
+
+def _lookup_table(node: nodes.Node) -> str | None:
+    """The table name of `lookups.NAME` or `lookups['NAME']`, else None."""
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+        return node.attr if node.node.name == "lookups" else None
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "lookups"
+        and isinstance(node.arg, nodes.Const)
+    ):
+        return str(node.arg.value)
+    return None
+
+
+def _lookups(doc: Document, path: JsonPath, tree: nodes.Template, known: list[str]) -> Iterator[Problem]:
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        table = _lookup_table(node)
+        if table is None or table in known:
+            continue
+        where = doc.template_line(path, node.lineno)
+        hint = did_you_mean(table, known)
+        message = f"unknown lookup table {table!r}" + (
+            f"; did you mean {hint!r}?" if hint else f" (defined: {', '.join(known) or 'none'})"
+        )
+        yield _at(doc, path, where, message, "lookup")
+
+
+def _groups(data: dict[str, Any], column: str) -> list[str] | None:
+    groups = data.get("groups")
+    listed = groups.get(GROUP_COLUMNS[column]) if isinstance(groups, dict) else None
+    return [g for g in listed if isinstance(g, str)] if isinstance(listed, list) else None
+
+
+def _constant(template: str) -> str | None:
+    """What a template without variables always prints; None if it reads any name or fails."""
+    env = environment()
+    try:
+        tree = env.parse(template)
+        if any(True for _ in tree.find_all(nodes.Name)):
+            return None
+        return env.from_string(template).render()
+    except Exception:  # template problems are reported by check_templates
+        return None
+
+
+def check_constants(doc: Document, files: Files) -> Iterator[Problem]:
+    """Columns that always print the same text: a group must be listed, a boolean TRUE or FALSE."""
+    columns = doc.data.get("columns")
+    if not isinstance(columns, dict):
+        return
+    for column, template in columns.items():
+        if not isinstance(template, str):
+            continue
+        value = _constant(template)
+        if column in GROUP_COLUMNS:
+            listed = _groups(doc.data, column)
+            if listed is None:
+                continue
+            if value is None:
+                yield from _lookup_group_values(doc, column, template, listed)
+            elif value not in listed:
+                yield doc.problem(("columns", column), _not_listed(value, column, listed), rule="group")
+        elif value is not None and canonical_field(column) in BOOLEAN_FIELDS and not is_boolean(value):
+            yield doc.problem(
+                ("columns", column),
+                f"{column} is always {value!r}; Infiniti's booleans are TRUE or FALSE (write true or false)",
+                rule="boolean",
+            )
+
+
+def _not_listed(value: str, column: str, listed: list[str]) -> str:
+    kind = GROUP_COLUMNS[column]
+    hint = did_you_mean(value, listed)
+    message = f"{column} is always {value!r}, which is not in groups.{kind}"
+    return message + (f"; did you mean {hint!r}?" if hint else f" ({', '.join(listed) or 'empty'})")
+
+
+def _lookup_group_values(doc: Document, column: str, template: str, listed: list[str]) -> Iterator[Problem]:
+    """`{{ lookups.T[...] }}` as a group: every value of T should be a listed group (a warning)."""
+    try:
+        body = environment().parse(template).body
+    except TemplateSyntaxError:
+        return
+    if not (len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1):
+        return
+    expr = body[0].nodes[0]
+    table = _lookup_table(expr.node) if isinstance(expr, nodes.Getitem) else None
+    values = doc.data.get("lookups", {}).get(table) if table else None
+    if not isinstance(values, dict):
+        return
+    kind = GROUP_COLUMNS[column]
+    for key, value in values.items():
+        if isinstance(value, str) and value not in listed:
+            yield doc.problem(
+                ("lookups", table, key),  # type: ignore[arg-type]
+                f"{value!r} is used as {column} but is not in groups.{kind}",
+                rule="group",
+                severity="warning",
+            )
+
+
+def check_column_names(doc: Document, files: Files) -> Iterator[Problem]:
+    """Columns Infiniti's documents do not name are probably typos (a warning)."""
+    columns = doc.data.get("columns")
+    if not isinstance(columns, dict):
+        return
+    known = [c for c in USER_FIELDS if c not in columns]
+    for name in columns:
+        if canonical_field(name) is None:
+            hint = did_you_mean(name, known)
+            message = f"column {name!r} is not a user field Infiniti documents"
+            message += f"; did you mean {hint!r}?" if hint else ""
+            yield doc.problem(("columns", name), message, rule="column", severity="warning", key=True)
+
+
+def check_params(doc: Document, files: Files) -> Iterator[Problem]:
+    """Every :name in the query has a value in params; every param is used."""
+    source = doc.data.get("source")
+    if not isinstance(source, dict) or not isinstance(source.get("query"), str):
+        return
+    query = source["query"]
+    params: dict[str, Any] = source["params"] if isinstance(source.get("params"), dict) else {}
+    used = dict.fromkeys(PARAM_PATTERN.findall(query))
+    for name in used:
+        if name not in params:
+            line = query[: query.index(":" + name)].count("\n") + 1
+            where = doc.template_line(("source", "query"), line)
+            message = f"the query uses :{name}, which source.params does not define"
+            yield _at(doc, ("source", "query"), where, message, "params")
+    for name in params:
+        if name not in used:
+            yield doc.problem(
+                ("source", "params", name),
+                f"param {name!r} is not used in the query (write :{name} where it belongs)",
+                rule="params",
+                severity="warning",
+                key=True,
+            )
+
+
+def check_expect(doc: Document, files: Files) -> Iterator[Problem]:
+    """`expect.failures.allow` must be a valid regular expression."""
+    expect = doc.data.get("expect")
+    failures = expect.get("failures") if isinstance(expect, dict) else None
+    allow = failures.get("allow") if isinstance(failures, dict) else None
+    if isinstance(allow, str):
+        try:
+            re.compile(allow)
+        except re.error as err:
+            yield doc.problem(
+                ("expect", "failures", "allow"),
+                f"not a valid regular expression: {err}",
+                rule="regex",
+            )
+
+
+SpecRule = Callable[[Document, Files], Iterator[Problem]]
+SPEC_RULES: tuple[SpecRule, ...] = (
+    check_templates,
+    check_constants,
+    check_column_names,
+    check_params,
+    check_expect,
+)
+
+
+# --- project rules ----------------------------------------------------------------------------
+
+
+def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any]]:
+    if "state" in data:
+        yield ("state",), data["state"]
+    tenants = data.get("tenants")
+    for name, tenant in tenants.items() if isinstance(tenants, dict) else []:
+        if not isinstance(tenant, dict):
+            continue
+        if "password" in tenant:
+            yield ("tenants", name, "password"), tenant["password"]
+        connections = tenant.get("connections")
+        for cname, conn in connections.items() if isinstance(connections, dict) else []:
+            if isinstance(conn, dict) and "url" in conn:
+                yield ("tenants", name, "connections", cname, "url"), conn["url"]
+
+
+def _literal_secrets(doc: Document) -> Iterator[Problem]:
+    """Passwords written into the file, as a value or inside a URL."""
+    for path, value in _secret_paths(doc.data):
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            continue
+        if path[-1] == "password":
+            yield doc.problem(
+                path,
+                "the password is written in the file; keep it out of the repository and write "
+                "{env: VARIABLE} or {file: PATH} instead",
+                rule="secret",
+            )
+            continue
+        match = _URL_PASSWORD.match(str(value))
+        if match and match["pw"]:
+            masked = f"{match['scheme']}{match['user']}:***@{str(value)[match.end() :]}"
+            yield doc.problem(
+                path,
+                f"the URL {masked} holds a password; write the whole URL as {{env: VARIABLE}} "
+                "or {file: PATH} instead",
+                rule="secret",
+            )
+
+
+def check_tenant_specs(files: Files) -> Iterator[Problem]:
+    """Tenants name specs that exist, and define the connections those specs read."""
+    if files.project is None:
+        return
+    specs = {files.spec_name(d): d for d in files.specs if isinstance(d.data, dict)}
+    for tname, tenant in files.tenants().items():
+        if not isinstance(tenant, dict) or not isinstance(tenant.get("specs"), list):
+            continue
+        connections: dict[str, Any] = tenant.get("connections") or {}
+        if not isinstance(connections, dict):
+            connections = {}
+        for i, sname in enumerate(tenant["specs"]):
+            path = ("tenants", tname, "specs", i)
+            if not isinstance(sname, str):
+                continue
+            if sname not in specs:
+                hint = did_you_mean(sname, specs)
+                message = f"no spec named {sname!r}" + (
+                    f"; did you mean {hint!r}?" if hint else f" (specs: {', '.join(specs) or 'none'})"
+                )
+                yield files.project.problem(path, message, rule="reference")
+                continue
+            wanted = _spec_connection(specs[sname])
+            if wanted is not None and wanted not in connections:
+                yield files.project.problem(
+                    path,
+                    f"spec {sname!r} reads connection {wanted!r}, which tenant {tname!r} does not "
+                    f"define (it defines: {', '.join(connections) or 'none'})",
+                    rule="reference",
+                )
+
+
+def _spec_connection(doc: Document) -> str | None:
+    source = doc.data.get("source")
+    value = source.get("connection") if isinstance(source, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def check_spec_connections(files: Files) -> Iterator[Problem]:
+    """A spec's connection must be defined by at least one tenant of the project."""
+    if files.project is None:
+        return
+    defined: set[str] = set()
+    for tenant in files.tenants().values():
+        if isinstance(tenant, dict) and isinstance(tenant.get("connections"), dict):
+            defined |= set(tenant["connections"])
+    for doc in files.specs:
+        if not isinstance(doc.data, dict):
+            continue
+        wanted = _spec_connection(doc)
+        if wanted is not None and wanted not in defined:
+            hint = did_you_mean(wanted, defined)
+            message = f"no tenant defines connection {wanted!r}" + (
+                f"; did you mean {hint!r}?" if hint else ""
+            )
+            yield doc.problem(("source", "connection"), message, rule="reference")
+
+
+def check_duplicate_specs(files: Files) -> Iterator[Problem]:
+    """Two spec files must not have the same name."""
+    seen: dict[str, Document] = {}
+    for doc in files.specs:
+        name = files.spec_name(doc)
+        if name in seen:
+            path = ("name",) if isinstance(doc.data, dict) and "name" in doc.data else ()
+            yield doc.problem(
+                path, f"another spec is named {name!r}: {seen[name].name}", rule="duplicate-spec"
+            )
+        else:
+            seen[name] = doc
+
+
+def check_schedules(files: Files) -> Iterator[Problem]:
+    """Each tenant's schedule is a valid cron expression."""
+    for name, tenant in files.tenants().items():
+        schedule = tenant.get("schedule") if isinstance(tenant, dict) else None
+        if isinstance(schedule, str) and (error := cron.problem(schedule)):
+            assert files.project is not None
+            yield files.project.problem(("tenants", name, "schedule"), error, rule="schedule")
+
+
+def check_tenant_urls(files: Files) -> Iterator[Problem]:
+    """Credentials travel only over TLS, except to a sandbox on this machine."""
+    for name, tenant in files.tenants().items():
+        url = tenant.get("url") if isinstance(tenant, dict) else None
+        if isinstance(url, str) and url.startswith("http://") and not _LOOPBACK.match(url):
+            assert files.project is not None
+            yield files.project.problem(
+                ("tenants", name, "url"),
+                "use https://: the password would cross the network in clear text "
+                "(http:// is accepted only for a sandbox on this machine)",
+                rule="url",
+            )
+
+
+ProjectRule = Callable[[Files], Iterator[Problem]]
+PROJECT_RULES: tuple[ProjectRule, ...] = (
+    check_tenant_specs,
+    check_spec_connections,
+    check_duplicate_specs,
+    check_schedules,
+    check_tenant_urls,
+)
