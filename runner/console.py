@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from runner.secrets import redact
+
 
 @dataclass
 class Console:
@@ -25,16 +27,16 @@ class Console:
 
     def print(self, text: str = "") -> None:
         """Write a line of results to standard output."""
-        self.out.write(text + "\n")
+        self.out.write(redact(text) + "\n")
 
     def message(self, text: str) -> None:
         """Write a line for the person at the terminal to standard error, unless quiet."""
         if not self.quiet:
-            self.err.write(text + "\n")
+            self.err.write(redact(text) + "\n")
 
     def error(self, text: str) -> None:
         """Write an error to standard error, even when quiet."""
-        self.err.write(text + "\n")
+        self.err.write(redact(text) + "\n")
 
 
 class Progress:
@@ -56,7 +58,7 @@ class Progress:
             return
         self._last = now
         pad = max(0, self._width - len(text))
-        self._console.err.write("\r" + text + " " * pad)
+        self._console.err.write("\r" + redact(text) + " " * pad)
         self._console.err.flush()
         self._width = len(text)
 

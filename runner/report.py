@@ -4,10 +4,17 @@ GitHub annotations. The core never prints; commands hand their results to one of
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from runner.errors import Problem
+from runner.errors import Problem, SyncError
+from runner.jobs import Job
+from runner.plan import Planned
+from runner.precheck import Finding
+from runner.secrets import redact
 
 
 def _plural(n: int, word: str) -> str:
@@ -71,3 +78,185 @@ def problems_github(problems: Sequence[Problem]) -> str:
         )
         lines.append(f"::{p.severity} {props}::{_escape_data(p.message)}")
     return "\n".join(lines)
+
+
+# --- plan ----------------------------------------------------------------------------------------
+
+_CELL_WIDTH = 24
+
+
+def _clip(text: str, width: int | None) -> str:
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
+    if width is None or _width(text) <= width:
+        return text
+    while _width(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+def _width(text: str) -> int:
+    """Columns `text` takes on a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    indent: str = "    ",
+    width: int | None = _CELL_WIDTH,
+) -> list[str]:
+    """A small aligned table of text, cells clipped to `width` columns (None: never clipped)."""
+    grid = [[_clip(c, width) for c in header], *([_clip(c, width) for c in row] for row in rows)]
+    widths = [max(_width(r[i]) for r in grid) for i in range(len(header))]
+    return [
+        indent + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in grid
+    ]
+
+
+def _finding_text(f: Finding) -> str:
+    return f"{f.where}: {f.check}: {f.message}"
+
+
+def plan_text(p: Planned) -> list[str]:
+    """The text report of one planned file."""
+    left_out = len({f.row for f in p.findings})
+    lines = [
+        f"{p.tenant}/{p.spec}: {_plural(p.rows_out, 'row')} in the file "
+        f"({p.rows_read} read, {p.rows_skipped} skipped by where, {left_out} left out"
+        + (f", {len(p.dropped)} duplicates dropped" if p.dropped else "")
+        + ")",
+        f"  file: {p.path}",
+    ]
+    if p.preview:
+        shown = f"first {len(p.preview)} of {p.rows_out}" if p.rows_out > len(p.preview) else "all"
+        lines.append(f"  preview ({shown}):")
+        lines += table(p.header, p.preview)
+    if p.findings:
+        lines.append(f"  left out ({left_out}):")
+        lines += [f"    {_finding_text(f)}" for f in p.findings]
+    if p.dropped:
+        lines.append(f"  duplicates dropped ({len(p.dropped)}):")
+        lines += [f"    {_finding_text(f)}" for f in p.dropped]
+    lines += [f"  held: {h}" for h in p.holds]
+    lines += [f"  failed: {f}" for f in p.failures]
+    return lines
+
+
+def plans_text(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) -> str:
+    """The text report of `plan`."""
+    lines: list[str] = []
+    for result in results:
+        if isinstance(result, Planned):
+            lines += plan_text(result)
+        else:
+            job, err = result
+            lines.append(f"{job.name}: error: {err}")
+    lines.append(f"files written to {out}")
+    return "\n".join(lines)
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    """A finding as a JSON object."""
+    return {
+        "row": f.row,
+        "identity": f.identity,
+        "check": f.check,
+        "message": f.message,
+        "username": f.username,
+    }
+
+
+def plan_json(p: Planned) -> dict[str, Any]:
+    """One planned file as a JSON object."""
+    return {
+        "tenant": p.tenant,
+        "spec": p.spec,
+        "ok": p.ok,
+        "file": str(p.path),
+        "header": list(p.header),
+        "rows": {
+            "read": p.rows_read,
+            "skipped": p.rows_skipped,
+            "in_file": p.rows_out,
+            "left_out": len({f.row for f in p.findings}),
+            "dropped": len(p.dropped),
+        },
+        "findings": [finding_json(f) for f in p.findings],
+        "dropped": [finding_json(f) for f in p.dropped],
+        "preview": [dict(zip(p.header, row, strict=True)) for row in p.preview],
+        "holds": p.holds,
+        "failures": p.failures,
+    }
+
+
+def error_json(job: Job, err: SyncError) -> dict[str, Any]:
+    """A job that stopped with an error, as a JSON object."""
+    return {
+        "tenant": job.tenant.name,
+        "spec": job.spec.name,
+        "ok": False,
+        "exit_code": err.exit_code,
+        "error": str(err),
+    }
+
+
+def plans_json(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) -> str:
+    """The JSON report of `plan`."""
+    doc = {
+        "out": str(out),
+        "plans": [plan_json(r) if isinstance(r, Planned) else error_json(*r) for r in results],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+# --- JUnit ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JUnitCase:
+    """One test case of a JUnit report."""
+
+    classname: str
+    name: str
+    failure: str | None = None
+    error: str | None = None
+    output: str = ""
+    file: str | None = None
+    line: int | None = None
+    seconds: float = 0.0
+
+
+def junit(suite: str, cases: Sequence[JUnitCase]) -> str:
+    """A JUnit XML report, as CI dashboards read it."""
+    from xml.etree import ElementTree as ET
+
+    failures = sum(c.failure is not None for c in cases)
+    errors = sum(c.error is not None for c in cases)
+    root = ET.Element("testsuites", tests=str(len(cases)), failures=str(failures), errors=str(errors))
+    node = ET.SubElement(
+        root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures), errors=str(errors)
+    )
+    for case in cases:
+        attrs = {"classname": case.classname, "name": case.name, "time": f"{case.seconds:.3f}"}
+        if case.file:
+            attrs["file"] = case.file
+        if case.line:
+            attrs["line"] = str(case.line)
+        element = ET.SubElement(node, "testcase", attrs)
+        for kind, text in (("failure", case.failure), ("error", case.error)):
+            if text is not None:
+                ET.SubElement(element, kind, message=text.splitlines()[0] if text else kind).text = text
+        if case.output:
+            ET.SubElement(element, "system-out").text = case.output
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a report file (readable only by its owner: reports can hold personal data)."""
+    from runner.csvfile import private_open
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with private_open(path) as handle:
+        handle.write(redact(text))

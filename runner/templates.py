@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -80,11 +80,72 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
+class RowView:
+    """What templates see as `row`: the source row's columns by name (`row.code`, `row['First Name']`)."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: Mapping[str, int], values: Sequence[Any]):
+        self._index = index
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        position = self._index.get(name)
+        if position is None:
+            raise AttributeError(name)
+        return self._values[position]
+
+    def __getitem__(self, name: str) -> Any:
+        position = self._index.get(name) if isinstance(name, str) else None
+        if position is None:
+            raise KeyError(name)
+        return self._values[position]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __repr__(self) -> str:
+        return "row(" + ", ".join(f"{k}={self._values[i]!r}" for k, i in self._index.items()) + ")"
+
+
+class LookupTable(dict[Any, Any]):
+    """A spec's lookup table. Keys are text; a number from a database finds the key "7" too."""
+
+    def __init__(self, name: str, items: Mapping[str, Any]):
+        super().__init__(items)
+        self.name = name
+
+    def __missing__(self, key: Any) -> Any:
+        if isinstance(key, str | bool) or key is None:
+            raise KeyError(key)
+        return self[str(key)]
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        return not isinstance(key, str | bool) and key is not None and dict.__contains__(self, str(key))
+
+
+class SpecUndefined(StrictUndefined):
+    """Strict undefined whose message names the missing column or lookup key."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        obj, name = self._undefined_obj, self._undefined_name
+        if isinstance(obj, RowView):
+            return f"row has no column {name!r}"
+        if isinstance(obj, LookupTable):
+            return f"lookup {obj.name!r} has no key {name!r}"
+        return str(super()._undefined_message)
+
+
 @cache
 def environment() -> ImmutableSandboxedEnvironment:
     """The one sandboxed, strict environment of the process (templates are compiled once each)."""
     env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined,
+        undefined=SpecUndefined,
         autoescape=False,
         finalize=finalize,
         keep_trailing_newline=False,

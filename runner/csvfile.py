@@ -1,0 +1,94 @@
+"""The import file: UTF-8 without a byte order mark, a header row, RFC 4180 quoting and CRLF line ends.
+
+CRLF is what RFC 4180 specifies and what the CSV writers of the Windows tools schools export with produce;
+a cell that holds a line break, a comma or a quote is quoted, quotes doubled, so any text survives byte for
+byte. The file is written beside its final name and renamed into place only when complete, readable only by
+its owner (it holds personal data): a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+LINE_END = "\r\n"
+ENCODING = "utf-8"
+
+
+def dialect_writer(handle: IO[str]) -> Any:
+    """A csv writer with the import file's dialect."""
+    return csv.writer(handle, lineterminator=LINE_END, quoting=csv.QUOTE_MINIMAL, strict=True)
+
+
+def private_open(path: Path) -> IO[str]:
+    """Open `path` for writing text, created readable and writable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return open(fd, "w", encoding=ENCODING, newline="")
+
+
+def read_records(path: Path) -> Iterator[list[str]]:
+    """The records of an import file, header first."""
+    with path.open(encoding=ENCODING, newline="") as handle:
+        yield from csv.reader(handle, strict=True)
+
+
+class ImportFile:
+    """An import file being written: lines go to `NAME.part`, `commit()` renames it to `NAME`."""
+
+    def __init__(self, path: Path, header: Sequence[str]):
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        self.header = tuple(header)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._handle = private_open(self.part)
+        self._writer = dialect_writer(self._handle)
+        self._writer.writerow(self.header)
+        self.write: Callable[[Sequence[str]], Any] = self._writer.writerow
+        self._done = False
+
+    def __enter__(self) -> ImportFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self._done:
+            self.abort()
+
+    def drop(self, lines: set[int]) -> None:
+        """Remove data lines (0-based positions) from what has been written so far."""
+        self._handle.close()
+        rewritten = self.part.with_name(self.part.name + "2")
+        with private_open(rewritten) as out:
+            writer = dialect_writer(out)
+            records = read_records(self.part)
+            writer.writerow(next(records))
+            writer.writerows(r for i, r in enumerate(records) if i not in lines)
+        os.replace(rewritten, self.part)
+        self._handle = self.part.open("a", encoding=ENCODING, newline="")
+        self._writer = dialect_writer(self._handle)
+        self.write = self._writer.writerow
+
+    def data_lines(self) -> Iterator[list[str]]:
+        """The data lines written so far (the file is flushed first)."""
+        self._handle.flush()
+        records = read_records(self.part)
+        next(records)
+        return records
+
+    def commit(self) -> Path:
+        """Finish the file and move it to its name."""
+        self._handle.close()
+        os.replace(self.part, self.path)
+        self._done = True
+        return self.path
+
+    def abort(self) -> None:
+        """Throw away what was written."""
+        self._handle.close()
+        self.part.unlink(missing_ok=True)
+        self._done = True

@@ -1,0 +1,105 @@
+"""The pre-checks of an import line, done locally before anything is sent.
+
+They are the "Manual Import File Pre-checks" Infiniti applies, plus the spec's own promises: a username, both
+groups named and listed in the spec's `groups`, a well-formed email address, booleans written TRUE/FALSE, and
+one line per username. A line that fails is left out of the file and reported with its source row.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from runner.contract import BOOLEAN_FIELDS, EMAIL_FIELD, canonical_field, is_boolean, is_email
+from runner.spec import GROUP_COLUMNS, Spec
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Why one source row is not in the file."""
+
+    row: int
+    check: str
+    message: str
+    identity: str = ""
+    username: str | None = None
+
+    @property
+    def where(self) -> str:
+        """The source row, as a person finds it: `row 12 (student_code=S1012)`."""
+        return f"row {self.row}" + (f" ({self.identity})" if self.identity else "")
+
+
+class LineChecks:
+    """The checks of one spec's import lines, with the column positions worked out once."""
+
+    def __init__(self, spec: Spec):
+        header = spec.header
+        self.username = header.index("username")
+        self.groups = [(header.index(c), c, spec.groups.of(c), GROUP_COLUMNS[c]) for c in GROUP_COLUMNS]
+        fields = [canonical_field(name) for name in header]
+        self.emails = [(i, header[i]) for i, f in enumerate(fields) if f == EMAIL_FIELD]
+        self.booleans = [(i, header[i]) for i, f in enumerate(fields) if f in BOOLEAN_FIELDS]
+
+    def problems(self, cells: Sequence[str]) -> list[tuple[str, str]]:
+        """(check, message) for every check the line fails; empty when it passes."""
+        found: list[tuple[str, str]] = []
+        if not cells[self.username].strip():
+            found.append(("username", "username is empty"))
+        for i, column, listed, kind in self.groups:
+            value = cells[i]
+            if not value.strip():
+                found.append(("required", f"{column} is empty"))
+            elif value not in listed:
+                found.append(("group", f"{column} {value!r} is not in groups.{kind}"))
+        for i, column in self.emails:
+            if cells[i] and not is_email(cells[i]):
+                found.append(("email", f"{column} {cells[i]!r} is not a well-formed email address"))
+        for i, column in self.booleans:
+            if cells[i] and not is_boolean(cells[i]):
+                found.append(("boolean", f"{column} {cells[i]!r} is not TRUE or FALSE"))
+        return found
+
+
+class SeenHashes:
+    """The hashes of the usernames written so far: a compact open-addressing table, 8 bytes a slot.
+
+    Duplicate detection must not hold every username (a million of them would take ~100 MB as Python
+    strings); a hash that was seen before only marks a suspect, confirmed afterwards on the file itself.
+    """
+
+    def __init__(self, capacity: int = 1 << 12):
+        self._table = array("q", bytes(8 * capacity))
+        self._mask = capacity - 1
+        self._count = 0
+
+    def add(self, key: str) -> int | None:
+        """Add `key`'s hash; return the hash if it was already there, else None."""
+        h = hash(key) or 1
+        table, mask = self._table, self._mask
+        i = h & mask
+        while True:
+            slot = table[i]
+            if slot == 0:
+                break
+            if slot == h:
+                return h
+            i = (i + 1) & mask
+        table[i] = h
+        self._count += 1
+        if self._count * 2 > mask:
+            self._grow()
+        return None
+
+    def _grow(self) -> None:
+        old = self._table
+        self._table = array("q", bytes(16 * len(old)))
+        self._mask = len(self._table) - 1
+        table, mask = self._table, self._mask
+        for h in old:
+            if h:
+                i = h & mask
+                while table[i]:
+                    i = (i + 1) & mask
+                table[i] = h

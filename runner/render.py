@@ -1,0 +1,352 @@
+"""Rendering: a spec's templates compiled once into one Python function that turns a source row into the
+cells of an import line, in a single pass.
+
+Most templates are simple (`{{ row.code | lower }}`, `{{ lookups.year_group[row.year] }}`, a constant). Those
+are translated from Jinja's own syntax tree into Python expressions that call Jinja's own filters and its
+sandboxed attribute and item access, so they mean exactly what Jinja would make of them, without Jinja's
+per-render overhead. Constant columns are folded at compile time. A template the translator does not know
+(a loop, a method call, arithmetic) is rendered by Jinja itself, in its sandbox, for that column only.
+A test holds the two paths to the same output on generated templates and rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import Template, nodes
+from jinja2.exceptions import TemplateError, UndefinedError
+from jinja2.nodes import EvalContext
+from jinja2.utils import _PassArg
+
+from runner.errors import QueryError, Where
+from runner.spec import Spec
+from runner.templates import LookupTable, RowView, SpecUndefined, environment, finalize
+
+_SKIP = frozenset({"", "false", "0", "none", "no"})
+_GUARDED_FILTERS = frozenset({"default", "d"})
+_GUARDED_TESTS = frozenset({"defined", "undefined"})
+_COMPARE = {
+    "eq": "==",
+    "ne": "!=",
+    "gt": ">",
+    "gteq": ">=",
+    "lt": "<",
+    "lteq": "<=",
+    "in": "in",
+    "notin": "not in",
+}
+
+RowFunction = Callable[[Sequence[Any]], "tuple[str, ...] | None"]
+
+
+class RowError(Exception):
+    """A row that could not be rendered: which column (or `where`) and why."""
+
+    def __init__(self, column: str, cause: BaseException):
+        self.column = column
+        self.reason = _reason(cause)
+        super().__init__(f"{column}: {self.reason}")
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, UndefinedError | TemplateError):
+        return str(err.message or err)
+    return f"{type(err).__name__}: {err}"
+
+
+def cell(value: Any) -> str:
+    """A printed value as cell text, exactly as Jinja prints it with our finalize."""
+    value = finalize(value)
+    return value if value.__class__ is str else str(value)
+
+
+def skip(text: str) -> bool:
+    """Whether a rendered `where` means "leave this row out"."""
+    return text.strip().lower() in _SKIP
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the templates of one tenant's run see, besides the row."""
+
+    vars: Mapping[str, Any]
+    tenant: Mapping[str, Any]
+    lookups: Mapping[str, LookupTable]
+
+    @classmethod
+    def of(cls, spec: Spec, vars: Mapping[str, Any], tenant: Mapping[str, Any]) -> Context:
+        """The context of `spec` run for a tenant with these vars."""
+        lookups = {name: LookupTable(name, table) for name, table in spec.lookups.items()}
+        return cls(vars=vars, tenant=tenant, lookups=lookups)
+
+
+class _Unsupported(Exception):
+    """The translator does not handle this node: Jinja renders the template."""
+
+
+class _Translator:
+    """Jinja expression nodes to Python source; constants go to a shared list."""
+
+    def __init__(self, columns: Sequence[str], context: Context, constants: list[Any]):
+        self.index = {name: i for i, name in enumerate(columns)}
+        self.context = context
+        self.constants = constants
+        self.env = environment()
+
+    def const(self, value: Any) -> str:
+        self.constants.append(value)
+        return f"_k[{len(self.constants) - 1}]"
+
+    def output(self, template: nodes.Template) -> str:
+        if len(template.body) != 1 or not isinstance(template.body[0], nodes.Output):
+            if not template.body:
+                return "''"
+            raise _Unsupported
+        parts = []
+        for child in template.body[0].nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append(repr(child.data))
+            else:
+                parts.append(self.cell(child))
+        return " + ".join(parts) if parts else "''"
+
+    def cell(self, node: nodes.Expr) -> str:
+        if isinstance(node, nodes.Const):
+            return repr(cell(node.value))
+        expr = self.expr(node)
+        return f"(_t if (_t := {expr}).__class__ is str else _cell(_t))"
+
+    def expr(self, node: nodes.Node) -> str:
+        method = getattr(self, f"visit_{type(node).__name__}", None)
+        if method is None:
+            raise _Unsupported
+        return str(method(node))
+
+    def visit_Const(self, node: nodes.Const) -> str:
+        value = node.value
+        return repr(value) if isinstance(value, str | int | float | bool | type(None)) else self.const(value)
+
+    def visit_Name(self, node: nodes.Name) -> str:
+        if node.name in ("vars", "tenant", "lookups"):
+            return self.const(getattr(self.context, node.name))
+        raise _Unsupported  # `row` on its own, or a name the template sets itself
+
+    def _row_column(self, name: Any) -> str:
+        if isinstance(name, str) and not name.startswith("_") and name in self.index:
+            return f"_r[{self.index[name]}]"
+        if isinstance(name, str) and name.startswith("_"):
+            raise _Unsupported  # the sandbox refuses such attributes; let it say so
+        return self.const(SpecUndefined(obj=RowView({}, ()), name=str(name)))
+
+    def visit_Getattr(self, node: nodes.Getattr) -> str:
+        if isinstance(node.node, nodes.Name) and node.node.name == "row":
+            return self._row_column(node.attr)
+        return f"_ga({self.expr(node.node)}, {node.attr!r})"
+
+    def visit_Getitem(self, node: nodes.Getitem) -> str:
+        if (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "row"
+            and isinstance(node.arg, nodes.Const)
+        ):
+            if node.arg.value.__class__ is not str or node.arg.value.startswith("_"):
+                raise _Unsupported
+            return self._row_column(node.arg.value)
+        if isinstance(node.arg, nodes.Slice):
+            raise _Unsupported
+        target = self.expr(node.node)
+        if isinstance(node.node, nodes.Getattr) and self._is_lookup(node.node):
+            return f"_lk({target}, {self.expr(node.arg)})"
+        return f"_gi({target}, {self.expr(node.arg)})"
+
+    def _is_lookup(self, node: nodes.Getattr) -> bool:
+        return (
+            isinstance(node.node, nodes.Name)
+            and node.node.name == "lookups"
+            and node.attr in self.context.lookups
+        )
+
+    def visit_Filter(self, node: nodes.Filter) -> str:
+        func = self.env.filters.get(node.name)
+        if func is None or node.node is None or node.dyn_args or node.dyn_kwargs:
+            raise _Unsupported
+        pass_arg = _PassArg.from_obj(func)
+        first = {_PassArg.eval_context: "_ec, ", _PassArg.environment: "_env, ", None: ""}.get(pass_arg)
+        if first is None:
+            raise _Unsupported  # filters that need the whole render context
+        args = [self.expr(node.node), *(self.expr(a) for a in node.args)]
+        args += [f"{kw.key}={self.expr(kw.value)}" for kw in node.kwargs]
+        return f"{self.const(func)}({first}{', '.join(args)})"
+
+    def visit_Test(self, node: nodes.Test) -> str:
+        func = self.env.tests.get(node.name)
+        if func is None or node.dyn_args or node.dyn_kwargs or _PassArg.from_obj(func) is not None:  # type: ignore[type-var]
+            raise _Unsupported
+        args = [self.expr(node.node), *(self.expr(a) for a in node.args)]
+        args += [f"{kw.key}={self.expr(kw.value)}" for kw in node.kwargs]
+        return f"{self.const(func)}({', '.join(args)})"
+
+    def visit_Concat(self, node: nodes.Concat) -> str:
+        return "_cat((" + "".join(self.expr(n) + ", " for n in node.nodes) + "))"
+
+    def visit_CondExpr(self, node: nodes.CondExpr) -> str:
+        if node.expr2 is None:
+            raise _Unsupported
+        return f"({self.expr(node.expr1)} if {self.expr(node.test)} else {self.expr(node.expr2)})"
+
+    def visit_Compare(self, node: nodes.Compare) -> str:
+        parts = [self.expr(node.expr)]
+        for op in node.ops:
+            parts.append(f"{_COMPARE[op.op]} {self.expr(op.expr)}")
+        return "(" + " ".join(parts) + ")"
+
+    def visit_And(self, node: nodes.And) -> str:
+        return f"({self.expr(node.left)} and {self.expr(node.right)})"
+
+    def visit_Or(self, node: nodes.Or) -> str:
+        return f"({self.expr(node.left)} or {self.expr(node.right)})"
+
+    def visit_Not(self, node: nodes.Not) -> str:
+        return f"(not {self.expr(node.node)})"
+
+    def visit_List(self, node: nodes.List) -> str:
+        return "[" + "".join(self.expr(n) + ", " for n in node.items) + "]"
+
+    def visit_Tuple(self, node: nodes.Tuple) -> str:
+        return "(" + "".join(self.expr(n) + ", " for n in node.items) + ")"
+
+
+def _cat(values: tuple[Any, ...]) -> str:
+    return "".join([str(v) for v in values])
+
+
+def _lookup(table: LookupTable, key: Any) -> Any:
+    try:
+        return table[key]
+    except (KeyError, TypeError):
+        return environment().getitem(table, key)
+
+
+def _row_refs(tree: nodes.Template) -> Iterator[str]:
+    """Columns the template reads from `row` where a missing one is certainly an error."""
+    guarded: set[int] = set()
+    for check in tree.find_all((nodes.Filter, nodes.Test)):
+        names = _GUARDED_FILTERS if isinstance(check, nodes.Filter) else _GUARDED_TESTS
+        if check.name in names and check.node is not None:
+            guarded |= {id(n) for n in check.node.find_all(nodes.Node)} | {id(check.node)}
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(access, nodes.Getattr | nodes.Getitem)
+        target = access.node
+        if id(access) in guarded or not (isinstance(target, nodes.Name) and target.name == "row"):
+            continue
+        if isinstance(access, nodes.Getattr):
+            yield access.attr
+        elif isinstance(access.arg, nodes.Const) and isinstance(access.arg.value, str):
+            yield access.arg.value
+
+
+class Renderer:
+    """One spec's templates, compiled for the columns of one query result."""
+
+    def __init__(self, spec: Spec, columns: Sequence[str], context: Context, *, where: Where | None = None):
+        self.header = spec.header
+        self.columns = tuple(columns)
+        self.context = context
+        self.translated = 0
+        self._check_columns(spec, where or Where(spec=spec.name))
+        self.row: RowFunction = self._compile(spec)
+
+    def _check_columns(self, spec: Spec, where: Where) -> None:
+        env, known = environment(), set(self.columns)
+        templates = [("where", spec.where)] if spec.where else []
+        for name, text in [*templates, *spec.columns]:
+            missing = sorted(set(_row_refs(env.parse(text))) - known)
+            if missing:
+                raise QueryError(
+                    f"the template of {name} reads row.{missing[0]}, but the query returns no such column",
+                    where=where,
+                    hint=f"the query returns: {', '.join(self.columns) or 'no columns'}",
+                )
+
+    def _compile(self, spec: Spec) -> RowFunction:
+        constants: list[Any] = []
+        fallbacks: list[Callable[[Sequence[Any]], str]] = []
+        translator = _Translator(self.columns, self.context, constants)
+        lines = ["def render(_r):", "    _c = 'where'", "    try:"]
+        if spec.where:
+            lines.append(f"        if _skip({self._source(spec.where, translator, fallbacks)}): return None")
+        cells = []
+        for i, (name, text) in enumerate(spec.columns):
+            lines.append(f"        _c = {name!r}")
+            lines.append(f"        _v{i} = {self._source(text, translator, fallbacks)}")
+            cells.append(f"_v{i}")
+        lines.append("        return (" + "".join(c + ", " for c in cells) + ")")
+        lines += ["    except Exception as _e:", "        raise _RowError(_c, _e) from _e"]
+        namespace: dict[str, Any] = {
+            "_k": constants,
+            "_fb": fallbacks,
+            "_cell": cell,
+            "_cat": _cat,
+            "_lk": _lookup,
+            "_ga": environment().getattr,
+            "_gi": environment().getitem,
+            "_ec": EvalContext(environment()),
+            "_env": environment(),
+            "_skip": skip,
+            "_RowError": RowError,
+        }
+        exec(compile("\n".join(lines), f"<spec {spec.name}>", "exec"), namespace)  # noqa: S102
+        return namespace["render"]  # type: ignore[no-any-return]
+
+    def _source(
+        self, text: str, translator: _Translator, fallbacks: list[Callable[[Sequence[Any]], str]]
+    ) -> str:
+        """Python source computing the cell text of template `text`."""
+        env = environment()
+        tree = env.parse(text)
+        if not any(True for _ in tree.find_all(nodes.Name)):
+            try:
+                return repr(env.from_string(text).render())  # a constant: folded once
+            except Exception:  # noqa: S110 - it fails per row instead, with the row named
+                pass
+        try:
+            source = translator.output(tree)
+            self.translated += 1
+            return source
+        except _Unsupported:
+            fallbacks.append(self._jinja(env.from_string(text)))
+            return f"_fb[{len(fallbacks) - 1}](_r)"
+
+    def _jinja(self, template: Template) -> Callable[[Sequence[Any]], str]:
+        index = {name: i for i, name in enumerate(self.columns)}
+        context = self.context
+
+        def render(values: Sequence[Any]) -> str:
+            return template.render(
+                row=RowView(index, values), vars=context.vars, tenant=context.tenant, lookups=context.lookups
+            )
+
+        return render
+
+
+def render_params(params: Mapping[str, Any], context: Context, *, where: Where) -> dict[str, Any]:
+    """The query's parameter values: text is a template seeing vars and tenant; others stay as they are."""
+    env = environment()
+    values = {}
+    for name, value in params.items():
+        if not isinstance(value, str):
+            values[name] = value
+            continue
+        try:
+            values[name] = env.from_string(value).render(vars=context.vars, tenant=context.tenant)
+        except Exception as err:
+            raise QueryError(f"source.params.{name}: {_reason(err)}", where=where) from err
+    return values
+
+
+def numbered(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[int, Sequence[Any]]]:
+    """Rows with their position in the query result, from 1."""
+    return zip(itertools.count(1), rows)

@@ -1,0 +1,382 @@
+"""Sources: the rows a spec's query returns, streamed from a database or from CSV files.
+
+Both kinds are queried with the spec's SQL through SQLAlchemy Core, parameters always bound. A folder of
+CSV files (an SMS export, a OneRoster or School Data Sync bundle) is loaded into a temporary SQLite file,
+one table per file, every value as text; only the tables and columns the query reads are loaded, found by
+asking SQLite itself while it prepares the query. Rows are never held all at once.
+
+Failures say which connection (password masked) and what happened: exit 3 when the source is at fault
+(unreachable, refused, a broken export), exit 2 when the spec is (a missing table or column, bad SQL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from runner.errors import QueryError, SourceError, UsageError, Where
+from runner.secrets import resolve
+from runner.spec import Connection
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+_DRIVER_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "mssql": "mssql"}
+# Driver messages that mean the query, not the server, is wrong (exit 2 rather than 3).
+_SPEC_FAULTS = re.compile(
+    r"no such (table|column)|syntax error|does not exist|doesn't exist|unknown column|"
+    r"ambiguous column|invalid (column|object) name|incorrect syntax|misuse of|"
+    r"value is required for bind parameter|undefined(table|column)|no such function",
+    re.IGNORECASE,
+)
+_BATCH = 2000
+
+
+@dataclass
+class Rows:
+    """A query's result: its column names, and its rows as tuples (read once, in order)."""
+
+    columns: tuple[str, ...]
+    rows: Iterable[Sequence[Any]]
+
+    def __iter__(self) -> Iterator[Sequence[Any]]:
+        return iter(self.rows)
+
+
+class Source(Protocol):
+    """Anything that runs a spec's query: a database, CSV files, or the rows of a spec test."""
+
+    def query(self, sql: str, params: Mapping[str, Any]) -> contextlib.AbstractContextManager[Rows]:
+        """Run `sql` with `params` bound; the rows stream while the context is open."""
+        ...
+
+
+def open_source(connection: Connection, *, environ: Mapping[str, str], root: Path, where: Where) -> Source:
+    """The source behind `connection` (secrets resolved from `environ`, paths relative to `root`)."""
+    if connection.files is not None:
+        return CsvFiles(connection.files, connection.encoding, connection.delimiter, where=where)
+    assert connection.url is not None
+    url = connection.url
+    if not isinstance(url, str):
+        url = resolve(url, environ, what=f"{where}: url")
+    return Database(url, root=root, where=where)
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+class Database:
+    """A database reached by URL through SQLAlchemy (SQLite, PostgreSQL, MySQL/MariaDB, SQL Server)."""
+
+    def __init__(self, url: str, *, root: Path, where: Where):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            self.url = _absolute_sqlite(make_url(url), root)
+        except ArgumentError as err:
+            raise UsageError("the connection URL is not a database URL", where=where) from err
+        self.where = where
+        self.display = self.url.render_as_string(hide_password=True)
+
+    def _fail(self, message: str, err: BaseException, *, spec_fault: bool = False) -> Exception:
+        cls = QueryError if spec_fault else SourceError
+        return cls(f"{self.display}: {message}: {_reason(err)}", where=self.where)
+
+    @contextlib.contextmanager
+    def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
+        """Run the query on a fresh connection, streaming rows in batches."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+        engine = self._engine()
+        try:
+            try:
+                connection = engine.connect()
+            except SQLAlchemyError as err:
+                raise self._fail("cannot connect", err) from err
+            with connection:
+                options = connection.execution_options(stream_results=True, yield_per=_BATCH)
+                try:
+                    result = options.execute(text(sql), dict(params))
+                except SQLAlchemyError as err:
+                    spec_fault = not isinstance(err, DBAPIError) or _is_spec_fault(err)
+                    raise self._fail("the query failed", err, spec_fault=spec_fault) from err
+                yield Rows(tuple(result.keys()), self._stream(result))
+        finally:
+            engine.dispose()
+
+    def _stream(self, result: Any) -> Iterator[Sequence[Any]]:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            yield from result
+        except SQLAlchemyError as err:
+            raise self._fail("reading rows failed", err) from err
+
+    def _engine(self) -> Any:
+        from sqlalchemy import create_engine
+        from sqlalchemy.exc import NoSuchModuleError
+        from sqlalchemy.pool import NullPool
+
+        backend = self.url.get_backend_name()
+        database = self.url.database
+        if backend == "sqlite" and database not in (None, "", ":memory:") and not Path(database).is_file():
+            # sqlite3 would quietly create an empty database and the query would find no table
+            raise SourceError(f"{self.display}: no such database file", where=self.where)
+        try:
+            return create_engine(self.url, poolclass=NullPool)
+        except NoSuchModuleError as err:
+            raise UsageError(
+                f"{self.display}: unknown database kind {self.url.drivername!r}", where=self.where
+            ) from err
+        except ModuleNotFoundError as err:
+            extra = _DRIVER_EXTRAS.get(backend, backend)
+            raise UsageError(
+                f"{self.display}: the database driver {err.name!r} is not installed",
+                where=self.where,
+                hint=f"pip install 'infiniti-sync[{extra}]'",
+            ) from err
+
+
+def _absolute_sqlite(url: URL, root: Path) -> URL:
+    """A relative SQLite path is relative to the project file, like every other path."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if database.startswith("file:") or os.path.isabs(database):
+        return url
+    return url.set(database=str(root / database))
+
+
+def _is_spec_fault(err: Exception) -> bool:
+    orig = getattr(err, "orig", None)
+    kind = type(orig).__name__ if orig is not None else ""
+    if kind in ("ProgrammingError", "UndefinedTable", "UndefinedColumn", "SyntaxError"):
+        return True
+    return bool(_SPEC_FAULTS.search(f"{kind} {orig or err}"))
+
+
+def _reason(err: BaseException) -> str:
+    """The driver's own message, first line, without SQLAlchemy's decorations."""
+    orig = getattr(err, "orig", None)
+    text = str(orig if orig is not None else err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+# --- CSV files ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    path: Path
+    header: tuple[str, ...]
+
+
+class CsvFiles:
+    """A CSV file or a folder of them, queried with SQL in a temporary SQLite database."""
+
+    def __init__(self, path: Path, encoding: str, delimiter: str, *, where: Where):
+        self.path = path
+        self.encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+        self.delimiter = delimiter
+        self.where = where
+
+    def _files(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        if self.path.is_dir():
+            return sorted(p for p in self.path.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+        raise SourceError(f"{self.path}: no such file or folder", where=self.where)
+
+    def _fail(self, path: Path, message: str) -> SourceError:
+        return SourceError(f"{path}: {message}", where=self.where)
+
+    def _reader(self, handle: Iterable[str]) -> Any:
+        return csv.reader(handle, delimiter=self.delimiter, strict=True)
+
+    def _header(self, path: Path) -> _Table:
+        with self._open(path) as handle:
+            try:
+                header = next(self._reader(handle), None)
+            except (csv.Error, UnicodeDecodeError, LookupError) as err:
+                raise self._read_error(path, err, 1) from err
+        if not header:
+            raise self._fail(path, "the file is empty; a CSV source needs at least a header row")
+        names = [h.strip() for h in header]
+        for i, name in enumerate(names):
+            if not name:
+                raise self._fail(path, f"column {i + 1} of the header has no name")
+            if name.lower() in (n.lower() for n in names[:i]):
+                raise self._fail(path, f"column {name!r} appears twice in the header")
+        return _Table(path.stem, path, tuple(names))
+
+    def _open(self, path: Path) -> Any:
+        try:
+            return path.open(encoding=self.encoding, newline="")
+        except LookupError as err:
+            raise UsageError(f"unknown encoding {self.encoding!r}", where=self.where) from err
+        except OSError as err:
+            raise self._fail(path, f"cannot read: {err.strerror}") from err
+
+    def _read_error(self, path: Path, err: Exception, line: int) -> SourceError:
+        if isinstance(err, UnicodeDecodeError):
+            return self._fail(
+                path,
+                f"line {line}: byte 0x{err.object[err.start]:02x} is not valid {err.encoding}; "
+                "set the connection's encoding (for example cp1252) or export as UTF-8",
+            )
+        return self._fail(path, f"line {line}: malformed CSV: {err}")
+
+    @contextlib.contextmanager
+    def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
+        """Load the tables the query reads into a temporary SQLite file, then run it there."""
+        tables: dict[str, _Table] = {}
+        for path in self._files():
+            table = self._header(path)
+            if table.name.lower() in (t.lower() for t in tables):
+                raise self._fail(path, f"two files give the table {table.name!r}")
+            tables[table.name] = table
+        with tempfile.TemporaryDirectory(prefix="infiniti-sync-") as folder:
+            database = Path(folder) / "source.db"
+            self._load(database, tables, sql, params)
+            where = Where(self.where.tenant, self.where.spec, self.where.connection)
+            db = Database(f"sqlite:///{database}", root=Path(folder), where=where)
+            db.display = str(self.path)
+            try:
+                with db.query(sql, params) as rows:
+                    yield rows
+            except QueryError as err:
+                if "no such table" in err.message:
+                    err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
+                raise
+
+    def _load(
+        self, database: Path, tables: Mapping[str, _Table], sql: str, params: Mapping[str, Any]
+    ) -> None:
+        db = sqlite3.connect(database)
+        try:
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE"):
+                db.execute(f"PRAGMA {pragma}")
+            for table in tables.values():
+                definition = ", ".join(f"{_quote(c)} TEXT" for c in table.header)
+                db.execute(f"CREATE TABLE {_quote(table.name)} ({definition})")
+            for name, columns in _reads(db, sql, params, tables).items():
+                self._fill(db, tables[name], columns)
+            db.commit()
+        finally:
+            db.close()
+
+    def _fill(self, db: sqlite3.Connection, table: _Table, columns: Sequence[str]) -> None:
+        positions = [table.header.index(c) for c in columns]
+        names = ", ".join(_quote(c) for c in columns)
+        marks = ", ".join("?" * len(columns))
+        insert = f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({marks})"
+        with self._open(table.path) as handle:
+            reader = self._reader(handle)
+            try:
+                next(reader)
+                db.executemany(insert, _cells(reader, len(table.header), positions))
+            except _RowWidth as err:
+                raise self._fail(
+                    table.path,
+                    f"line {reader.line_num}: {err.found} fields where the header has {err.wanted}",
+                ) from None
+            except (csv.Error, UnicodeDecodeError) as err:
+                raise self._read_error(table.path, err, reader.line_num + 1) from err
+
+
+class _RowWidth(Exception):
+    def __init__(self, found: int, wanted: int):
+        super().__init__(f"{found} != {wanted}")
+        self.found, self.wanted = found, wanted
+
+
+def _cells(reader: Iterator[list[str]], width: int, positions: Sequence[int]) -> Iterator[tuple[str, ...]]:
+    """The wanted cells of each record; blank lines are skipped, a record of the wrong width is an error."""
+    from operator import itemgetter
+
+    pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
+    for record in reader:
+        if len(record) != width:
+            if not record:
+                continue
+            raise _RowWidth(len(record), width)
+        yield pick(record)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _reads(
+    db: sqlite3.Connection, sql: str, params: Mapping[str, Any], tables: Mapping[str, _Table]
+) -> dict[str, list[str]]:
+    """The columns of each table that `sql` reads, as SQLite reports them while preparing it."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import sqlite
+
+    read: dict[str, list[str]] = {}
+    by_lower = {name.lower(): name for name in tables}
+
+    def authorizer(action: int, table: str | None, column: str | None, *_: Any) -> int:
+        name = by_lower.get((table or "").lower())
+        if action == sqlite3.SQLITE_READ and name is not None:
+            columns = read.setdefault(name, [])
+            header = {c.lower(): c for c in tables[name].header}
+            found = header.get((column or "").lower())
+            if found is None:
+                read[name] = list(header.values())  # the rowid or something unforeseen: load it all
+            elif found not in columns:
+                columns.append(found)
+        return sqlite3.SQLITE_OK
+
+    compiled = text(sql).compile(dialect=sqlite.dialect())
+    values = [params.get(key) for key in (compiled.positiontup or [])]
+    db.set_authorizer(authorizer)
+    try:
+        opened = _opened_tables(db, f"EXPLAIN {compiled}", values)
+    except sqlite3.Error:
+        opened = set()  # the real query will report what is wrong, with the same wording
+    finally:
+        db.set_authorizer(None)
+    for name in opened:
+        if not read.get(name):  # opened without reading a column (count(*)): load it whole
+            read[name] = list(tables[name].header)
+    return {name: columns for name, columns in read.items() if columns}
+
+
+def _opened_tables(db: sqlite3.Connection, explain: str, values: Sequence[Any]) -> set[str]:
+    roots = {
+        page: name for name, page in db.execute("SELECT name, rootpage FROM sqlite_master WHERE type='table'")
+    }
+    opened = set()
+    for row in db.execute(explain, values):
+        if row[1] == "OpenRead" and row[3] in roots:
+            opened.add(roots[row[3]])
+    return opened
+
+
+class StaticRows:
+    """The rows of a spec test, given in the spec: the query is not run."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]]):
+        columns: dict[str, None] = {}
+        for row in rows:
+            columns.update(dict.fromkeys(row))
+        self.columns = tuple(columns)
+        self.rows = [tuple(row.get(c) for c in self.columns) for row in rows]
+
+    @contextlib.contextmanager
+    def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
+        """The given rows, whatever the query (a key missing from a row is NULL)."""
+        yield Rows(self.columns, iter(self.rows))
