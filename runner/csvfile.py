@@ -92,3 +92,14 @@ class ImportFile:
         self._handle.close()
         self.part.unlink(missing_ok=True)
         self._done = True
+
+
+def drop_lines(path: Path, lines: set[int]) -> None:
+    """Rewrite a finished import file without the data lines at `lines` (0-based), atomically."""
+    rewritten = path.with_name(path.name + ".part")
+    with private_open(rewritten) as out:
+        writer = dialect_writer(out)
+        records = read_records(path)
+        writer.writerow(next(records))
+        writer.writerows(r for i, r in enumerate(records) if i not in lines)
+    os.replace(rewritten, path)

@@ -8,13 +8,16 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import Problem, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
 from runner.precheck import Finding
 from runner.secrets import redact
+
+if TYPE_CHECKING:
+    from runner.run import JobResult
 
 
 def _plural(n: int, word: str) -> str:
@@ -260,3 +263,155 @@ def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with private_open(path) as handle:
         handle.write(redact(text))
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+def _counts_text(result: JobResult) -> str:
+    answer = result.answer
+    if answer is None:
+        return ""
+    c = answer.counts
+
+    def show(n: int | None) -> str:
+        return "?" if n is None else str(n)
+
+    return f"{show(c.created)} created, {show(c.updated)} updated, {show(c.failed)} failed"
+
+
+def run_line(result: JobResult) -> str:
+    """The one-line summary of a job."""
+    head = f"{result.name}: {result.outcome}"
+    if result.error is not None:
+        hint = f"\n  hint: {result.error.hint}" if result.error.hint else ""
+        return f"{head}: {result.error.message}{hint}"
+    parts = []
+    if result.planned is not None:
+        parts.append(f"{result.planned.rows_read} read")
+    if result.outcome == "held":
+        parts.append("nothing sent")
+    else:
+        batches = f" in {result.batches} batches" if result.batches > 1 else ""
+        parts.append(f"{result.rows_sent} sent{batches}")
+        if result.answer is not None:
+            parts.append(_counts_text(result))
+    if result.changes is not None and not result.changes.first_run:
+        ch = result.changes
+        parts.append(
+            f"changes: {ch.new} new, {ch.changed} changed, {ch.unchanged} unchanged, {ch.vanished} gone"
+        )
+    if result.answer is not None or result.outcome == "held":
+        parts.append("expectations met" if not result.unmet else f"{len(result.unmet)} expectation(s) unmet")
+    return f"{head}: " + "; ".join(parts)
+
+
+def run_text(result: JobResult, verbose: bool = False) -> list[str]:
+    """The text report of one job: its line, then holds, unmet expectations and failed rows."""
+    lines = [run_line(result)]
+    lines += [f"  held: {h}" for h in result.holds if result.outcome == "held"]
+    if result.planned is not None:
+        lines += [f"  left out: {f.where}: {f.check}: {f.message}" for f in result.planned.findings]
+        lines += [f"  failed: {f}" for f in result.planned.failures]
+    lines += [f"  unmet: {u}" for u in result.unmet]
+    for row in result.failed_rows:
+        source = f", source row {row.source_row}" if row.source_row else ""
+        tolerated = " (tolerated)" if row.tolerated else ""
+        lines.append(f"  row {row.line} ({row.username}{source}){tolerated}: {row.outcome.strip()}")
+    if verbose:
+        lines += [f"  note: {n}" for n in result.notes]
+        if result.archive is not None:
+            lines.append(f"  archive: {result.archive}")
+    return lines
+
+
+def runs_text(results: Sequence[JobResult], verbose: bool = False) -> str:
+    """The text report of `run`."""
+    return "\n".join(line for r in results for line in run_text(r, verbose))
+
+
+def run_json(result: JobResult) -> dict[str, Any]:
+    """One job as a JSON object (also the archive's report.json)."""
+    answer, planned, changes = result.answer, result.planned, result.changes
+    return {
+        "tenant": result.job.tenant.name,
+        "spec": result.job.spec.name,
+        "outcome": result.outcome,
+        "exit_code": result.exit_code,
+        "started": result.started.isoformat(),
+        "finished": result.finished.isoformat() if result.finished else None,
+        "rows": None
+        if planned is None
+        else {
+            "read": planned.rows_read,
+            "skipped": planned.rows_skipped,
+            "in_file": planned.rows_out,
+            "left_out": len({f.row for f in planned.findings}),
+            "sent": result.rows_sent,
+        },
+        "findings": [] if planned is None else [finding_json(f) for f in planned.findings],
+        "changes": None
+        if changes is None
+        else {
+            "first_run": changes.first_run,
+            "new": changes.new,
+            "changed": changes.changed,
+            "unchanged": changes.unchanged,
+            "vanished": changes.vanished,
+            "examples": changes.examples,
+        },
+        "holds": result.holds,
+        "batches": result.batches,
+        "answer": None
+        if answer is None
+        else {
+            "success": answer.success,
+            "summary": answer.summary,
+            "counts": {
+                "processed": answer.counts.processed,
+                "created": answer.counts.created,
+                "updated": answer.counts.updated,
+                "failed": answer.counts.failed,
+            },
+        },
+        "failed_rows": [
+            {
+                "line": f.line,
+                "source_row": f.source_row,
+                "username": f.username,
+                "outcome": f.outcome,
+                "tolerated": f.tolerated,
+            }
+            for f in result.failed_rows
+        ],
+        "unmet": result.unmet,
+        "notes": result.notes,
+        "error": None
+        if result.error is None
+        else {"exit_code": result.error.exit_code, "message": str(result.error)},
+        "archive": str(result.archive) if result.archive else None,
+    }
+
+
+def runs_json(results: Sequence[JobResult]) -> str:
+    """The JSON report of `run`."""
+    return json.dumps({"runs": [run_json(r) for r in results]}, indent=2, ensure_ascii=False)
+
+
+def runs_junit(results: Sequence[JobResult]) -> str:
+    """The JUnit report of `run`: one test case per tenant and spec."""
+    cases = []
+    for r in results:
+        detail = "\n".join(run_text(r, verbose=True))
+        seconds = (r.finished - r.started).total_seconds() if r.finished else 0.0
+        cases.append(
+            JUnitCase(
+                classname=r.job.tenant.name,
+                name=r.job.spec.name,
+                failure=detail if r.outcome in ("failed", "held") else None,
+                error=detail if r.outcome == "error" else None,
+                output=detail,
+                seconds=seconds,
+            )
+        )
+    return junit("infiniti-sync run", cases)

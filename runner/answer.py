@@ -1,0 +1,127 @@
+"""Infiniti's answer: the JSON result of an import, read as the contract describes it.
+
+    {"success": false,
+     "summary": "3 users processed. 1 user created. 1 user updated. 1 user failed.",
+     "details": {"1": "User Updated", "2": "Field (emailAddress) is not ...", "3": "User Created"}}
+
+`success` and `summary` are required; `details` (data row number -> outcome) comes only when a row failed.
+Summary counts whose wording is unknown stay unknown rather than guessed. An answer that is not such JSON
+(an HTML error page, a proxy's login page) is an outside failure reported with its status and an excerpt.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.client import Response, excerpt
+from runner.contract import UNAUTHORISED, USER_CREATED, USER_UPDATED, Counts, parse_summary
+from runner.errors import AuthError, InfinitiError, Where
+
+ACCEPTED = frozenset({USER_CREATED, USER_UPDATED})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One import's result: success flag, summary counts and per-row outcomes (row number from 1)."""
+
+    success: bool
+    summary: str
+    counts: Counts
+    details: Mapping[int, str] = field(default_factory=dict)
+
+    def outcome(self, row: int) -> str | None:
+        """The outcome of data row `row`, when the answer lists it."""
+        return self.details.get(row)
+
+
+def parse(response: Response, *, where: Where, user: str, url: str) -> Answer:
+    """Read Infiniti's HTTP answer, or raise InfinitiError / AuthError saying what came back instead."""
+    document = _json(response)
+    if response.status == 401 or (isinstance(document, dict) and document.get("summary") == UNAUTHORISED):
+        raise AuthError(
+            f"Infiniti at {url} refused the credentials of user {user!r} (HTTP {response.status}: "
+            f"{_summary_text(document, response)})",
+            where=where,
+            hint="check the tenant's password secret, and that the account has system administration "
+            "privileges in Infiniti",
+            status=response.status,
+        )
+    if response.status != 200:
+        raise InfinitiError(
+            f"Infiniti at {url} answered HTTP {response.status}: {_summary_text(document, response)}",
+            where=where,
+            status=response.status,
+        )
+    if not isinstance(document, dict) or not isinstance(document.get("success"), bool):
+        raise _unreadable(response, url, where, "JSON without a success flag")
+    summary = document.get("summary")
+    details = document.get("details") or {}
+    if not isinstance(summary, str) or not isinstance(details, dict):
+        raise _unreadable(response, url, where, "JSON of an unexpected shape")
+    return Answer(document["success"], summary, parse_summary(summary), _details(details))
+
+
+def _json(response: Response) -> Any:
+    try:
+        return json.loads(response.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _summary_text(document: Any, response: Response) -> str:
+    if isinstance(document, dict) and isinstance(document.get("summary"), str):
+        return str(document["summary"])
+    return _shown(response)
+
+
+def _shown(response: Response) -> str:
+    kind = response.content_type.split(";")[0].strip() or "no content type"
+    body = excerpt(response.body) if response.body else "(empty body)"
+    return f"{kind}: {body}"
+
+
+def _unreadable(response: Response, url: str, where: Where, what: str) -> InfinitiError:
+    return InfinitiError(
+        f"Infiniti at {url} answered HTTP {response.status} with {what}, not an import result: "
+        f"{_shown(response)}",
+        where=where,
+        hint="check the tenant's url: a proxy or login page may be answering instead of Infiniti",
+        status=response.status,
+    )
+
+
+def _details(raw: Mapping[str, Any]) -> dict[int, str]:
+    details: dict[int, str] = {}
+    for key, value in raw.items():
+        try:
+            details[int(key)] = str(value)
+        except ValueError:
+            continue
+    return details
+
+
+def merge(answers: Sequence[Answer], sizes: Sequence[int]) -> Answer:
+    """One answer for a file sent in batches of `sizes` rows: counts summed, rows renumbered."""
+    if len(answers) == 1:
+        return answers[0]
+    details: dict[int, str] = {}
+    offset = 0
+    for answer, size in zip(answers, sizes, strict=True):
+        details.update({offset + row: outcome for row, outcome in answer.details.items()})
+        offset += size
+    counts = {
+        name: None
+        if any(getattr(a.counts, name) is None for a in answers)
+        else sum(getattr(a.counts, name) for a in answers)
+        for name in ("processed", "created", "updated", "failed")
+    }
+    summary = " | ".join(a.summary for a in answers)
+    return Answer(all(a.success for a in answers), summary, Counts(**counts), details)
+
+
+def is_failure(outcome: str) -> bool:
+    """Whether a row outcome means the user was not imported."""
+    return outcome not in ACCEPTED

@@ -1,0 +1,68 @@
+"""The run archive: for every run, the file sent, Infiniti's raw answers and the report.
+
+    ARCHIVE/TENANT/SPEC/20261128T021500Z-12345/sent.csv, answer-1.json, report.json
+
+Folders are created readable only by their owner (the files hold personal data) and pruned to `keep_runs`
+per tenant and spec after every run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from runner.csvfile import private_open
+from runner.secrets import redact
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+class Archive:
+    """The archive folder of a project."""
+
+    def __init__(self, root: Path, keep: int):
+        self.root = root
+        self.keep = keep
+
+    def folder(self, tenant: str, spec: str) -> Path:
+        """Where the runs of one tenant and spec are kept."""
+        return self.root / tenant / spec
+
+    def new_run(self, tenant: str, spec: str, started: datetime) -> Path:
+        """A fresh folder for a run that starts at `started`."""
+        _private_dir(self.root)
+        parent = _private_dir(self.folder(tenant, spec))
+        stamp = started.strftime("%Y%m%dT%H%M%S.%fZ")
+        return _private_dir(parent / f"{stamp}-{os.getpid()}")
+
+    def prune(self, tenant: str, spec: str) -> list[Path]:
+        """Delete all but the newest `keep` runs of this tenant and spec; return what was deleted."""
+        folder = self.folder(tenant, spec)
+        if not folder.is_dir():
+            return []
+        runs = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.name)
+        old = runs[: max(0, len(runs) - self.keep)]
+        for path in old:
+            shutil.rmtree(path, ignore_errors=True)
+        return old
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a file of the archive (owner-only, secrets redacted)."""
+    with private_open(path) as handle:
+        handle.write(redact(text))
+
+
+def write_bytes(path: Path, body: bytes) -> None:
+    """Write a raw answer to the archive (owner-only; secrets redacted where it is text)."""
+    text = body.decode("utf-8", errors="surrogateescape")
+    cleaned = redact(text).encode("utf-8", errors="surrogateescape")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as handle:
+        handle.write(cleaned)

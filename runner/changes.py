@@ -1,0 +1,111 @@
+"""What changed since Infiniti last accepted a spec's rows: new, changed, unchanged and vanished users.
+
+Each line of the file has a fingerprint (64 bits of BLAKE2b over its cells); the state store keeps, per
+username, the fingerprint of the line Infiniti last accepted. Comparing the two classifies every user. In
+incremental mode the unchanged lines are then taken out of the file, so only new and changed rows are sent.
+Users who vanished from the source are reported, never deleted: the contract has no delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from array import array
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from runner.csvfile import drop_lines, read_records
+from runner.plan import PREVIEW_LINES, Planned
+
+EXAMPLES = 5
+_SEPARATOR = "\x1f"
+
+
+def fingerprint(cells: Sequence[str]) -> int:
+    """A signed 64-bit fingerprint of a line's cells (header order)."""
+    digest = hashlib.blake2b(_SEPARATOR.join(cells).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass
+class Changes:
+    """How the file compares with what Infiniti last accepted."""
+
+    first_run: bool
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    vanished: int = 0
+    examples: dict[str, list[str]] = field(
+        default_factory=lambda: {k: [] for k in ("new", "changed", "unchanged", "vanished")}
+    )
+    lists: dict[str, list[str]] | None = None
+
+    @property
+    def total(self) -> int:
+        """Users that are new, changed or gone: what max_change limits."""
+        return self.new + self.changed + self.vanished
+
+    def _add(self, kind: str, username: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        if len(self.examples[kind]) < EXAMPLES:
+            self.examples[kind].append(username)
+        if self.lists is not None:
+            self.lists[kind].append(username)
+
+
+def compare(
+    planned: Planned, known: Mapping[str, int], *, incremental: bool, keep_lists: bool = False
+) -> Changes:
+    """Classify the users of `planned`'s file against `known` (username -> fingerprint).
+
+    With `incremental`, lines whose user is unchanged are removed from the file (and from
+    `planned.source_rows`); `planned.rows_out` then counts the rows still to send.
+    """
+    changes = Changes(first_run=not known)
+    if keep_lists:
+        changes.lists = {k: [] for k in changes.examples}
+    records = read_records(planned.path)
+    header = next(records)
+    user = header.index("username")
+    if not known:
+        for record in records:
+            changes._add("new", record[user])
+        return changes
+    remaining = dict(known)
+    unchanged_lines: set[int] = set()
+    for i, record in enumerate(records):
+        before = remaining.pop(record[user], None)
+        if before is None:
+            changes._add("new", record[user])
+        elif before != fingerprint(record):
+            changes._add("changed", record[user])
+        else:
+            changes._add("unchanged", record[user])
+            unchanged_lines.add(i)
+    for username in sorted(remaining):
+        changes._add("vanished", username)
+    if incremental and unchanged_lines:
+        _drop(planned, unchanged_lines)
+    return changes
+
+
+def _drop(planned: Planned, lines: set[int]) -> None:
+    drop_lines(planned.path, lines)
+    planned.source_rows = array("q", (r for i, r in enumerate(planned.source_rows) if i not in lines))
+    planned.rows_out = len(planned.source_rows)
+    records = read_records(planned.path)
+    next(records)
+    planned.preview = [tuple(r) for r in itertools.islice(records, PREVIEW_LINES)]
+
+
+def accepted_fingerprints(
+    path_records: Iterable[list[str]], failed_lines: set[int]
+) -> Iterable[tuple[str, int]]:
+    """(username, fingerprint) of every data line Infiniti accepted (lines numbered from 1)."""
+    records = iter(path_records)
+    header = next(records)
+    user = header.index("username")
+    for line, record in enumerate(records, 1):
+        if line not in failed_lines:
+            yield record[user], fingerprint(record)

@@ -1,0 +1,47 @@
+"""`infiniti-sync run (--tenant T... | --all)`: plan, send, check the answer, record the run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from runner import jobs, project, report
+from runner.client import Client
+from runner.console import Console
+from runner.errors import EXIT_OK, UsageError
+from runner.run import Options, Runner
+from runner.state import StateStore
+
+
+def execute(args: argparse.Namespace, console: Console) -> int:
+    """Run the selected jobs and report; the exit code is the worst of them."""
+    if not args.all and not args.tenant:
+        raise UsageError("name the tenants to run with --tenant T (repeatable), or pass --all")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    import urllib3
+
+    proj = project.load(project.find(explicit=args.project))
+    selected = jobs.select(proj, [] if args.all else args.tenant, args.spec)
+    state = StateStore.open(proj.state, environ=os.environ)
+    pool = urllib3.PoolManager(num_pools=max(10, args.jobs * 2), maxsize=args.jobs)
+    try:
+        runner = Runner(
+            proj,
+            Client(pool),
+            state,
+            environ=os.environ,
+            console=console,
+            options=Options(force=args.force, full=args.full, wait=args.wait),
+        )
+        results = runner.run_all(selected, parallel=args.jobs)
+    finally:
+        pool.clear()
+        state.close()
+    if args.format == "json":
+        console.print(report.runs_json(results))
+    else:
+        console.print(report.runs_text(results, verbose=console.verbose))
+    if args.junit:
+        report.write_private(args.junit, report.runs_junit(results))
+    return max((r.exit_code for r in results), default=EXIT_OK)

@@ -1,0 +1,322 @@
+"""Running a job: plan the file, hold it if a guard says so, send it, read the answer, hold it against the
+spec's expectations, record what Infiniti accepted, and archive the run.
+
+    lock -> plan (source -> render -> pre-checks -> file) -> changes since the last accepted run
+         -> guards (min_rows, max_change) -> POST (in batches) -> answer -> expectations
+         -> state (one transaction) -> archive (sent.csv, answers, report.json) -> prune
+
+One job's failure is its own result; it never stops the other jobs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner import report
+from runner.answer import Answer, is_failure, merge, parse
+from runner.archive import Archive, write_bytes, write_text
+from runner.changes import Changes, accepted_fingerprints, compare
+from runner.client import Client, Endpoint
+from runner.console import Console, Progress
+from runner.csvfile import dialect_writer, private_open, read_records
+from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
+from runner.expect import FailedRow, unmet
+from runner.jobs import Job
+from runner.plan import Planned, build
+from runner.secrets import resolve
+from runner.source import open_source
+from runner.spec import Project, Spec, Tenant
+from runner.state import RunRecord, StateStore, holder, now
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says about sending."""
+
+    force: bool = False
+    full: bool = False
+    wait: float = 0.0
+
+
+@dataclass
+class JobResult:
+    """Everything one job did, for reports, state and the archive."""
+
+    job: Job
+    started: datetime
+    outcome: str = "error"
+    exit_code: int = EXIT_OK
+    planned: Planned | None = None
+    changes: Changes | None = None
+    holds: list[str] = field(default_factory=list)
+    rows_sent: int = 0
+    batches: int = 0
+    answer: Answer | None = None
+    failed_rows: list[FailedRow] = field(default_factory=list)
+    unmet: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: SyncError | None = None
+    archive: Path | None = None
+    finished: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        """`tenant/spec`."""
+        return self.job.name
+
+
+def endpoint_of(tenant: Tenant, environ: Mapping[str, str]) -> Endpoint:
+    """The tenant's Infiniti endpoint, its password read from its secret."""
+    password = resolve(tenant.password, environ, what=f"tenant {tenant.name}: password")
+    return Endpoint(
+        url=tenant.url,
+        username=tenant.username,
+        password=password,
+        tenant_id=tenant.tenant_id,
+        ca_bundle=tenant.ca_bundle,
+        connect_timeout=tenant.connect_timeout,
+        read_timeout=tenant.read_timeout,
+        retry_attempts=tenant.retry_attempts,
+        retry_max_time=tenant.retry_max_time,
+    )
+
+
+def split(path: Path, size: int | None, folder: Path) -> list[tuple[Path, int]]:
+    """The file as batches of at most `size` data lines (each with the header), written beside it."""
+    records = read_records(path)
+    header = next(records)
+    if size is None:
+        count = sum(1 for _ in records)
+        return [(path, count)]
+    batches: list[tuple[Path, int]] = []
+    for number in itertools.count(1):
+        chunk = list(itertools.islice(records, size))
+        if not chunk and batches:
+            break
+        batch = folder / f"batch-{number}.csv"
+        with private_open(batch) as handle:
+            writer = dialect_writer(handle)
+            writer.writerow(header)
+            writer.writerows(chunk)
+        batches.append((batch, len(chunk)))
+        if len(chunk) < size:
+            break
+    return batches
+
+
+class Runner:
+    """Runs jobs of one project with the collaborators passed in."""
+
+    def __init__(
+        self,
+        project: Project,
+        client: Client,
+        state: StateStore,
+        *,
+        environ: Mapping[str, str],
+        console: Console,
+        options: Options,
+    ):
+        self.project = project
+        self.client = client
+        self.state = state
+        self.environ = environ
+        self.console = console
+        self.options = options
+        self.archive = Archive(project.archive, project.keep_runs)
+
+    def run_all(self, jobs: Sequence[Job], parallel: int = 1) -> list[JobResult]:
+        """Run `jobs`: one tenant's specs one after another, up to `parallel` tenants at once."""
+        by_tenant: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_tenant.setdefault(job.tenant.name, []).append(job)
+
+        def tenant_jobs(group: list[Job]) -> list[JobResult]:
+            return [self.run(job) for job in group]
+
+        if parallel <= 1 or len(by_tenant) == 1:
+            groups = [tenant_jobs(g) for g in by_tenant.values()]
+        else:
+            with ThreadPoolExecutor(max_workers=parallel) as pool:
+                groups = list(pool.map(tenant_jobs, by_tenant.values()))
+        order = {id(job): i for i, job in enumerate(jobs)}
+        return sorted((r for g in groups for r in g), key=lambda r: order[id(r.job)])
+
+    def run(self, job: Job) -> JobResult:
+        """Run one job; whatever happens, the result says so and the archive keeps it."""
+        result = JobResult(job=job, started=now())
+        tenant, spec = job.tenant, job.spec
+        where = Where(tenant=tenant.name, spec=spec.name)
+        try:
+            result.archive = self.archive.new_run(tenant.name, spec.name, result.started)
+            endpoint = endpoint_of(tenant, self.environ)
+            with self.state.lock(tenant.name, spec.name, wait=self.options.wait, where=where):
+                self._plan_and_send(result, endpoint)
+        except SyncError as err:
+            result.error = err.at(where)
+            result.outcome, result.exit_code = "error", err.exit_code
+        result.finished = now()
+        self._finish(result)
+        return result
+
+    def _plan_and_send(self, result: JobResult, endpoint: Endpoint) -> None:
+        tenant, spec = result.job.tenant, result.job.spec
+        assert result.archive is not None
+        planned = self._plan(result.job, result.archive / "sent.csv")
+        result.planned = planned
+        known = self.state.synced(tenant.name, spec.name)
+        incremental = spec.mode == "incremental" and not self.options.full
+        result.changes = compare(planned, known, incremental=incremental)
+        result.holds = planned.holds + _change_hold(spec, result.changes, len(known))
+        if result.holds and not self.options.force:
+            result.outcome, result.exit_code = "held", EXIT_CHECK
+            self._record(result, accepted=())
+            return
+        if result.holds:
+            result.notes += [f"sent despite a hold (--force): {h}" for h in result.holds]
+        answer = self._send(result, endpoint, planned)
+        result.rows_sent = planned.rows_out
+        result.answer = answer
+        result.failed_rows = _failed_rows(answer, planned, spec)
+        result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows)
+        clean = not result.unmet and not planned.failures
+        result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
+        self._record(result, accepted=_accepted(answer, planned))
+
+    def _plan(self, job: Job, path: Path) -> Planned:
+        tenant, spec = job.tenant, job.spec
+        where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
+        connection = tenant.connections[spec.source.connection]
+        source = open_source(connection, environ=self.environ, root=self.project.root, where=where)
+        progress = Progress(self.console)
+        try:
+            return build(
+                spec, tenant, source, path, progress=lambda n: progress.update(f"{job.name}: {n:,} rows read")
+            )
+        finally:
+            progress.done()
+
+    def _send(self, result: JobResult, endpoint: Endpoint, planned: Planned) -> Answer:
+        tenant, spec = result.job.tenant, result.job.spec
+        assert result.archive is not None
+        where = Where(tenant=tenant.name, spec=spec.name)
+        batches = split(planned.path, tenant.batch_size, result.archive)
+        result.batches = len(batches)
+        progress = Progress(self.console)
+        answers = []
+        try:
+            for number, (path, _) in enumerate(batches, 1):
+                if len(batches) > 1:
+                    progress.update(f"{result.name}: sending batch {number}/{len(batches)}", force=True)
+                response = self.client.post(endpoint, spec.import_name, path, where=where)
+                write_bytes(result.archive / f"answer-{number}.json", response.body)
+                result.notes += list(response.notes)
+                answers.append(parse(response, where=where, user=endpoint.username, url=endpoint.url))
+        finally:
+            progress.done()
+            for path, _ in batches:
+                if path != planned.path:
+                    path.unlink(missing_ok=True)
+        return merge(answers, [size for _, size in batches])
+
+    def _record(self, result: JobResult, accepted: Any) -> None:
+        result.finished = now()
+        self.state.record(_run_record(result), accepted)
+
+    def _finish(self, result: JobResult) -> None:
+        """Record an error run (if the state can take it), write the report, prune the archive."""
+        if result.outcome == "error":
+            try:
+                self.state.record(_run_record(result))
+            except SyncError as err:
+                result.notes.append(f"the run could not be recorded: {err}")
+        if result.archive is not None:
+            write_text(
+                result.archive / "report.json",
+                json.dumps(report.run_json(result), indent=2, ensure_ascii=False),
+            )
+            self.archive.prune(result.job.tenant.name, result.job.spec.name)
+
+
+def _change_hold(spec: Spec, changes: Changes, known: int) -> list[str]:
+    limit = spec.checks.max_change
+    if limit is None or changes.first_run:
+        return []
+    allowed = limit.of(known)
+    if changes.total <= allowed:
+        return []
+    return [
+        f"{changes.total} users changed since the last accepted run ({changes.new} new, {changes.changed} "
+        f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}); check the source, "
+        "then run again with --force to send"
+    ]
+
+
+def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow]:
+    failed = {row: outcome for row, outcome in answer.details.items() if is_failure(outcome)}
+    if not failed:
+        return []
+    usernames: dict[int, str] = {}
+    records = read_records(planned.path)
+    user = next(records).index("username")
+    for line, record in enumerate(records, 1):
+        if line in failed:
+            usernames[line] = record[user]
+    allow = spec.expect.allow
+    return [
+        FailedRow(
+            line=line,
+            source_row=planned.source_rows[line - 1] if 0 < line <= len(planned.source_rows) else None,
+            username=usernames.get(line),
+            outcome=outcome,
+            tolerated=bool(allow and allow.search(outcome)),
+        )
+        for line, outcome in sorted(failed.items())
+    ]
+
+
+def _accepted(answer: Answer, planned: Planned) -> Any:
+    """(username, fingerprint) of the lines Infiniti accepted: listed as created or updated, or, when the
+    answer lists no rows, all of them if it reports success."""
+    if answer.details:
+        failed = {
+            line for line in range(1, planned.rows_out + 1) if is_failure(answer.details.get(line, "unknown"))
+        }
+    elif answer.success:
+        failed = set()
+    else:
+        return ()
+    return accepted_fingerprints(read_records(planned.path), failed)
+
+
+def _run_record(result: JobResult) -> RunRecord:
+    answer, planned = result.answer, result.planned
+    counts = answer.counts if answer else None
+    message = str(result.error) if result.error else "; ".join(result.holds + result.unmet) or None
+    return RunRecord(
+        tenant=result.job.tenant.name,
+        spec=result.job.spec.name,
+        started_at=result.started,
+        finished_at=result.finished or now(),
+        outcome=result.outcome,
+        exit_code=result.exit_code,
+        mode=result.job.spec.mode,
+        rows_read=planned.rows_read if planned else None,
+        rows_sent=result.rows_sent,
+        processed=counts.processed if counts else None,
+        created=counts.created if counts else None,
+        updated=counts.updated if counts else None,
+        failed=counts.failed if counts else None,
+        archive=str(result.archive) if result.archive else None,
+        message=message,
+        host=holder()["host"],
+        pid=os.getpid(),
+    )
