@@ -1,0 +1,195 @@
+"""Reading Infiniti's answers and holding them to a spec's expectations (pure functions, exact messages)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from runner.answer import Answer, merge, parse
+from runner.client import Response, _retry_after
+from runner.contract import BAD_EMAIL, Counts, parse_summary, summary
+from runner.errors import AuthError, InfinitiError, Where
+from runner.expect import FailedRow, unmet
+from runner.spec import Amount, CountExpectation, Expect
+
+WHERE = Where(tenant="stmarys", spec="students")
+URL = "https://stmarys.example"
+
+
+def response(status: int, body: object, content_type: str = "application/json") -> Response:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Response(status=status, body=raw, content_type=content_type, attempts=1, seconds=0.1)
+
+
+def read(status: int, body: object, content_type: str = "application/json") -> Answer:
+    return parse(response(status, body, content_type), where=WHERE, user="autosync", url=URL)
+
+
+def test_the_contracts_success_example() -> None:
+    answer = read(
+        200,
+        {
+            "success": True,
+            "summary": "100 users processed. 50 users created. 50 users updated. 0 users failed.",
+        },
+    )
+    assert answer == Answer(True, answer.summary, Counts(100, 50, 50, 0), {})
+
+
+def test_the_contracts_failure_example_with_details() -> None:
+    body = {
+        "success": False,
+        "summary": "3 users processed. 1 user created. 1 user updated. 1 user failed.",
+        "details": {"1": "User Updated", "2": BAD_EMAIL, "3": "User Created"},
+    }
+    answer = read(200, body)
+    assert answer.counts == Counts(3, 1, 1, 1)
+    assert answer.details == {1: "User Updated", 2: BAD_EMAIL, 3: "User Created"}
+
+
+@pytest.mark.parametrize(
+    ("text", "counts"),
+    [
+        ("1 user processed. 1 user created. 0 users updated. 0 users failed.", Counts(1, 1, 0, 0)),
+        ("0 users processed. 0 users created. 0 users updated. 0 users failed.", Counts(0, 0, 0, 0)),
+        ("2 users processed. 2 users updated.", Counts(2, None, 2, None)),
+        ("Import complete: 12 records.", Counts()),
+    ],
+)
+def test_summary_counts_singular_plural_and_unknown(text: str, counts: Counts) -> None:
+    assert parse_summary(text) == counts
+
+
+def test_summary_wording_round_trips() -> None:
+    assert summary(1, 0, 1, 0) == "1 user processed. 0 users created. 1 user updated. 0 users failed."
+    assert parse_summary(summary(7, 3, 4, 1)) == Counts(7, 3, 4, 1)
+
+
+def test_http_401_names_tenant_and_user() -> None:
+    with pytest.raises(AuthError) as caught:
+        read(401, {"success": False, "summary": "Unauthorised. Check credentials."})
+    assert str(caught.value) == (
+        "tenant stmarys, spec students: Infiniti at https://stmarys.example refused the credentials of user "
+        "'autosync' (HTTP 401: Unauthorised. Check credentials.)\n"
+        "  hint: check the tenant's password secret, and that the account has system administration "
+        "privileges in Infiniti"
+    )
+    assert caught.value.exit_code == 3
+
+
+def test_unauthorised_with_status_200_is_still_an_auth_failure() -> None:
+    with pytest.raises(AuthError):
+        read(200, {"success": False, "summary": "Unauthorised. Check credentials."})
+
+
+def test_html_answer_is_reported_with_status_and_excerpt() -> None:
+    with pytest.raises(InfinitiError) as caught:
+        read(200, b"<html>\n<body>Please   log in</body></html>", "text/html; charset=utf-8")
+    assert caught.value.message == (
+        "Infiniti at https://stmarys.example answered HTTP 200 with JSON without a success flag, not an import "
+        "result: text/html: <html> <body>Please log in</body></html>"
+    )
+    assert caught.value.exit_code == 3
+
+
+def test_server_error_shows_its_status() -> None:
+    with pytest.raises(InfinitiError) as caught:
+        read(500, b"Internal Server Error", "text/plain")
+    assert caught.value.message == (
+        "Infiniti at https://stmarys.example answered HTTP 500: text/plain: Internal Server Error"
+    )
+    assert caught.value.status == 500
+
+
+def test_long_bodies_are_cut() -> None:
+    with pytest.raises(InfinitiError) as caught:
+        read(502, b"x" * 1000, "text/html")
+    assert caught.value.message.endswith("x" * 299 + "…")
+
+
+def test_merge_renumbers_batches_and_sums_counts() -> None:
+    first = Answer(True, summary(2, 2, 0, 0), Counts(2, 2, 0, 0), {})
+    second = Answer(False, summary(2, 0, 1, 1), Counts(2, 0, 1, 1), {1: "User Updated", 2: BAD_EMAIL})
+    merged = merge([first, second], [2, 2])
+    assert (merged.success, merged.counts) == (False, Counts(4, 2, 1, 1))
+    assert merged.details == {3: "User Updated", 4: BAD_EMAIL}
+
+
+def test_merge_keeps_unknown_counts_unknown() -> None:
+    known = Answer(True, "1 user processed.", Counts(1, None, None, None), {})
+    assert merge([known, known], [1, 1]).counts == Counts(2, None, None, None)
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("3", 3.0), (None, None), ("soon", None), ("", None)])
+def test_retry_after_in_seconds(value: str | None, seconds: float | None) -> None:
+    assert _retry_after(value) == seconds
+
+
+def test_retry_after_as_a_date_in_the_past_means_now() -> None:
+    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+OK = Answer(True, summary(10, 4, 6, 0), Counts(10, 4, 6, 0), {})
+FAILED = Answer(False, summary(10, 4, 5, 1), Counts(10, 4, 5, 1), {7: BAD_EMAIL})
+EMAIL_ROW = FailedRow(line=7, source_row=9, username="s007", outcome=BAD_EMAIL)
+
+
+def expect(**counts: object) -> Expect:
+    success = counts.pop("success", None)
+    allow = counts.pop("allow", None)
+    return Expect(
+        success=success,  # type: ignore[arg-type]
+        counts={k: CountExpectation.parse(v) for k, v in counts.items()},  # type: ignore[arg-type]
+        allow=re.compile(allow) if isinstance(allow, str) else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "answer", "failed", "problems"),
+    [
+        ({}, OK, [], []),
+        ({}, FAILED, [EMAIL_ROW], ["success: expected true, got false"]),
+        ({"success": True, "failed": 0, "processed": "rows_sent"}, OK, [], []),
+        ({"processed": "rows_sent"}, OK, [], []),
+        ({"created": {"max": 3}}, OK, [], ["created: expected at most 3, got 4"]),
+        ({"created": {"min": 5}}, OK, [], ["created: expected at least 5, got 4"]),
+        ({"updated": {"max": "50%"}}, OK, [], ["updated: expected at most 50% of 10 rows sent, got 6"]),
+        ({"failed": {"max": "10%"}}, FAILED, [EMAIL_ROW], []),
+        ({"failed": 0}, FAILED, [EMAIL_ROW], ["failed: expected 0, got 1"]),
+        (
+            {"success": True, "allow": "emailAddress"},
+            FAILED,
+            [FailedRow(7, 9, "s007", BAD_EMAIL, tolerated=True)],
+            [],
+        ),
+        (
+            {"allow": "group"},
+            FAILED,
+            [EMAIL_ROW],
+            ["failures: 1 failed row not tolerated by failures.allow ('group')"],
+        ),
+    ],
+)
+def test_expectations(
+    rules: dict[str, object], answer: Answer, failed: list[FailedRow], problems: list[str]
+) -> None:
+    assert unmet(expect(**rules), answer, 10, failed) == problems
+
+
+def test_an_unknown_count_fails_an_expectation_on_it_with_the_reason() -> None:
+    odd = Answer(True, "Import complete: 10 records.", Counts(), {})
+    assert unmet(expect(created={"max": 5}), odd, 10, []) == [
+        "created: expected max 5, but the answer's summary gives no created count ('Import complete: 10 records.')"
+    ]
+    assert unmet(expect(processed="rows_sent"), odd, 10, []) == [
+        "processed: expected rows_sent, but the answer's summary gives no processed count "
+        "('Import complete: 10 records.')"
+    ]
+
+
+def test_amount_of_a_total() -> None:
+    assert Amount.parse("5%").of(200) == 10
+    assert Amount.parse(3).of(200) == 3
+    assert str(Amount.parse("2.5%")) == "2.5%"
