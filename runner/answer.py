@@ -55,6 +55,8 @@ def parse(response: Response, *, where: Where, user: str, url: str) -> Answer:
             where=where,
             status=response.status,
         )
+    if document is None:
+        raise _unreadable(response, url, where, "a body that is not JSON")
     if not isinstance(document, dict) or not isinstance(document.get("success"), bool):
         raise _unreadable(response, url, where, "JSON without a success flag")
     summary = document.get("summary")

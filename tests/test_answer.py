@@ -88,10 +88,19 @@ def test_html_answer_is_reported_with_status_and_excerpt() -> None:
     with pytest.raises(InfinitiError) as caught:
         read(200, b"<html>\n<body>Please   log in</body></html>", "text/html; charset=utf-8")
     assert caught.value.message == (
-        "Infiniti at https://stmarys.example answered HTTP 200 with JSON without a success flag, not an import "
-        "result: text/html: <html> <body>Please log in</body></html>"
+        "Infiniti at https://stmarys.example answered HTTP 200 with a body that is not JSON, not an "
+        "import result: text/html: <html> <body>Please log in</body></html>"
     )
     assert caught.value.exit_code == 3
+
+
+def test_json_of_another_shape_is_not_an_import_result() -> None:
+    with pytest.raises(InfinitiError) as caught:
+        read(200, {"status": "ok"})
+    assert caught.value.message == (
+        "Infiniti at https://stmarys.example answered HTTP 200 with JSON without a success flag, not an "
+        'import result: application/json: {"status": "ok"}'
+    )
 
 
 def test_server_error_shows_its_status() -> None:
@@ -181,7 +190,8 @@ def test_expectations(
 def test_an_unknown_count_fails_an_expectation_on_it_with_the_reason() -> None:
     odd = Answer(True, "Import complete: 10 records.", Counts(), {})
     assert unmet(expect(created={"max": 5}), odd, 10, []) == [
-        "created: expected max 5, but the answer's summary gives no created count ('Import complete: 10 records.')"
+        "created: expected max 5, but the answer's summary gives no created count "
+        "('Import complete: 10 records.')"
     ]
     assert unmet(expect(processed="rows_sent"), odd, 10, []) == [
         "processed: expected rows_sent, but the answer's summary gives no processed count "
