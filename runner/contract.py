@@ -44,6 +44,39 @@ _EMAIL = re.compile(
 )
 
 
+def row_failure(reason: str) -> str:
+    """A failed row's outcome in the contract's shape: reason, "User failed to import: ", reason again.
+
+    `row_failure("Field (emailAddress) is not a well-formed email address.") == BAD_EMAIL`.
+    """
+    return f"{reason} User failed to import: {reason} "
+
+
+def empty_field(field: str) -> str:
+    """The outcome of a row whose required `field` is blank (the sandbox's wording)."""
+    return row_failure(f"Field ({field}) is empty.")
+
+
+def undefined_library_group(name: str) -> str:
+    """The outcome of a row naming a library group the tenant does not define (the sandbox's wording)."""
+    return row_failure(f"Library group ({name}) is not defined.")
+
+
+def undefined_system_group(name: str) -> str:
+    """The outcome of a row naming a system group the tenant does not define (the sandbox's wording)."""
+    return row_failure(f"System group ({name}) is not defined.")
+
+
+def not_boolean(field: str) -> str:
+    """The outcome of a row whose boolean `field` is neither TRUE nor FALSE (the sandbox's wording)."""
+    return row_failure(f"Field ({field}) is not TRUE or FALSE.")
+
+
+def wrong_cell_count(cells: int, columns: int) -> str:
+    """The outcome of a row with more or fewer cells than the header has columns (the sandbox's wording)."""
+    return row_failure(f"Row has {cells} fields but the header has {columns}.")
+
+
 def canonical_field(name: str) -> str | None:
     """The contract's spelling of a column name, matched without regard to case; None if unknown."""
     return _CANONICAL.get(name.lower())

@@ -1,0 +1,403 @@
+"""The sandbox's HTTP side: one thread per connection, HTTP/1.1, TLS when given a context.
+
+Routes (all answers JSON, `{"success": false, "summary": ...}` for every failure):
+
+    POST   /api/import/userGroups?tenantId=T   the contract's import (faults apply here)
+    GET    /api/sandbox/users?tenantId=T       what the tenant holds (admin credentials)
+    POST   /api/sandbox/faults?tenantId=T      queue a fault: {"count": 2, "status": 503, "retry_after": 1}
+    DELETE /api/sandbox/faults?tenantId=T      clear the tenant's pending faults
+
+A request is handled in this order: its body is read (413 when over the limit), then the path (404) and
+method (405), the tenant (400, 404), a pending fault (import only), the credentials (401), the work.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hmac
+import http
+import json
+import socket
+import socketserver
+import ssl
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import IO, Any
+from urllib.parse import parse_qs, urlsplit
+
+from runner import __version__, contract
+from runner.errors import SyncError, UsageError
+from runner.sandbox.answer import JSON_TYPE, Answer, Rejected, failure, reject
+from runner.sandbox.config import Config, TenantConfig
+from runner.sandbox.faults import Fault, FaultQueue, parse_fault
+from runner.sandbox.store import Store
+from runner.sandbox.userimport import run_import
+
+IMPORT_PATH = "/api/import/userGroups"
+USERS_PATH = "/api/sandbox/users"
+FAULTS_PATH = "/api/sandbox/faults"
+REALM = 'Basic realm="Infiniti", charset="UTF-8"'
+SPOOL_IN_MEMORY = 1 << 20
+HANDSHAKE_TIMEOUT = 10.0
+DRAIN_LIMIT = 64 << 20  # an oversize body up to this much more is read and dropped, so the 413 arrives
+
+Log = Callable[[str], None]
+Body = IO[bytes]
+
+
+def quiet(_: str) -> None:
+    """The default log: say nothing."""
+
+
+@dataclass
+class Service:
+    """What the HTTP handler works with: the config, the users, the pending faults."""
+
+    config: Config
+    store: Store
+    faults: FaultQueue = field(default_factory=FaultQueue)
+    log: Log = quiet
+    _busy: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition)
+
+    def tenant(self, query: Mapping[str, list[str]]) -> tuple[str, TenantConfig]:
+        """The tenant named by `tenantId`, or the only one; Rejected with 400 or 404 otherwise."""
+        name = (query.get("tenantId") or [""])[0]
+        tenants = self.config.tenants
+        if not name and len(tenants) == 1:
+            name = next(iter(tenants))
+        if not name:
+            raise reject(400, "Missing tenantId: this sandbox serves several tenants; add ?tenantId=NAME.")
+        if name not in tenants:
+            raise reject(404, f"Unknown tenant ({name}).")
+        return name, tenants[name]
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Count a request as in progress while the block runs."""
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the requests in progress to finish; False if some did not."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+
+
+def authorise(config: TenantConfig, authorization: str | None) -> str:
+    """The user name when `authorization` is Basic Auth of an admin user of the tenant; else Rejected 401."""
+    credentials = _basic(authorization)
+    if credentials is not None:
+        name, password = credentials
+        user = config.users.get(name)
+        if user is not None and user.admin and hmac.compare_digest(user.password.encode(), password.encode()):
+            return name
+    raise Rejected(failure(401, contract.UNAUTHORISED, {"WWW-Authenticate": REALM}))
+
+
+def _basic(authorization: str | None) -> tuple[str, str] | None:
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    name, colon, password = decoded.partition(":")
+    return (name, password) if colon else None
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection; each request is answered by `_dispatch`."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = f"InfinitiSandbox/{__version__}"
+    timeout = 60
+    disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait for an ACK between
+    server: SandboxServer
+
+    def do_GET(self) -> None:
+        """Answer a GET request."""
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        """Answer a POST request."""
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        """Answer a PUT request (405 everywhere)."""
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        """Answer a PATCH request (405 everywhere)."""
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        """Answer a DELETE request."""
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        """Answer a HEAD request (405 everywhere, without a body)."""
+        self._dispatch()
+
+    @property
+    def service(self) -> Service:
+        """The sandbox this server belongs to."""
+        return self.server.service
+
+    def _dispatch(self) -> None:
+        with self.service.busy():
+            try:
+                answer = self._route()
+            except Rejected as rejected:
+                answer = rejected.answer
+            except (ConnectionError, TimeoutError) as err:  # the client went away mid-request
+                self.close_connection = True
+                self.log_message("connection ended: %s", err)
+                return
+            except SyncError as err:
+                answer = failure(500, f"The sandbox could not do this: {err}")
+            except Exception as err:  # a bug in the sandbox: answer 500, keep serving
+                self.log_message("%s", traceback.format_exc().rstrip())
+                answer = failure(500, f"Internal sandbox error: {type(err).__name__}: {err}")
+            if answer is not None:
+                self._answer(answer)
+
+    def _route(self) -> Answer | None:
+        with self._body() as body:
+            url = urlsplit(self.path)
+            routes = ROUTES.get(url.path)
+            if routes is None:
+                raise reject(404, f"Not found: {url.path}.")
+            action = routes.get(self.command)
+            if action is None:
+                allow = ", ".join(routes)
+                raise Rejected(
+                    failure(405, f"Method {self.command} is not allowed here; use {allow}.", {"Allow": allow})
+                )
+            query = parse_qs(url.query, keep_blank_values=True)
+            tenant, config = self.service.tenant(query)
+            return action(self, tenant, config, body)
+
+    # Bodies
+
+    @contextlib.contextmanager
+    def _body(self) -> Iterator[Body]:
+        """The request body in a temporary file (on disk beyond 1 MB); Rejected when over the limit."""
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                self._read_chunked(spool)
+            else:
+                self._read_sized(spool, self._length())
+            spool.seek(0)
+            yield spool
+
+    def _length(self) -> int:
+        text = self.headers.get("Content-Length", "0").strip()
+        if not text.isdigit():
+            self.close_connection = True
+            raise reject(400, f"Content-Length ({text}) is not a number of bytes.")
+        return int(text)
+
+    def _limit(self) -> int:
+        return self.service.config.max_body_bytes
+
+    def _too_large(self) -> Rejected:
+        self.close_connection = True
+        limit = self._limit()
+        return reject(
+            413, f"The request is larger than {limit} bytes, the sandbox's limit. No users imported."
+        )
+
+    def _read_sized(self, spool: Body, length: int) -> None:
+        if length > self._limit():
+            if length - self._limit() <= DRAIN_LIMIT:
+                self._copy(None, length)
+            raise self._too_large()
+        self._copy(spool, length)
+
+    def _copy(self, spool: Body | None, length: int) -> None:
+        while length > 0:
+            data = self.rfile.read(min(length, SPOOL_IN_MEMORY))
+            if not data:
+                self.close_connection = True
+                raise reject(400, "The request body ended before its Content-Length.")
+            if spool is not None:
+                spool.write(data)
+            length -= len(data)
+
+    def _read_chunked(self, spool: Body) -> None:
+        total = 0
+        while size := self._chunk_size():
+            total += size
+            keep = total <= self._limit()
+            if not keep and total - self._limit() > DRAIN_LIMIT:
+                raise self._too_large()
+            self._copy(spool if keep else None, size)
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailer fields
+        if total > self._limit():
+            raise self._too_large()
+
+    def _chunk_size(self) -> int:
+        line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+        try:
+            return int(line, 16)
+        except ValueError:
+            self.close_connection = True
+            raise reject(400, "The chunked request body is malformed.") from None
+
+    def handle_expect_100(self) -> bool:
+        """Refuse an oversize body before the client sends it; otherwise say 100 Continue."""
+        length = self.headers.get("Content-Length", "").strip()
+        if length.isdigit() and int(length) > self._limit():
+            self.close_connection = True
+            self._answer(self._too_large().answer)
+            return False
+        return super().handle_expect_100()
+
+    # Answers
+
+    def _answer(self, answer: Answer) -> None:
+        self._send(answer.status, JSON_TYPE, answer.encoded(), answer.headers)
+
+    def _send(self, status: int, content_type: str, body: bytes, headers: Mapping[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors (bad request line, unsupported method) as JSON, closing the connection."""
+        self.close_connection = True
+        summary = message or http.HTTPStatus(code).phrase
+        self._answer(failure(code, summary if summary.endswith(".") else summary + "."))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Hand the server's log lines to the sandbox's log."""
+        self.service.log(f"{self.address_string()} {format % args}")
+
+    # Actions
+
+    def import_user_groups(self, tenant: str, config: TenantConfig, body: Body) -> Answer | None:
+        """`POST /api/import/userGroups`: a pending fault, then the credentials, then the import."""
+        fault = self.service.faults.take(tenant)
+        if fault is not None and self._misbehave(fault):
+            return None
+        authorise(config, self.headers.get("Authorization"))
+        answer = run_import(self.service.store, tenant, config, body, self.headers.get("Content-Type"))
+        if isinstance(answer.body, dict):
+            self.service.log(f"tenant {tenant}: {answer.body.get('summary')}")
+        return answer
+
+    def _misbehave(self, fault: Fault) -> bool:
+        """Apply `fault`; True when it has answered (or dropped) the request in place of the import."""
+        time.sleep(fault.delay)
+        if fault.drop:
+            self.close_connection = True
+            self.log_message("dropped the connection (injected fault)")
+            return True
+        if fault.status is None:
+            return False
+        status, content_type, body = fault.response()
+        headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+        self._send(status, content_type, body, headers)
+        return True
+
+    def list_users(self, tenant: str, config: TenantConfig, body: Body) -> Answer:
+        """`GET /api/sandbox/users`: the tenant's users, sorted by username."""
+        authorise(config, self.headers.get("Authorization"))
+        return Answer(200, self.service.store.users(tenant))
+
+    def add_fault(self, tenant: str, config: TenantConfig, body: Body) -> Answer:
+        """`POST /api/sandbox/faults`: queue a fault for the tenant's next import requests."""
+        authorise(config, self.headers.get("Authorization"))
+        try:
+            fault, count = parse_fault(json.loads(body.read() or b"null"))
+        except ValueError as err:
+            raise reject(400, f"The body is not JSON: {err}.") from err
+        except UsageError as err:
+            raise reject(400, f"{err.message[:1].upper()}{err.message[1:]}.") from err
+        pending = self.service.faults.add(tenant, fault, count)
+        return _fault_answer(f"{_faults(count)} queued; {pending} pending.", pending)
+
+    def clear_faults(self, tenant: str, config: TenantConfig, body: Body) -> Answer:
+        """`DELETE /api/sandbox/faults`: drop the tenant's pending faults."""
+        authorise(config, self.headers.get("Authorization"))
+        cleared = self.service.faults.clear(tenant)
+        return _fault_answer(f"{_faults(cleared)} cleared; 0 pending.", 0)
+
+
+def _faults(n: int) -> str:
+    return f"{n} fault" if n == 1 else f"{n} faults"
+
+
+def _fault_answer(summary: str, pending: int) -> Answer:
+    return Answer(200, {"success": True, "summary": summary, "pending": pending})
+
+
+Action = Callable[[Handler, str, TenantConfig, Body], Answer | None]
+ROUTES: dict[str, dict[str, Action]] = {
+    IMPORT_PATH: {"POST": Handler.import_user_groups},
+    USERS_PATH: {"GET": Handler.list_users},
+    FAULTS_PATH: {"POST": Handler.add_fault, "DELETE": Handler.clear_faults},
+}
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """A threading HTTP server for `service`, speaking TLS when given a context."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], service: Service, context: ssl.SSLContext | None):
+        self.service = service
+        self.context = context
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the host (slow where DNS is not answered)."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Run in the connection's own thread: the TLS handshake, then the requests."""
+        if self.context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            request.settimeout(HANDSHAKE_TIMEOUT)
+            connection = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as err:
+            self.service.log(f"{client_address[0]} TLS handshake failed: {err}")
+            return
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            self.shutdown_request(connection)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed (reset by the client, say) is logged in one line, not a traceback."""
+        error = traceback.format_exc(limit=0).strip().splitlines()[-1]
+        self.service.log(f"{client_address[0]} connection ended: {error}")

@@ -1,0 +1,111 @@
+"""What the sandbox holds: each tenant's users, in memory, and also in a SQLite file when given one.
+
+A user is a mapping of contract field names to text (`username`, `library-group`, `system-group` and any
+other field an import set). Changes are applied through `Store.apply`, which runs a whole import under
+one lock and commits all of its changes or none.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from runner.contract import USER_FIELDS
+from runner.errors import StateError
+
+Record = Mapping[str, str]
+Users = Mapping[str, Record]
+Changes = dict[str, dict[str, str]]
+R = TypeVar("R")
+
+SCHEMA_VERSION = 1
+_ORDER = {name: i for i, name in enumerate(USER_FIELDS)}
+
+
+def ordered(record: Record) -> dict[str, str]:
+    """`record` with its fields in the contract's order (username and the groups first)."""
+    return dict(sorted(record.items(), key=lambda item: (_ORDER.get(item[0], len(_ORDER)), item[0])))
+
+
+class Store:
+    """Each tenant's users; kept in `path` (a SQLite file) too when given, so they survive a restart."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._lock = threading.Lock()
+        self._users: dict[str, dict[str, Record]] = {}
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            self._db = _open(path)
+            self._users = _read_all(self._db, path)
+
+    def users(self, tenant: str) -> list[dict[str, str]]:
+        """The users of `tenant`, sorted by username, fields in the contract's order."""
+        with self._lock:
+            records = dict(self._users.get(tenant, {}))
+        return [ordered(records[name]) for name in sorted(records)]
+
+    def apply(self, tenant: str, plan: Callable[[Users], tuple[R, Changes]]) -> R:
+        """Run `plan` on the current users of `tenant` under the lock and commit the changes it returns.
+
+        `plan` returns its result and the new records by username; they are committed together (to the
+        SQLite file first), or, if anything fails, not at all.
+        """
+        with self._lock:
+            current = self._users.setdefault(tenant, {})
+            result, changes = plan(current)
+            if changes:
+                self._persist(tenant, changes)
+                current.update(changes)
+            return result
+
+    def close(self) -> None:
+        """Close the SQLite file, if any."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _persist(self, tenant: str, changes: Changes) -> None:
+        if self._db is None:
+            return
+        rows = [(tenant, name, json.dumps(record, ensure_ascii=False)) for name, record in changes.items()]
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO users (tenant, username, fields) VALUES (?, ?, ?)", rows
+                )
+        except sqlite3.Error as err:
+            raise StateError(f"cannot write the sandbox's users: {err}") from err
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level="DEFERRED")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StateError(f"{path} was written by a newer infiniti-sync sandbox (schema {version})")
+        with db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS users (tenant TEXT NOT NULL, username TEXT NOT NULL, "
+                "fields TEXT NOT NULL, PRIMARY KEY (tenant, username)) WITHOUT ROWID"
+            )
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except (sqlite3.Error, OSError) as err:
+        raise StateError(f"cannot use {path} as the sandbox's store: {err}") from err
+    return db
+
+
+def _read_all(db: sqlite3.Connection, path: Path) -> dict[str, dict[str, Record]]:
+    users: dict[str, dict[str, Record]] = {}
+    try:
+        for tenant, username, fields in db.execute("SELECT tenant, username, fields FROM users"):
+            users.setdefault(tenant, {})[username] = json.loads(fields)
+    except (sqlite3.Error, ValueError) as err:
+        raise StateError(f"cannot read the sandbox's users from {path}: {err}") from err
+    return users

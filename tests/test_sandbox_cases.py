@@ -1,0 +1,26 @@
+"""The sandbox's import rules, one folder per case (see tests/sandbox_cases/README.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.sandbox import Client
+
+CASES = Path(__file__).parent / "sandbox_cases"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_import_case(case: str, sandbox_client: Client) -> None:
+    folder = CASES / case
+    expected = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    if (folder / "before.csv").exists():
+        before = sandbox_client.post_csv((folder / "before.csv").read_bytes())
+        assert (before.status, before.json()["success"]) == (200, True), before.body
+    reply = sandbox_client.post_csv((folder / "request.csv").read_bytes())
+    assert (reply.status, reply.json()) == (expected["status"], expected["body"])
+    assert reply.headers["content-type"] == "application/json;charset=UTF-8"
+    if "users" in expected:
+        assert sandbox_client.users("demo") == expected["users"]
