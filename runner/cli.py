@@ -166,6 +166,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     except SystemExit as exit_:
         return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_USAGE
     console.verbose, console.quiet = args.verbose, args.quiet
+    console.progress = getattr(args, "format", "text") != "json"  # machines get no progress lines
     try:
         module = importlib.import_module(f"runner.commands.{args.command}")
         return int(module.execute(args, console))

@@ -18,6 +18,7 @@ class Console:
     err: TextIO = field(default_factory=lambda: sys.stderr)
     verbose: bool = False
     quiet: bool = False
+    progress: bool = True
 
     @property
     def interactive(self) -> bool:
@@ -44,7 +45,7 @@ class Progress:
 
     def __init__(self, console: Console, enabled: bool = True, interval: float = 0.2):
         self._console = console
-        self._enabled = enabled and console.interactive and not console.quiet
+        self._enabled = enabled and console.progress and console.interactive and not console.quiet
         self._interval = interval
         self._last = 0.0
         self._width = 0
