@@ -182,24 +182,30 @@ class _Findings:
         if len(present) > 1:
             message = f"needs exactly one of {' or '.join(keys)}, not both"
             self.problems.append(self.doc.problem(path, message, rule="schema"))
-            return
-        if not present:
-            known = list(schema.get("properties", {}))
-            for option in cast(list[Mapping[str, Any]], error.validator_value):
-                known += [k for k in option.get("properties", {}) if k not in known]
-            before = len(self.problems)
-            self._unknown(path, instance, known)
-            if len(self.problems) == before:
-                message = f"needs one of {' or '.join(keys)}"
-                self.problems.append(self.doc.problem(path, message, rule="schema", key=bool(path)))
-            return
-        for sub in branches[keys.index(present[0])]:
-            if sub.validator == "not":
-                self.problems.append(self.doc.problem(path, _conflict(sub, present[0]), rule="schema"))
-            elif sub.validator == "additionalProperties":
-                self.unknown_keys(sub)
-            else:
-                self.add(sub)
+        elif not present:
+            self._none_of(error, path, keys, schema)
+        else:
+            for sub in branches[keys.index(present[0])]:
+                if sub.validator == "not":
+                    self.problems.append(self.doc.problem(path, _conflict(sub, present[0]), rule="schema"))
+                elif sub.validator == "additionalProperties":
+                    self.unknown_keys(sub)
+                else:
+                    self.add(sub)
+
+    def _none_of(
+        self, error: ValidationError, path: JsonPath, keys: list[str], schema: Mapping[str, Any]
+    ) -> None:
+        """No alternative's key is there: a misspelt one, or none at all."""
+        known = list(schema.get("properties", {}))
+        for option in cast(list[Mapping[str, Any]], error.validator_value):
+            known += [k for k in option.get("properties", {}) if k not in known]
+        before = len(self.problems)
+        self._unknown(path, cast(dict[str, Any], error.instance), known)
+        if len(self.problems) == before:
+            either = " or ".join(keys)
+            message = f"needs {either}, or both" if error.validator == "anyOf" else f"needs one of {either}"
+            self.problems.append(self.doc.problem(path, message, rule="schema", key=bool(path)))
 
 
 def _branches(error: ValidationError, count: int) -> list[list[ValidationError]]:

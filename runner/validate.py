@@ -76,11 +76,12 @@ def _check_document(doc: Document, which: schema.Which, files: Files) -> list[Pr
         return [doc.problem((), f"a {which} file must be a mapping of keys to values", rule="schema")]
     found = list(doc.problems)
     replaced = set()
+    loaded = {p.path for p in doc.problems}  # "quote it" says more than "must be a number"
     if which == "project":
-        secrets = list(_literal_secrets(doc))
+        secrets = [p for p in _literal_secrets(doc) if p.path not in loaded]
         replaced = {p.path for p in secrets}
         found += secrets
-    replaced |= {p.path for p in doc.problems}  # "quote it" says more than "must be a number"
+    replaced |= loaded
     found += [p for p in schema.check(doc, which) if p.path not in replaced]
     if which == "spec":
         for rule in SPEC_RULES:
@@ -463,7 +464,7 @@ def check_tenant_specs(files: Files) -> Iterator[Problem]:
     """Tenants name specs that exist, and define the connections those specs read."""
     if files.project is None:
         return
-    specs = {files.spec_name(d): d for d in files.specs if isinstance(d.data, dict)}
+    specs = {files.spec_name(d): d for d in files.specs}  # a spec that fails to load still exists
     defined = _defined_connections(files)
     for tname, tenant in files.tenants().items():
         if not isinstance(tenant, dict) or not isinstance(tenant.get("specs"), list):

@@ -311,7 +311,10 @@ class _Builder:
             return float(text.replace(".", "", 1))
         if node.tag == _NUMBER:
             return self._number(node, path)
-        self._report(node, path, f"tag {node.tag} is not used in these files; remove it")
+        if node.tag in ("!env", "!file"):
+            self._report(node, path, f"write {{{node.tag[1:]}: {text}}} instead of {node.tag} {text}")
+        else:
+            self._report(node, path, f"tag {node.tag} is not used in these files; remove it")
         return text
 
     def _number(self, node: ScalarNode, path: JsonPath) -> Any:
