@@ -388,7 +388,9 @@ def _compose(doc: Document, backend: str | None) -> Node | None:
     found = _try_compose(COMPOSERS[name], doc.text)
     if isinstance(found, Node) or found is None:
         return found
-    if name != "python":  # word the error as the pure-Python parser does, wherever the runner runs
+    if _too_deep(found):
+        found = RecursionError()
+    elif name != "python":  # word the error as the pure-Python parser does, wherever the runner runs
         again = _try_compose(_PyComposer, doc.text)
         found = again if isinstance(again, Exception) else found
     if isinstance(found, yaml.MarkedYAMLError):
@@ -398,6 +400,11 @@ def _compose(doc: Document, backend: str | None) -> Node | None:
     else:
         doc.problems.append(Problem(doc.name, 1, 1, "$", f"YAML: {found}", "error", "yaml"))
     return None
+
+
+def _too_deep(error: Exception) -> bool:
+    """libyaml stops at 1000 levels of nesting; the pure-Python parser would take seconds to say so."""
+    return isinstance(error, yaml.MarkedYAMLError) and "maximum nesting depth" in (error.problem or "")
 
 
 def _try_compose(composer: type[Any], text: str) -> Node | Exception | None:
