@@ -149,6 +149,8 @@ def parse(source: str) -> nodes.Template | TemplateSyntaxError:
         return environment().parse(source)
     except TemplateSyntaxError as err:
         return err
+    except RecursionError:
+        return TemplateSyntaxError("nested too deeply", 1)
 
 
 _BUILTIN_NAMES = frozenset({"loop", "caller", "varargs", "kwargs"})
@@ -178,7 +180,11 @@ def summary(source: str) -> Summary:
     stored: set[str] = set()
     calls: list[tuple[str, str, int]] = []
     tables: list[tuple[str, int]] = []
-    for node in tree.find_all(nodes.Node):
+    try:
+        found = list(tree.find_all(nodes.Node))
+    except RecursionError:
+        return Summary(error=TemplateSyntaxError("nested too deeply", 1))
+    for node in found:
         if isinstance(node, nodes.Name):
             if node.ctx == "load":
                 loaded.setdefault(node.name, node.lineno)
