@@ -159,10 +159,12 @@ class Document:
         rule: str,
         severity: Severity = "error",
         key: bool = False,
+        line_offset: int = 0,
     ) -> Problem:
-        """A finding about the node at `path` (at its key when `key`)."""
+        """A finding about the node at `path` (at its key when `key`; `line_offset` lines below it)."""
         mark = self.mark(path, key=key)
-        return Problem(self.name, mark.line, mark.col, json_path(path), message, severity, rule)
+        col = mark.col if not line_offset else 1
+        return Problem(self.name, mark.line + line_offset, col, json_path(path), message, severity, rule)
 
     def template_line(self, path: JsonPath, template_line: int, template_col: int = 0) -> tuple[int, int]:
         """Where line `template_line` (1-based) of the text at `path` is in the file.

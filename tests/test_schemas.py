@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import tomllib
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,14 @@ def test_the_installed_package_holds_the_schema(which: schema.Which) -> None:
     text = resources.files("runner").joinpath("schemas", schema.FILES[which]).read_text(encoding="utf-8")
     assert schema.text(which) == text
     assert json.loads(text)["$id"] == f"urn:infiniti-sync:{schema.FILES[which]}"
+
+
+@pytest.mark.parametrize("which", WHICH)
+def test_the_package_data_ships_the_schema(which: schema.Which) -> None:
+    """A wheel holds what pyproject.toml's package-data names (an editable install would hide a gap)."""
+    config = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text("utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["runner"]
+    assert any(fnmatch(f"schemas/{schema.FILES[which]}", pattern) for pattern in patterns)
 
 
 @pytest.mark.parametrize("which", WHICH)
