@@ -466,36 +466,49 @@ def _defined_connections(files: Files) -> set[str]:
     return {name for tenant in files.tenants().values() for name in _connections(tenant)}
 
 
+def _listed_specs(files: Files) -> Iterator[tuple[str, dict[str, Any], int, str]]:
+    """(tenant name, tenant, position, spec name) of every spec name the tenants list."""
+    for tname, tenant in files.tenants().items():
+        if isinstance(tenant, dict) and isinstance(tenant.get("specs"), list):
+            for i, sname in enumerate(tenant["specs"]):
+                if isinstance(sname, str):
+                    yield tname, tenant, i, sname
+
+
 def check_tenant_specs(files: Files) -> Iterator[Problem]:
-    """Tenants name specs that exist, and define the connections those specs read."""
+    """Tenants name specs that exist."""
     if files.project is None:
         return
-    specs = {files.spec_name(d): d for d in files.specs}  # a spec that fails to load still exists
+    specs = [files.spec_name(d) for d in files.specs]  # a spec that fails to load still exists
+    for tname, _, i, sname in _listed_specs(files):
+        if sname not in specs:
+            hint = did_you_mean(sname, specs)
+            message = f"no spec named {sname!r}" + (
+                f"; did you mean {hint!r}?" if hint else f" (specs: {_listing(specs)})"
+            )
+            yield files.project.problem(("tenants", tname, "specs", i), message, rule="reference")
+
+
+def check_tenant_connections(files: Files) -> Iterator[Problem]:
+    """Tenants define the connections the specs they run read.
+
+    A connection no tenant defines is reported once, in the spec (check_spec_connections).
+    """
+    if files.project is None:
+        return
+    specs = {files.spec_name(d): d for d in files.specs}
     defined = _defined_connections(files)
-    for tname, tenant in files.tenants().items():
-        if not isinstance(tenant, dict) or not isinstance(tenant.get("specs"), list):
+    for tname, tenant, i, sname in _listed_specs(files):
+        if sname not in specs or not isinstance(tenant.get("connections", {}), dict):
             continue
-        connections = _connections(tenant)
-        for i, sname in enumerate(tenant["specs"]):
-            path = ("tenants", tname, "specs", i)
-            if not isinstance(sname, str):
-                continue
-            if sname not in specs:
-                hint = did_you_mean(sname, specs)
-                message = f"no spec named {sname!r}" + (
-                    f"; did you mean {hint!r}?" if hint else f" (specs: {_listing(specs)})"
-                )
-                yield files.project.problem(path, message, rule="reference")
-                continue
-            wanted = _spec_connection(specs[sname])
-            # a connection no tenant defines is reported once, in the spec (check_spec_connections)
-            if wanted is not None and wanted in defined and wanted not in connections:
-                yield files.project.problem(
-                    path,
-                    f"spec {sname!r} reads connection {wanted!r}, which tenant {tname!r} does not "
-                    f"define (it defines: {_listing(connections)})",
-                    rule="reference",
-                )
+        wanted, connections = _spec_connection(specs[sname]), _connections(tenant)
+        if wanted is not None and wanted in defined and wanted not in connections:
+            yield files.project.problem(
+                ("tenants", tname, "specs", i),
+                f"spec {sname!r} reads connection {wanted!r}, which tenant {tname!r} does not "
+                f"define (it defines: {_listing(connections)})",
+                rule="reference",
+            )
 
 
 def _listing(names: Iterable[str], most: int = 10) -> str:
@@ -507,9 +520,18 @@ def _listing(names: Iterable[str], most: int = 10) -> str:
     return ", ".join(names[:most]) + more
 
 
+def _tenants_readable(files: Files) -> bool:
+    """Whether every tenant's connections could be read (else no connection can be called undefined)."""
+    data = files.project.data if files.project is not None else None
+    tenants = data.get("tenants") if isinstance(data, dict) else None
+    return isinstance(tenants, dict) and all(
+        isinstance(t, dict) and isinstance(t.get("connections", {}), dict) for t in tenants.values()
+    )
+
+
 def check_spec_connections(files: Files) -> Iterator[Problem]:
     """A spec's connection must be defined by at least one tenant of the project."""
-    if files.project is None:
+    if not _tenants_readable(files):
         return
     defined = _defined_connections(files)
     for doc in files.specs:
@@ -571,6 +593,7 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
 ProjectRule = Callable[[Files], Iterator[Problem]]
 PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_tenant_specs,
+    check_tenant_connections,
     check_spec_connections,
     check_duplicate_specs,
     check_specs_folder,
