@@ -261,8 +261,7 @@ def _constant(template: str) -> str | None:
     if isinstance(tree, TemplateSyntaxError):  # reported by check_templates
         return None
     parts: list[str] = []
-    body = tree.body
-    for node in body:
+    for node in tree.body:
         if not isinstance(node, nodes.Output):
             return None
         for child in node.nodes:
