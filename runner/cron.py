@@ -13,12 +13,12 @@ _FIELDS: tuple[tuple[str, int, int, Sequence[str]], ...] = (
     ("month", 1, 12, ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]),
     ("day of week", 0, 7, ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]),
 )
-_ITEM = re.compile(r"^(?P<range>\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/(?P<step>[0-9]+))?$")
+_ITEM = re.compile(r"^(?P<range>\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/(?P<step>[0-9]+))?$")
 
 
 def problem(expression: str) -> str | None:
     """What is wrong with `expression`, or None when it is a valid schedule."""
-    text = expression.strip().lower()
+    text = expression.strip()
     if text.startswith("@"):
         return None if text in MACROS else f"unknown macro {expression!r}; use one of {', '.join(MACROS)}"
     fields = text.split()
@@ -45,7 +45,10 @@ def _item_problem(item: str, name: str, low: int, high: int, names: Sequence[str
         return None
     bounds = [_number(part, low, names) for part in match["range"].split("-")]
     for part, number in zip(match["range"].split("-"), bounds, strict=True):
-        if number is None or not low <= number <= high:
+        if number is None:
+            known = f" or a name such as {names[0]}" if names else ""
+            return f"{name} field: {part!r} is not a number{known}"
+        if not low <= number <= high:
             return f"{name} field: {part!r} is outside {low}-{high}"
     if len(bounds) == 2 and bounds[0] > bounds[1]:  # type: ignore[operator]
         return f"{name} field: range {match['range']!r} runs backwards"
@@ -55,6 +58,6 @@ def _item_problem(item: str, name: str, low: int, high: int, names: Sequence[str
 def _number(part: str, low: int, names: Sequence[str]) -> int | None:
     if part.isdigit():
         return int(part)
-    if part in names:
-        return list(names).index(part) + low
+    if part.lower() in names:
+        return list(names).index(part.lower()) + low
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,18 @@ def spec_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def read(project_file: Path, extra_specs: Iterable[Path] = ()) -> Files:
+def read(
+    project_file: Path, extra_specs: Iterable[Path] = (), *, load: Callable[[Path], Document] = load_yaml
+) -> Files:
     """Load the project file, every spec in its folder, and any `extra_specs` outside it."""
-    project = load_yaml(project_file)
+    project = load(project_file)
     paths = spec_files(specs_dir(project))
     known = {p.resolve() for p in paths}
-    paths += [absolute(p) for p in extra_specs if p.resolve() not in known]
-    return Files(project=project, specs=[load_yaml(p) for p in paths])
+    for extra in extra_specs:
+        if extra.resolve() not in known:
+            known.add(extra.resolve())
+            paths.append(absolute(extra))
+    return Files(project=project, specs=[load(p) for p in paths])
 
 
 def load(project_file: Path, *, strict: bool = False) -> Project:

@@ -6,15 +6,18 @@ from collections.abc import Iterable
 
 
 def distance(a: str, b: str) -> int:
-    """Levenshtein distance between `a` and `b` (insertions, deletions, substitutions)."""
-    if len(a) < len(b):
-        a, b = b, a
+    """Edit distance between `a` and `b`: insertions, deletions, substitutions and swaps of two
+    neighbouring letters (`emial` is one edit from `email`) each count one."""
+    before: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         current = [i]
         for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, previous = previous, current
     return previous[-1]
 
 

@@ -7,11 +7,12 @@ project). Each rule yields problems as values; nothing stops at the first one.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import meta, nodes
+from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from runner import cron, schema
@@ -19,13 +20,14 @@ from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boo
 from runner.errors import Problem
 from runner.spec import GROUP_COLUMNS
 from runner.suggest import did_you_mean
-from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, environment
+from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, environment, finalize
 from runner.yamlfile import Document, JsonPath, json_path
 
 # `:name` placeholders exactly as SQLAlchemy's text() finds them.
 PARAM_PATTERN = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
 
 
 @dataclass
@@ -64,15 +66,22 @@ def check(files: Files) -> list[Problem]:
 def _check_document(doc: Document, which: schema.Which, files: Files) -> list[Problem]:
     if doc.data is None and doc.problems:
         return list(doc.problems)
+    if doc.data is None:
+        return [
+            doc.problem(
+                (), f"the file is empty; a {which} file is a mapping of keys to values", rule="schema"
+            )
+        ]
     if not isinstance(doc.data, dict):
         return [doc.problem((), f"a {which} file must be a mapping of keys to values", rule="schema")]
     found = list(doc.problems)
     replaced = set()
+    loaded = {p.path for p in doc.problems}  # "quote it" says more than "must be a number"
     if which == "project":
-        secrets = list(_literal_secrets(doc))
+        secrets = [p for p in _literal_secrets(doc) if p.path not in loaded]
         replaced = {p.path for p in secrets}
         found += secrets
-    replaced |= {p.path for p in doc.problems}  # "quote it" says more than "must be a number"
+    replaced |= loaded
     found += [p for p in schema.check(doc, which) if p.path not in replaced]
     if which == "spec":
         for rule in SPEC_RULES:
@@ -107,19 +116,17 @@ def _lookup_names(data: dict[str, Any]) -> list[str]:
 
 def check_templates(doc: Document, files: Files) -> Iterator[Problem]:
     """Jinja syntax, names outside the context, unknown filters and unknown lookup tables."""
-    env = environment()
     lookups = _lookup_names(doc.data)
     for path, source, context in _templates(doc.data):
-        try:
-            tree = env.parse(source)
-        except TemplateSyntaxError as err:
-            where = doc.template_line(path, err.lineno)
-            yield _at(doc, path, where, f"template syntax: {err.message}", "template")
+        found = summary(source)
+        if found.error is not None:
+            where = doc.template_line(path, found.error.lineno)
+            yield _at(doc, path, where, f"template syntax: {found.error.message}", "template")
             continue
-        yield from _names(doc, path, tree, context)
-        yield from _filters(doc, path, tree)
+        yield from _names(doc, path, found, context)
+        yield from _filters(doc, path, found)
         if "lookups" in context:
-            yield from _lookups(doc, path, tree, lookups)
+            yield from _lookups(doc, path, found, lookups)
 
 
 def _at(doc: Document, path: JsonPath, where: tuple[int, int], message: str, rule: str) -> Problem:
@@ -127,41 +134,91 @@ def _at(doc: Document, path: JsonPath, where: tuple[int, int], message: str, rul
     return Problem(doc.name, where[0], where[1], json_path(path), message, "error", rule)
 
 
-def _names(
-    doc: Document, path: JsonPath, tree: nodes.Template, context: tuple[str, ...]
-) -> Iterator[Problem]:
-    for name in sorted(_undeclared(tree) - set(context)):
-        node = next(n for n in tree.find_all(nodes.Name) if n.name == name)
-        where = doc.template_line(path, node.lineno)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+@lru_cache(maxsize=4096)
+def parse(source: str) -> nodes.Template | TemplateSyntaxError:
+    """The syntax tree of a template, or its syntax error (parsed once however often it is checked)."""
+    if "{" not in source:  # plain text: what Jinja's parser would make of it, without the parser
+        lines = _NEWLINE.split(source)
+        if lines[-1] == "":  # Jinja drops one trailing newline
+            del lines[-1]
+        return nodes.Template([nodes.Output([nodes.TemplateData("\n".join(lines))])], lineno=1)
+    try:
+        return environment().parse(source)
+    except TemplateSyntaxError as err:
+        return err
+    except RecursionError:
+        return TemplateSyntaxError("nested too deeply", 1)
+
+
+_BUILTIN_NAMES = frozenset({"loop", "caller", "varargs", "kwargs"})
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What checking needs to know of a template, gathered in one walk over its syntax tree.
+
+    Names are lenient where Jinja's own analysis is exact (a name set anywhere in the template counts
+    as set), and much cheaper: no code is generated.
+    """
+
+    error: TemplateSyntaxError | None = None
+    undeclared: tuple[tuple[str, int], ...] = ()  # (name, line) of names read but never set
+    calls: tuple[tuple[str, str, int], ...] = ()  # ("filter" or "test", name, line)
+    tables: tuple[tuple[str, int], ...] = ()  # (lookup table, line)
+
+
+@lru_cache(maxsize=4096)
+def summary(source: str) -> Summary:
+    """The Summary of template `source`."""
+    tree = parse(source)
+    if isinstance(tree, TemplateSyntaxError):
+        return Summary(error=tree)
+    loaded: dict[str, int] = {}
+    stored: set[str] = set()
+    calls: list[tuple[str, str, int]] = []
+    tables: list[tuple[str, int]] = []
+    try:
+        found = list(tree.find_all(nodes.Node))
+    except RecursionError:
+        return Summary(error=TemplateSyntaxError("nested too deeply", 1))
+    for node in found:
+        if isinstance(node, nodes.Name):
+            if node.ctx == "load":
+                loaded.setdefault(node.name, node.lineno)
+            else:
+                stored.add(node.name)
+        elif isinstance(node, nodes.Filter | nodes.Test) and node.name is not None:
+            calls.append(("filter" if isinstance(node, nodes.Filter) else "test", node.name, node.lineno))
+        elif (table := _lookup_table(node)) is not None:
+            tables.append((table, node.lineno))
+    hidden = stored | _BUILTIN_NAMES | set(environment().globals)
+    undeclared = tuple(sorted((n, line) for n, line in loaded.items() if n not in hidden))
+    return Summary(undeclared=undeclared, calls=tuple(calls), tables=tuple(tables))
+
+
+def _names(doc: Document, path: JsonPath, found: Summary, context: tuple[str, ...]) -> Iterator[Problem]:
+    for name, line in found.undeclared:
+        if name in context:
+            continue
         hint = did_you_mean(name, context)
         message = f"unknown name {name!r}: templates here see {', '.join(context)}"
         if hint:
             message += f"; did you mean {hint!r}?"
-        yield _at(doc, path, where, message, "template-name")
+        yield _at(doc, path, doc.template_line(path, line), message, "template-name")
 
 
-def _undeclared(tree: nodes.Template) -> set[str]:
-    """Names a template reads but does not set itself."""
-    try:
-        return meta.find_undeclared_variables(tree)
-    except TemplateSyntaxError:  # an unknown filter stops Jinja's analysis; _filters reports it
-        names = list(tree.find_all(nodes.Name))
-        stored = {n.name for n in names if n.ctx in ("store", "param")}
-        return {n.name for n in names if n.ctx == "load"} - stored
-
-
-def _filters(doc: Document, path: JsonPath, tree: nodes.Template) -> Iterator[Problem]:
+def _filters(doc: Document, path: JsonPath, found: Summary) -> Iterator[Problem]:
     env = environment()
-    for node, kind, known in [
-        *((n, "filter", env.filters) for n in tree.find_all(nodes.Filter)),
-        *((n, "test", env.tests) for n in tree.find_all(nodes.Test)),
-    ]:
-        if node.name in known:
+    for kind, name, line in found.calls:
+        known = env.filters if kind == "filter" else env.tests
+        if name in known:
             continue
-        where = doc.template_line(path, node.lineno)
-        hint = did_you_mean(node.name, known)
-        message = f"unknown {kind} {node.name!r}" + (f"; did you mean {hint!r}?" if hint else "")
-        yield _at(doc, path, where, message, "template-filter")
+        hint = did_you_mean(name, known)
+        message = f"unknown {kind} {name!r}" + (f"; did you mean {hint!r}?" if hint else "")
+        yield _at(doc, path, doc.template_line(path, line), message, "template-filter")
 
 
 def _lookup_table(node: nodes.Node) -> str | None:
@@ -178,17 +235,15 @@ def _lookup_table(node: nodes.Node) -> str | None:
     return None
 
 
-def _lookups(doc: Document, path: JsonPath, tree: nodes.Template, known: list[str]) -> Iterator[Problem]:
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        table = _lookup_table(node)
-        if table is None or table in known:
+def _lookups(doc: Document, path: JsonPath, found: Summary, known: list[str]) -> Iterator[Problem]:
+    for table, line in found.tables:
+        if table in known:
             continue
-        where = doc.template_line(path, node.lineno)
         hint = did_you_mean(table, known)
         message = f"unknown lookup table {table!r}" + (
             f"; did you mean {hint!r}?" if hint else f" (defined: {', '.join(known) or 'none'})"
         )
-        yield _at(doc, path, where, message, "lookup")
+        yield _at(doc, path, doc.template_line(path, line), message, "lookup")
 
 
 def _groups(data: dict[str, Any], column: str) -> list[str] | None:
@@ -198,15 +253,25 @@ def _groups(data: dict[str, Any], column: str) -> list[str] | None:
 
 
 def _constant(template: str) -> str | None:
-    """What a template without variables always prints; None if it reads any name or fails."""
-    env = environment()
-    try:
-        tree = env.parse(template)
-        if any(True for _ in tree.find_all(nodes.Name)):
-            return None
-        return env.from_string(template).render()
-    except Exception:  # template problems are reported by check_templates
+    """What a template always prints, if it is only text and constants; else None.
+
+    Nothing is rendered: a template such as `{{ 9 ** 9 ** 9 }}` must not stall validation.
+    """
+    tree = parse(template)
+    if isinstance(tree, TemplateSyntaxError):  # reported by check_templates
         return None
+    parts: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, nodes.Output):
+            return None
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                parts.append(child.data)
+            elif isinstance(child, nodes.Const) and isinstance(child.value, str | int | float | bool | None):
+                parts.append(str(finalize(child.value)))
+            else:
+                return None
+    return "".join(parts)
 
 
 def check_constants(doc: Document, files: Files) -> Iterator[Problem]:
@@ -243,15 +308,16 @@ def _not_listed(value: str, column: str, listed: list[str]) -> str:
 
 def _lookup_group_values(doc: Document, column: str, template: str, listed: list[str]) -> Iterator[Problem]:
     """`{{ lookups.T[...] }}` as a group: every value of T should be a listed group (a warning)."""
-    try:
-        body = environment().parse(template).body
-    except TemplateSyntaxError:
+    tree = parse(template)
+    if isinstance(tree, TemplateSyntaxError):
         return
+    body = tree.body
     if not (len(body) == 1 and isinstance(body[0], nodes.Output) and len(body[0].nodes) == 1):
         return
     expr = body[0].nodes[0]
     table = _lookup_table(expr.node) if isinstance(expr, nodes.Getitem) else None
-    values = doc.data.get("lookups", {}).get(table) if table else None
+    lookups = doc.data.get("lookups")
+    values = lookups.get(table) if table and isinstance(lookups, dict) else None
     if not isinstance(values, dict):
         return
     kind = GROUP_COLUMNS[column]
@@ -286,12 +352,17 @@ def check_params(doc: Document, files: Files) -> Iterator[Problem]:
         return
     query = source["query"]
     params: dict[str, Any] = source["params"] if isinstance(source.get("params"), dict) else {}
-    used = dict.fromkeys(PARAM_PATTERN.findall(query))
-    for name in used:
+    used: dict[str, int] = {}
+    for match in PARAM_PATTERN.finditer(query):
+        used.setdefault(match[1], match.start())
+    for name, start in used.items():
         if name not in params:
-            line = query[: query.index(":" + name)].count("\n") + 1
-            where = doc.template_line(("source", "query"), line)
+            line = query.count("\n", 0, start) + 1
+            col = start - (query.rfind("\n", 0, start) + 1)
+            where = doc.template_line(("source", "query"), line, col)
+            hint = did_you_mean(name, [p for p in params if p not in used])
             message = f"the query uses :{name}, which source.params does not define"
+            message += f"; did you mean {hint!r}?" if hint else ""
             yield _at(doc, ("source", "query"), where, message, "params")
     for name in params:
         if name not in used:
@@ -360,10 +431,7 @@ def _literal_secrets(doc: Document) -> Iterator[Problem]:
                 "{env: VARIABLE} or {file: PATH} instead",
                 rule="secret",
             )
-            continue
-        match = _URL_PASSWORD.match(str(value))
-        if match and match["pw"]:
-            masked = f"{match['scheme']}{match['user']}:***@{str(value)[match.end() :]}"
+        elif masked := _masked_url(str(value)):
             yield doc.problem(
                 path,
                 f"the URL {masked} holds a password; write the whole URL as {{env: VARIABLE}} "
@@ -372,76 +440,130 @@ def _literal_secrets(doc: Document) -> Iterator[Problem]:
             )
 
 
-def check_tenant_specs(files: Files) -> Iterator[Problem]:
-    """Tenants name specs that exist, and define the connections those specs read."""
-    if files.project is None:
-        return
-    specs = {files.spec_name(d): d for d in files.specs if isinstance(d.data, dict)}
-    for tname, tenant in files.tenants().items():
-        if not isinstance(tenant, dict) or not isinstance(tenant.get("specs"), list):
-            continue
-        connections: dict[str, Any] = tenant.get("connections") or {}
-        if not isinstance(connections, dict):
-            connections = {}
-        for i, sname in enumerate(tenant["specs"]):
-            path = ("tenants", tname, "specs", i)
-            if not isinstance(sname, str):
-                continue
-            if sname not in specs:
-                hint = did_you_mean(sname, specs)
-                message = f"no spec named {sname!r}" + (
-                    f"; did you mean {hint!r}?" if hint else f" (specs: {', '.join(specs) or 'none'})"
-                )
-                yield files.project.problem(path, message, rule="reference")
-                continue
-            wanted = _spec_connection(specs[sname])
-            if wanted is not None and wanted not in connections:
-                yield files.project.problem(
-                    path,
-                    f"spec {sname!r} reads connection {wanted!r}, which tenant {tname!r} does not "
-                    f"define (it defines: {', '.join(connections) or 'none'})",
-                    rule="reference",
-                )
+def _masked_url(url: str) -> str | None:
+    """`url` with its password shown as ***, if it holds one (user:password@ or ?password=)."""
+    match = _URL_PASSWORD.match(url)
+    if match and match["pw"]:
+        return f"{match['scheme']}{match['user']}:***@{url[match.end() :]}"
+    if _QUERY_PASSWORD.search(url):
+        return _QUERY_PASSWORD.sub(lambda m: f"{m[1]}=***", url)
+    return None
 
 
 def _spec_connection(doc: Document) -> str | None:
-    source = doc.data.get("source")
+    source = doc.data.get("source") if isinstance(doc.data, dict) else None
     value = source.get("connection") if isinstance(source, dict) else None
     return value if isinstance(value, str) else None
 
 
-def check_spec_connections(files: Files) -> Iterator[Problem]:
-    """A spec's connection must be defined by at least one tenant of the project."""
+def _connections(tenant: Any) -> dict[str, Any]:
+    connections = tenant.get("connections") if isinstance(tenant, dict) else None
+    return connections if isinstance(connections, dict) else {}
+
+
+def _defined_connections(files: Files) -> set[str]:
+    return {name for tenant in files.tenants().values() for name in _connections(tenant)}
+
+
+def _listed_specs(files: Files) -> Iterator[tuple[str, dict[str, Any], int, str]]:
+    """(tenant name, tenant, position, spec name) of every spec name the tenants list."""
+    for tname, tenant in files.tenants().items():
+        if isinstance(tenant, dict) and isinstance(tenant.get("specs"), list):
+            for i, sname in enumerate(tenant["specs"]):
+                if isinstance(sname, str):
+                    yield tname, tenant, i, sname
+
+
+def check_tenant_specs(files: Files) -> Iterator[Problem]:
+    """Tenants name specs that exist."""
     if files.project is None:
         return
-    defined: set[str] = set()
-    for tenant in files.tenants().values():
-        if isinstance(tenant, dict) and isinstance(tenant.get("connections"), dict):
-            defined |= set(tenant["connections"])
-    for doc in files.specs:
-        if not isinstance(doc.data, dict):
+    specs = [files.spec_name(d) for d in files.specs]  # a spec that fails to load still exists
+    for tname, _, i, sname in _listed_specs(files):
+        if sname not in specs:
+            hint = did_you_mean(sname, specs)
+            message = f"no spec named {sname!r}" + (
+                f"; did you mean {hint!r}?" if hint else f" (specs: {_listing(specs)})"
+            )
+            yield files.project.problem(("tenants", tname, "specs", i), message, rule="reference")
+
+
+def check_tenant_connections(files: Files) -> Iterator[Problem]:
+    """Tenants define the connections the specs they run read.
+
+    A connection no tenant defines is reported once, in the spec (check_spec_connections).
+    """
+    if files.project is None:
+        return
+    specs = {files.spec_name(d): d for d in files.specs}
+    defined = _defined_connections(files)
+    for tname, tenant, i, sname in _listed_specs(files):
+        if sname not in specs or not isinstance(tenant.get("connections", {}), dict):
             continue
+        wanted, connections = _spec_connection(specs[sname]), _connections(tenant)
+        if wanted is not None and wanted in defined and wanted not in connections:
+            yield files.project.problem(
+                ("tenants", tname, "specs", i),
+                f"spec {sname!r} reads connection {wanted!r}, which tenant {tname!r} does not "
+                f"define (it defines: {_listing(connections)})",
+                rule="reference",
+            )
+
+
+def _listing(names: Iterable[str], most: int = 10) -> str:
+    """`a, b, c` (at most `most` names, then how many more), or none."""
+    names = list(names)
+    if not names:
+        return "none"
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _tenants_readable(files: Files) -> bool:
+    """Whether every tenant's connections could be read (else no connection can be called undefined)."""
+    data = files.project.data if files.project is not None else None
+    tenants = data.get("tenants") if isinstance(data, dict) else None
+    return isinstance(tenants, dict) and all(
+        isinstance(t, dict) and isinstance(t.get("connections", {}), dict) for t in tenants.values()
+    )
+
+
+def check_spec_connections(files: Files) -> Iterator[Problem]:
+    """A spec's connection must be defined by at least one tenant of the project."""
+    if not _tenants_readable(files):
+        return
+    defined = _defined_connections(files)
+    for doc in files.specs:
         wanted = _spec_connection(doc)
         if wanted is not None and wanted not in defined:
             hint = did_you_mean(wanted, defined)
             message = f"no tenant defines connection {wanted!r}" + (
-                f"; did you mean {hint!r}?" if hint else ""
+                f"; did you mean {hint!r}?" if hint else f" (defined: {_listing(sorted(defined))})"
             )
             yield doc.problem(("source", "connection"), message, rule="reference")
 
 
 def check_duplicate_specs(files: Files) -> Iterator[Problem]:
-    """Two spec files must not have the same name."""
-    seen: dict[str, Document] = {}
+    """Two spec files must not have the same name; each of them says so."""
+    named: dict[str, list[Document]] = {}
     for doc in files.specs:
-        name = files.spec_name(doc)
-        if name in seen:
+        named.setdefault(files.spec_name(doc), []).append(doc)
+    for name, docs in named.items():
+        for doc in docs if len(docs) > 1 else ():
+            others = ", ".join(d.name for d in docs if d is not doc)
             path = ("name",) if isinstance(doc.data, dict) and "name" in doc.data else ()
-            yield doc.problem(
-                path, f"another spec is named {name!r}: {seen[name].name}", rule="duplicate-spec"
-            )
-        else:
-            seen[name] = doc
+            yield doc.problem(path, f"another spec is named {name!r}: {others}", rule="duplicate-spec")
+
+
+def check_specs_folder(files: Files) -> Iterator[Problem]:
+    """The specs folder the project file names exists."""
+    if files.project is None or not isinstance(files.project.data, dict):
+        return
+    folder = files.project.data.get("specs", "specs")
+    if isinstance(folder, str) and folder and not (files.project.path.parent / folder).is_dir():
+        path = ("specs",) if "specs" in files.project.data else ()
+        message = f"the specs folder {folder!r} does not exist next to this file"
+        yield files.project.problem(path, message, rule="reference")
 
 
 def check_schedules(files: Files) -> Iterator[Problem]:
@@ -470,8 +592,10 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
 ProjectRule = Callable[[Files], Iterator[Problem]]
 PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_tenant_specs,
+    check_tenant_connections,
     check_spec_connections,
     check_duplicate_specs,
+    check_specs_folder,
     check_schedules,
     check_tenant_urls,
 )
