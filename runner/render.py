@@ -23,7 +23,7 @@ from jinja2.utils import _PassArg
 
 from runner.errors import QueryError, Where
 from runner.spec import Spec
-from runner.templates import LookupTable, RowView, SpecUndefined, environment, finalize
+from runner.templates import LookupTable, RowView, SpecUndefined, Values, environment, finalize
 
 _SKIP = frozenset({"", "false", "0", "none", "no"})
 _GUARDED_FILTERS = frozenset({"default", "d"})
@@ -80,7 +80,7 @@ class Context:
     def of(cls, spec: Spec, vars: Mapping[str, Any], tenant: Mapping[str, Any]) -> Context:
         """The context of `spec` run for a tenant with these vars."""
         lookups = {name: LookupTable(name, table) for name, table in spec.lookups.items()}
-        return cls(vars=vars, tenant=tenant, lookups=lookups)
+        return cls(vars=Values("vars", vars), tenant=Values("tenant", tenant), lookups=lookups)
 
 
 class _Unsupported(Exception):
