@@ -129,7 +129,13 @@ class Database:
                 except SQLAlchemyError as err:
                     spec_fault = not isinstance(err, DBAPIError) or _is_spec_fault(err)
                     raise self._fail("the query failed", err, spec_fault=spec_fault) from err
-                yield Rows(tuple(result.keys()), self._stream(result))
+                try:
+                    yield Rows(tuple(result.keys()), self._stream(result))
+                finally:
+                    # An unread remainder must not outlive the run: SQLite would keep the file locked,
+                    # a server-side cursor would stay open, PyMySQL would warn on the next query.
+                    with contextlib.suppress(SQLAlchemyError):
+                        result.close()
         finally:
             engine.dispose()
 
