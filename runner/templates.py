@@ -123,7 +123,7 @@ class LookupTable(dict[Any, Any]):
 
     def __init__(self, name: str, items: Mapping[str, Any]):
         super().__init__(items)
-        self.name = name
+        self._name = name  # not `name`: templates read attributes before keys (`tenant.name`)
 
     def __missing__(self, key: Any) -> Any:
         if isinstance(key, str | bool) or key is None:
@@ -141,7 +141,7 @@ class Values(dict[str, Any]):
 
     def __init__(self, name: str, items: Mapping[str, Any]):
         super().__init__(items)
-        self.name = name
+        self._name = name  # not `name`: templates read attributes before keys (`tenant.name`)
 
 
 class SpecUndefined(StrictUndefined):
@@ -157,9 +157,9 @@ class SpecUndefined(StrictUndefined):
         if isinstance(obj, RowView):
             return f"row has no column {name!r}"
         if isinstance(obj, LookupTable):
-            return f"lookup {obj.name!r} has no key {name!r}"
+            return f"lookup {obj._name!r} has no key {name!r}"
         if isinstance(obj, Values):
-            return f"{obj.name} has no {name!r} (it has: {', '.join(obj) or 'nothing'})"
+            return f"{obj._name} has no {name!r} (it has: {', '.join(obj) or 'nothing'})"
         return str(super()._undefined_message)
 
 
