@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from runner.render import Context, Renderer, RowError, _reason
 from runner.spec import Groups, Source, Spec
-from runner.templates import LookupTable, RowView, environment
+from runner.templates import LookupTable, RowView, Values, environment
 
 COLUMNS = ("code", "year", "name", "n", "z", "flag", "First Name")
 LOOKUPS = {"year_group": {"07": "Year 7", "08": "Year 8", "7": "Seven"}, "house": {"K": "Kauri"}}
-VARS = {"campus": "North", "width": 3, "tags": ["a", "b"]}
-TENANT = {"name": "stmarys", "id": "stm", "url": "https://stmarys.example"}
+VARS = Values("vars", {"campus": "North", "width": 3, "tags": ["a", "b"], "items": "x"})
+TENANT = Values("tenant", {"name": "stmarys", "id": "stm", "url": "https://stmarys.example"})
 
 texts = st.sampled_from(["", " ", "07", "7", "S001", "s001", " Ana Lee ", "māori", "O'Brien", "a,b", "K"])
 values = st.one_of(texts, st.integers(-20, 20), st.none(), st.booleans(), st.text(max_size=6))
@@ -28,7 +28,7 @@ atoms = st.one_of(
     literals,
     st.sampled_from([f"row.{c}" for c in COLUMNS if " " not in c]),
     st.sampled_from([f"row[{c!r}]" for c in COLUMNS]),
-    st.sampled_from(["vars.campus", "vars.width", "vars.tags", "tenant.name", "tenant.id"]),
+    st.sampled_from(["vars.campus", "vars.width", "vars.tags", "vars.nope", "vars['items']", "tenant.name"]),
     st.sampled_from(["row.missing | default('d')", "row.missing is defined", "row['no such'] is undefined"]),
 )
 FILTERS = [
