@@ -2,12 +2,14 @@
 
 A case folder is a project (infiniti-sync.yaml, specs/, its CSV export or SQL scripts) plus:
 
-    case.yaml        args: [...]            options after `plan --out OUT` (default none)
+    case.yaml        project: PATH          the project, when it is not the case folder itself
+                     args: [...]            options after `plan --out OUT` (default none)
                      env: {NAME: value}     environment for the run ({tmp} is a scratch folder)
                      sqlite: {FILE: SCRIPT} SQLite files made in {tmp} from SQL scripts of the case
                      exit: N                the exit code
     expected/stdout.txt, expected/stderr.txt   exact output ({out}: the --out folder, {case}: this folder,
-                                               {tmp}: the scratch folder); a missing file means empty
+                                               {tmp}: the scratch folder, {project}: the project
+                                               folder); a missing file means empty
     expected/out/    every file plan must leave in --out, compared byte for byte; absent: none at all
 
 Set INFINITI_SYNC_UPDATE_GOLDEN=1 to write what plan produced into expected/ (then read the diff).
@@ -69,7 +71,8 @@ def test_plan_case(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     config = yaml.safe_load((folder / "case.yaml").read_text(encoding="utf-8")) or {}
     scratch, out = tmp_path / "tmp", tmp_path / "out"
     scratch.mkdir()
-    places = {"out": str(out), "case": str(folder), "tmp": str(scratch)}
+    project = Path(os.path.normpath(folder / config.get("project", ".")))
+    places = {"out": str(out), "case": str(folder), "tmp": str(scratch), "project": str(project)}
     for name, script in config.get("sqlite", {}).items():
         with sqlite3.connect(scratch / name) as db:
             db.executescript((folder / script).read_text(encoding="utf-8"))
@@ -77,7 +80,7 @@ def test_plan_case(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     for name, value in config.get("env", {}).items():
         monkeypatch.setenv(name, _expected_text(value, places))
     stdout_io, stderr_io = io.StringIO(), io.StringIO()
-    args = ["--project", str(folder), "plan", "--out", str(out), *config.get("args", [])]
+    args = ["--project", str(project), "plan", "--out", str(out), *config.get("args", [])]
     code = main(args, Console(out=stdout_io, err=stderr_io))
     stdout, stderr = stdout_io.getvalue(), stderr_io.getvalue()
     if UPDATE:
