@@ -40,6 +40,7 @@ _SPEC_FAULTS = re.compile(
 _BATCH = 2000
 _URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@:?#]*(?::(?P<password>[^/@?#]*))?@)?")
 _BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+_NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
 _QUERY_SECRET = re.compile(r"[?&]((?:ssl)?password|passwd|pwd)=([^&#]+)", re.IGNORECASE)
 
 
@@ -233,14 +234,15 @@ class CsvFiles:
     def _reader(self, handle: Iterable[str]) -> Any:
         return csv.reader(handle, delimiter=self.delimiter, strict=True)
 
-    def _header(self, path: Path) -> _Table:
+    def _header(self, path: Path) -> _Table | None:
+        """The table `path` gives; None for an empty file (an error only if the query reads it)."""
         with self._open(path) as handle:
             try:
                 header = next(self._reader(handle), None)
             except (csv.Error, UnicodeDecodeError, LookupError) as err:
                 raise self._read_error(path, err, 1) from err
         if not header:
-            raise self._fail(path, "the file is empty; a CSV source needs at least a header row")
+            return None
         names = [h.strip() for h in header]
         for i, name in enumerate(names):
             if not name:
@@ -274,8 +276,12 @@ class CsvFiles:
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
         """Load the tables the query reads into a temporary SQLite file, then run it there."""
         tables: dict[str, _Table] = {}
+        empty: dict[str, Path] = {}
         for path in self._files():
             table = self._header(path)
+            if table is None:
+                empty[path.stem.lower()] = path
+                continue
             if table.name.lower() in (t.lower() for t in tables):
                 raise self._fail(path, f"two files give the table {table.name!r}")
             tables[table.name] = table
@@ -289,7 +295,13 @@ class CsvFiles:
                 with db.query(sql, params) as rows:
                     yield rows
             except QueryError as err:
-                if "no such table" in err.message:
+                missing = _NO_SUCH_TABLE.search(err.message)
+                if missing and missing[1].lower() in empty:
+                    path = empty[missing[1].lower()]
+                    raise self._fail(
+                        path, "the file is empty; a CSV source needs at least a header row"
+                    ) from err
+                if missing:
                     err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
                 raise
 
