@@ -284,3 +284,19 @@ def test_a_missing_test_server_fails_on_ci_and_is_skipped_elsewhere(
         outcome, match=r"postgresql at postgresql\+psycopg://root@127\.0\.0\.1:\d+/x is not reachable"
     ):
         databases.open_database("postgresql", tmp_path)
+
+
+def test_a_failed_plan_leaves_no_file_from_an_earlier_plan(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project.mkdir()
+    db = databases.open_database("sqlite", project)
+    table = db.table({"code": "text", "given": "text"}, [("S1", "Ana")])
+    write_project(project, query=f"SELECT code, given FROM {table}")
+    out = tmp_path / "out"
+    assert (_plan(project, db.url, monkeypatch).code, left_in(out)) == (0, ["stmarys/people.csv"])
+    assert (_plan(project, f"sqlite:///{project / 'gone.db'}", monkeypatch).code, left_in(out)) == (3, [])
+    assert (_plan(project, db.url, monkeypatch).code, left_in(out)) == (0, ["stmarys/people.csv"])
+    monkeypatch.delenv("STMARYS_SMS_URL")
+    assert (run(["--project", str(project), "plan", "--out", str(out)]).code, left_in(out)) == (2, [])
+    db.drop()
