@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,25 @@ def _outcome(render: Any, template: str, row: Mapping[str, Any]) -> tuple[str, s
 @example("{{ (row.z) | lower }}", dict.fromkeys(COLUMNS))
 def test_the_fast_path_and_jinja_agree(template: str, row: dict[str, Any]) -> None:
     assert _outcome(_fast, template, row) == _outcome(_jinja, template, row), template
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ row.code }}",
+        "{{ row['First Name'] | trim | title }}",
+        "{{ lookups.year_group[row.year] }}",
+        "{{ vars.campus | lower }}-{{ tenant.name | upper }}",
+        "{{ row.missing | default('d') }}",
+        "{{ row.year | zpad(3) | replace('0', 'o') }}",
+        "{{ row.code ~ '-' ~ row.n }}",
+        "{{ 'a' if row.flag else 'b' }}",
+        "{{ row.n >= 3 and row.year in ['07', '08'] or not row.z }}",
+        "{{ row.year not in lookups.year_group }}",
+        "{{ row.missing is defined }}",
+        "{{ [row.code, row.name] | join('/') }}",
+    ],
+)
+def test_the_grammar_is_translated_not_left_to_jinja(template: str) -> None:
+    context = Context(VARS, TENANT, {k: LookupTable(k, v) for k, v in LOOKUPS.items()})
+    assert Renderer(_spec(template), COLUMNS, context).translated == 1
