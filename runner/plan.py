@@ -197,6 +197,7 @@ def build(
         out.commit()
     planned.rows_out = len(planned.source_rows)
     planned.findings.sort(key=lambda f: f.row)
+    planned.dropped.sort(key=lambda f: f.row)
     _guards(spec, planned)
     return planned
 

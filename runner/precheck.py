@@ -3,6 +3,11 @@
 They are the "Manual Import File Pre-checks" Infiniti applies, plus the spec's own promises: a username, both
 groups named and listed in the spec's `groups`, a well-formed email address, booleans written TRUE/FALSE, and
 one line per username. A line that fails is left out of the file and reported with its source row.
+
+Any text survives the file byte for byte except two things no import file can carry: a NUL character (C
+string handling on the receiving side cuts the value there, and no SMS means one) and a lone surrogate
+(not Unicode, so not UTF-8). A cell holding either keeps its line out of the file, rather than sending a
+value other than the source's.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class LineChecks:
 
     def __init__(self, spec: Spec):
         header = spec.header
+        self.header = header
         self.username = header.index("username")
         self.groups = [(header.index(c), c, spec.groups.of(c), GROUP_COLUMNS[c]) for c in GROUP_COLUMNS]
         fields = [canonical_field(name) for name in header]
@@ -59,7 +65,30 @@ class LineChecks:
         for i, column in self.booleans:
             if cells[i] and not is_boolean(cells[i]):
                 found.append(("boolean", f"{column} {cells[i]!r} is not TRUE or FALSE"))
+        joined = "".join(cells)
+        if "\x00" in joined or not (joined.isascii() or _is_unicode(joined)):
+            found += self._text(cells)
         return found
+
+    def _text(self, cells: Sequence[str]) -> list[tuple[str, str]]:
+        found = []
+        for column, value in zip(self.header, cells, strict=True):
+            if "\x00" in value:
+                found.append(
+                    ("text", f"{column} contains a NUL character, which an import file cannot carry")
+                )
+            elif not _is_unicode(value):
+                found.append(("text", f"{column} contains a lone surrogate, which is not Unicode text"))
+        return found
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (it holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class SeenHashes:

@@ -155,7 +155,8 @@ def plans_text(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) ->
         else:
             job, err = result
             lines.append(f"{job.name}: error: {err}")
-    lines.append(f"files written to {out}")
+    written = any(isinstance(r, Planned) for r in results)
+    lines.append(f"files written to {out}" if written else "no file written")
     return "\n".join(lines)
 
 

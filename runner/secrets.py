@@ -49,8 +49,12 @@ def redact(text: str) -> str:
     return pattern.sub(MASK, text) if pattern is not None else text
 
 
-def resolve(secret: Secret, environ: Mapping[str, str], *, what: str) -> str:
-    """The value of `secret` (`what` names it in messages, e.g. "tenant stmarys: password")."""
+def resolve(secret: Secret, environ: Mapping[str, str], *, what: str, mask: bool = True) -> str:
+    """The value of `secret` (`what` names it in messages, e.g. "tenant stmarys: password").
+
+    With `mask=False` the caller remembers the secret parts itself: a database URL's password, so that
+    messages can still name the server and database.
+    """
     if secret.env is not None:
         value = environ.get(secret.env)
         if value is None or value == "":
@@ -58,7 +62,7 @@ def resolve(secret: Secret, environ: Mapping[str, str], *, what: str) -> str:
                 f"{what}: environment variable {secret.env} is not set",
                 hint=f"set {secret.env} before running, or use {{file: PATH}} for a secret file",
             )
-        return remember(value)
+        return remember(value) if mask else value
     assert secret.file is not None
     try:
         with secret.file.open(encoding="utf-8") as handle:
@@ -69,4 +73,4 @@ def resolve(secret: Secret, environ: Mapping[str, str], *, what: str) -> str:
         raise UsageError(f"{what}: secret file {secret.file} is not UTF-8 text") from err
     if not value:
         raise UsageError(f"{what}: secret file {secret.file} is empty")
-    return remember(value)
+    return remember(value) if mask else value

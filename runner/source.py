@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.errors import QueryError, SourceError, UsageError, Where
-from runner.secrets import resolve
+from runner.secrets import remember, resolve
 from runner.spec import Connection
 
 if TYPE_CHECKING:
@@ -38,6 +38,10 @@ _SPEC_FAULTS = re.compile(
     re.IGNORECASE,
 )
 _BATCH = 2000
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@:?#]*(?::(?P<password>[^/@?#]*))?@)?")
+_BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+_NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
+_QUERY_SECRET = re.compile(r"[?&]((?:ssl)?password|passwd|pwd)=([^&#]+)", re.IGNORECASE)
 
 
 @dataclass
@@ -66,8 +70,24 @@ def open_source(connection: Connection, *, environ: Mapping[str, str], root: Pat
     assert connection.url is not None
     url = connection.url
     if not isinstance(url, str):
-        url = resolve(url, environ, what=f"{where}: url")
+        url = resolve(url, environ, what=f"{where}: url", mask=False)
+        _remember_password(url)
     return Database(url, root=root, where=where)
+
+
+def _remember_password(url: str) -> None:
+    """Mask the password of a URL (as written, and decoded) wherever it appears, not the whole URL."""
+    from urllib.parse import unquote
+
+    match = _URL_PASSWORD.match(url)
+    if match is None:
+        remember(url)  # not a URL we can read: keep all of it out of every message
+        return
+    secrets = [match["password"] or "", *(value for _, value in _QUERY_SECRET.findall(url))]
+    for value in secrets:
+        if value:
+            remember(value)
+            remember(unquote(value))
 
 
 # --- databases ---------------------------------------------------------------------------------
@@ -110,7 +130,13 @@ class Database:
                 except SQLAlchemyError as err:
                     spec_fault = not isinstance(err, DBAPIError) or _is_spec_fault(err)
                     raise self._fail("the query failed", err, spec_fault=spec_fault) from err
-                yield Rows(tuple(result.keys()), self._stream(result))
+                try:
+                    yield Rows(tuple(result.keys()), self._stream(result))
+                finally:
+                    # An unread remainder must not outlive the run: SQLite would keep the file locked,
+                    # a server-side cursor would stay open, PyMySQL would warn on the next query.
+                    with contextlib.suppress(SQLAlchemyError):
+                        result.close()
         finally:
             engine.dispose()
 
@@ -168,7 +194,11 @@ def _is_spec_fault(err: Exception) -> bool:
 def _reason(err: BaseException) -> str:
     """The driver's own message, first line, without SQLAlchemy's decorations."""
     orig = getattr(err, "orig", None)
-    text = str(orig if orig is not None else err).strip()
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        text = f"{args[1]} (error {args[0]})"  # PyMySQL and pymssql: (code, message)
+    else:
+        text = _BACKGROUND.sub("", str(orig if orig is not None else err)).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
 
@@ -204,14 +234,15 @@ class CsvFiles:
     def _reader(self, handle: Iterable[str]) -> Any:
         return csv.reader(handle, delimiter=self.delimiter, strict=True)
 
-    def _header(self, path: Path) -> _Table:
+    def _header(self, path: Path) -> _Table | None:
+        """The table `path` gives; None for an empty file (an error only if the query reads it)."""
         with self._open(path) as handle:
             try:
                 header = next(self._reader(handle), None)
             except (csv.Error, UnicodeDecodeError, LookupError) as err:
                 raise self._read_error(path, err, 1) from err
         if not header:
-            raise self._fail(path, "the file is empty; a CSV source needs at least a header row")
+            return None
         names = [h.strip() for h in header]
         for i, name in enumerate(names):
             if not name:
@@ -230,19 +261,27 @@ class CsvFiles:
 
     def _read_error(self, path: Path, err: Exception, line: int) -> SourceError:
         if isinstance(err, UnicodeDecodeError):
+            line, err = _undecodable(path, self.encoding, line, err)
             return self._fail(
                 path,
                 f"line {line}: byte 0x{err.object[err.start]:02x} is not valid {err.encoding}; "
                 "set the connection's encoding (for example cp1252) or export as UTF-8",
             )
-        return self._fail(path, f"line {line}: malformed CSV: {err}")
+        reason = str(err)
+        if reason == "unexpected end of data":
+            reason = "a quoted field that starts here is never closed"
+        return self._fail(path, f"line {line}: malformed CSV: {reason}")
 
     @contextlib.contextmanager
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
         """Load the tables the query reads into a temporary SQLite file, then run it there."""
         tables: dict[str, _Table] = {}
+        empty: dict[str, Path] = {}
         for path in self._files():
             table = self._header(path)
+            if table is None:
+                empty[path.stem.lower()] = path
+                continue
             if table.name.lower() in (t.lower() for t in tables):
                 raise self._fail(path, f"two files give the table {table.name!r}")
             tables[table.name] = table
@@ -256,7 +295,13 @@ class CsvFiles:
                 with db.query(sql, params) as rows:
                     yield rows
             except QueryError as err:
-                if "no such table" in err.message:
+                missing = _NO_SUCH_TABLE.search(err.message)
+                if missing and missing[1].lower() in empty:
+                    path = empty[missing[1].lower()]
+                    raise self._fail(
+                        path, "the file is empty; a CSV source needs at least a header row"
+                    ) from err
+                if missing:
                     err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
                 raise
 
@@ -282,17 +327,30 @@ class CsvFiles:
         marks = ", ".join("?" * len(columns))
         insert = f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({marks})"
         with self._open(table.path) as handle:
-            reader = self._reader(handle)
+            records = _Records(self._reader(handle), len(table.header), positions)
             try:
-                next(reader)
-                db.executemany(insert, _cells(reader, len(table.header), positions))
+                db.executemany(insert, records)
             except _RowWidth as err:
                 raise self._fail(
-                    table.path,
-                    f"line {reader.line_num}: {err.found} fields where the header has {err.wanted}",
+                    table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
                 ) from None
             except (csv.Error, UnicodeDecodeError) as err:
-                raise self._read_error(table.path, err, reader.line_num + 1) from err
+                raise self._read_error(table.path, err, records.start) from err
+
+
+def _undecodable(
+    path: Path, encoding: str, line: int, err: UnicodeDecodeError
+) -> tuple[int, UnicodeDecodeError]:
+    """The line of the first byte that does not decode, and its error, found in the whole file.
+
+    The reader decodes ahead in blocks, so the line it had reached is not where the byte is.
+    """
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as found:
+        return data[: found.start].decode(encoding, errors="replace").count("\n") + 1, found
+    return line, err
 
 
 class _RowWidth(Exception):
@@ -301,17 +359,29 @@ class _RowWidth(Exception):
         self.found, self.wanted = found, wanted
 
 
-def _cells(reader: Iterator[list[str]], width: int, positions: Sequence[int]) -> Iterator[tuple[str, ...]]:
-    """The wanted cells of each record; blank lines are skipped, a record of the wrong width is an error."""
-    from operator import itemgetter
+class _Records:
+    """The wanted cells of each record after the header, and the line where the record being read starts.
 
-    pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
-    for record in reader:
-        if len(record) != width:
-            if not record:
-                continue
-            raise _RowWidth(len(record), width)
-        yield pick(record)
+    Blank lines are skipped; a record of the wrong width is an error.
+    """
+
+    def __init__(self, reader: Any, width: int, positions: Sequence[int]):
+        from operator import itemgetter
+
+        self.reader, self.width = reader, width
+        self.pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
+        self.start = 1
+
+    def __iter__(self) -> Iterator[tuple[str, ...]]:
+        reader, width, pick = self.reader, self.width, self.pick
+        next(reader, None)  # the header, read already
+        self.start = reader.line_num + 1
+        for record in reader:
+            if len(record) == width:
+                yield pick(record)
+            elif record:
+                raise _RowWidth(len(record), width)
+            self.start = reader.line_num + 1
 
 
 def _quote(name: str) -> str:

@@ -8,6 +8,7 @@ and a missing value (SQL NULL) becomes an empty cell.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import _PassArg
 
 ROW_CONTEXT = ("row", "vars", "tenant", "lookups")
 PARAM_CONTEXT = ("vars", "tenant")
@@ -41,10 +43,18 @@ def zpad(value: Any, width: int = 2) -> str:
     return _text(value).zfill(width)
 
 
+# Latin letters that are not a base letter plus a mark, so decomposing them does not reach ASCII.
+_LATIN = str.maketrans(
+    {"đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "\u0131": "i", "ß": "ss"}
+    | {"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "Th"}
+)
+
+
 def ascii_fold(value: Any) -> str:
-    """Drop accents and macrons: Māori becomes Maori, Nguyễn becomes Nguyen; other scripts stay."""
-    decomposed = unicodedata.normalize("NFKD", _text(value))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Drop accents and macrons: Māori becomes Maori, Nguyễn becomes Nguyen, Đặng Dang; other scripts stay."""
+    decomposed = unicodedata.normalize("NFKD", _text(value).translate(_LATIN))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped)  # Hangul, decomposed above, is composed again
 
 
 def slug(value: Any, separator: str = "-") -> str:
@@ -113,7 +123,7 @@ class LookupTable(dict[Any, Any]):
 
     def __init__(self, name: str, items: Mapping[str, Any]):
         super().__init__(items)
-        self.name = name
+        self._name = name  # not `name`: templates read attributes before keys (`tenant.name`)
 
     def __missing__(self, key: Any) -> Any:
         if isinstance(key, str | bool) or key is None:
@@ -126,6 +136,14 @@ class LookupTable(dict[Any, Any]):
         return not isinstance(key, str | bool) and key is not None and dict.__contains__(self, str(key))
 
 
+class Values(dict[str, Any]):
+    """`vars` or `tenant` as templates see them: a name that is not there is named in the error."""
+
+    def __init__(self, name: str, items: Mapping[str, Any]):
+        super().__init__(items)
+        self._name = name  # not `name`: templates read attributes before keys (`tenant.name`)
+
+
 class SpecUndefined(StrictUndefined):
     """Strict undefined whose message names the missing column or lookup key."""
 
@@ -134,22 +152,73 @@ class SpecUndefined(StrictUndefined):
     @property
     def _undefined_message(self) -> str:
         obj, name = self._undefined_obj, self._undefined_name
+        if self._undefined_hint:  # the sandbox's "access to attribute ... is unsafe"
+            return self._undefined_hint
         if isinstance(obj, RowView):
             return f"row has no column {name!r}"
         if isinstance(obj, LookupTable):
-            return f"lookup {obj.name!r} has no key {name!r}"
+            return f"lookup {obj._name!r} has no key {name!r}"
+        if isinstance(obj, Values):
+            return f"{obj._name} has no {name!r} (it has: {', '.join(obj) or 'nothing'})"
         return str(super()._undefined_message)
+
+
+# Jinja's text filters print SQL NULL as "None"; here it stays an empty cell, as it does unfiltered.
+_TEXT_FILTERS = (
+    "capitalize",
+    "center",
+    "indent",
+    "lower",
+    "replace",
+    "string",
+    "striptags",
+    "title",
+    "trim",
+    "truncate",
+    "upper",
+    "wordwrap",
+)
+
+
+def _null_is_empty(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` with a None value read as "" (the value comes after the environment, if passed)."""
+    at = 0 if _PassArg.from_obj(func) is None else 1
+
+    @functools.wraps(func)
+    def text_filter(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > at and args[at] is None:
+            args = (*args[:at], "", *args[at + 1 :])
+        return func(*args, **kwargs)
+
+    return text_filter
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, where `table[key]` on a lookup table or a row never falls back to an attribute.
+
+    Jinja tries `obj.key` when `obj[key]` fails, so a lookup key such as "items" or "name" that is missing
+    from the table would print a method or the table's name instead of failing as a missing key.
+    """
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, LookupTable | RowView | Values):
+            try:
+                return obj[argument]
+            except (TypeError, LookupError):
+                return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
 
 
 @cache
 def environment() -> ImmutableSandboxedEnvironment:
     """The one sandboxed, strict environment of the process (templates are compiled once each)."""
-    env = ImmutableSandboxedEnvironment(
+    env = _Environment(
         undefined=SpecUndefined,
         autoescape=False,
         finalize=finalize,
         keep_trailing_newline=False,
         cache_size=-1,
     )
+    env.filters.update({name: _null_is_empty(env.filters[name]) for name in _TEXT_FILTERS})
     env.filters.update(FILTERS)
     return env

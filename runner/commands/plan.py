@@ -16,20 +16,20 @@ from runner.source import open_source
 
 
 def plan_job(job: Job, root: Path, out: Path, console: Console) -> Planned:
-    """Plan one job into `out/TENANT/SPEC.csv`."""
+    """Plan one job into `out/TENANT/SPEC.csv`; when it fails, no file of that name is left there."""
     tenant, spec = job.tenant, job.spec
     where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
-    connection = tenant.connections[spec.source.connection]
-    source = open_source(connection, environ=os.environ, root=root, where=where)
+    path = out / tenant.name / f"{spec.name}.csv"
     progress = Progress(console)
     try:
+        connection = tenant.connections[spec.source.connection]
+        source = open_source(connection, environ=os.environ, root=root, where=where)
         return build(
-            spec,
-            tenant,
-            source,
-            out / tenant.name / f"{spec.name}.csv",
-            progress=lambda n: progress.update(f"{job.name}: {n:,} rows"),
+            spec, tenant, source, path, progress=lambda n: progress.update(f"{job.name}: {n:,} rows")
         )
+    except SyncError:
+        path.unlink(missing_ok=True)  # a file from an earlier plan must not pass for this one
+        raise
     finally:
         progress.done()
 

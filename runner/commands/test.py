@@ -79,7 +79,7 @@ def _json(results: list[tuple[CaseResult, float]]) -> str:
 def execute(args: argparse.Namespace, console: Console) -> int:
     """Run every case; exit 1 when one fails."""
     results = []
-    for spec in _specs(args.paths, args.project):
+    for spec in _specs([Path(p) for p in args.paths], args.project):
         for case in spec.tests:
             started = time.perf_counter()
             results.append((run_case(spec, case), time.perf_counter() - started))

@@ -1,0 +1,302 @@
+"""Every kind of database source against a real database: a SQLite file, the PostgreSQL and MariaDB
+servers of this machine (skipped with the reason where one is not running; required when CI=true).
+
+Each failure is checked through `infiniti-sync plan` itself: the exit code, the exact message (naming the
+tenant, spec and connection, the password masked), and an --out folder left without any file.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from runner.errors import Where
+from runner.source import open_source
+from runner.spec import Connection
+from tests.support import databases
+from tests.support.databases import TestDatabase
+from tests.support.projects import Ran, left_in, run, write_project
+
+database = databases.database_fixture
+mariadb = databases.mariadb_fixture
+
+PEOPLE = {
+    "code": "text",
+    "given": "text",
+    "family": "text",
+    "form": "text",
+    "level": "integer",
+    "email": "text",
+    "campus": "text",
+}
+ROWS = [
+    ("S001", "Tāne", "Horomona", "07A", 7, None, "North"),
+    ("S002", "Thị Minh Anh", "Nguyễn", "08B", 8, "Minh.Anh@Example.edu", "North"),
+    ("S003", "伟", "李", "07A", 7, "wei@example.edu", "North"),
+    ("S004", 'Robert "Bob"', "Smith, Jr", "08A", 8, "bob@example.edu", "North"),
+    ("S005", "Ana", "Lee", "07B", 7, "ana@example.edu", "South"),
+    ("S006", "Zoë 👩🏽\u200d🏫", "O'Brien\r\nMüller", "07B", 7, "zoe@example.edu", "North"),
+]
+COLUMNS = """\
+givenName: "{{ row.given }}"
+surname: "{{ row.family }}"
+formClass: "{{ row.form }}"
+emailAddress: "{{ row.email | lower }}"
+graduationYear: "{{ 2039 - row.level }}"
+"""
+EXPECTED = (
+    "username,library-group,system-group,givenName,surname,formClass,emailAddress,graduationYear\r\n"
+    "s001,Year 7,Students,Tāne,Horomona,07A,,2032\r\n"
+    "s002,Year 7,Students,Thị Minh Anh,Nguyễn,08B,minh.anh@example.edu,2031\r\n"
+    "s003,Year 7,Students,伟,李,07A,wei@example.edu,2032\r\n"
+    's004,Year 7,Students,"Robert ""Bob""","Smith, Jr",08A,bob@example.edu,2031\r\n'
+    's006,Year 7,Students,Zoë 👩🏽\u200d🏫,"O\'Brien\r\nMüller",07B,zoe@example.edu,2032\r\n'
+)
+PASSWORD = "Sh0uld-N0t-Leak"
+
+
+@pytest.fixture(name="project")
+def project_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder for the project; the environment is restored afterwards."""
+    monkeypatch.delenv("STMARYS_SMS_URL", raising=False)
+    yield tmp_path / "project"
+
+
+def _plan(project: Path, url: str, monkeypatch: pytest.MonkeyPatch, *more: str) -> Ran:
+    monkeypatch.setenv("STMARYS_SMS_URL", url)
+    return run(["--project", str(project), "plan", "--out", str(project.parent / "out"), *more])
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_every_database_kind_gives_the_same_file(
+    database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = database.table(PEOPLE, ROWS)
+    query = (
+        f"SELECT code, given, family, form, level, email FROM {table} WHERE campus = :campus ORDER BY code"
+    )
+    write_project(project, query=query, params='{campus: "{{ vars.campus }}"}', columns=COLUMNS)
+    ran = _plan(project, database.url, monkeypatch)
+    assert (ran.code, ran.err) == (0, "")
+    assert (project.parent / "out" / "stmarys" / "people.csv").read_bytes() == EXPECTED.encode("utf-8")
+
+
+def test_params_are_bound_never_pasted_into_the_sql(
+    database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = database.table(PEOPLE, ROWS)
+    write_project(
+        project,
+        query=f"SELECT code, given FROM {table} WHERE campus = :campus ORDER BY code",
+        params='{campus: "{{ vars.campus }}"}',
+        vars="""{campus: "North' OR '1'='1"}""",
+    )
+    ran = _plan(project, database.url, monkeypatch)
+    assert ran.code == 0
+    assert ran.out.startswith("stmarys/people: 0 rows in the file (0 read, 0 skipped by where, 0 left out)\n")
+
+
+def test_rows_stream_from_the_database(database: TestDatabase, tmp_path: Path) -> None:
+    table = database.table({"code": "text", "n": "integer"}, [(f"S{n:05}", n) for n in range(3000)])
+    where = Where(tenant="stmarys", spec="people", connection="sms")
+    source = open_source(Connection("sms", url=database.url), environ={}, root=tmp_path, where=where)
+    with source.query(f"SELECT code, n FROM {table} WHERE n >= :low ORDER BY n", {"low": 10}) as rows:
+        assert rows.columns == ("code", "n")
+        assert not isinstance(rows.rows, list | tuple)  # an iterator over the cursor, not a list
+        assert tuple(next(iter(rows))) == ("S00010", 10)
+        assert sum(1 for _ in rows) == 2989
+
+
+# --- what the spec gets wrong: exit 2 ----------------------------------------------------------------
+
+SPEC_FAULTS = {
+    "sqlite": {
+        "table": "no such table: no_such_table",
+        "column": "no such column: no_such_column",
+        "syntax": 'near "code": syntax error',
+    },
+    "postgresql": {
+        "table": 'relation "no_such_table" does not exist',
+        "column": 'column "no_such_column" does not exist',
+        "syntax": 'syntax error at or near "code"',
+    },
+    "mariadb": {
+        "table": "Table 'test.no_such_table' doesn't exist (error 1146)",
+        "column": "Unknown column 'no_such_column' in 'SELECT' (error 1054)",
+        "syntax": "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB "
+        "server version for the right syntax to use near 'code' at line 1 (error 1064)",
+    },
+}
+
+
+@pytest.mark.parametrize("fault", ["table", "column", "syntax"])
+def test_a_query_that_does_not_fit_the_database_is_a_spec_error(
+    fault: str, database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = database.table(PEOPLE, ROWS)
+    query = {
+        "table": "SELECT code, given FROM no_such_table",
+        "column": f"SELECT code, no_such_column FROM {table}",
+        "syntax": f"SELECT code, given FROM {table} ORDER code",
+    }[fault]
+    write_project(project, query=query)
+    ran = _plan(project, database.url, monkeypatch)
+    reason = SPEC_FAULTS[database.kind][fault].format(table=table)
+    assert (ran.code, ran.out, ran.err) == (
+        2,
+        f"stmarys/people: error: tenant stmarys, spec people, connection sms: {database.url}: "
+        f"the query failed: {reason}\nno file written\n",
+        "",
+    )
+    assert left_in(project.parent / "out") == []
+
+
+def test_a_template_reading_a_column_the_query_does_not_return_is_a_spec_error(
+    database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = database.table(PEOPLE, ROWS)
+    write_project(project, query=f"SELECT code, given FROM {table}", columns='surname: "{{ row.family }}"')
+    ran = _plan(project, database.url, monkeypatch)
+    assert (ran.code, ran.out) == (
+        2,
+        "stmarys/people: error: tenant stmarys, spec people, connection sms: the template of surname "
+        "reads row.family, but the query returns no such column\n"
+        "  hint: the query returns: code, given\n"
+        "no file written\n",
+    )
+    assert left_in(project.parent / "out") == []
+
+
+# --- what is wrong outside: exit 3, the password never shown ------------------------------------------
+
+
+def _unreachable(kind: str, port: int) -> tuple[str, str]:
+    """A URL with a password to a closed port of this machine, and what the driver says about it."""
+    if kind == "postgresql":
+        reason = (
+            f'connection failed: connection to server at "127.0.0.1", port {port} failed: Connection refused'
+        )
+        return f"postgresql+psycopg://sync:{PASSWORD}@127.0.0.1:{port}/sms", reason
+    reason = "Can't connect to MySQL server on '127.0.0.1' ([Errno 111] Connection refused) (error 2003)"
+    return f"mysql+pymysql://sync:{PASSWORD}@127.0.0.1:{port}/sms", reason
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_an_unreachable_server_is_an_outside_failure_and_the_password_is_masked(
+    kind: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _closed_port()
+    url, reason = _unreachable(kind, port)
+    shown = url.replace(PASSWORD, "***")
+    write_project(project)
+    ran = _plan(project, url, monkeypatch)
+    assert (ran.code, ran.out, ran.err) == (
+        3,
+        f"stmarys/people: error: tenant stmarys, spec people, connection sms: {shown}: cannot connect: "
+        f"{reason}\nno file written\n",
+        "",
+    )
+    as_json = _plan(project, url, monkeypatch, "--format", "json")
+    assert as_json.code == 3
+    assert json.loads(as_json.out)["plans"] == [
+        {
+            "tenant": "stmarys",
+            "spec": "people",
+            "ok": False,
+            "exit_code": 3,
+            "error": f"tenant stmarys, spec people, connection sms: {shown}: cannot connect: {reason}",
+        }
+    ]
+    for output in (ran.out, ran.err, as_json.out, as_json.err):
+        assert PASSWORD not in output
+    assert left_in(project.parent / "out") == []
+
+
+def test_mariadb_refusing_the_password_is_an_outside_failure(
+    mariadb: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = make_url(mariadb.url).set(password=PASSWORD)
+    write_project(project)
+    ran = _plan(project, url.render_as_string(hide_password=False), monkeypatch)
+    user, host = url.username, url.host
+    assert (ran.code, ran.out) == (
+        3,
+        "stmarys/people: error: tenant stmarys, spec people, connection sms: "
+        f"{url.render_as_string(hide_password=True)}: cannot connect: Access denied for user "
+        f"'{user}'@'{host}' (using password: YES) (error 1045)\nno file written\n",
+    )
+    assert PASSWORD not in ran.out + ran.err
+    assert left_in(project.parent / "out") == []
+
+
+def test_a_url_password_is_masked_as_written_and_decoded(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _closed_port()
+    url = f"postgresql+psycopg://sync:Pa%40ss-W0rd-9@127.0.0.1:{port}/sms?sslpassword=Key-Pa55"
+    write_project(project)
+    ran = _plan(project, url, monkeypatch)
+    assert ran.code == 3
+    assert ran.out.startswith(
+        "stmarys/people: error: tenant stmarys, spec people, connection sms: "
+        f"postgresql+psycopg://sync:***@127.0.0.1:{port}/sms?sslpassword=***: cannot connect: "
+    )
+    for secret in ("Pa%40ss-W0rd-9", "Pa@ss-W0rd-9", "Key-Pa55"):
+        assert secret not in ran.out + ran.err
+
+
+def test_a_relative_sqlite_path_is_relative_to_the_project_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.mkdir()
+    db = databases.open_database("sqlite", project)
+    table = db.table({"code": "text", "given": "text"}, [("S1", "Ana")])
+    write_project(project, connection="{url: sqlite:///sms.db}", query=f"SELECT code, given FROM {table}")
+    monkeypatch.chdir(project.parent)
+    ran = run(["--project", str(project), "plan", "--out", "out"])
+    assert ran.code == 0
+    assert (project.parent / "out" / "stmarys" / "people.csv").read_bytes() == (
+        b"username,library-group,system-group,givenName\r\ns1,Year 7,Students,Ana\r\n"
+    )
+    db.drop()
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_a_missing_test_server_fails_on_ci_and_is_skipped_elsewhere(
+    ci: str, outcome: type[BaseException], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv(
+        "INFINITI_SYNC_TEST_POSTGRES", f"postgresql+psycopg://root@127.0.0.1:{_closed_port()}/x"
+    )
+    with pytest.raises(
+        outcome, match=r"postgresql at postgresql\+psycopg://root@127\.0\.0\.1:\d+/x is not reachable"
+    ):
+        databases.open_database("postgresql", tmp_path)
+
+
+def test_a_failed_plan_leaves_no_file_from_an_earlier_plan(
+    project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    project.mkdir()
+    db = databases.open_database("sqlite", project)
+    table = db.table({"code": "text", "given": "text"}, [("S1", "Ana")])
+    write_project(project, query=f"SELECT code, given FROM {table}")
+    out = tmp_path / "out"
+    assert (_plan(project, db.url, monkeypatch).code, left_in(out)) == (0, ["stmarys/people.csv"])
+    assert (_plan(project, f"sqlite:///{project / 'gone.db'}", monkeypatch).code, left_in(out)) == (3, [])
+    assert (_plan(project, db.url, monkeypatch).code, left_in(out)) == (0, ["stmarys/people.csv"])
+    monkeypatch.delenv("STMARYS_SMS_URL")
+    assert (run(["--project", str(project), "plan", "--out", str(out)]).code, left_in(out)) == (2, [])
+    db.drop()
