@@ -13,9 +13,13 @@ import itertools
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runner.csvfile import drop_lines, read_records
-from runner.plan import PREVIEW_LINES, Planned
+from runner.spec import Spec
+
+if TYPE_CHECKING:
+    from runner.plan import Planned
 
 EXAMPLES = 5
 _SEPARATOR = "\x1f"
@@ -57,11 +61,32 @@ class Changes:
 def compare(
     planned: Planned, known: Mapping[str, int], *, incremental: bool, keep_lists: bool = False
 ) -> Changes:
-    """Classify the users of `planned`'s file against `known` (username -> fingerprint).
+    """Classify the users of `planned`'s file against `known` (username -> fingerprint); the result is
+    also kept as `planned.changes`.
 
     With `incremental`, lines whose user is unchanged are removed from the file (and from
     `planned.source_rows`); `planned.rows_out` then counts the rows still to send.
     """
+    planned.changes = _compare(planned, known, incremental=incremental, keep_lists=keep_lists)
+    return planned.changes
+
+
+def hold(spec: Spec, changes: Changes, known: int) -> list[str]:
+    """The max_change guard: a hold message when more users changed than the spec allows."""
+    limit = spec.checks.max_change
+    if limit is None or changes.first_run:
+        return []
+    allowed = limit.of(known)
+    if changes.total <= allowed:
+        return []
+    return [
+        f"{changes.total} users changed since the last accepted run ({changes.new} new, {changes.changed} "
+        f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}); check the "
+        "source, then run again with --force to send"
+    ]
+
+
+def _compare(planned: Planned, known: Mapping[str, int], *, incremental: bool, keep_lists: bool) -> Changes:
     changes = Changes(first_run=not known)
     if keep_lists:
         changes.lists = {k: [] for k in changes.examples}
@@ -96,7 +121,7 @@ def _drop(planned: Planned, lines: set[int]) -> None:
     planned.rows_out = len(planned.source_rows)
     records = read_records(planned.path)
     next(records)
-    planned.preview = [tuple(r) for r in itertools.islice(records, PREVIEW_LINES)]
+    planned.preview = [tuple(r) for r in itertools.islice(records, max(len(planned.preview), EXAMPLES))]
 
 
 def accepted_fingerprints(

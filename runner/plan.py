@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.changes import Changes
 from runner.csvfile import ImportFile
 from runner.errors import QueryError, Where
 from runner.precheck import Finding, LineChecks, SeenHashes
@@ -44,6 +45,7 @@ class Planned:
     source_rows: array[int] = field(default_factory=lambda: array("q"))
     holds: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    changes: Changes | None = None
 
     @property
     def ok(self) -> bool:

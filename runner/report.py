@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.changes import Changes
 from runner.errors import Problem, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
@@ -141,9 +142,45 @@ def plan_text(p: Planned) -> list[str]:
     if p.dropped:
         lines.append(f"  duplicates dropped ({len(p.dropped)}):")
         lines += [f"    {_finding_text(f)}" for f in p.dropped]
+    lines += changes_text(p.changes)
     lines += [f"  held: {h}" for h in p.holds]
     lines += [f"  failed: {f}" for f in p.failures]
     return lines
+
+
+def changes_text(changes: Changes | None) -> list[str]:
+    """What changed since the last accepted run, with a few usernames of each kind."""
+    if changes is None:
+        return []
+    if changes.first_run:
+        return ["  changes: none accepted yet for this tenant and spec; every user is new"]
+    lines = [
+        f"  changes since the last accepted run: {changes.new} new, {changes.changed} changed, "
+        f"{changes.unchanged} unchanged, {changes.vanished} gone"
+    ]
+    for kind, label in (("new", "new"), ("changed", "changed"), ("vanished", "gone")):
+        examples = changes.examples[kind]
+        if examples:
+            more = getattr(changes, kind) - len(examples)
+            lines.append(f"    {label}: {', '.join(examples)}" + (f" and {more} more" if more else ""))
+    return lines
+
+
+def changes_json(changes: Changes | None) -> dict[str, Any] | None:
+    """Changes as a JSON object: counts, examples, and the full lists when they were kept."""
+    if changes is None:
+        return None
+    doc: dict[str, Any] = {
+        "first_run": changes.first_run,
+        "new": changes.new,
+        "changed": changes.changed,
+        "unchanged": changes.unchanged,
+        "vanished": changes.vanished,
+        "examples": changes.examples,
+    }
+    if changes.lists is not None:
+        doc["lists"] = changes.lists
+    return doc
 
 
 def plans_text(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) -> str:
@@ -189,6 +226,7 @@ def plan_json(p: Planned) -> dict[str, Any]:
         "findings": [finding_json(f) for f in p.findings],
         "dropped": [finding_json(f) for f in p.dropped],
         "preview": [dict(zip(p.header, row, strict=True)) for row in p.preview],
+        "changes": changes_json(p.changes),
         "holds": p.holds,
         "failures": p.failures,
     }
@@ -351,16 +389,7 @@ def run_json(result: JobResult) -> dict[str, Any]:
             "sent": result.rows_sent,
         },
         "findings": [] if planned is None else [finding_json(f) for f in planned.findings],
-        "changes": None
-        if changes is None
-        else {
-            "first_run": changes.first_run,
-            "new": changes.new,
-            "changed": changes.changed,
-            "unchanged": changes.unchanged,
-            "vanished": changes.vanished,
-            "examples": changes.examples,
-        },
+        "changes": changes_json(changes),
         "holds": result.holds,
         "batches": result.batches,
         "answer": None

@@ -23,7 +23,7 @@ from typing import Any
 from runner import report
 from runner.answer import Answer, is_failure, merge, parse
 from runner.archive import Archive, write_bytes, write_text
-from runner.changes import Changes, accepted_fingerprints, compare
+from runner.changes import Changes, accepted_fingerprints, compare, hold
 from runner.client import Client, Endpoint
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
@@ -175,7 +175,7 @@ class Runner:
         known = self.state.synced(tenant.name, spec.name)
         incremental = spec.mode == "incremental" and not self.options.full
         result.changes = compare(planned, known, incremental=incremental)
-        result.holds = planned.holds + _change_hold(spec, result.changes, len(known))
+        result.holds = planned.holds + hold(spec, result.changes, len(known))
         if result.holds and not self.options.force:
             result.outcome, result.exit_code = "held", EXIT_CHECK
             self._record(result, accepted=())
@@ -244,20 +244,6 @@ class Runner:
                 json.dumps(report.run_json(result), indent=2, ensure_ascii=False),
             )
             self.archive.prune(result.job.tenant.name, result.job.spec.name)
-
-
-def _change_hold(spec: Spec, changes: Changes, known: int) -> list[str]:
-    limit = spec.checks.max_change
-    if limit is None or changes.first_run:
-        return []
-    allowed = limit.of(known)
-    if changes.total <= allowed:
-        return []
-    return [
-        f"{changes.total} users changed since the last accepted run ({changes.new} new, {changes.changed} "
-        f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}); check the source, "
-        "then run again with --force to send"
-    ]
 
 
 def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow]:

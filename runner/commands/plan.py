@@ -5,28 +5,46 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from runner import jobs, project, report
+from runner.changes import compare, hold
 from runner.console import Console, Progress
 from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
 from runner.jobs import Job
 from runner.plan import Planned, build
 from runner.source import open_source
+from runner.state import StateStore
 
 
-def plan_job(job: Job, root: Path, out: Path, console: Console) -> Planned:
-    """Plan one job into `out/TENANT/SPEC.csv`; when it fails, no file of that name is left there."""
+@dataclass(frozen=True)
+class _Setting:
+    root: Path
+    out: Path
+    state: StateStore | None
+    full: bool
+    lists: bool
+
+
+def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
+    """Plan one job into `out/TENANT/SPEC.csv` and compare it with what Infiniti last accepted;
+    when it fails, no file of that name is left there."""
     tenant, spec = job.tenant, job.spec
     where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
-    path = out / tenant.name / f"{spec.name}.csv"
+    path = setting.out / tenant.name / f"{spec.name}.csv"
     progress = Progress(console)
     try:
         connection = tenant.connections[spec.source.connection]
-        source = open_source(connection, environ=os.environ, root=root, where=where)
-        return build(
+        source = open_source(connection, environ=os.environ, root=setting.root, where=where)
+        planned = build(
             spec, tenant, source, path, progress=lambda n: progress.update(f"{job.name}: {n:,} rows")
         )
+        known = setting.state.synced(tenant.name, spec.name) if setting.state else {}
+        incremental = spec.mode == "incremental" and not setting.full
+        changes = compare(planned, known, incremental=incremental, keep_lists=setting.lists)
+        planned.holds += hold(spec, changes, len(known))
+        return planned
     except SyncError:
         path.unlink(missing_ok=True)  # a file from an earlier plan must not pass for this one
         raise
@@ -39,18 +57,24 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     proj = project.load(project.find(explicit=args.project))
     selected = jobs.select(proj, args.tenant, args.spec)
     out = args.out or Path(tempfile.mkdtemp(prefix="infiniti-sync-plan-"))
+    state = StateStore.open_existing(proj.state, environ=os.environ)
+    setting = _Setting(proj.root, out, state, full=args.full, lists=args.format == "json")
     results: list[Planned | tuple[Job, SyncError]] = []
     worst = EXIT_OK
-    for job in selected:
-        try:
-            planned = plan_job(job, proj.root, out, console)
-        except SyncError as err:
-            results.append((job, err))
-            worst = max(worst, err.exit_code)
-            continue
-        results.append(planned)
-        if not planned.ok:
-            worst = max(worst, EXIT_CHECK)
+    try:
+        for job in selected:
+            try:
+                planned = plan_job(job, setting, console)
+            except SyncError as err:
+                results.append((job, err))
+                worst = max(worst, err.exit_code)
+                continue
+            results.append(planned)
+            if not planned.ok:
+                worst = max(worst, EXIT_CHECK)
+    finally:
+        if state is not None:
+            state.close()
     if args.format == "json":
         console.print(report.plans_json(results, out))
     else:
