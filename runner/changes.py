@@ -88,11 +88,15 @@ def hold(spec: Spec, changes: Changes, known: int) -> list[str]:
 
 def _compare(planned: Planned, known: Mapping[str, int], *, incremental: bool, keep_lists: bool) -> Changes:
     changes = Changes(first_run=not known)
+    user = planned.header.index("username")
+    if not known and not keep_lists:  # every user is new: no need to read the file again
+        changes.new = planned.rows_out
+        changes.examples["new"] = [line[user] for line in planned.preview[:EXAMPLES]]
+        return changes
     if keep_lists:
         changes.lists = {k: [] for k in changes.examples}
     records = read_records(planned.path)
-    header = next(records)
-    user = header.index("username")
+    next(records)
     if not known:
         for record in records:
             changes._add("new", record[user])

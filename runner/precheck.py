@@ -13,8 +13,9 @@ value other than the source's.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from runner.contract import BOOLEAN_FIELDS, EMAIL_FIELD, canonical_field, is_boolean, is_email
 from runner.spec import GROUP_COLUMNS, Spec
@@ -48,6 +49,33 @@ class LineChecks:
         self.emails = [(i, header[i]) for i, f in enumerate(fields) if f == EMAIL_FIELD]
         self.booleans = [(i, header[i]) for i, f in enumerate(fields) if f in BOOLEAN_FIELDS]
 
+    def fast(self, constants: Mapping[int, str]) -> Callable[[Sequence[str]], bool]:
+        """One compiled test that is true exactly when `problems(cells)` is empty.
+
+        Checks of `constants` (cells every line has, worked out once by the renderer) that pass are
+        left out; most lines then cost a handful of comparisons.
+        """
+        tests = [(self.username, f"c[{self.username}].strip()")]
+        names: dict[str, Any] = {
+            "_email": is_email,
+            "_plain": _plain,
+            "_bools": frozenset(("", "TRUE", "FALSE")),
+        }
+        for i, _, listed, _ in self.groups:
+            names[f"_g{i}"] = listed
+            blank_listed = any(not name.strip() for name in listed)  # then membership alone is not enough
+            tests.append((i, f"c[{i}].strip() and c[{i}] in _g{i}" if blank_listed else f"c[{i}] in _g{i}"))
+        tests += [(i, f"(not c[{i}] or _email(c[{i}]))") for i, _ in self.emails]
+        tests += [(i, f"c[{i}] in _bools") for i, _ in self.booleans]
+        kept = [
+            test
+            for i, test in tests
+            if i not in constants or not eval(test, names, {"c": constants})  # noqa: S307
+        ]
+        source = "def ok(c):\n    return bool(" + " and ".join([*kept, "_plain(c)"]) + ")"
+        exec(compile(source, "<pre-checks>", "exec"), names)  # noqa: S102 - built from indexes only
+        return names["ok"]  # type: ignore[no-any-return]
+
     def problems(self, cells: Sequence[str]) -> list[tuple[str, str]]:
         """(check, message) for every check the line fails; empty when it passes."""
         found: list[tuple[str, str]] = []
@@ -65,8 +93,7 @@ class LineChecks:
         for i, column in self.booleans:
             if cells[i] and not is_boolean(cells[i]):
                 found.append(("boolean", f"{column} {cells[i]!r} is not TRUE or FALSE"))
-        joined = "".join(cells)
-        if "\x00" in joined or not (joined.isascii() or _is_unicode(joined)):
+        if not _plain(cells):
             found += self._text(cells)
         return found
 
@@ -80,6 +107,12 @@ class LineChecks:
             elif not _is_unicode(value):
                 found.append(("text", f"{column} contains a lone surrogate, which is not Unicode text"))
         return found
+
+
+def _plain(cells: Sequence[str]) -> bool:
+    """Whether every cell is text an import file can carry (no NUL, no lone surrogate)."""
+    joined = "".join(cells)
+    return "\x00" not in joined and (joined.isascii() or _is_unicode(joined))
 
 
 def _is_unicode(text: str) -> bool:

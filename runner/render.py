@@ -83,6 +83,9 @@ class Context:
         return cls(vars=Values("vars", vars), tenant=Values("tenant", tenant), lookups=lookups)
 
 
+_NOT_STATIC = object()
+
+
 class _Unsupported(Exception):
     """The translator does not handle this node: Jinja renders the template."""
 
@@ -98,7 +101,7 @@ class _Translator:
 
     def const(self, value: Any) -> str:
         self.constants.append(value)
-        return f"_k[{len(self.constants) - 1}]"
+        return f"_k{len(self.constants) - 1}"  # a global of the generated function: one fast lookup
 
     def output(self, template: nodes.Template) -> str:
         if len(template.body) != 1 or not isinstance(template.body[0], nodes.Output):
@@ -120,10 +123,27 @@ class _Translator:
         return f"(_t if (_t := {expr}).__class__ is str else _cell(_t))"
 
     def expr(self, node: nodes.Node) -> str:
+        static = self._static(node)
+        if static is not _NOT_STATIC:
+            return self.const(static)  # vars, tenant and lookups do not change during a run
         method = getattr(self, f"visit_{type(node).__name__}", None)
         if method is None:
             raise _Unsupported
         return str(method(node))
+
+    def _static(self, node: nodes.Node) -> Any:
+        """The value of `vars.x`, `tenant['y']`, `lookups.T`... worked out once, as Jinja would."""
+        if isinstance(node, nodes.Name):
+            if node.name in ("vars", "tenant", "lookups"):
+                return getattr(self.context, node.name)
+            return _NOT_STATIC
+        if isinstance(node, nodes.Getattr):
+            base = self._static(node.node)
+            return _NOT_STATIC if base is _NOT_STATIC else self.env.getattr(base, node.attr)
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            base = self._static(node.node)
+            return _NOT_STATIC if base is _NOT_STATIC else self.env.getitem(base, node.arg.value)
+        return _NOT_STATIC
 
     def visit_Const(self, node: nodes.Const) -> str:
         value = node.value
@@ -267,6 +287,9 @@ class Renderer:
         self.columns = tuple(columns)
         self.context = context
         self.translated = 0
+        self.constant_cells: dict[int, str] = {}
+        self.source = ""
+        self._folded: str | None = None
         self._check_columns(spec, where or Where(spec=spec.name))
         self.row: RowFunction = self._compile(spec)
 
@@ -291,13 +314,18 @@ class Renderer:
             lines.append(f"        if _skip({self._source(spec.where, translator, fallbacks)}): return None")
         cells = []
         for i, (name, text) in enumerate(spec.columns):
+            source = self._source(text, translator, fallbacks)
+            if self._folded is not None:
+                self.constant_cells[i] = self._folded
+                cells.append(source)
+                continue
             lines.append(f"        _c = {name!r}")
-            lines.append(f"        _v{i} = {self._source(text, translator, fallbacks)}")
+            lines.append(f"        _v{i} = {source}")
             cells.append(f"_v{i}")
         lines.append("        return (" + "".join(c + ", " for c in cells) + ")")
         lines += ["    except Exception as _e:", "        raise _RowError(_c, _e) from _e"]
         namespace: dict[str, Any] = {
-            "_k": constants,
+            **{f"_k{i}": value for i, value in enumerate(constants)},
             "_fb": fallbacks,
             "_cell": cell,
             "_cat": _cat,
@@ -309,7 +337,8 @@ class Renderer:
             "_skip": skip,
             "_RowError": RowError,
         }
-        exec(compile("\n".join(lines), f"<spec {spec.name}>", "exec"), namespace)  # noqa: S102
+        self.source = "\n".join(lines)
+        exec(compile(self.source, f"<spec {spec.name}>", "exec"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 
     def _source(
@@ -318,9 +347,11 @@ class Renderer:
         """Python source computing the cell text of template `text`."""
         env = environment()
         tree = env.parse(text)
+        self._folded = None
         if not any(True for _ in tree.find_all(nodes.Name)):
             try:
-                return repr(env.from_string(text).render())  # a constant: folded once
+                self._folded = env.from_string(text).render()  # a constant: worked out once
+                return repr(self._folded)
             except Exception:  # noqa: S110 - it fails per row instead, with the row named
                 pass
         try:

@@ -124,6 +124,10 @@ class Database:
             except SQLAlchemyError as err:
                 raise self._fail("cannot connect", err) from err
             with connection:
+                if engine.dialect.name == "sqlite":
+                    with self._sqlite(connection, sql, params) as rows:
+                        yield rows
+                    return
                 options = connection.execution_options(stream_results=True, yield_per=_BATCH)
                 try:
                     result = options.execute(text(sql), dict(params))
@@ -139,6 +143,36 @@ class Database:
                         result.close()
         finally:
             engine.dispose()
+
+    @contextlib.contextmanager
+    def _sqlite(self, connection: Any, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
+        """SQLite's own cursor under SQLAlchemy's statement: the same SQL and binding, rows read in C."""
+        from sqlalchemy import text
+
+        compiled = text(sql).compile(dialect=connection.dialect)
+        missing = [key for key in compiled.positiontup or () if key not in params]
+        if missing:
+            raise QueryError(
+                f"{self.display}: the query failed: A value is required for bind parameter {missing[0]!r}",
+                where=self.where,
+            )
+        values = [params[key] for key in compiled.positiontup or ()]
+        raw = connection.connection.driver_connection
+        try:
+            cursor = raw.execute(str(compiled), values)
+        except sqlite3.Error as err:
+            raise self._fail("the query failed", err, spec_fault=_is_spec_fault(err)) from err
+        try:
+            columns = tuple(d[0] for d in cursor.description or ())
+            yield Rows(columns, self._stream_sqlite(cursor))
+        finally:
+            cursor.close()
+
+    def _stream_sqlite(self, cursor: sqlite3.Cursor) -> Iterator[Sequence[Any]]:
+        try:
+            yield from cursor
+        except sqlite3.Error as err:
+            raise self._fail("reading rows failed", err) from err
 
     def _stream(self, result: Any) -> Iterator[Sequence[Any]]:
         from sqlalchemy.exc import SQLAlchemyError
@@ -310,7 +344,12 @@ class CsvFiles:
     ) -> None:
         db = sqlite3.connect(database)
         try:
-            for pragma in ("journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE"):
+            for pragma in (
+                "page_size=65536",
+                "journal_mode=OFF",
+                "synchronous=OFF",
+                "locking_mode=EXCLUSIVE",
+            ):
                 db.execute(f"PRAGMA {pragma}")
             for table in tables.values():
                 definition = ", ".join(f"{_quote(c)} TEXT" for c in table.header)
@@ -375,13 +414,16 @@ class _Records:
     def __iter__(self) -> Iterator[tuple[str, ...]]:
         reader, width, pick = self.reader, self.width, self.pick
         next(reader, None)  # the header, read already
-        self.start = reader.line_num + 1
-        for record in reader:
-            if len(record) == width:
-                yield pick(record)
-            elif record:
-                raise _RowWidth(len(record), width)
-            self.start = reader.line_num + 1
+        start = reader.line_num + 1
+        try:
+            for record in reader:
+                if len(record) == width:
+                    yield pick(record)
+                elif record:
+                    raise _RowWidth(len(record), width)
+                start = reader.line_num + 1
+        finally:
+            self.start = start  # where the record being read began, for messages
 
 
 def _quote(name: str) -> str:

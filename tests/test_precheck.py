@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.csvfile import ImportFile, read_records
 from runner.plan import build
@@ -189,3 +191,32 @@ def test_dropping_lines_keeps_the_rest_in_order(tmp_path: Path) -> None:
         out.commit()
     assert path.read_bytes() == b"username\r\ns0\r\ns2\r\ns4\r\ns5\r\n"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+CELL = st.sampled_from(
+    [
+        "",
+        " ",
+        "s001",
+        "Year 7",
+        "Year 9",
+        "Students",
+        "Teachers",
+        "TRUE",
+        "FALSE",
+        "yes",
+        "ana@example.edu",
+        "ana@",
+        "a\x00b",
+        "Māori",
+        "\ud800",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(cells=st.lists(CELL, min_size=7, max_size=7), constant=st.sets(st.integers(0, 6), max_size=3))
+def test_the_compiled_fast_check_agrees_with_the_full_checks(cells: list[str], constant: set[int]) -> None:
+    checks = LineChecks(SPEC)
+    ok = checks.fast({i: cells[i] for i in constant})  # constant cells: the same in every line
+    assert ok(cells) == (checks.problems(cells) == [])

@@ -1,0 +1,269 @@
+"""The benchmark: speed and memory of the runner, as ratios measured in one run.
+
+    python -m tests.benchmarks                      # 10k, 100k and 1M rows (several minutes)
+    python -m tests.benchmarks --sizes 10000 --repeat 1 --e2e-size 10000   # a smoke run
+
+Every figure is measured here, in this run, on this machine, with the competitors interleaved so that both
+see the same load; medians of `--repeat` runs. Each command runs as its own process, so start-up is
+included and peak memory (the process's maximum RSS, from wait4) is its own.
+
+1. floor:       plain Python reading the export with csv and writing the four columns with csv, the same
+                transformations hard-coded (lower-casing, a lookup): what any pipeline must at least spend.
+2. plan:        `infiniti-sync plan` on a spec doing the same mapping with Jinja templates.
+3. memory:      peak RSS of plan at each size, and its growth from the smallest to the largest.
+4. end to end:  `infiniti-sync run` against the sandbox, against the contract's cURL command sending the
+                floor's file (the export a school would curl today) to the same sandbox.
+5. start-up:    `infiniti-sync --version`, and `validate` on the example project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.benchmarks.data import write_export
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "change-me"  # the sandbox's demo password (not a secret)
+FLOOR = r"""
+import csv, sys
+year_group = {f"{i:02d}": f"Year {i}" for i in range(7, 13)}
+source, target = sys.argv[1], sys.argv[2]
+with open(source, newline="", encoding="utf-8") as f, open(target, "w", newline="", encoding="utf-8") as o:
+    reader = csv.reader(f)
+    next(reader)
+    writer = csv.writer(o, lineterminator="\r\n")
+    writer.writerow(["username", "library-group", "system-group", "emailAddress"])
+    for row in reader:
+        writer.writerow((row[0].lower(), year_group[row[4]], "Students", row[6]))
+"""
+SPEC = """\
+version: 1
+description: The benchmark's mapping, the same as the floor's
+source:
+  connection: export
+  query: SELECT student_code, year_level, email FROM students
+lookups:
+  year_group: {"07": Year 7, "08": Year 8, "09": Year 9, "10": Year 10, "11": Year 11, "12": Year 12}
+columns:
+  username: "{{ row.student_code | lower }}"
+  library-group: "{{ lookups.year_group[row.year_level] }}"
+  system-group: Students
+  emailAddress: "{{ row.email }}"
+groups:
+  library: [Year 7, Year 8, Year 9, Year 10, Year 11, Year 12]
+  system: [Students]
+expect:
+  success: true
+  processed: rows_sent
+"""
+PROJECT = """\
+version: 1
+tenants:
+  demo:
+    url: {url}
+    tenant_id: demo
+    username: autosync
+    password: {{env: BENCH_INFINITI_PASSWORD}}
+    ca_bundle: {ca}
+    connections:
+      export: {{files: export}}
+    specs: [students]
+    timeout: {{read: 600}}
+"""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One process run: wall time and peak memory."""
+
+    seconds: float
+    rss_mb: float
+
+
+def measure(command: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> Measure:
+    """Run `command` to completion; its wall time and maximum resident set size."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+    if process.returncode not in (0,):
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors}")
+    return Measure(seconds, usage.ru_maxrss / 1024)
+
+
+def median(values: Sequence[float]) -> float:
+    """The median, for figures that should not be moved by one slow run."""
+    return statistics.median(values)
+
+
+def label(size: int) -> str:
+    """10000 as 10k, 1000000 as 1M."""
+    if size >= 1_000_000 and size % 1_000_000 == 0:
+        return f"{size // 1_000_000}M"
+    return f"{size // 1000}k" if size % 1000 == 0 else str(size)
+
+
+def prepare(work: Path, size: int, url: str = "https://127.0.0.1:1", ca: str = "ca.pem") -> Path:
+    """A project folder with an export of `size` students and the benchmark's spec."""
+    folder = work / f"rows-{size}"
+    export = folder / "export" / "students.csv"
+    if not export.exists():
+        write_export(export, size)
+    (folder / "specs").mkdir(parents=True, exist_ok=True)
+    (folder / "specs" / "students.yaml").write_text(SPEC, encoding="utf-8")
+    (folder / "infiniti-sync.yaml").write_text(PROJECT.format(url=url, ca=ca), encoding="utf-8")
+    (folder / "floor.py").write_text(FLOOR, encoding="utf-8")
+    return folder
+
+
+def plan_vs_floor(folder: Path, repeat: int) -> tuple[list[Measure], list[Measure]]:
+    """Interleaved runs of the floor and of `infiniti-sync plan`."""
+    floors, plans = [], []
+    python = sys.executable
+    for _ in range(repeat):
+        floors.append(measure([python, "floor.py", "export/students.csv", "floor.csv"], cwd=folder))
+        out = folder / "plan-out"
+        shutil.rmtree(out, ignore_errors=True)
+        plans.append(measure([python, "-m", "runner", "plan", "-q", "--out", str(out)], cwd=folder))
+    return floors, plans
+
+
+class SandboxProcess:
+    """The sandbox as a separate process on a free port, over TLS."""
+
+    def __init__(self, data: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runner", "sandbox", "--port", "0", "--data", str(data)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        found = re.search(r"listening on (\S+)", first)
+        if not found:
+            self.process.kill()
+            raise SystemExit(f"the sandbox did not start: {first!r}")
+        self.url = found[1]
+        self.ca = data / "ca.pem"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[Measure]]:
+    """Interleaved runs of the contract's cURL command and of `infiniti-sync run`, against one sandbox."""
+    sandbox = SandboxProcess(work / "sandbox-data")
+    try:
+        folder = prepare(work, size, url=sandbox.url, ca=str(sandbox.ca))
+        measure([sys.executable, "floor.py", "export/students.csv", "user-groups.csv"], cwd=folder)
+        port = sandbox.url.rsplit(":", 1)[1]
+        curl = [
+            "curl", "-s", "-S", "-f", "-k", "-X", "POST", "-F", "file=@user-groups.csv",
+            f"https://autosync:{PASSWORD}@127.0.0.1:{port}/api/import/userGroups?tenantId=demo",
+        ]  # fmt: skip
+        env = {**os.environ, "BENCH_INFINITI_PASSWORD": PASSWORD}
+        run = [sys.executable, "-m", "runner", "run", "--all", "-q"]
+        curls, runs = [], []
+        measure(curl, cwd=folder)  # the first import creates the users; the measured ones update them
+        for _ in range(repeat):
+            curls.append(measure(curl, cwd=folder))
+            runs.append(measure(run, cwd=folder, env=env))
+        return curls, runs
+    finally:
+        sandbox.stop()
+
+
+def startup(repeat: int) -> tuple[float, float]:
+    """Median seconds of `--version`, and of `validate` on the example project."""
+    python = sys.executable
+    version = [measure([python, "-m", "runner", "--version"], cwd=ROOT).seconds for _ in range(repeat)]
+    example = ROOT / "runner" / "example"
+    validate = [
+        measure([python, "-m", "runner", "validate", "-q"], cwd=example).seconds for _ in range(repeat)
+    ]
+    return median(version), median(validate)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its table, then one `name = value` line per figure."""
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="rows of each export (comma list)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (median)")
+    parser.add_argument("--e2e-size", type=int, default=100_000, help="rows for run versus cURL (0: skip)")
+    parser.add_argument("--work", type=Path, help="keep the generated exports here (default: temporary)")
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    work = args.work or Path(tempfile.mkdtemp(prefix="infiniti-sync-bench-"))
+    figures: dict[str, float] = {}
+    rows: list[tuple[str, str, str, str]] = []
+    try:
+        rss: dict[int, float] = {}
+        for size in sizes:
+            folder = prepare(work, size)
+            floors, plans = plan_vs_floor(folder, args.repeat)
+            floor_s, plan_s = median([m.seconds for m in floors]), median([m.seconds for m in plans])
+            rss[size] = median([m.rss_mb for m in plans])
+            figures[f"floor_s@{label(size)}"] = floor_s
+            figures[f"plan_s@{label(size)}"] = plan_s
+            figures[f"plan/floor@{label(size)}"] = plan_s / floor_s
+            figures[f"plan_peak_rss_MB@{label(size)}"] = rss[size]
+            rows.append(
+                (
+                    f"plan vs floor, {label(size)} rows",
+                    f"{plan_s:.2f} s",
+                    f"{floor_s:.2f} s",
+                    f"{plan_s / floor_s:.2f}",
+                )
+            )
+            rows.append((f"plan peak RSS, {label(size)} rows", f"{rss[size]:.0f} MB", "", ""))
+        if len(sizes) > 1:
+            growth = rss[sizes[-1]] - rss[sizes[0]]
+            figures[f"rss_growth_{label(sizes[0])}_to_{label(sizes[-1])}_MB"] = growth
+            rows.append(
+                (f"plan RSS growth {label(sizes[0])} -> {label(sizes[-1])}", f"{growth:.0f} MB", "", "")
+            )
+        if args.e2e_size:
+            curls, runs = end_to_end(work, args.e2e_size, args.repeat)
+            curl_s, run_s = median([m.seconds for m in curls]), median([m.seconds for m in runs])
+            e2e = label(args.e2e_size)
+            figures[f"curl_s@{e2e}"] = curl_s
+            figures[f"run_s@{e2e}"] = run_s
+            figures[f"run/curl@{e2e}"] = run_s / curl_s
+            figures[f"run_peak_rss_MB@{e2e}"] = median([m.rss_mb for m in runs])
+            rows.append(
+                (f"run vs cURL, {e2e} rows", f"{run_s:.2f} s", f"{curl_s:.2f} s", f"{run_s / curl_s:.2f}")
+            )
+        version, validate = startup(max(5, args.repeat))
+        figures["version_s"] = version
+        figures["validate_example_s"] = validate
+        rows.append(("infiniti-sync --version", f"{version:.3f} s", "", ""))
+        rows.append(("infiniti-sync validate (example)", f"{validate:.3f} s", "", ""))
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"{'measurement':<36} {'infiniti-sync':>14} {'baseline':>10} {'ratio':>7}")
+    for name, ours, base, ratio in rows:
+        print(f"{name:<36} {ours:>14} {base:>10} {ratio:>7}")
+    print()
+    for name, value in figures.items():
+        print(f"{name} = {value:.3f}" if value < 100 else f"{name} = {value:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
