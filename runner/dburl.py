@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,6 +17,12 @@ DEFAULT_DRIVERS = {
     "mssql": "mssql+pymssql",
 }
 EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "mssql": "mssql"}
+
+
+def unwritten_sqlite(location: object) -> bool:
+    """Whether a project's `state` names a SQLite file that does not exist yet (so there is nothing to
+    read, and SQLAlchemy need not even be imported)."""
+    return isinstance(location, str) and "://" not in location and not Path(location).is_file()
 
 
 def engine_url(url: str) -> URL:

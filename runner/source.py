@@ -17,7 +17,7 @@ import os
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +38,9 @@ _SPEC_FAULTS = re.compile(
     re.IGNORECASE,
 )
 _BATCH = 2000
+# SQLAlchemy's own patterns for text(): a :name parameter, and a backslash-escaped colon.
+_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
+_ESCAPED_COLON = re.compile(r"\x5c(:[\w\$]*)(?![:\w\$])")
 _URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@:?#]*(?::(?P<password>[^/@?#]*))?@)?")
 _BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
@@ -144,35 +147,8 @@ class Database:
         finally:
             engine.dispose()
 
-    @contextlib.contextmanager
-    def _sqlite(self, connection: Any, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
-        """SQLite's own cursor under SQLAlchemy's statement: the same SQL and binding, rows read in C."""
-        from sqlalchemy import text
-
-        compiled = text(sql).compile(dialect=connection.dialect)
-        missing = [key for key in compiled.positiontup or () if key not in params]
-        if missing:
-            raise QueryError(
-                f"{self.display}: the query failed: A value is required for bind parameter {missing[0]!r}",
-                where=self.where,
-            )
-        values = [params[key] for key in compiled.positiontup or ()]
-        raw = connection.connection.driver_connection
-        try:
-            cursor = raw.execute(str(compiled), values)
-        except sqlite3.Error as err:
-            raise self._fail("the query failed", err, spec_fault=_is_spec_fault(err)) from err
-        try:
-            columns = tuple(d[0] for d in cursor.description or ())
-            yield Rows(columns, self._stream_sqlite(cursor))
-        finally:
-            cursor.close()
-
-    def _stream_sqlite(self, cursor: sqlite3.Cursor) -> Iterator[Sequence[Any]]:
-        try:
-            yield from cursor
-        except sqlite3.Error as err:
-            raise self._fail("reading rows failed", err) from err
+    def _sqlite(self, connection: Any, sql: str, params: Mapping[str, Any]) -> Any:
+        return sqlite_query(connection.connection.driver_connection, sql, params, self._fail)
 
     def _stream(self, result: Any) -> Iterator[Sequence[Any]]:
         from sqlalchemy.exc import SQLAlchemyError
@@ -205,6 +181,50 @@ class Database:
                 where=self.where,
                 hint=f"pip install 'infiniti-sync[{extra}]'",
             ) from err
+
+
+Fail = Callable[..., Exception]
+
+
+def qmark(sql: str) -> tuple[str, list[str]]:
+    """`sql` with its :name parameters as SQLite's `?`, and the names in order, exactly as SQLAlchemy's
+    text() reads them (`\\:` escapes a colon; `::` is a cast, not a parameter)."""
+    names: list[str] = []
+
+    def bind(match: re.Match[str]) -> str:
+        names.append(match[1])
+        return "?"
+
+    return _ESCAPED_COLON.sub(r"\1", _BIND.sub(bind, sql)), names
+
+
+@contextlib.contextmanager
+def sqlite_query(db: sqlite3.Connection, sql: str, params: Mapping[str, Any], fail: Fail) -> Iterator[Rows]:
+    """Run `sql` on SQLite's own cursor, parameters bound; rows are read in C as they are needed."""
+    statement, names = qmark(sql)
+    missing = [name for name in names if name not in params]
+    if missing:
+        raise fail(
+            "the query failed",
+            ValueError(f"A value is required for bind parameter {missing[0]!r}"),
+            spec_fault=True,
+        )
+    try:
+        cursor = db.execute(statement, [params[name] for name in names])
+    except sqlite3.Error as err:
+        raise fail("the query failed", err, spec_fault=_is_spec_fault(err)) from err
+    try:
+        columns = tuple(d[0] for d in cursor.description or ())
+        yield Rows(columns, _sqlite_rows(cursor, fail))
+    finally:
+        cursor.close()
+
+
+def _sqlite_rows(cursor: sqlite3.Cursor, fail: Fail) -> Iterator[Sequence[Any]]:
+    try:
+        yield from cursor
+    except sqlite3.Error as err:
+        raise fail("reading rows failed", err) from err
 
 
 def _absolute_sqlite(url: URL, root: Path) -> URL:
@@ -322,11 +342,9 @@ class CsvFiles:
         with tempfile.TemporaryDirectory(prefix="infiniti-sync-") as folder:
             database = Path(folder) / "source.db"
             self._load(database, tables, sql, params)
-            where = Where(self.where.tenant, self.where.spec, self.where.connection)
-            db = Database(f"sqlite:///{database}", root=Path(folder), where=where)
-            db.display = str(self.path)
+            db = sqlite3.connect(database)
             try:
-                with db.query(sql, params) as rows:
+                with sqlite_query(db, sql, params, self._query_fail) as rows:
                     yield rows
             except QueryError as err:
                 missing = _NO_SUCH_TABLE.search(err.message)
@@ -338,6 +356,12 @@ class CsvFiles:
                 if missing:
                     err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
                 raise
+            finally:
+                db.close()
+
+    def _query_fail(self, message: str, err: BaseException, *, spec_fault: bool = False) -> Exception:
+        cls = QueryError if spec_fault else SourceError
+        return cls(f"{self.path}: {message}: {_reason(err)}", where=self.where)
 
     def _load(
         self, database: Path, tables: Mapping[str, _Table], sql: str, params: Mapping[str, Any]
@@ -434,9 +458,6 @@ def _reads(
     db: sqlite3.Connection, sql: str, params: Mapping[str, Any], tables: Mapping[str, _Table]
 ) -> dict[str, list[str]]:
     """The columns of each table that `sql` reads, as SQLite reports them while preparing it."""
-    from sqlalchemy import text
-    from sqlalchemy.dialects import sqlite
-
     read: dict[str, list[str]] = {}
     by_lower = {name.lower(): name for name in tables}
 
@@ -452,11 +473,11 @@ def _reads(
                 columns.append(found)
         return sqlite3.SQLITE_OK
 
-    compiled = text(sql).compile(dialect=sqlite.dialect())
-    values = [params.get(key) for key in (compiled.positiontup or [])]
+    statement, names = qmark(sql)
+    values = [params.get(name) for name in names]
     db.set_authorizer(authorizer)
     try:
-        opened = _opened_tables(db, f"EXPLAIN {compiled}", values)
+        opened = _opened_tables(db, f"EXPLAIN {statement}", values)
     except sqlite3.Error:
         opened = set()  # the real query will report what is wrong, with the same wording
     finally:

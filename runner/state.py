@@ -44,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from runner.dburl import engine_url
+from runner.dburl import engine_url, unwritten_sqlite
 from runner.errors import LockHeld, StateError, Where
 from runner.secrets import resolve
 from runner.spec import Secret
@@ -175,7 +175,7 @@ class StateStore:
     @classmethod
     def open_existing(cls, state: str | Secret, *, environ: Mapping[str, str]) -> StateStore | None:
         """The store if it exists already (a SQLite file not yet written is None): for read-only commands."""
-        if isinstance(state, str) and "://" not in state and not Path(state).is_file():
+        if unwritten_sqlite(state):
             return None
         return cls.open(state, environ=environ)
 

@@ -300,3 +300,25 @@ def test_a_failed_plan_leaves_no_file_from_an_earlier_plan(
     monkeypatch.delenv("STMARYS_SMS_URL")
     assert (run(["--project", str(project), "plan", "--out", str(out)]).code, left_in(out)) == (2, [])
     db.drop()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM t WHERE a = :a AND b = :b",
+        "SELECT * FROM t WHERE a = :a OR a = :a",
+        "SELECT x::text, :y FROM t",
+        r"SELECT '\:literal', :p FROM t",
+        "SELECT ':quoted' || :p FROM t WHERE c=:c_2",
+        "SELECT * FROM t WHERE name = :naïve",
+        "SELECT 1",
+    ],
+)
+def test_sqlite_parameters_are_read_as_sqlalchemy_reads_them(sql: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.dialects import sqlite
+
+    from runner.source import qmark
+
+    compiled = text(sql).compile(dialect=sqlite.dialect())
+    assert qmark(sql) == (str(compiled), list(compiled.positiontup or []))

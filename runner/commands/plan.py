@@ -7,15 +7,26 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner import jobs, project, report
 from runner.changes import compare, hold
 from runner.console import Console, Progress
+from runner.dburl import unwritten_sqlite
 from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
 from runner.jobs import Job
 from runner.plan import Planned, build
 from runner.source import open_source
-from runner.state import StateStore
+from runner.spec import Secret
+
+if TYPE_CHECKING:
+    from runner.state import StateStore
+
+
+def _open_state(state: str | Secret) -> StateStore | None:
+    from runner.state import StateStore  # SQLAlchemy: only when there is a store to read
+
+    return StateStore.open_existing(state, environ=os.environ)
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     proj = project.load(project.find(explicit=args.project))
     selected = jobs.select(proj, args.tenant, args.spec)
     out = args.out or Path(tempfile.mkdtemp(prefix="infiniti-sync-plan-"))
-    state = StateStore.open_existing(proj.state, environ=os.environ)
+    state = None if unwritten_sqlite(proj.state) else _open_state(proj.state)
     setting = _Setting(proj.root, out, state, full=args.full, lists=args.format == "json")
     results: list[Planned | tuple[Job, SyncError]] = []
     worst = EXIT_OK
