@@ -157,7 +157,7 @@ class StateStore:
         location = state if isinstance(state, str) else resolve(state, environ, what="state")
         if "://" not in location:
             path = Path(location)
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(path)
             engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
             event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine, lock_dir=path.parent / "locks", display=str(path))
@@ -217,7 +217,7 @@ class StateStore:
         )
         try:
             with self.engine.connect() as conn:
-                return dict(conn.execute(query).tuples().all())
+                return dict(conn.execute(query).all())
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
@@ -414,6 +414,18 @@ def _safe(name: str) -> str:
 def _lock_key(name: str) -> int:
     digest = hashlib.blake2b(f"infiniti-sync:{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable only by its owner (it lists users); SQLite gives its -wal and -shm
+    files the same mode. An existing file keeps the mode it has."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise StateError(f"state store {path}: cannot create: {err.strerror}") from err
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
