@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import report
-from runner.answer import Answer, is_failure, merge, parse
+from runner.answer import Answer, is_failure, merge, parse, unaccepted
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints, compare
 from runner.client import Client, Endpoint
@@ -31,7 +31,7 @@ from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
 from runner.plan import Planned, build
-from runner.secrets import resolve
+from runner.secrets import redact, resolve
 from runner.source import open_source
 from runner.spec import Project, Spec, Tenant
 from runner.state import RunRecord, StateStore, holder, now
@@ -59,6 +59,7 @@ class JobResult:
     holds: list[str] = field(default_factory=list)
     rows_sent: int = 0
     batches: int = 0
+    batches_imported: int = 0
     answer: Answer | None = None
     failed_rows: list[FailedRow] = field(default_factory=list)
     unmet: list[str] = field(default_factory=list)
@@ -180,16 +181,15 @@ class Runner:
             result.outcome, result.exit_code = "held", EXIT_CHECK
             self._record(result, accepted=())
             return
-        if result.holds:
-            result.notes += [f"sent despite a hold (--force): {h}" for h in result.holds]
-        answer = self._send(result, endpoint, planned)
+        answers = self._send(result, endpoint, planned)
+        answer = merge([a for a, _ in answers], [rows for _, rows in answers])
         result.rows_sent = planned.rows_out
         result.answer = answer
         result.failed_rows = _failed_rows(answer, planned, spec)
         result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows)
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
-        self._record(result, accepted=_accepted(answer, planned))
+        self._record(result, accepted=_accepted(answers, planned))
 
     def _plan(self, job: Job, path: Path) -> Planned:
         tenant, spec = job.tenant, job.spec
@@ -204,28 +204,31 @@ class Runner:
         finally:
             progress.done()
 
-    def _send(self, result: JobResult, endpoint: Endpoint, planned: Planned) -> Answer:
+    def _send(self, result: JobResult, endpoint: Endpoint, planned: Planned) -> list[tuple[Answer, int]]:
+        """Post the file (in batches of the tenant's batch_size); each batch's answer and row count."""
         tenant, spec = result.job.tenant, result.job.spec
         assert result.archive is not None
         where = Where(tenant=tenant.name, spec=spec.name)
         batches = split(planned.path, tenant.batch_size, result.archive)
         result.batches = len(batches)
         progress = Progress(self.console)
-        answers = []
+        answers: list[tuple[Answer, int]] = []
         try:
-            for number, (path, _) in enumerate(batches, 1):
+            for number, (path, rows) in enumerate(batches, 1):
                 if len(batches) > 1:
                     progress.update(f"{result.name}: sending batch {number}/{len(batches)}", force=True)
                 response = self.client.post(endpoint, spec.import_name, path, where=where)
                 write_bytes(result.archive / f"answer-{number}.json", response.body)
                 result.notes += list(response.notes)
-                answers.append(parse(response, where=where, user=endpoint.username, url=endpoint.url))
+                answer = parse(response, where=where, user=endpoint.username, url=endpoint.url)
+                answers.append((answer, rows))
+                result.batches_imported = number
         finally:
             progress.done()
             for path, _ in batches:
                 if path != planned.path:
                     path.unlink(missing_ok=True)
-        return merge(answers, [size for _, size in batches])
+        return answers
 
     def _record(self, result: JobResult, accepted: Any) -> None:
         result.finished = now()
@@ -283,17 +286,14 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
     ]
 
 
-def _accepted(answer: Answer, planned: Planned) -> Any:
-    """(username, fingerprint) of the lines Infiniti accepted: listed as created or updated, or, when the
-    answer lists no rows, all of them if it reports success."""
-    if answer.details:
-        failed = {
-            line for line in range(1, planned.rows_out + 1) if is_failure(answer.details.get(line, "unknown"))
-        }
-    elif answer.success:
-        failed = set()
-    else:
-        return ()
+def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:
+    """(username, fingerprint) of the lines Infiniti accepted, batch by batch: listed as created or
+    updated, or, when a batch's answer lists no rows, all of that batch's lines if it reports success."""
+    failed: set[int] = set()
+    offset = 0
+    for answer, rows in answers:
+        failed |= {offset + line for line in unaccepted(answer, rows)}
+        offset += rows
     return accepted_fingerprints(read_records(planned.path), failed)
 
 
@@ -301,6 +301,7 @@ def _run_record(result: JobResult) -> RunRecord:
     answer, planned = result.answer, result.planned
     counts = answer.counts if answer else None
     message = str(result.error) if result.error else "; ".join(result.holds + result.unmet) or None
+    message = redact(message) if message else None
     return RunRecord(
         tenant=result.job.tenant.name,
         spec=result.job.spec.name,

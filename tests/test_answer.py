@@ -177,7 +177,7 @@ def expect(**counts: object) -> Expect:
             {"allow": "group"},
             FAILED,
             [EMAIL_ROW],
-            ["failures: 1 failed row not tolerated by failures.allow ('group')"],
+            ["failures: 1 failed row not tolerated by failures.allow: group"],
         ),
     ],
 )
