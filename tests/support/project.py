@@ -62,6 +62,20 @@ def copy_project(folder: Path, overlay: Path | None = None) -> Path:
     return folder / "infiniti-sync.yaml"
 
 
+def invoke(root: Path, args: Sequence[str], env: Mapping[str, str | None] = DEMO_ENV) -> Done:
+    """`infiniti-sync ARGS --project ROOT` in this process, in ROOT, with `env` set (None: unset)."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
+        patch.chdir(root)
+        code = main([*args, "--project", os.fspath(root)], Console(out=out, err=err))
+    return Done(code, out.getvalue(), err.getvalue())
+
+
 def point_at(project_file: Path, url: str) -> None:
     """Rewrite the project file's sandbox url to `url`."""
     text = project_file.read_text(encoding="utf-8")
@@ -100,16 +114,7 @@ class Site:
 
     def invoke(self, args: Sequence[str], env: Mapping[str, str | None] = DEMO_ENV) -> Done:
         """`infiniti-sync ARGS --project ROOT` in this process, with `env` set (None: unset)."""
-        out, err = io.StringIO(), io.StringIO()
-        with pytest.MonkeyPatch.context() as patch:
-            for name, value in env.items():
-                if value is None:
-                    patch.delenv(name, raising=False)
-                else:
-                    patch.setenv(name, value)
-            patch.chdir(self.root)
-            code = main([*args, "--project", os.fspath(self.root)], Console(out=out, err=err))
-        return Done(code, out.getvalue(), err.getvalue())
+        return invoke(self.root, args, env)
 
     def normalise(self, text: str) -> str:
         """`text` with this site's url, folder and time stamps written as the case files write them."""
