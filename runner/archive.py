@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.csvfile import private_open
+from runner.errors import StateError
 from runner.secrets import redact
 
 
@@ -35,12 +36,18 @@ class Archive:
         return self.root / tenant / spec
 
     def new_run(self, tenant: str, spec: str, started: datetime) -> Path:
-        """A fresh folder for a run that starts at `started`."""
-        _private_dir(self.root)
-        _private_dir(self.root / tenant)
-        parent = _private_dir(self.folder(tenant, spec))
-        stamp = started.strftime("%Y%m%dT%H%M%S.%fZ")
-        return _private_dir(parent / f"{stamp}-{os.getpid()}")
+        """A fresh folder for a run that starts at `started`; StateError when it cannot be made."""
+        try:
+            _private_dir(self.root)
+            _private_dir(self.root / tenant)
+            parent = _private_dir(self.folder(tenant, spec))
+            stamp = started.strftime("%Y%m%dT%H%M%S.%fZ")
+            return _private_dir(parent / f"{stamp}-{os.getpid()}")
+        except OSError as err:
+            raise StateError(
+                f"archive {self.root}: cannot create a folder for the run: {err.strerror or err}",
+                hint="check the project's archive setting and that this user may write there",
+            ) from err
 
     def prune(self, tenant: str, spec: str) -> list[Path]:
         """Delete all but the newest `keep` runs of this tenant and spec; return what was deleted."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from runner.changes import Changes, accepted_fingerprints, compare
 from runner.client import Client, Endpoint
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
-from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
+from runner.errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_OK, StateError, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
 from runner.plan import Planned, build
@@ -164,6 +165,19 @@ class Runner:
         except SyncError as err:
             result.error = err.at(where)
             result.outcome, result.exit_code = "error", err.exit_code
+        except OSError as err:  # a local file that cannot be written: a full disk, a permission
+            result.error = StateError(
+                f"cannot use {err.filename or 'a local file'}: {err.strerror or err}", where=where
+            )
+            result.outcome, result.exit_code = "error", result.error.exit_code
+        except Exception as err:  # a bug stops this job only; the other tenants still run
+            result.error = SyncError(
+                f"internal error: {type(err).__name__}: {err}",
+                where=where,
+                hint="this is a bug in infiniti-sync; run again with -v for the traceback",
+            )
+            result.outcome, result.exit_code = "error", EXIT_INTERNAL
+            result.notes.append(traceback.format_exc().rstrip())
         result.finished = now()
         self._finish(result)
         return result
@@ -242,11 +256,14 @@ class Runner:
             except SyncError as err:
                 result.notes.append(f"the run could not be recorded: {err}")
         if result.archive is not None:
-            write_text(
-                result.archive / "report.json",
-                json.dumps(report.run_json(result), indent=2, ensure_ascii=False),
-            )
-            self.archive.prune(result.job.tenant.name, result.job.spec.name)
+            try:
+                write_text(
+                    result.archive / "report.json",
+                    json.dumps(report.run_json(result), indent=2, ensure_ascii=False),
+                )
+                self.archive.prune(result.job.tenant.name, result.job.spec.name)
+            except OSError as err:
+                result.notes.append(f"the archive could not be written: {err.strerror or err}")
 
 
 def _change_hold(spec: Spec, changes: Changes, known: int) -> list[str]:

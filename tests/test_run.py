@@ -5,6 +5,7 @@ tests/run_cases/."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -13,10 +14,13 @@ import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
 
+from runner.cli import main
+from runner.console import Console
 from runner.sandbox import Fault
 from runner.sandbox.tls import ensure
 from runner.state import StateStore
@@ -331,3 +335,77 @@ def test_run_usage_errors(tmp_path: Path, args: list[str], message: str) -> None
     project = copy_project(tmp_path / "project")
     done = invoke(project.parent, args)
     assert (done.code, done.out, done.err) == (2, "", message)
+
+
+def test_an_archive_that_cannot_be_written_is_an_outside_failure(site: Site) -> None:
+    (site.root / "blocked").write_text("a file where the archive folder should be\n")
+    _edit(site, "archive: .infiniti-sync/runs", "archive: blocked")
+    done = site.invoke(["run", "--tenant", "demo"])
+    assert (done.code, done.err) == (3, "")
+    hint = "  hint: check the project's archive setting and that this user may write there\n"
+    assert site.normalise(done.out) == (
+        "demo/students: error: archive PROJECT/blocked: cannot create a folder for the run: File exists\n"
+        + hint
+        + "demo/staff: error: archive PROJECT/blocked: cannot create a folder for the run: File exists\n"
+        + hint
+    )
+    assert site.imports() == []
+
+
+def test_a_bug_in_one_job_stops_only_that_job(several: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runner.run
+    from runner.expect import unmet
+
+    def unmet_with_a_bug(expect: Any, answer: Any, sent: int, failed: Any) -> list[str]:
+        if failed and failed[0].outcome.startswith("Library group (Staff)"):  # south's answer only
+            raise ZeroDivisionError("division by zero")
+        return unmet(expect, answer, sent, failed)
+
+    monkeypatch.setattr(runner.run, "unmet", unmet_with_a_bug)
+    done = several.invoke(["run", "--all"])
+    assert (done.code, done.err) == (4, "")
+    assert several.normalise(done.out) == (
+        "north/staff: ok: 6 read; 6 sent; 6 created, 0 updated, 0 failed; expectations met\n"
+        "south/staff: error: internal error: ZeroDivisionError: division by zero\n"
+        "  hint: this is a bug in infiniti-sync; run again with -v for the traceback\n"
+        + "".join(
+            f"  row {n} ({user}, source row {n}): Library group (Staff) is not defined.\n"
+            for n, user in enumerate(["t201", "t202", "t203", "t204", "t207", "t208"], 1)
+        )
+        + "west/staff: ok: 6 read; 6 sent; 6 created, 0 updated, 0 failed; expectations met\n"
+    )
+    verbose = several.invoke(["run", "--tenant", "south", "-v"]).out
+    assert "  note: Traceback (most recent call last):" in verbose
+    assert "ZeroDivisionError: division by zero" in verbose
+
+
+class _Terminal(io.StringIO):
+    """Standard error as a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_progress_only_on_a_terminal_and_never_with_json(site: Site, fmt: str) -> None:
+    _edit(site, "    specs: [students, staff]", "    specs: [students, staff]\n    batch_size: 10")
+    out, err = io.StringIO(), _Terminal()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INFINITI_DEMO_PASSWORD", "change-me")
+        args = [
+            "run",
+            "--tenant",
+            "demo",
+            "--spec",
+            "students",
+            "--format",
+            fmt,
+            "--project",
+            os.fspath(site.root),
+        ]
+        assert main(args, Console(out=out, err=err)) == 0
+    if fmt == "json":
+        assert err.getvalue() == ""
+    else:
+        steps = [f"\rdemo/students: sending batch {n}/3" for n in (1, 2, 3)]
+        assert err.getvalue() == "".join(steps) + "\r" + " " * len(steps[-1][1:]) + "\r"
