@@ -203,7 +203,7 @@ class Runner:
         result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows)
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
-        self._record(result, accepted=_accepted(answers, planned))
+        self._record(result, accepted=_accepted(answers, planned), forget=result.changes.gone)
 
     def _plan(self, job: Job, path: Path) -> Planned:
         tenant, spec = job.tenant, job.spec
@@ -244,9 +244,9 @@ class Runner:
                     path.unlink(missing_ok=True)
         return answers
 
-    def _record(self, result: JobResult, accepted: Any) -> None:
+    def _record(self, result: JobResult, accepted: Any, forget: Sequence[str] = ()) -> None:
         result.finished = now()
-        self.state.record(_run_record(result), accepted)
+        self.state.record(_run_record(result), accepted, forget)
 
     def _finish(self, result: JobResult) -> None:
         """Record an error run (if the state can take it), write the report, prune the archive."""

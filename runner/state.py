@@ -260,8 +260,11 @@ class StateStore:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def record(self, run: RunRecord, accepted: Iterable[tuple[str, int]] = ()) -> int:
-        """Write a finished run and the fingerprints of its accepted rows, in one transaction."""
+    def record(
+        self, run: RunRecord, accepted: Iterable[tuple[str, int]] = (), forget: Iterable[str] = ()
+    ) -> int:
+        """Write a finished run and the fingerprints of its accepted rows, and drop those of the
+        `forget` usernames (gone from the source), in one transaction."""
         values = {k: v for k, v in run.__dict__.items() if k != "id"}
         try:
             with self.engine.begin() as conn:
@@ -284,6 +287,7 @@ class StateStore:
                         batch = []
                 if batch:
                     self._upsert(conn, batch)
+                self._forget(conn, run.tenant, run.spec, list(forget))
                 return run_id
         except SQLAlchemyError as err:
             raise self._fail("cannot record the run", err) from err
@@ -297,6 +301,16 @@ class StateStore:
             set_={"fingerprint": statement.excluded.fingerprint, "run_id": statement.excluded.run_id},
         )
         conn.execute(statement, rows)
+
+    def _forget(self, conn: Any, tenant: str, spec: str, usernames: list[str]) -> None:
+        for start in range(0, len(usernames), _CHUNK):
+            conn.execute(
+                delete(synced_table).where(
+                    synced_table.c.tenant == tenant,
+                    synced_table.c.spec == spec,
+                    synced_table.c.username.in_(usernames[start : start + _CHUNK]),
+                )
+            )
 
     def forget(self, tenant: str, spec: str) -> None:
         """Drop the fingerprints of a tenant and spec (the next run sends everything)."""

@@ -409,3 +409,24 @@ def test_progress_only_on_a_terminal_and_never_with_json(site: Site, fmt: str) -
     else:
         steps = [f"\rdemo/students: sending batch {n}/3" for n in (1, 2, 3)]
         assert err.getvalue() == "".join(steps) + "\r" + " " * len(steps[-1][1:]) + "\r"
+
+
+def test_a_user_gone_from_the_source_is_reported_once(site: Site) -> None:
+    staff = ["run", "--tenant", "demo", "--spec", "staff"]
+    assert site.invoke(staff).code == 0
+    export = site.root / "sms-export" / "staff.csv"
+    lines = export.read_text(encoding="utf-8").splitlines(keepends=True)
+    export.write_text("".join(line for line in lines if not line.startswith("T203,")), encoding="utf-8")
+    changes = [site.invoke(staff).out.split("; ")[3] for _ in range(2)]
+    assert changes == [
+        "changes: 0 new, 0 changed, 5 unchanged, 1 gone",
+        "changes: 0 new, 0 changed, 5 unchanged, 0 gone",  # not counted against max_change forever
+    ]
+    assert [user["username"] for user in site.sandbox.users("demo")] == [
+        "t201",
+        "t202",
+        "t203",
+        "t204",
+        "t207",
+        "t208",
+    ]  # reported, never deleted: the contract has no delete
