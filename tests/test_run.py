@@ -430,3 +430,46 @@ def test_a_user_gone_from_the_source_is_reported_once(site: Site) -> None:
         "t207",
         "t208",
     ]  # reported, never deleted: the contract has no delete
+
+
+def _postgres_url() -> str:
+    """The PostgreSQL server of the database tests (CI must have it; elsewhere the test is skipped)."""
+    url = os.environ.get("INFINITI_SYNC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+    try:
+        store = StateStore.open(url, environ={})
+    except Exception as err:  # any reason the server cannot be used
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL at {url}: {err}")
+    store.close()
+    return url
+
+
+@pytest.mark.postgres
+def test_state_in_postgresql_with_tenants_at_once(several: Site) -> None:
+    from sqlalchemy import delete
+
+    from runner.state import runs_table, synced_table
+
+    url = _postgres_url()
+    store = StateStore.open(url, environ={})
+    try:
+        with store.engine.begin() as conn:  # the database is shared: start from nothing for these tenants
+            for table in (runs_table, synced_table):
+                conn.execute(delete(table).where(table.c.tenant.in_(["north", "south", "west"])))
+    finally:
+        store.close()
+    text = several.project_file.read_text(encoding="utf-8")
+    several.project_file.write_text("state: {env: STATE_URL}\n" + text, encoding="utf-8")
+    env = {"INFINITI_DEMO_PASSWORD": "change-me", "STATE_URL": url}
+    first = several.invoke(["run", "--all", "--jobs", "3"], env)
+    again = several.invoke(["run", "--all", "--jobs", "3"], env)
+    assert (first.code, again.code) == (1, 1)
+    assert [line for line in again.out.splitlines() if "changes:" in line] == [  # south: none accepted yet
+        "north/staff: ok: 6 read; 6 sent; 0 created, 6 updated, 0 failed; changes: 0 new, 0 changed, "
+        "6 unchanged, 0 gone; expectations met",
+        "west/staff: ok: 6 read; 6 sent; 0 created, 6 updated, 0 failed; changes: 0 new, 0 changed, "
+        "6 unchanged, 0 gone; expectations met",
+    ]
+    history = several.invoke(["history", "--tenant", "west"], env).out.splitlines()
+    assert [line.split()[3] for line in history[1:]] == ["ok", "ok"]
