@@ -322,10 +322,17 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
         lines += [f"  left out: {f.where}: {f.check}: {f.message}" for f in result.planned.findings]
         lines += [f"  failed: {f}" for f in result.planned.failures]
     lines += [f"  unmet: {u}" for u in result.unmet]
-    if result.error is not None and 0 < result.batches_imported < result.batches:
+    done = result.batches_imported
+    if result.error is not None and 0 < done < result.batches:
+        which = (
+            f"batch 1 of {result.batches} was"
+            if done == 1
+            else f"batches 1 to {done} of {result.batches} were"
+        )
+        rows = "its" if done == 1 else "their"
         lines.append(
-            f"  batches 1 to {result.batches_imported} of {result.batches} were imported before this error; "
-            "the next run sends them again (safe: the import is an upsert keyed by username)"
+            f"  {which} imported before this error; the next run sends {rows} rows again "
+            "(safe: the import is an upsert keyed by username)"
         )
     shown = result.failed_rows if verbose else result.failed_rows[:FAILED_ROWS_SHOWN]
     for row in shown:
