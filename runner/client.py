@@ -294,7 +294,7 @@ def _tls_error(endpoint: Endpoint, err: Exception) -> InfinitiError:
     reason = re.sub(r"^\[[A-Z0-9_]+: [A-Z0-9_]+\] ", "", reason)
     if "wrong version number" in reason.lower() or "record layer failure" in reason.lower():
         return InfinitiError(
-            f"{endpoint.url}: TLS failed: the server does not speak TLS there ({reason})",
+            f"Infiniti at {endpoint.url}: TLS failed: the server does not speak TLS there ({reason})",
             hint="check the url's scheme and port; a certificate from a private CA goes in ca_bundle",
         )
     if endpoint.ca_bundle is not None:
@@ -307,7 +307,7 @@ def _tls_error(endpoint: Endpoint, err: Exception) -> InfinitiError:
             "if Infiniti's certificate comes from a private CA (the sandbox's does), give that CA's PEM "
             "file as the tenant's ca_bundle (verification cannot be turned off)"
         )
-    return InfinitiError(f"{endpoint.url}: TLS verification failed: {reason}", hint=hint)
+    return InfinitiError(f"Infiniti at {endpoint.url}: TLS verification failed: {reason}", hint=hint)
 
 
 def _reason(err: BaseException) -> str:

@@ -222,8 +222,8 @@ def test_tls_with_another_sandboxs_ca(site: Site, tmp_path: Path) -> None:
     done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
     assert (done.code, done.err) == (3, "")
     assert site.normalise(done.out) == (
-        "demo/staff: error: https://127.0.0.1:8443: TLS verification failed: certificate verify failed: "
-        "unable to get local issuer certificate\n"
+        "demo/staff: error: Infiniti at https://127.0.0.1:8443: TLS verification failed: "
+        "certificate verify failed: unable to get local issuer certificate\n"
         f"  hint: the tenant's ca_bundle ({other.ca_file}) does not hold the CA that signed this "
         "certificate: give the right CA's PEM file (verification cannot be turned off)\n"
     )
@@ -235,8 +235,8 @@ def test_tls_without_ca_bundle_uses_the_system_store(site: Site) -> None:
     done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
     assert (done.code, done.err) == (3, "")
     assert site.normalise(done.out) == (
-        "demo/staff: error: https://127.0.0.1:8443: TLS verification failed: certificate verify failed: "
-        "unable to get local issuer certificate\n"
+        "demo/staff: error: Infiniti at https://127.0.0.1:8443: TLS verification failed: "
+        "certificate verify failed: unable to get local issuer certificate\n"
         "  hint: if Infiniti's certificate comes from a private CA (the sandbox's does), give that CA's PEM "
         "file as the tenant's ca_bundle (verification cannot be turned off)\n"
     )
@@ -269,7 +269,8 @@ def test_https_to_a_server_without_tls(site: Site, tmp_path: Path) -> None:
     assert (done.code, done.err) == (3, "")
     port = plain.url.rsplit(":", 1)[1]
     assert done.out.startswith(
-        f"demo/staff: error: https://127.0.0.1:{port}: TLS failed: the server does not speak TLS there ("
+        f"demo/staff: error: Infiniti at https://127.0.0.1:{port}: TLS failed: "
+        "the server does not speak TLS there ("
     )
     assert done.out.endswith(
         "  hint: check the url's scheme and port; a certificate from a private CA goes in ca_bundle\n"
