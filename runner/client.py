@@ -265,6 +265,9 @@ def _network_reason(err: Exception, endpoint: Endpoint) -> tuple[str, str | None
         ReadTimeoutError,
     )
 
+    if isinstance(err, ReadTimeoutError) and _timeout_of(err) not in (None, endpoint.read_timeout):
+        # urllib3 words a TLS handshake that outlasts the connect timeout as a read timeout
+        return f"no TLS handshake within timeout.connect, {endpoint.connect_timeout:g} s", REACH_HINT
     if isinstance(err, ReadTimeoutError):
         return (
             f"no answer within timeout.read, {endpoint.read_timeout:g} s",
@@ -287,6 +290,12 @@ def _network_reason(err: Exception, endpoint: Endpoint) -> tuple[str, str | None
         if isinstance(inner, ConnectionError):  # reset, aborted, RemoteDisconnected
             return "the connection was closed without an answer", CLOSED_HINT
     return _reason(err), None
+
+
+def _timeout_of(err: Exception) -> float | None:
+    """The timeout a urllib3 timeout error says was in force ("... (read timeout=0.5)")."""
+    found = re.search(r"timeout=([0-9.]+)\)", str(err))
+    return float(found.group(1)) if found else None
 
 
 def _tls_error(endpoint: Endpoint, err: Exception) -> InfinitiError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -224,4 +225,19 @@ def test_an_unreachable_host_names_the_setting_to_check(pool: urllib3.PoolManage
         "tenant stmarys, spec students: Infiniti at https://no-such-host.invalid: cannot find the host "
         "'no-such-host.invalid' (DNS) (no retries: retries.attempts is 0)\n"
         "  hint: check the tenant's url, and that this machine can reach it (firewall, proxy)"
+    )
+
+
+def test_a_server_that_never_answers_the_tls_handshake(pool: urllib3.PoolManager, tmp_path: Path) -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel does), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = f"https://127.0.0.1:{silent.getsockname()[1]}"
+        (tmp_path / "sent.csv").write_bytes(CSV)
+        endpoint = _endpoint(url, connect_timeout=0.3, read_timeout=60, retry_attempts=0)
+        with pytest.raises(InfinitiError) as caught:
+            Client(pool).post(endpoint, "userGroups", tmp_path / "sent.csv", where=WHERE)
+    assert caught.value.message == (
+        f"Infiniti at {url}: no TLS handshake within timeout.connect, 0.3 s "
+        "(no retries: retries.attempts is 0)"
     )
