@@ -12,6 +12,7 @@ Summary counts whose wording is unknown stay unknown rather than guessed. An ans
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,9 +50,19 @@ def parse(response: Response, *, where: Where, user: str, url: str) -> Answer:
             "privileges in Infiniti",
             status=response.status,
         )
-    if response.status != 200:
+    if 300 <= response.status < 400:
+        target = response.location or "no Location given"
         raise InfinitiError(
-            f"Infiniti at {url} answered HTTP {response.status}: {_summary_text(document, response)}",
+            f"Infiniti at {url} answered HTTP {response.status}, a redirect to {target}",
+            where=where,
+            hint="the import is never redirected: if that address is Infiniti's, make it the tenant's url; "
+            "a login page means something in between (a proxy, single sign-on) answered instead",
+            status=response.status,
+        )
+    if response.status != 200:
+        said = _summary_text(document, response) + (f" ({response.gave_up})" if response.gave_up else "")
+        raise InfinitiError(
+            f"Infiniti at {url} answered HTTP {response.status}: {said}",
             where=where,
             status=response.status,
         )
@@ -127,3 +138,23 @@ def merge(answers: Sequence[Answer], sizes: Sequence[int]) -> Answer:
 def is_failure(outcome: str) -> bool:
     """Whether a row outcome means the user was not imported."""
     return outcome not in ACCEPTED
+
+
+def unaccepted(answer: Answer, rows: int) -> set[int]:
+    """The lines (1 to `rows`) of one request that the answer does not confirm as imported.
+
+    With `details`, a line is accepted only when listed as created or updated; without them, every line is
+    accepted when the answer reports success, and none when it does not.
+    """
+    if answer.details:
+        return {line for line in range(1, rows + 1) if is_failure(answer.details.get(line, ""))}
+    return set() if answer.success else set(range(1, rows + 1))
+
+
+_REPEATED = re.compile(r"(?P<reason>.+?)\s*User failed to import:\s*(?P=reason)\s*", re.DOTALL)
+
+
+def reason(outcome: str) -> str:
+    """A row outcome said once: Infiniti words a failure "REASON User failed to import: REASON "."""
+    match = _REPEATED.fullmatch(outcome.strip())
+    return match.group("reason") if match else outcome.strip()

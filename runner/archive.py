@@ -1,9 +1,9 @@
 """The run archive: for every run, the file sent, Infiniti's raw answers and the report.
 
-    ARCHIVE/TENANT/SPEC/20261128T021500Z-12345/sent.csv, answer-1.json, report.json
+    ARCHIVE/TENANT/SPEC/20261128T021500.123456Z-12345/sent.csv, answer-1.json, report.json
 
-Folders are created readable only by their owner (the files hold personal data) and pruned to `keep_runs`
-per tenant and spec after every run.
+Folders (0700) and files (0600) are readable only by their owner (the files hold personal data); the
+runs of a tenant and spec are pruned to `keep_runs` after every run.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runner.csvfile import private_open
+from runner.errors import StateError
 from runner.secrets import redact
 
 
@@ -35,11 +36,18 @@ class Archive:
         return self.root / tenant / spec
 
     def new_run(self, tenant: str, spec: str, started: datetime) -> Path:
-        """A fresh folder for a run that starts at `started`."""
-        _private_dir(self.root)
-        parent = _private_dir(self.folder(tenant, spec))
-        stamp = started.strftime("%Y%m%dT%H%M%S.%fZ")
-        return _private_dir(parent / f"{stamp}-{os.getpid()}")
+        """A fresh folder for a run that starts at `started`; StateError when it cannot be made."""
+        try:
+            _private_dir(self.root)
+            _private_dir(self.root / tenant)
+            parent = _private_dir(self.folder(tenant, spec))
+            stamp = started.strftime("%Y%m%dT%H%M%S.%fZ")
+            return _private_dir(parent / f"{stamp}-{os.getpid()}")
+        except OSError as err:
+            raise StateError(
+                f"archive {self.root}: cannot create a folder for the run: {err.strerror or err}",
+                hint="check the project's archive setting and that this user may write there",
+            ) from err
 
     def prune(self, tenant: str, spec: str) -> list[Path]:
         """Delete all but the newest `keep` runs of this tenant and spec; return what was deleted."""

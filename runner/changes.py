@@ -3,7 +3,8 @@
 Each line of the file has a fingerprint (64 bits of BLAKE2b over its cells); the state store keeps, per
 username, the fingerprint of the line Infiniti last accepted. Comparing the two classifies every user. In
 incremental mode the unchanged lines are then taken out of the file, so only new and changed rows are sent.
-Users who vanished from the source are reported, never deleted: the contract has no delete.
+Users who vanished from the source are reported, never deleted: the contract has no delete. Once a run
+is sent, the state forgets them, so they are reported as gone once, not by every run after.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Changes:
         default_factory=lambda: {k: [] for k in ("new", "changed", "unchanged", "vanished")}
     )
     lists: dict[str, list[str]] | None = None
+    gone: list[str] = field(default_factory=list)  # every vanished username, to forget once sent
 
     @property
     def total(self) -> int:
@@ -112,7 +114,8 @@ def _compare(planned: Planned, known: Mapping[str, int], *, incremental: bool, k
         else:
             changes._add("unchanged", record[user])
             unchanged_lines.add(i)
-    for username in sorted(remaining):
+    changes.gone = sorted(remaining)
+    for username in changes.gone:
         changes._add("vanished", username)
     if incremental and unchanged_lines:
         _drop(planned, unchanged_lines)

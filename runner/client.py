@@ -17,16 +17,17 @@ import io
 import os
 import random
 import re
+import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from runner import __version__
-from runner.errors import InfinitiError, Where
+from runner.errors import InfinitiError, UsageError, Where
 
 if TYPE_CHECKING:
     import urllib3
@@ -42,7 +43,7 @@ class Endpoint:
 
     url: str
     username: str
-    password: str
+    password: str = field(repr=False)
     tenant_id: str | None = None
     ca_bundle: Path | None = None
     connect_timeout: float = 10.0
@@ -66,6 +67,8 @@ class Response:
     attempts: int
     seconds: float
     notes: tuple[str, ...] = ()
+    gave_up: str | None = None
+    location: str | None = None
 
 
 class MultipartFile(io.RawIOBase):
@@ -120,49 +123,68 @@ class Client:
     jitter: Callable[[], float] = field(default=random.random)
 
     def post(self, endpoint: Endpoint, import_name: str, path: Path, *, where: Where) -> Response:
-        """POST the file at `path`, retrying what is safe to retry; InfinitiError when it cannot be done."""
+        """POST the file at `path`, retrying what is safe to retry; InfinitiError when it cannot be done.
+
+        An answer with a retryable status that outlasts the retry budget is returned (`gave_up` says why),
+        so that the caller reports what Infiniti said.
+        """
+        check_ca_bundle(endpoint.ca_bundle, where)
         started = self.clock()
         notes: list[str] = []
         attempt = 0
         while True:
             attempt += 1
             try:
-                status, body, content_type, retry_after = self._once(endpoint, import_name, path)
+                status, body, headers = self._once(endpoint, import_name, path)
             except _Retryable as err:
-                delay = self._delay(endpoint, attempt, started, None)
+                delay, why = self._delay(endpoint, attempt, started, None)
                 if delay is None:
-                    tries = f"{attempt} attempt{'s' if attempt > 1 else ''}"
                     raise InfinitiError(
-                        f"{endpoint.url}: {err} (gave up after {tries})",
+                        f"Infiniti at {endpoint.url}: {err} ({_gave_up(attempt, why)})",
                         where=where,
+                        hint=err.hint,
                     ) from err.__cause__
                 notes.append(f"attempt {attempt}: {err}; retrying in {delay:.1f}s")
                 self.sleep(delay)
                 continue
+            gave_up = None
             if status in RETRY_STATUSES:
-                delay = self._delay(endpoint, attempt, started, retry_after)
+                delay, why = self._delay(endpoint, attempt, started, _retry_after(headers.get("Retry-After")))
                 if delay is not None:
                     notes.append(f"attempt {attempt}: HTTP {status}; retrying in {delay:.1f}s")
                     self.sleep(delay)
                     continue
+                gave_up = _gave_up(attempt, why)
             seconds = self.clock() - started
-            return Response(status, body, content_type, attempt, seconds, tuple(notes))
+            return Response(
+                status,
+                body,
+                headers.get("Content-Type", ""),
+                attempt,
+                seconds,
+                tuple(notes),
+                gave_up=gave_up,
+                location=headers.get("Location"),
+            )
 
     def _delay(
         self, endpoint: Endpoint, attempt: int, started: float, retry_after: float | None
-    ) -> float | None:
-        """How long to wait before the next attempt, or None when the retry budget is spent."""
+    ) -> tuple[float | None, str]:
+        """How long to wait before the next attempt; None (and why) when the retry budget is spent."""
         if attempt > endpoint.retry_attempts:
-            return None
+            return None, f"retries.attempts is {endpoint.retry_attempts}"
         if retry_after is not None:
             delay = retry_after
         else:
             delay = self.jitter() * min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
         if self.clock() - started + delay > endpoint.retry_max_time:
-            return None
-        return delay
+            asked = " (Retry-After)" if retry_after is not None else ""
+            return None, (
+                f"a retry in {delay:.1f} s{asked} would pass retries.max_time ({endpoint.retry_max_time:g} s)"
+            )
+        return delay, ""
 
-    def _once(self, endpoint: Endpoint, import_name: str, path: Path) -> tuple[int, bytes, str, float | None]:
+    def _once(self, endpoint: Endpoint, import_name: str, path: Path) -> tuple[int, bytes, Mapping[str, str]]:
         import urllib3
         from urllib3.exceptions import HTTPError, SSLError
 
@@ -183,35 +205,124 @@ class Client:
             pool = self.pool.connection_from_url(url, pool_kwargs=pool_kwargs)
             response = pool.urlopen(
                 "POST",
-                url,
+                urllib3.util.parse_url(url).request_uri,  # origin-form: what a server (not a proxy) takes
                 body=body,
                 headers=headers,
                 retries=False,
                 redirect=False,
                 timeout=urllib3.Timeout(connect=endpoint.connect_timeout, read=endpoint.read_timeout),
                 preload_content=True,
-                assert_same_host=False,
             )
         except SSLError as err:
-            raise InfinitiError(
-                f"{endpoint.url}: TLS verification failed: {_reason(err)}",
-                hint="if Infiniti's certificate comes from a private CA, give its PEM file as the "
-                "tenant's ca_bundle (verification cannot be turned off)",
-            ) from err
+            raise _tls_error(endpoint, err) from err
         except HTTPError as err:
-            raise _Retryable(_reason(err)) from err
+            raise _Retryable(*_network_reason(err, endpoint)) from err
         finally:
             body.close()
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        return response.status, response.data, response.headers.get("Content-Type", ""), retry_after
+        return response.status, response.data, response.headers
+
+
+def check_ca_bundle(path: Path | None, where: Where | None = None) -> None:
+    """UsageError when the tenant's `ca_bundle` cannot be used: missing, unreadable, or no certificate."""
+    if path is None:
+        return
+    hint = "give the PEM file of the CA that signed Infiniti's certificate (for the sandbox: its ca.pem)"
+    try:
+        ssl.create_default_context(cafile=os.fspath(path))
+    except FileNotFoundError as err:
+        raise UsageError(f"ca_bundle {path} does not exist", where=where, hint=hint) from err
+    except ssl.SSLError as err:
+        raise UsageError(f"ca_bundle {path} holds no PEM certificate", where=where, hint=hint) from err
+    except OSError as err:
+        raise UsageError(f"ca_bundle {path} cannot be read: {err.strerror}", where=where, hint=hint) from err
 
 
 class _Retryable(Exception):
     """A failure before any answer arrived (connection refused, reset, timed out)."""
 
+    def __init__(self, reason: str, hint: str | None):
+        super().__init__(reason)
+        self.hint = hint
+
+
+def _gave_up(attempts: int, why: str) -> str:
+    if why == "retries.attempts is 0":
+        return "no retries: retries.attempts is 0"
+    return f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {why}"
+
+
+REACH_HINT = "check the tenant's url, and that this machine can reach it (firewall, proxy)"
+CLOSED_HINT = "if it keeps happening, check the tenant's url and any proxy or firewall on the way to Infiniti"
+
+
+def _network_reason(err: Exception, endpoint: Endpoint) -> tuple[str, str | None]:
+    """What went wrong on the network, in words, and what to do about it."""
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        NameResolutionError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(err, ReadTimeoutError) and _timeout_of(err) not in (None, endpoint.read_timeout):
+        # urllib3 words a TLS handshake that outlasts the connect timeout as a read timeout
+        return f"no TLS handshake within timeout.connect, {endpoint.connect_timeout:g} s", REACH_HINT
+    if isinstance(err, ReadTimeoutError):
+        return (
+            f"no answer within timeout.read, {endpoint.read_timeout:g} s",
+            "Infiniti may still be importing: raise the tenant's timeout.read, or set batch_size to send "
+            "smaller requests",
+        )
+    if isinstance(err, NameResolutionError):
+        return f"cannot find the host {err.conn.host!r} (DNS)", REACH_HINT
+    if isinstance(err, NewConnectionError):
+        cause = err.__cause__ or err.__context__
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused", REACH_HINT
+        if isinstance(cause, OSError) and cause.strerror:
+            return f"cannot connect: {cause.strerror}", REACH_HINT
+        return f"cannot connect: {_reason(err)}", REACH_HINT
+    if isinstance(err, ConnectTimeoutError):
+        return f"no connection within timeout.connect, {endpoint.connect_timeout:g} s", REACH_HINT
+    if isinstance(err, ProtocolError):  # closed or reset: over TLS, which one a client sees is chance
+        inner = err.args[1] if len(err.args) > 1 else None
+        if isinstance(inner, ConnectionError):  # reset, aborted, RemoteDisconnected
+            return "the connection was closed without an answer", CLOSED_HINT
+    return _reason(err), None
+
+
+def _timeout_of(err: Exception) -> float | None:
+    """The timeout a urllib3 timeout error says was in force ("... (read timeout=0.5)")."""
+    found = re.search(r"timeout=([0-9.]+)\)", str(err))
+    return float(found.group(1)) if found else None
+
+
+def _tls_error(endpoint: Endpoint, err: Exception) -> InfinitiError:
+    reason = re.sub(r"\s*\(_ssl\.c:\d+\)", "", _reason(err))
+    reason = re.sub(r"^\[[A-Z0-9_]+: [A-Z0-9_]+\] ", "", reason)
+    if "wrong version number" in reason.lower() or "record layer failure" in reason.lower():
+        return InfinitiError(
+            f"Infiniti at {endpoint.url}: TLS failed: the server does not speak TLS there ({reason})",
+            hint="check the url's scheme and port; a certificate from a private CA goes in ca_bundle",
+        )
+    if endpoint.ca_bundle is not None:
+        hint = (
+            f"the tenant's ca_bundle ({endpoint.ca_bundle}) does not hold the CA that signed this "
+            "certificate: give the right CA's PEM file (verification cannot be turned off)"
+        )
+    else:
+        hint = (
+            "if Infiniti's certificate comes from a private CA (the sandbox's does), give that CA's PEM "
+            "file as the tenant's ca_bundle (verification cannot be turned off)"
+        )
+    return InfinitiError(f"Infiniti at {endpoint.url}: TLS verification failed: {reason}", hint=hint)
+
 
 def _reason(err: BaseException) -> str:
     reason = getattr(err, "reason", None)
+    if reason is None and isinstance(err, Exception) and len(err.args) == 1:
+        reason = err.args[0]
     text = str(reason if reason is not None else err)
     text = re.sub(r"^HTTPS?Connection(Pool)?\([^)]*\): ", "", text.replace("\n", " ").strip())
     return text.replace("Failed to establish a new connection: ", "cannot connect: ")

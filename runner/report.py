@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.answer import reason
 from runner.changes import Changes
 from runner.errors import Problem, SyncError
 from runner.jobs import Job
@@ -306,6 +307,8 @@ def write_private(path: Path, text: str) -> None:
 
 # --- run -----------------------------------------------------------------------------------------
 
+FAILED_ROWS_SHOWN = 20
+
 
 def _counts_text(result: JobResult) -> str:
     answer = result.answer
@@ -340,23 +343,47 @@ def run_line(result: JobResult) -> str:
         parts.append(
             f"changes: {ch.new} new, {ch.changed} changed, {ch.unchanged} unchanged, {ch.vanished} gone"
         )
-    if result.answer is not None or result.outcome == "held":
-        parts.append("expectations met" if not result.unmet else f"{len(result.unmet)} expectation(s) unmet")
+    if result.answer is not None:
+        parts.append(
+            "expectations met" if not result.unmet else f"{_plural(len(result.unmet), 'expectation')} unmet"
+        )
     return f"{head}: " + "; ".join(parts)
 
 
 def run_text(result: JobResult, verbose: bool = False) -> list[str]:
     """The text report of one job: its line, then holds, unmet expectations and failed rows."""
     lines = [run_line(result)]
-    lines += [f"  held: {h}" for h in result.holds if result.outcome == "held"]
+    if result.outcome == "held":
+        lines += [f"  held: {h}" for h in result.holds]
+    else:
+        lines += [f"  sent despite a hold (--force): {h}" for h in result.holds]
     if result.planned is not None:
         lines += [f"  left out: {f.where}: {f.check}: {f.message}" for f in result.planned.findings]
         lines += [f"  failed: {f}" for f in result.planned.failures]
     lines += [f"  unmet: {u}" for u in result.unmet]
-    for row in result.failed_rows:
+    done = result.batches_imported
+    if result.error is not None and 0 < done < result.batches:
+        which = (
+            f"batch 1 of {result.batches} was"
+            if done == 1
+            else f"batches 1 to {done} of {result.batches} were"
+        )
+        rows = "its" if done == 1 else "their"
+        lines.append(
+            f"  {which} imported before this error; the next run sends {rows} rows again "
+            "(safe: the import is an upsert keyed by username)"
+        )
+    shown = result.failed_rows if verbose else result.failed_rows[:FAILED_ROWS_SHOWN]
+    for row in shown:
         source = f", source row {row.source_row}" if row.source_row else ""
         tolerated = " (tolerated)" if row.tolerated else ""
-        lines.append(f"  row {row.line} ({row.username}{source}){tolerated}: {row.outcome.strip()}")
+        user = row.username if row.username is not None else "no such line in the file"
+        lines.append(f"  row {row.line} ({user}{source}){tolerated}: {reason(row.outcome)}")
+    if len(shown) < len(result.failed_rows):
+        more = len(result.failed_rows) - len(shown)
+        lines.append(
+            f"  {_plural(more, 'more failed row')}: -v lists them all, as does the archive's report.json"
+        )
     if verbose:
         lines += [f"  note: {n}" for n in result.notes]
         if result.archive is not None:
@@ -392,6 +419,7 @@ def run_json(result: JobResult) -> dict[str, Any]:
         "changes": changes_json(changes),
         "holds": result.holds,
         "batches": result.batches,
+        "batches_imported": result.batches_imported,
         "answer": None
         if answer is None
         else {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,17 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from runner import report
-from runner.answer import Answer, is_failure, merge, parse
+from runner.answer import Answer, is_failure, merge, parse, unaccepted
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints, compare, hold
 from runner.client import Client, Endpoint
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
-from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
+from runner.errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_OK, StateError, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
 from runner.plan import Planned, build
-from runner.secrets import resolve
+from runner.secrets import redact, resolve
 from runner.source import open_source
 from runner.spec import Project, Spec, Tenant
 from runner.state import RunRecord, StateStore, holder, now
@@ -59,6 +60,7 @@ class JobResult:
     holds: list[str] = field(default_factory=list)
     rows_sent: int = 0
     batches: int = 0
+    batches_imported: int = 0
     answer: Answer | None = None
     failed_rows: list[FailedRow] = field(default_factory=list)
     unmet: list[str] = field(default_factory=list)
@@ -163,6 +165,19 @@ class Runner:
         except SyncError as err:
             result.error = err.at(where)
             result.outcome, result.exit_code = "error", err.exit_code
+        except OSError as err:  # a local file that cannot be written: a full disk, a permission
+            result.error = StateError(
+                f"cannot use {err.filename or 'a local file'}: {err.strerror or err}", where=where
+            )
+            result.outcome, result.exit_code = "error", result.error.exit_code
+        except Exception as err:  # a bug stops this job only; the other tenants still run
+            result.error = SyncError(
+                f"internal error: {type(err).__name__}: {err}",
+                where=where,
+                hint="this is a bug in infiniti-sync; run again with -v for the traceback",
+            )
+            result.outcome, result.exit_code = "error", EXIT_INTERNAL
+            result.notes.append(traceback.format_exc().rstrip())
         result.finished = now()
         self._finish(result)
         return result
@@ -180,16 +195,15 @@ class Runner:
             result.outcome, result.exit_code = "held", EXIT_CHECK
             self._record(result, accepted=())
             return
-        if result.holds:
-            result.notes += [f"sent despite a hold (--force): {h}" for h in result.holds]
-        answer = self._send(result, endpoint, planned)
+        answers = self._send(result, endpoint, planned)
+        answer = merge([a for a, _ in answers], [rows for _, rows in answers])
         result.rows_sent = planned.rows_out
         result.answer = answer
         result.failed_rows = _failed_rows(answer, planned, spec)
         result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows)
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
-        self._record(result, accepted=_accepted(answer, planned))
+        self._record(result, accepted=_accepted(answers, planned), forget=result.changes.gone)
 
     def _plan(self, job: Job, path: Path) -> Planned:
         tenant, spec = job.tenant, job.spec
@@ -204,32 +218,35 @@ class Runner:
         finally:
             progress.done()
 
-    def _send(self, result: JobResult, endpoint: Endpoint, planned: Planned) -> Answer:
+    def _send(self, result: JobResult, endpoint: Endpoint, planned: Planned) -> list[tuple[Answer, int]]:
+        """Post the file (in batches of the tenant's batch_size); each batch's answer and row count."""
         tenant, spec = result.job.tenant, result.job.spec
         assert result.archive is not None
         where = Where(tenant=tenant.name, spec=spec.name)
         batches = split(planned.path, tenant.batch_size, result.archive)
         result.batches = len(batches)
         progress = Progress(self.console)
-        answers = []
+        answers: list[tuple[Answer, int]] = []
         try:
-            for number, (path, _) in enumerate(batches, 1):
+            for number, (path, rows) in enumerate(batches, 1):
                 if len(batches) > 1:
                     progress.update(f"{result.name}: sending batch {number}/{len(batches)}", force=True)
                 response = self.client.post(endpoint, spec.import_name, path, where=where)
                 write_bytes(result.archive / f"answer-{number}.json", response.body)
                 result.notes += list(response.notes)
-                answers.append(parse(response, where=where, user=endpoint.username, url=endpoint.url))
+                answer = parse(response, where=where, user=endpoint.username, url=endpoint.url)
+                answers.append((answer, rows))
+                result.batches_imported = number
         finally:
             progress.done()
             for path, _ in batches:
                 if path != planned.path:
                     path.unlink(missing_ok=True)
-        return merge(answers, [size for _, size in batches])
+        return answers
 
-    def _record(self, result: JobResult, accepted: Any) -> None:
+    def _record(self, result: JobResult, accepted: Any, forget: Sequence[str] = ()) -> None:
         result.finished = now()
-        self.state.record(_run_record(result), accepted)
+        self.state.record(_run_record(result), accepted, forget)
 
     def _finish(self, result: JobResult) -> None:
         """Record an error run (if the state can take it), write the report, prune the archive."""
@@ -239,11 +256,14 @@ class Runner:
             except SyncError as err:
                 result.notes.append(f"the run could not be recorded: {err}")
         if result.archive is not None:
-            write_text(
-                result.archive / "report.json",
-                json.dumps(report.run_json(result), indent=2, ensure_ascii=False),
-            )
-            self.archive.prune(result.job.tenant.name, result.job.spec.name)
+            try:
+                write_text(
+                    result.archive / "report.json",
+                    json.dumps(report.run_json(result), indent=2, ensure_ascii=False),
+                )
+                self.archive.prune(result.job.tenant.name, result.job.spec.name)
+            except OSError as err:
+                result.notes.append(f"the archive could not be written: {err.strerror or err}")
 
 
 def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow]:
@@ -269,17 +289,14 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
     ]
 
 
-def _accepted(answer: Answer, planned: Planned) -> Any:
-    """(username, fingerprint) of the lines Infiniti accepted: listed as created or updated, or, when the
-    answer lists no rows, all of them if it reports success."""
-    if answer.details:
-        failed = {
-            line for line in range(1, planned.rows_out + 1) if is_failure(answer.details.get(line, "unknown"))
-        }
-    elif answer.success:
-        failed = set()
-    else:
-        return ()
+def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:
+    """(username, fingerprint) of the lines Infiniti accepted, batch by batch: listed as created or
+    updated, or, when a batch's answer lists no rows, all of that batch's lines if it reports success."""
+    failed: set[int] = set()
+    offset = 0
+    for answer, rows in answers:
+        failed |= {offset + line for line in unaccepted(answer, rows)}
+        offset += rows
     return accepted_fingerprints(read_records(planned.path), failed)
 
 
@@ -287,6 +304,7 @@ def _run_record(result: JobResult) -> RunRecord:
     answer, planned = result.answer, result.planned
     counts = answer.counts if answer else None
     message = str(result.error) if result.error else "; ".join(result.holds + result.unmet) or None
+    message = redact(message) if message else None
     return RunRecord(
         tenant=result.job.tenant.name,
         spec=result.job.spec.name,

@@ -157,7 +157,7 @@ class StateStore:
         location = state if isinstance(state, str) else resolve(state, environ, what="state")
         if "://" not in location:
             path = Path(location)
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            _create_private(path)
             engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
             event.listen(engine, "connect", _sqlite_pragmas)
             store = cls(engine, lock_dir=path.parent / "locks", display=str(path))
@@ -217,7 +217,7 @@ class StateStore:
         )
         try:
             with self.engine.connect() as conn:
-                return dict(conn.execute(query).tuples().all())
+                return dict(conn.execute(query).all())
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
@@ -260,8 +260,11 @@ class StateStore:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def record(self, run: RunRecord, accepted: Iterable[tuple[str, int]] = ()) -> int:
-        """Write a finished run and the fingerprints of its accepted rows, in one transaction."""
+    def record(
+        self, run: RunRecord, accepted: Iterable[tuple[str, int]] = (), forget: Iterable[str] = ()
+    ) -> int:
+        """Write a finished run and the fingerprints of its accepted rows, and drop those of the
+        `forget` usernames (gone from the source), in one transaction."""
         values = {k: v for k, v in run.__dict__.items() if k != "id"}
         try:
             with self.engine.begin() as conn:
@@ -284,6 +287,7 @@ class StateStore:
                         batch = []
                 if batch:
                     self._upsert(conn, batch)
+                self._forget(conn, run.tenant, run.spec, list(forget))
                 return run_id
         except SQLAlchemyError as err:
             raise self._fail("cannot record the run", err) from err
@@ -297,6 +301,16 @@ class StateStore:
             set_={"fingerprint": statement.excluded.fingerprint, "run_id": statement.excluded.run_id},
         )
         conn.execute(statement, rows)
+
+    def _forget(self, conn: Any, tenant: str, spec: str, usernames: list[str]) -> None:
+        for start in range(0, len(usernames), _CHUNK):
+            conn.execute(
+                delete(synced_table).where(
+                    synced_table.c.tenant == tenant,
+                    synced_table.c.spec == spec,
+                    synced_table.c.username.in_(usernames[start : start + _CHUNK]),
+                )
+            )
 
     def forget(self, tenant: str, spec: str) -> None:
         """Drop the fingerprints of a tenant and spec (the next run sends everything)."""
@@ -414,6 +428,18 @@ def _safe(name: str) -> str:
 def _lock_key(name: str) -> int:
     digest = hashlib.blake2b(f"infiniti-sync:{name}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable only by its owner (it lists users); SQLite gives its -wal and -shm
+    files the same mode. An existing file keeps the mode it has."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as err:
+        raise StateError(f"state store {path}: cannot create: {err.strerror}") from err
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from runner.answer import Answer, merge, parse
+from runner.answer import Answer, merge, parse, reason, unaccepted
 from runner.client import Response, _retry_after
 from runner.contract import BAD_EMAIL, Counts, parse_summary, summary
 from runner.errors import AuthError, InfinitiError, Where
@@ -177,7 +177,13 @@ def expect(**counts: object) -> Expect:
             {"allow": "group"},
             FAILED,
             [EMAIL_ROW],
-            ["failures: 1 failed row not tolerated by failures.allow ('group')"],
+            ["failures: 1 failed row not tolerated by failures.allow: group"],
+        ),
+        (
+            {"success": True, "allow": "emailAddress"},
+            Answer(False, "Import failed.", Counts(), {}),
+            [],
+            ["success: expected true, got false"],
         ),
     ],
 )
@@ -203,3 +209,46 @@ def test_amount_of_a_total() -> None:
     assert Amount.parse("5%").of(200) == 10
     assert Amount.parse(3).of(200) == 3
     assert str(Amount.parse("2.5%")) == "2.5%"
+
+
+def test_a_redirect_names_its_target() -> None:
+    moved = Response(302, b"", "text/html", 1, 0.1, location="https://sso.example/login")
+    with pytest.raises(InfinitiError) as caught:
+        parse(moved, where=WHERE, user="autosync", url=URL)
+    assert str(caught.value) == (
+        "tenant stmarys, spec students: Infiniti at https://stmarys.example answered HTTP 302, a redirect to "
+        "https://sso.example/login\n"
+        "  hint: the import is never redirected: if that address is Infiniti's, make it the tenant's url; a "
+        "login page means something in between (a proxy, single sign-on) answered instead"
+    )
+
+
+def test_an_answer_after_the_retries_says_why_they_stopped() -> None:
+    busy = Response(
+        503, b"Busy", "text/plain", 5, 9.0, gave_up="gave up after 5 attempts: retries.attempts is 4"
+    )
+    with pytest.raises(InfinitiError) as caught:
+        parse(busy, where=WHERE, user="autosync", url=URL)
+    assert caught.value.message == (
+        "Infiniti at https://stmarys.example answered HTTP 503: text/plain: Busy "
+        "(gave up after 5 attempts: retries.attempts is 4)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "rows", "lines"),
+    [
+        (OK, 3, set()),
+        (Answer(False, "", Counts(), {}), 3, {1, 2, 3}),
+        (Answer(False, "", Counts(), {1: "User Created", 2: BAD_EMAIL}), 3, {2, 3}),  # 3 not listed
+        (Answer(True, "", Counts(), {1: "User Updated", 2: "User Created"}), 2, set()),
+    ],
+)
+def test_the_lines_an_answer_does_not_confirm(answer: Answer, rows: int, lines: set[int]) -> None:
+    assert unaccepted(answer, rows) == lines
+
+
+def test_a_failed_rows_reason_is_said_once() -> None:
+    assert reason(BAD_EMAIL) == "Field (emailAddress) is not a well-formed email address."
+    assert reason("Something else went wrong. ") == "Something else went wrong."
+    assert reason("A User failed to import: B") == "A User failed to import: B"

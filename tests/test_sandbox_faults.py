@@ -189,6 +189,7 @@ def test_the_fault_endpoints_need_an_admin(sandbox_client: Client) -> None:
     ("fault", "count"),
     [
         (Fault(status=503, retry_after=1), 2),
+        (Fault(status=503, retry_after=0), 1),
         (Fault(status=502, body="<html>Bad gateway</html>", content_type="text/html"), 1),
         (Fault(delay=2.5), 1),
         (Fault(drop=True, delay=0.5), 3),

@@ -17,6 +17,8 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     """Run the selected jobs and report; the exit code is the worst of them."""
     if not args.all and not args.tenant:
         raise UsageError("name the tenants to run with --tenant T (repeatable), or pass --all")
+    if args.all and args.tenant:
+        raise UsageError("give --tenant or --all, not both")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     import urllib3

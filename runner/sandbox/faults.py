@@ -42,8 +42,8 @@ class Fault:
         data: dict[str, object] = {"count": count}
         for key in _KEYS[1:]:
             value = getattr(self, key)
-            if value not in (None, False, 0.0):
-                data[key] = value
+            if value is not None and value is not False and not (key == "delay" and value == 0.0):
+                data[key] = value  # retry_after 0 (retry at once) is a value, not an absence
         return data
 
     def response(self) -> tuple[int, str, bytes]:

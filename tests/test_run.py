@@ -1,0 +1,476 @@
+"""`infiniti-sync run` and `history` end to end against a sandbox process: the JSON report, the archive
+and its modes, the state, `--junit`, TLS, unreachable hosts, locks, pruning and tenants run at once.
+The scenarios that need only a project, a sandbox config and an expected text report are folders in
+tests/run_cases/."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from runner.cli import main
+from runner.console import Console
+from runner.sandbox import Fault
+from runner.sandbox.tls import ensure
+from runner.state import StateStore
+from tests.support.project import Site, copy_project, invoke
+from tests.support.sandbox import start_sandbox_process
+
+CASES = Path(__file__).parent / "run_cases"
+SEVERAL = CASES / "several-tenants-one-failing"
+STAFF_CSV = (
+    "username,library-group,system-group,emailAddress,givenName,surname,staffMember\r\n"
+    "t201,Staff,Staff,helen.carter@example.edu,Helen,Carter,TRUE\r\n"
+    "t202,Staff,Staff,rangi.parata@example.edu,Rangi,Parata,TRUE\r\n"
+    "t203,Staff,Staff,mei.chen@example.edu,Mei,Chen,TRUE\r\n"
+    "t204,Staff,Staff,siobhan.obrien@example.edu,Siobhán,O'Brien,TRUE\r\n"
+    "t207,Staff,Staff,tuhoe.rewi@example.edu,Tūhoe,Rewi,TRUE\r\n"
+    "t208,Staff,Staff,kavya.iyer@example.edu,Kavya,Iyer,TRUE\r\n"
+)
+SIX_CREATED = "6 users processed. 6 users created. 0 users updated. 0 users failed."
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The example project and a sandbox process with the demo tenant."""
+    running = Site.start(tmp_path / "project")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def several(tmp_path: Path) -> Iterator[Site]:
+    """Tenants north, south (no Staff group: its rows fail) and west, each running the staff spec."""
+    running = Site.start(tmp_path / "project", overlay=SEVERAL, config=SEVERAL / "sandbox.yaml")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _edit(site: Site, old: str, new: str) -> None:
+    text = site.project_file.read_text(encoding="utf-8")
+    assert old in text
+    site.project_file.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _staff_users() -> list[dict[str, str]]:
+    lines = STAFF_CSV.splitlines()
+    header = lines[0].split(",")
+    return [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+
+
+def test_a_run_reported_as_json_archived_and_held_by_the_sandbox(site: Site) -> None:
+    done = site.invoke(["run", "--tenant", "demo", "--spec", "staff", "--format", "json"])
+    assert (done.code, done.err) == (0, "")
+    [run] = json.loads(done.out)["runs"]
+    archive = Path(run.pop("archive"))
+    assert archive.parent == site.root / ".infiniti-sync" / "runs" / "demo" / "staff"
+    assert run.pop("started") < run.pop("finished")
+    assert run == {
+        "tenant": "demo",
+        "spec": "staff",
+        "outcome": "ok",
+        "exit_code": 0,
+        "rows": {"read": 6, "skipped": 0, "in_file": 6, "left_out": 0, "sent": 6},
+        "findings": [],
+        "changes": {
+            "first_run": True,
+            "new": 6,
+            "changed": 0,
+            "unchanged": 0,
+            "vanished": 0,
+            "examples": {
+                "new": ["t201", "t202", "t203", "t204", "t207"],
+                "changed": [],
+                "unchanged": [],
+                "vanished": [],
+            },
+        },
+        "holds": [],
+        "batches": 1,
+        "batches_imported": 1,
+        "answer": {
+            "success": True,
+            "summary": SIX_CREATED,
+            "counts": {"processed": 6, "created": 6, "updated": 0, "failed": 0},
+        },
+        "failed_rows": [],
+        "unmet": [],
+        "notes": [],
+        "error": None,
+    }
+    assert site.sandbox.users("demo") == _staff_users()
+    # The archive: the file sent, the raw answer, the report; readable only by the owner.
+    assert sorted(p.name for p in archive.iterdir()) == ["answer-1.json", "report.json", "sent.csv"]
+    assert (archive / "sent.csv").read_bytes() == STAFF_CSV.encode()
+    assert json.loads((archive / "answer-1.json").read_bytes()) == {"success": True, "summary": SIX_CREATED}
+    report = json.loads((archive / "report.json").read_bytes())
+    assert {k: report[k] for k in run} == run
+    runs = site.root / ".infiniti-sync" / "runs"
+    assert [_mode(p) for p in (runs, runs / "demo", runs / "demo" / "staff", archive)] == [0o700] * 4
+    assert [_mode(p) for p in sorted(archive.iterdir())] == [0o600] * 3
+    assert _mode(site.root / ".infiniti-sync" / "state.db") == 0o600
+    # The request as the sandbox saw it: origin-form, credentials not in the URL.
+    log = (site.root.parent / "project-sandbox.log").read_text()
+    assert '127.0.0.1 "POST /api/import/userGroups?tenantId=demo HTTP/1.1" 200 -' in log.splitlines()
+
+
+def test_history_lists_runs_newest_first(site: Site) -> None:
+    assert site.invoke(["run", "--tenant", "demo", "--spec", "staff"]).code == 0
+    site.sandbox.inject("demo", Fault(status=500))
+    assert site.invoke(["run", "--tenant", "demo", "--spec", "staff"]).code == 3
+    done = site.invoke(["history"])
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", "YYYY-MM-DD HH:MM:SSZ", site.normalise(done.out))
+    assert (done.code, done.err) == (0, "")
+    assert text == (
+        "finished (UTC)        job         outcome  mode  sent  created  updated  failed  archive\n"
+        "YYYY-MM-DD HH:MM:SSZ  demo/staff  error    full  0" + " " * 31 + ""
+        "PROJECT/.infiniti-sync/runs/demo/staff/STAMP\n"
+        "YYYY-MM-DD HH:MM:SSZ  demo/staff  ok       full  6     6        0        0       "
+        "PROJECT/.infiniti-sync/runs/demo/staff/STAMP\n"
+    )
+    records = json.loads(site.invoke(["history", "--format", "json", "--limit", "1"]).out)["runs"]
+    assert [(r["outcome"], r["exit_code"], r["message"]) for r in records] == [
+        (
+            "error",
+            3,
+            f"tenant demo, spec staff: Infiniti at {site.sandbox.url} answered HTTP 500: "
+            "Internal Server Error (a fault injected into the sandbox).",
+        )
+    ]
+
+
+def test_history_before_any_run(site: Site) -> None:
+    done = site.invoke(["history"])
+    assert (done.code, done.out, done.err) == (0, "no runs recorded yet\n", "")
+
+
+def test_junit_has_one_case_per_tenant_and_spec(several: Site, tmp_path: Path) -> None:
+    several.sandbox.inject("west", Fault(status=500))
+    junit = tmp_path / "reports" / "run.xml"
+    done = several.invoke(["run", "--all", "--junit", os.fspath(junit)])
+    assert done.code == 3
+    assert _mode(junit) == 0o600
+    root = ET.parse(junit).getroot()  # noqa: S314 - our own report
+    assert (root.tag, root.attrib) == ("testsuites", {"tests": "3", "failures": "1", "errors": "1"})
+    [suite] = root
+    assert suite.attrib == {"name": "infiniti-sync run", "tests": "3", "failures": "1", "errors": "1"}
+    cases = [(c.attrib["classname"], c.attrib["name"], [e.tag for e in c]) for c in suite]
+    assert cases == [
+        ("north", "staff", ["system-out"]),
+        ("south", "staff", ["failure", "system-out"]),
+        ("west", "staff", ["error", "system-out"]),
+    ]
+    south, west = suite[1].find("failure"), suite[2].find("error")
+    assert south is not None and west is not None
+    assert south.attrib["message"] == (
+        "south/staff: failed: 6 read; 6 sent; 0 created, 0 updated, 6 failed; 2 expectations unmet"
+    )
+    assert (south.text or "").splitlines()[1:4] == [
+        "  unmet: success: expected true, got false",
+        "  unmet: failed: expected 0, got 6",
+        "  row 1 (t201, source row 1): Library group (Staff) is not defined.",
+    ]
+    assert several.normalise(west.attrib["message"]) == (
+        "west/staff: error: Infiniti at https://127.0.0.1:8443 answered HTTP 500: Internal Server Error "
+        "(a fault injected into the sandbox)."
+    )
+    north_out = suite[0].find("system-out")
+    assert north_out is not None
+    assert several.normalise(north_out.text or "") == (
+        "north/staff: ok: 6 read; 6 sent; 6 created, 0 updated, 0 failed; expectations met\n"
+        "  archive: PROJECT/.infiniti-sync/runs/north/staff/STAMP"
+    )
+
+
+def test_tenants_run_at_once_with_jobs(several: Site) -> None:
+    for tenant in ("north", "south", "west"):
+        several.sandbox.inject(tenant, Fault(delay=1.0))
+    started = time.monotonic()
+    done = several.invoke(["run", "--all", "--jobs", "3"])
+    elapsed = time.monotonic() - started
+    assert done.code == 1
+    assert [line.split(":")[0] for line in done.out.splitlines() if not line.startswith(" ")] == [
+        "north/staff",
+        "south/staff",
+        "west/staff",
+    ]
+    assert elapsed < 2.5  # one after another would take more than 3 s
+
+
+def test_tls_with_another_sandboxs_ca(site: Site, tmp_path: Path) -> None:
+    other = ensure(tmp_path / "other-sandbox")
+    _edit(site, "ca_bundle: .infiniti-sync/sandbox/ca.pem", f"ca_bundle: {other.ca_file}")
+    done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
+    assert (done.code, done.err) == (3, "")
+    assert site.normalise(done.out) == (
+        "demo/staff: error: Infiniti at https://127.0.0.1:8443: TLS verification failed: "
+        "certificate verify failed: unable to get local issuer certificate\n"
+        f"  hint: the tenant's ca_bundle ({other.ca_file}) does not hold the CA that signed this "
+        "certificate: give the right CA's PEM file (verification cannot be turned off)\n"
+    )
+    assert site.imports() == []
+
+
+def test_tls_without_ca_bundle_uses_the_system_store(site: Site) -> None:
+    _edit(site, "ca_bundle: .infiniti-sync/sandbox/ca.pem", "")
+    done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
+    assert (done.code, done.err) == (3, "")
+    assert site.normalise(done.out) == (
+        "demo/staff: error: Infiniti at https://127.0.0.1:8443: TLS verification failed: "
+        "certificate verify failed: unable to get local issuer certificate\n"
+        "  hint: if Infiniti's certificate comes from a private CA (the sandbox's does), give that CA's PEM "
+        "file as the tenant's ca_bundle (verification cannot be turned off)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(None, "does not exist"), (b"not a certificate\n", "holds no PEM certificate")],
+)
+def test_a_ca_bundle_that_cannot_be_used(site: Site, content: bytes | None, problem: str) -> None:
+    if content is not None:
+        (site.root / "ca.pem").write_bytes(content)
+    _edit(site, "ca_bundle: .infiniti-sync/sandbox/ca.pem", "ca_bundle: ca.pem")
+    done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
+    assert (done.code, done.err) == (2, "")
+    assert site.normalise(done.out) == (
+        f"demo/staff: error: ca_bundle PROJECT/ca.pem {problem}\n"
+        "  hint: give the PEM file of the CA that signed Infiniti's certificate "
+        "(for the sandbox: its ca.pem)\n"
+    )
+
+
+def test_https_to_a_server_without_tls(site: Site, tmp_path: Path) -> None:
+    plain = start_sandbox_process(tmp_path / "plain", "--no-tls")
+    try:
+        _edit(site, site.sandbox.url, plain.url.replace("http://", "https://"))
+        done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
+    finally:
+        plain.stop()
+    assert (done.code, done.err) == (3, "")
+    port = plain.url.rsplit(":", 1)[1]
+    assert done.out.startswith(
+        f"demo/staff: error: Infiniti at https://127.0.0.1:{port}: TLS failed: "
+        "the server does not speak TLS there ("
+    )
+    assert done.out.endswith(
+        "  hint: check the url's scheme and port; a certificate from a private CA goes in ca_bundle\n"
+    )
+
+
+def test_a_host_that_refuses_connections(site: Site) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _edit(site, site.sandbox.url, f"https://127.0.0.1:{port}")
+    _edit(site, "    specs: [students, staff]", "    specs: [students, staff]\n    retries: {attempts: 0}")
+    done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
+    assert (done.code, done.err) == (3, "")
+    assert done.out == (
+        f"demo/staff: error: Infiniti at https://127.0.0.1:{port}: connection refused "
+        "(no retries: retries.attempts is 0)\n"
+        "  hint: check the tenant's url, and that this machine can reach it (firewall, proxy)\n"
+    )
+
+
+def test_a_second_run_of_the_same_tenant_and_spec_waits_for_the_lock(site: Site) -> None:
+    store = StateStore.open(os.fspath(site.root / ".infiniti-sync" / "state.db"), environ={})
+    try:
+        with store.lock("demo", "staff"):
+            done = site.invoke(["run", "--tenant", "demo"])
+    finally:
+        store.close()
+    assert done.code == 3
+    lines = done.out.splitlines()
+    assert lines[0].startswith("demo/students: ok: ")
+    host = re.escape(socket.gethostname())
+    assert re.fullmatch(
+        rf"demo/staff: error: another run holds this tenant and spec: host {host}, "
+        rf"process {os.getpid()}, running since \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00",
+        lines[1],
+    )
+    assert lines[2:] == ["  hint: wait for it to finish, or pass --wait SECONDS"]
+
+
+def test_the_archive_keeps_the_newest_keep_runs(site: Site) -> None:
+    _edit(site, "keep_runs: 30", "keep_runs: 2")
+    archives = []
+    for _ in range(3):
+        done = site.invoke(["run", "--tenant", "demo", "--spec", "staff", "--format", "json"])
+        archives.append(Path(json.loads(done.out)["runs"][0]["archive"]))
+    assert site.runs("demo", "staff") == archives[1:]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run"], "error: name the tenants to run with --tenant T (repeatable), or pass --all\n"),
+        (["run", "--all", "--tenant", "demo"], "error: give --tenant or --all, not both\n"),
+        (
+            ["run", "--tenant", "demos"],
+            "error: no tenant named 'demos'; did you mean 'demo'?\n  hint: tenants: demo\n",
+        ),
+        (["run", "--all", "--jobs", "0"], "error: --jobs must be at least 1\n"),
+    ],
+)
+def test_run_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    project = copy_project(tmp_path / "project")
+    done = invoke(project.parent, args)
+    assert (done.code, done.out, done.err) == (2, "", message)
+
+
+def test_an_archive_that_cannot_be_written_is_an_outside_failure(site: Site) -> None:
+    (site.root / "blocked").write_text("a file where the archive folder should be\n")
+    _edit(site, "archive: .infiniti-sync/runs", "archive: blocked")
+    done = site.invoke(["run", "--tenant", "demo"])
+    assert (done.code, done.err) == (3, "")
+    hint = "  hint: check the project's archive setting and that this user may write there\n"
+    assert site.normalise(done.out) == (
+        "demo/students: error: archive PROJECT/blocked: cannot create a folder for the run: File exists\n"
+        + hint
+        + "demo/staff: error: archive PROJECT/blocked: cannot create a folder for the run: File exists\n"
+        + hint
+    )
+    assert site.imports() == []
+
+
+def test_a_bug_in_one_job_stops_only_that_job(several: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runner.run
+    from runner.expect import unmet
+
+    def unmet_with_a_bug(expect: Any, answer: Any, sent: int, failed: Any) -> list[str]:
+        if failed and failed[0].outcome.startswith("Library group (Staff)"):  # south's answer only
+            raise ZeroDivisionError("division by zero")
+        return unmet(expect, answer, sent, failed)
+
+    monkeypatch.setattr(runner.run, "unmet", unmet_with_a_bug)
+    done = several.invoke(["run", "--all"])
+    assert (done.code, done.err) == (4, "")
+    assert several.normalise(done.out) == (
+        "north/staff: ok: 6 read; 6 sent; 6 created, 0 updated, 0 failed; expectations met\n"
+        "south/staff: error: internal error: ZeroDivisionError: division by zero\n"
+        "  hint: this is a bug in infiniti-sync; run again with -v for the traceback\n"
+        + "".join(
+            f"  row {n} ({user}, source row {n}): Library group (Staff) is not defined.\n"
+            for n, user in enumerate(["t201", "t202", "t203", "t204", "t207", "t208"], 1)
+        )
+        + "west/staff: ok: 6 read; 6 sent; 6 created, 0 updated, 0 failed; expectations met\n"
+    )
+    verbose = several.invoke(["run", "--tenant", "south", "-v"]).out
+    assert "  note: Traceback (most recent call last):" in verbose
+    assert "ZeroDivisionError: division by zero" in verbose
+
+
+class _Terminal(io.StringIO):
+    """Standard error as a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_progress_only_on_a_terminal_and_never_with_json(site: Site, fmt: str) -> None:
+    _edit(site, "    specs: [students, staff]", "    specs: [students, staff]\n    batch_size: 10")
+    out, err = io.StringIO(), _Terminal()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INFINITI_DEMO_PASSWORD", "change-me")
+        args = [
+            "run",
+            "--tenant",
+            "demo",
+            "--spec",
+            "students",
+            "--format",
+            fmt,
+            "--project",
+            os.fspath(site.root),
+        ]
+        assert main(args, Console(out=out, err=err)) == 0
+    if fmt == "json":
+        assert err.getvalue() == ""
+    else:
+        steps = [f"\rdemo/students: sending batch {n}/3" for n in (1, 2, 3)]
+        assert err.getvalue() == "".join(steps) + "\r" + " " * len(steps[-1][1:]) + "\r"
+
+
+def test_a_user_gone_from_the_source_is_reported_once(site: Site) -> None:
+    staff = ["run", "--tenant", "demo", "--spec", "staff"]
+    assert site.invoke(staff).code == 0
+    export = site.root / "sms-export" / "staff.csv"
+    lines = export.read_text(encoding="utf-8").splitlines(keepends=True)
+    export.write_text("".join(line for line in lines if not line.startswith("T203,")), encoding="utf-8")
+    changes = [site.invoke(staff).out.split("; ")[3] for _ in range(2)]
+    assert changes == [
+        "changes: 0 new, 0 changed, 5 unchanged, 1 gone",
+        "changes: 0 new, 0 changed, 5 unchanged, 0 gone",  # not counted against max_change forever
+    ]
+    assert [user["username"] for user in site.sandbox.users("demo")] == [
+        "t201",
+        "t202",
+        "t203",
+        "t204",
+        "t207",
+        "t208",
+    ]  # reported, never deleted: the contract has no delete
+
+
+def _postgres_url() -> str:
+    """The PostgreSQL server of the database tests (CI must have it; elsewhere the test is skipped)."""
+    url = os.environ.get("INFINITI_SYNC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
+    try:
+        store = StateStore.open(url, environ={})
+    except Exception as err:  # any reason the server cannot be used
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL at {url}: {err}")
+    store.close()
+    return url
+
+
+@pytest.mark.postgres
+def test_state_in_postgresql_with_tenants_at_once(several: Site) -> None:
+    from sqlalchemy import delete
+
+    from runner.state import runs_table, synced_table
+
+    url = _postgres_url()
+    store = StateStore.open(url, environ={})
+    try:
+        with store.engine.begin() as conn:  # the database is shared: start from nothing for these tenants
+            for table in (runs_table, synced_table):
+                conn.execute(delete(table).where(table.c.tenant.in_(["north", "south", "west"])))
+    finally:
+        store.close()
+    text = several.project_file.read_text(encoding="utf-8")
+    several.project_file.write_text("state: {env: STATE_URL}\n" + text, encoding="utf-8")
+    env = {"INFINITI_DEMO_PASSWORD": "change-me", "STATE_URL": url}
+    first = several.invoke(["run", "--all", "--jobs", "3"], env)
+    again = several.invoke(["run", "--all", "--jobs", "3"], env)
+    assert (first.code, again.code) == (1, 1)
+    assert [line for line in again.out.splitlines() if "changes:" in line] == [  # south: none accepted yet
+        "north/staff: ok: 6 read; 6 sent; 0 created, 6 updated, 0 failed; changes: 0 new, 0 changed, "
+        "6 unchanged, 0 gone; expectations met",
+        "west/staff: ok: 6 read; 6 sent; 0 created, 6 updated, 0 failed; changes: 0 new, 0 changed, "
+        "6 unchanged, 0 gone; expectations met",
+    ]
+    history = several.invoke(["history", "--tenant", "west"], env).out.splitlines()
+    assert [line.split()[3] for line in history[1:]] == ["ok", "ok"]
