@@ -43,6 +43,32 @@ def remember(value: str) -> str:
     return value
 
 
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@:?#]*(?::(?P<password>[^/@?#]*))?@)?")
+_QUERY_SECRET = re.compile(r"[?&]((?:ssl)?password|passwd|pwd)=([^&#]+)", re.IGNORECASE)
+
+
+def remember_url(url: str) -> str:
+    """Register the password of a database URL (as written, and decoded) and any password-like query
+    value, not the whole URL, so that messages can still say which server; returns `url` unchanged."""
+    from urllib.parse import unquote
+
+    match = _URL_PASSWORD.match(url)
+    if match is None:
+        return remember(url)  # not a URL we can read: keep all of it out of every message
+    for value in [match["password"] or "", *(value for _, value in _QUERY_SECRET.findall(url))]:
+        if value:
+            remember(value)
+            remember(unquote(value))
+    return url
+
+
+def forget_all() -> None:
+    """Forget every secret read so far (for tests, which run many projects in one process)."""
+    with _known.lock:
+        _known.values.clear()
+        _known.pattern = None
+
+
 def redact(text: str) -> str:
     """`text` with every secret read so far replaced by ***."""
     pattern = _known.pattern

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.errors import QueryError, SourceError, UsageError, Where
-from runner.secrets import remember, resolve
+from runner.secrets import remember_url, resolve
 from runner.spec import Connection
 
 if TYPE_CHECKING:
@@ -41,10 +41,8 @@ _BATCH = 2000
 # SQLAlchemy's own patterns for text(): a :name parameter, and a backslash-escaped colon.
 _BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
 _ESCAPED_COLON = re.compile(r"\x5c(:[\w\$]*)(?![:\w\$])")
-_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@:?#]*(?::(?P<password>[^/@?#]*))?@)?")
 _BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
-_QUERY_SECRET = re.compile(r"[?&]((?:ssl)?password|passwd|pwd)=([^&#]+)", re.IGNORECASE)
 
 
 @dataclass
@@ -74,23 +72,8 @@ def open_source(connection: Connection, *, environ: Mapping[str, str], root: Pat
     url = connection.url
     if not isinstance(url, str):
         url = resolve(url, environ, what=f"{where}: url", mask=False)
-        _remember_password(url)
+        remember_url(url)
     return Database(url, root=root, where=where)
-
-
-def _remember_password(url: str) -> None:
-    """Mask the password of a URL (as written, and decoded) wherever it appears, not the whole URL."""
-    from urllib.parse import unquote
-
-    match = _URL_PASSWORD.match(url)
-    if match is None:
-        remember(url)  # not a URL we can read: keep all of it out of every message
-        return
-    secrets = [match["password"] or "", *(value for _, value in _QUERY_SECRET.findall(url))]
-    for value in secrets:
-        if value:
-            remember(value)
-            remember(unquote(value))
 
 
 # --- databases ---------------------------------------------------------------------------------

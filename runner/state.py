@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from runner.dburl import engine_url, unwritten_sqlite
 from runner.errors import LockHeld, StateError, Where
-from runner.secrets import resolve
+from runner.secrets import remember_url, resolve
 from runner.spec import Secret
 
 SCHEMA_VERSION = 1
@@ -154,7 +154,9 @@ class StateStore:
     @classmethod
     def open(cls, state: str | Secret, *, environ: Mapping[str, str]) -> StateStore:
         """Open (creating or migrating) the store named by the project's `state`."""
-        location = state if isinstance(state, str) else resolve(state, environ, what="state")
+        location = state if isinstance(state, str) else resolve(state, environ, what="state", mask=False)
+        if "://" in location:
+            remember_url(location)
         if "://" not in location:
             path = Path(location)
             _create_private(path)

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from runner import secrets
 from runner.sandbox import Sandbox, demo_config
 from tests.support.sandbox import Client, SandboxProcess, start_sandbox_process
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets() -> Iterator[None]:
+    """Each test starts with no remembered secrets, as each run of the command line does."""
+    secrets.forget_all()
+    yield
+    secrets.forget_all()
 
 
 @pytest.fixture(scope="session")
