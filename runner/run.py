@@ -91,13 +91,13 @@ def endpoint_of(tenant: Tenant, environ: Mapping[str, str]) -> Endpoint:
     )
 
 
-def split(path: Path, size: int | None, folder: Path) -> list[tuple[Path, int]]:
-    """The file as batches of at most `size` data lines (each with the header), written beside it."""
+def split(path: Path, rows: int, size: int | None, folder: Path) -> list[tuple[Path, int]]:
+    """The file of `rows` data lines as batches of at most `size` lines (each with the header),
+    written beside it; the file itself when it needs no splitting."""
+    if size is None or rows <= size:
+        return [(path, rows)]
     records = read_records(path)
     header = next(records)
-    if size is None:
-        count = sum(1 for _ in records)
-        return [(path, count)]
     batches: list[tuple[Path, int]] = []
     for number in itertools.count(1):
         chunk = list(itertools.islice(records, size))
@@ -203,7 +203,8 @@ class Runner:
         result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows)
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
-        self._record(result, accepted=_accepted(answers, planned), forget=result.changes.gone)
+        accepted = ((u, fp) for u, fp in _accepted(answers, planned) if known.get(u) != fp)
+        self._record(result, accepted=accepted, forget=result.changes.gone)  # unchanged rows: already there
 
     def _plan(self, job: Job, path: Path) -> Planned:
         tenant, spec = job.tenant, job.spec
@@ -223,7 +224,7 @@ class Runner:
         tenant, spec = result.job.tenant, result.job.spec
         assert result.archive is not None
         where = Where(tenant=tenant.name, spec=spec.name)
-        batches = split(planned.path, tenant.batch_size, result.archive)
+        batches = split(planned.path, planned.rows_out, tenant.batch_size, result.archive)
         result.batches = len(batches)
         progress = Progress(self.console)
         answers: list[tuple[Answer, int]] = []

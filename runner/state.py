@@ -273,17 +273,9 @@ class StateStore:
                 key = conn.execute(insert(runs_table).values(**values)).inserted_primary_key
                 assert key is not None
                 run_id = int(key[0])
-                batch: list[dict[str, Any]] = []
+                batch: list[tuple[str, str, str, int, int]] = []
                 for username, fp in accepted:
-                    batch.append(
-                        {
-                            "tenant": run.tenant,
-                            "spec": run.spec,
-                            "username": username,
-                            "fingerprint": fp,
-                            "run_id": run_id,
-                        }
-                    )
+                    batch.append((run.tenant, run.spec, username, fp, run_id))
                     if len(batch) >= _CHUNK:
                         self._upsert(conn, batch)
                         batch = []
@@ -294,15 +286,16 @@ class StateStore:
         except SQLAlchemyError as err:
             raise self._fail("cannot record the run", err) from err
 
-    def _upsert(self, conn: Any, rows: list[dict[str, Any]]) -> None:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        statement: Any = (postgresql.insert if self.is_postgres else sqlite.insert)(synced_table)
-        statement = statement.on_conflict_do_update(
-            index_elements=["tenant", "spec", "username"],
-            set_={"fingerprint": statement.excluded.fingerprint, "run_id": statement.excluded.run_id},
+    def _upsert(self, conn: Any, rows: list[tuple[str, str, str, int, int]]) -> None:
+        """Insert or update fingerprints through the driver's own executemany (SQLite and PostgreSQL
+        share the statement; only the placeholder differs): a million rows in seconds, not minutes."""
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO {synced_table.name} (tenant, spec, username, fingerprint, run_id) "
+            f"VALUES ({', '.join([mark] * 5)}) ON CONFLICT (tenant, spec, username) "
+            "DO UPDATE SET fingerprint = excluded.fingerprint, run_id = excluded.run_id",
+            rows,
         )
-        conn.execute(statement, rows)
 
     def _forget(self, conn: Any, tenant: str, spec: str, usernames: list[str]) -> None:
         for start in range(0, len(usernames), _CHUNK):
