@@ -1,0 +1,32 @@
+"""The benchmark keeps working: a small run of it (timings are printed, never asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--sizes", "2000,10000", "--repeat", "1",
+         "--e2e-size", "10000", "--work", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = dict(re.findall(r"^(\S+) = (-?[0-9.]+)$", done.stdout, re.MULTILINE))
+    assert sorted(figures) == sorted(
+        [
+            "floor_s@2k", "plan_s@2k", "plan/floor@2k", "plan_peak_rss_MB@2k",
+            "floor_s@10k", "plan_s@10k", "plan/floor@10k", "plan_peak_rss_MB@10k",
+            "rss_growth_2k_to_10k_MB", "curl_s@10k", "run_s@10k", "run/curl@10k", "run_peak_rss_MB@10k",
+            "version_s", "validate_example_s",
+        ]
+    )  # fmt: skip
+    assert all(float(value) > 0 for name, value in figures.items() if not name.startswith("rss_growth"))
+    plan_file = tmp_path / "rows-10000" / "plan-out" / "demo" / "students.csv"
+    floor_file = tmp_path / "rows-10000" / "floor.csv"
+    assert plan_file.read_bytes() == floor_file.read_bytes()  # the two sides really do the same work
