@@ -23,11 +23,9 @@ from jinja2.utils import _PassArg
 
 from runner.errors import QueryError, Where
 from runner.spec import Spec
-from runner.templates import LookupTable, RowView, SpecUndefined, Values, environment, finalize
+from runner.templates import LookupTable, RowView, SpecUndefined, Values, certain_refs, environment, finalize
 
 _SKIP = frozenset({"", "false", "0", "none", "no"})
-_GUARDED_FILTERS = frozenset({"default", "d"})
-_GUARDED_TESTS = frozenset({"defined", "undefined"})
 _COMPARE = {
     "eq": "==",
     "ne": "!=",
@@ -250,35 +248,6 @@ def _lookup(table: LookupTable, key: Any) -> Any:
         return environment().getitem(table, key)
 
 
-def _row_refs(tree: nodes.Template) -> Iterator[str]:
-    """Columns the template reads from `row` where a missing one is certainly an error.
-
-    A column tested with `is defined` or given a `default` anywhere in the template may be missing:
-    `row.nick if row.nick is defined else row.given` reads it only where it exists.
-    """
-    guarded_nodes: set[int] = set()
-    for check in tree.find_all((nodes.Filter, nodes.Test)):
-        names = _GUARDED_FILTERS if isinstance(check, nodes.Filter) else _GUARDED_TESTS
-        if check.name in names and check.node is not None:
-            guarded_nodes |= {id(n) for n in check.node.find_all(nodes.Node)} | {id(check.node)}
-    refs = [(name, id(access) in guarded_nodes) for name, access in _row_accesses(tree)]
-    guarded = {name for name, is_guarded in refs if is_guarded}
-    yield from (name for name, _ in refs if name not in guarded)
-
-
-def _row_accesses(tree: nodes.Template) -> Iterator[tuple[str, nodes.Node]]:
-    """Each `row.NAME` and `row['NAME']` of a template, with its node."""
-    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        assert isinstance(access, nodes.Getattr | nodes.Getitem)
-        target = access.node
-        if not (isinstance(target, nodes.Name) and target.name == "row"):
-            continue
-        if isinstance(access, nodes.Getattr):
-            yield access.attr, access
-        elif isinstance(access.arg, nodes.Const) and isinstance(access.arg.value, str):
-            yield access.arg.value, access
-
-
 class Renderer:
     """One spec's templates, compiled for the columns of one query result."""
 
@@ -297,7 +266,7 @@ class Renderer:
         env, known = environment(), set(self.columns)
         templates = [("where", spec.where)] if spec.where else []
         for name, text in [*templates, *spec.columns]:
-            missing = sorted(set(_row_refs(env.parse(text))) - known)
+            missing = sorted(set(certain_refs(env.parse(text))) - known)
             if missing:
                 raise QueryError(
                     f"the template of {name} reads row.{missing[0]}, but the query returns no such column",

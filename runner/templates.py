@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
@@ -207,6 +207,40 @@ class _Environment(ImmutableSandboxedEnvironment):
             except (TypeError, LookupError):
                 return self.undefined(obj=obj, name=argument)
         return super().getitem(obj, argument)
+
+
+_GUARDED_FILTERS = frozenset({"default", "d"})
+_GUARDED_TESTS = frozenset({"defined", "undefined"})
+
+
+def certain_refs(tree: nodes.Template, name: str = "row") -> Iterator[str]:
+    """The keys of `name` (`row.code`, `vars['campus']`) a template reads where a missing one is
+    certainly an error.
+
+    A key tested with `is defined` or given a `default` anywhere in the template may be missing:
+    `row.nick if row.nick is defined else row.given` reads it only where it exists.
+    """
+    guarded_nodes: set[int] = set()
+    for check in tree.find_all((nodes.Filter, nodes.Test)):
+        names = _GUARDED_FILTERS if isinstance(check, nodes.Filter) else _GUARDED_TESTS
+        if check.name in names and check.node is not None:
+            guarded_nodes |= {id(n) for n in check.node.find_all(nodes.Node)} | {id(check.node)}
+    refs = [(key, id(access) in guarded_nodes) for key, access in _accesses(tree, name)]
+    guarded = {key for key, is_guarded in refs if is_guarded}
+    yield from dict.fromkeys(key for key, _ in refs if key not in guarded)
+
+
+def _accesses(tree: nodes.Template, name: str) -> Iterator[tuple[str, nodes.Node]]:
+    """Each `NAME.KEY` and `NAME['KEY']` of a template, with its node."""
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(access, nodes.Getattr | nodes.Getitem)
+        target = access.node
+        if not (isinstance(target, nodes.Name) and target.name == name):
+            continue
+        if isinstance(access, nodes.Getattr):
+            yield access.attr, access
+        elif isinstance(access.arg, nodes.Const) and isinstance(access.arg.value, str):
+            yield access.arg.value, access
 
 
 @cache

@@ -20,7 +20,7 @@ from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boo
 from runner.errors import Problem
 from runner.spec import GROUP_COLUMNS
 from runner.suggest import did_you_mean
-from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, environment, finalize
+from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, certain_refs, environment, finalize
 from runner.yamlfile import Document, JsonPath, json_path
 
 # `:name` placeholders exactly as SQLAlchemy's text() finds them.
@@ -510,6 +510,38 @@ def check_tenant_connections(files: Files) -> Iterator[Problem]:
             )
 
 
+def _vars_read(doc: Document) -> dict[str, JsonPath]:
+    """The tenant vars a spec's templates certainly read (first level), with where each is read first."""
+    if not isinstance(doc.data, dict):
+        return {}
+    read: dict[str, JsonPath] = {}
+    for path, source, _ in _templates(doc.data):
+        tree = parse(source)
+        if isinstance(tree, nodes.Template):
+            for name in certain_refs(tree, "vars"):
+                read.setdefault(name, path)
+    return read
+
+
+def check_tenant_vars(files: Files) -> Iterator[Problem]:
+    """Tenants define the vars the specs they run read (unless a template gives them a default)."""
+    if files.project is None:
+        return
+    specs = {files.spec_name(d): d for d in files.specs}
+    for tname, tenant, i, sname in _listed_specs(files):
+        vars_ = tenant.get("vars", {})
+        if sname not in specs or not isinstance(vars_, dict):
+            continue
+        for name, path in _vars_read(specs[sname]).items():
+            if name not in vars_:
+                yield files.project.problem(
+                    ("tenants", tname, "specs", i),
+                    f"spec {sname!r} reads vars.{name} (in {json_path(path)}), which tenant {tname!r} does "
+                    f"not define (its vars: {_listing(vars_) if vars_ else 'none'})",
+                    rule="reference",
+                )
+
+
 def _listing(names: Iterable[str], most: int = 10) -> str:
     """`a, b, c` (at most `most` names, then how many more), or none."""
     names = list(names)
@@ -591,6 +623,7 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
 
 ProjectRule = Callable[[Files], Iterator[Problem]]
 PROJECT_RULES: tuple[ProjectRule, ...] = (
+    check_tenant_vars,
     check_tenant_specs,
     check_tenant_connections,
     check_spec_connections,
