@@ -62,13 +62,7 @@ class ImportFile:
     def drop(self, lines: set[int]) -> None:
         """Remove data lines (0-based positions) from what has been written so far."""
         self._handle.close()
-        rewritten = self.part.with_name(self.part.name + "2")
-        with private_open(rewritten) as out:
-            writer = dialect_writer(out)
-            records = read_records(self.part)
-            writer.writerow(next(records))
-            writer.writerows(r for i, r in enumerate(records) if i not in lines)
-        os.replace(rewritten, self.part)
+        drop_lines(self.part, lines)
         self._handle = self.part.open("a", encoding=ENCODING, newline="")
         self._writer = dialect_writer(self._handle)
         self.write = self._writer.writerow
@@ -95,8 +89,8 @@ class ImportFile:
 
 
 def drop_lines(path: Path, lines: set[int]) -> None:
-    """Rewrite a finished import file without the data lines at `lines` (0-based), atomically."""
-    rewritten = path.with_name(path.name + ".part")
+    """Rewrite an import file without the data lines at `lines` (0-based), atomically."""
+    rewritten = path.with_name(path.name + ".rewrite")
     with private_open(rewritten) as out:
         writer = dialect_writer(out)
         records = read_records(path)
