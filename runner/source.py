@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runner.dburl import EXTRAS, engine_url
 from runner.errors import QueryError, SourceError, UsageError, Where
 from runner.secrets import remember_url, resolve
 from runner.spec import Connection
@@ -29,7 +30,7 @@ from runner.spec import Connection
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
-_DRIVER_EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "mssql": "mssql"}
+
 # Driver messages that mean the query, not the server, is wrong (exit 2 rather than 3).
 _SPEC_FAULTS = re.compile(
     r"no such (table|column)|syntax error|does not exist|doesn't exist|unknown column|"
@@ -83,11 +84,10 @@ class Database:
     """A database reached by URL through SQLAlchemy (SQLite, PostgreSQL, MySQL/MariaDB, SQL Server)."""
 
     def __init__(self, url: str, *, root: Path, where: Where):
-        from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
         try:
-            self.url = _absolute_sqlite(make_url(url), root)
+            self.url = _absolute_sqlite(engine_url(url), root)
         except ArgumentError as err:
             raise UsageError("the connection URL is not a database URL", where=where) from err
         self.where = where
@@ -158,7 +158,7 @@ class Database:
                 f"{self.display}: unknown database kind {self.url.drivername!r}", where=self.where
             ) from err
         except ModuleNotFoundError as err:
-            extra = _DRIVER_EXTRAS.get(backend, backend)
+            extra = EXTRAS.get(backend, backend)
             raise UsageError(
                 f"{self.display}: the database driver {err.name!r} is not installed",
                 where=self.where,

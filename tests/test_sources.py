@@ -8,6 +8,7 @@ tenant, spec and connection, the password masked), and an --out folder left with
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -322,3 +323,19 @@ def test_sqlite_parameters_are_read_as_sqlalchemy_reads_them(sql: str) -> None:
 
     compiled = text(sql).compile(dialect=sqlite.dialect())
     assert qmark(sql) == (str(compiled), list(compiled.positiontup or []))
+
+
+def test_a_url_without_a_driver_uses_the_driver_this_project_installs(
+    database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`postgresql://` means psycopg2 and `mysql://` MySQLdb to SQLAlchemy; the extras install psycopg
+    and PyMySQL, so a URL written without a driver must reach those."""
+    if database.kind == "sqlite":
+        pytest.skip("SQLite needs no driver")
+    table = database.table(PEOPLE, ROWS)
+    write_project(project, query=f"SELECT code, given FROM {table} WHERE code = 'S001'")
+    plain = re.sub(r"^(\w+)\+\w+://", r"\1://", database.url)
+    assert plain != database.url
+    ran = _plan(project, plain, monkeypatch)
+    assert (ran.code, ran.err) == (0, "")
+    assert ran.out.startswith("stmarys/people: 1 row in the file (1 read,")
