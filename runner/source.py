@@ -271,21 +271,21 @@ class CsvFiles:
     def _reader(self, handle: Iterable[str]) -> Any:
         return csv.reader(handle, delimiter=self.delimiter, strict=True)
 
-    def _header(self, path: Path) -> _Table | None:
-        """The table `path` gives; None for an empty file (an error only if the query reads it)."""
+    def _header(self, path: Path) -> _Table | SourceError:
+        """The table `path` gives, or what makes it unusable (an error only if the query reads it:
+        an export folder may hold files the spec never looks at)."""
         with self._open(path) as handle:
             try:
                 header = next(self._reader(handle), None)
-            except (csv.Error, UnicodeDecodeError, LookupError) as err:
-                raise self._read_error(path, err, 1) from err
+            except (csv.Error, UnicodeDecodeError) as err:
+                return self._read_error(path, err, 1)
         if not header:
-            return None
-        names = [h.strip() for h in header]
+            return self._fail(path, "the file is empty; a CSV source needs at least a header row")
+        # A column without a name (Excel's trailing commas) is named after its position: column_10.
+        names = [h.strip() or f"column_{i}" for i, h in enumerate(header, 1)]
         for i, name in enumerate(names):
-            if not name:
-                raise self._fail(path, f"column {i + 1} of the header has no name")
             if name.lower() in (n.lower() for n in names[:i]):
-                raise self._fail(path, f"column {name!r} appears twice in the header")
+                return self._fail(path, f"column {name!r} appears twice in the header")
         return _Table(path.stem, path, tuple(names))
 
     def _open(self, path: Path) -> Any:
@@ -313,11 +313,11 @@ class CsvFiles:
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
         """Load the tables the query reads into a temporary SQLite file, then run it there."""
         tables: dict[str, _Table] = {}
-        empty: dict[str, Path] = {}
+        unusable: dict[str, SourceError] = {}
         for path in self._files():
             table = self._header(path)
-            if table is None:
-                empty[path.stem.lower()] = path
+            if isinstance(table, SourceError):
+                unusable[path.stem.lower()] = table
                 continue
             if table.name.lower() in (t.lower() for t in tables):
                 raise self._fail(path, f"two files give the table {table.name!r}")
@@ -331,13 +331,14 @@ class CsvFiles:
                     yield rows
             except QueryError as err:
                 missing = _NO_SUCH_TABLE.search(err.message)
-                if missing and missing[1].lower() in empty:
-                    path = empty[missing[1].lower()]
-                    raise self._fail(
-                        path, "the file is empty; a CSV source needs at least a header row"
-                    ) from err
+                if missing and missing[1].lower() in unusable:
+                    raise unusable[missing[1].lower()] from err
                 if missing:
                     err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
+                elif err.message.startswith(f"{self.path}: the query failed: no such column"):
+                    err.hint = "the files' columns: " + "; ".join(
+                        f"{t.name}: {', '.join(t.header)}" for t in tables.values()
+                    )
                 raise
             finally:
                 db.close()
