@@ -206,10 +206,10 @@ class StateStore:
         pause = Path(environ[PAUSE_IN_RECORD]) if environ.get(PAUSE_IN_RECORD) else None
         if "://" not in location:
             path = Path(location)
-            if create:
-                _create_private(path)
             engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
-            event.listen(engine, "connect", _sqlite_pragmas)
+            if create:  # a reader sets nothing: WAL mode is the file's own once its creator set it
+                _create_private(path)
+                event.listen(engine, "connect", _sqlite_pragmas)
             return cls(engine, lock_dir=path.parent / "locks", display=str(path), pause=pause)
         remember_url(location)
         url = engine_url(location)

@@ -241,6 +241,18 @@ def test_a_store_is_created_by_the_first_run_at_the_current_version(
     assert tables["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]
 
 
+def test_plan_and_history_leave_an_empty_store_file_as_it_is(tmp_path: Path) -> None:
+    root = copy_project(tmp_path / "project").parent
+    store = root / ".infiniti-sync" / "state.db"
+    store.parent.mkdir()
+    store.touch()  # what a runner killed before it created the schema leaves
+    plan = invoke(root, ["plan", "--spec", "staff", "--out", os.fspath(tmp_path / "out")])
+    history = invoke(root, ["history"])
+    assert (plan.code, history.code, history.out) == (0, 0, "no runs recorded yet\n")
+    assert "  changes: none accepted yet for this tenant and spec; every user is new\n" in plan.out
+    assert [(p.name, p.stat().st_size) for p in store.parent.iterdir()] == [("state.db", 0)]
+
+
 def test_plan_shows_the_changes_and_never_writes_the_state(
     site: Site, state_store: StateUnderTest, tmp_path: Path
 ) -> None:
