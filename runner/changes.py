@@ -4,13 +4,16 @@ Each line of the file has a fingerprint (64 bits of BLAKE2b over its cells); the
 username, the fingerprint of the line Infiniti last accepted. Comparing the two classifies every user. In
 incremental mode the unchanged lines are then taken out of the file, so only new and changed rows are sent.
 Users who vanished from the source are reported, never deleted: the contract has no delete. Once a run
-is sent, the state forgets them, so they are reported as gone once, not by every run after.
+is sent, the state forgets them, so they are reported as gone once, not by every run after. A user whose
+row the pre-checks left out has not vanished (the report names it as left out): it is neither counted
+as gone nor forgotten, so Infiniti's copy is still known when the row is fixed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,9 +84,10 @@ def hold(spec: Spec, changes: Changes, known: int) -> list[str]:
     allowed = limit.of(known)
     if changes.total <= allowed:
         return []
+    of = f" of the {known} last accepted: {math.floor(allowed)}" if limit.percent else ""
     return [
         f"{changes.total} users changed since the last accepted run ({changes.new} new, {changes.changed} "
-        f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}); check the "
+        f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}{of}); check the "
         "source, then run again with --force to send"
     ]
 
@@ -114,7 +118,8 @@ def _compare(planned: Planned, known: Mapping[str, int], *, incremental: bool, k
         else:
             changes._add("unchanged", record[user])
             unchanged_lines.add(i)
-    changes.gone = sorted(remaining)
+    left_out = {f.username for f in planned.findings if f.username}
+    changes.gone = sorted(u for u in remaining if u not in left_out)
     for username in changes.gone:
         changes._add("vanished", username)
     if incremental and unchanged_lines:

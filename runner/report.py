@@ -159,7 +159,12 @@ def changes_text(changes: Changes | None) -> list[str]:
         f"  changes since the last accepted run: {changes.new} new, {changes.changed} changed, "
         f"{changes.unchanged} unchanged, {changes.vanished} gone"
     ]
-    for kind, label in (("new", "new"), ("changed", "changed"), ("vanished", "gone")):
+    for kind, label in (
+        ("new", "new"),
+        ("changed", "changed"),
+        ("unchanged", "unchanged"),
+        ("vanished", "gone"),
+    ):
         examples = changes.examples[kind]
         if examples:
             more = getattr(changes, kind) - len(examples)

@@ -28,7 +28,7 @@ from runner.changes import Changes, accepted_fingerprints, compare, hold
 from runner.client import Client, Endpoint
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
-from runner.errors import EXIT_CHECK, EXIT_INTERNAL, EXIT_OK, StateError, SyncError, Where
+from runner.errors import EXIT_CHECK, EXIT_OK, StateError, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
 from runner.plan import Planned, build
@@ -68,6 +68,7 @@ class JobResult:
     error: SyncError | None = None
     archive: Path | None = None
     finished: datetime | None = None
+    mode: str = "full"  # as sent: the spec's mode, or full with --full
 
     @property
     def name(self) -> str:
@@ -153,34 +154,34 @@ class Runner:
         return sorted((r for g in groups for r in g), key=lambda r: order[id(r.job)])
 
     def run(self, job: Job) -> JobResult:
-        """Run one job; whatever happens, the result says so and the archive keeps it."""
+        """Run one job; whatever happens, the result says so and the state records it.
+
+        The archive folder is made, written and pruned only under the job's lock: a run that finds the
+        lock held leaves no folder, and can never prune the folder of the run that holds it."""
         result = JobResult(job=job, started=now())
-        tenant, spec = job.tenant, job.spec
-        where = Where(tenant=tenant.name, spec=spec.name)
+        result.mode = "full" if self.options.full else job.spec.mode
+        where = Where(tenant=job.tenant.name, spec=job.spec.name)
         try:
-            result.archive = self.archive.new_run(tenant.name, spec.name, result.started)
-            endpoint = endpoint_of(tenant, self.environ)
-            with self.state.lock(tenant.name, spec.name, wait=self.options.wait, where=where):
-                self._plan_and_send(result, endpoint)
-        except SyncError as err:
-            result.error = err.at(where)
-            result.outcome, result.exit_code = "error", err.exit_code
-        except OSError as err:  # a local file that cannot be written: a full disk, a permission
-            result.error = StateError(
-                f"cannot use {err.filename or 'a local file'}: {err.strerror or err}", where=where
-            )
-            result.outcome, result.exit_code = "error", result.error.exit_code
-        except Exception as err:  # a bug stops this job only; the other tenants still run
-            result.error = SyncError(
-                f"internal error: {type(err).__name__}: {err}",
-                where=where,
-                hint="this is a bug in infiniti-sync; run again with -v for the traceback",
-            )
-            result.outcome, result.exit_code = "error", EXIT_INTERNAL
-            result.notes.append(traceback.format_exc().rstrip())
+            endpoint = endpoint_of(job.tenant, self.environ)
+            with self.state.lock(job.tenant.name, job.spec.name, wait=self.options.wait, where=where):
+                self._locked(result, endpoint, where)
+                return result
+        except Exception as err:  # the lock held, a password not set, a bug
+            _failed(result, err, where)
         result.finished = now()
         self._finish(result)
         return result
+
+    def _locked(self, result: JobResult, endpoint: Endpoint, where: Where) -> None:
+        """The job under its lock: archive folder, plan, send, record, report, prune."""
+        tenant, spec = result.job.tenant, result.job.spec
+        try:
+            result.archive = self.archive.new_run(tenant.name, spec.name, now())
+            self._plan_and_send(result, endpoint)
+        except Exception as err:
+            _failed(result, err, where)
+        result.finished = now()
+        self._finish(result)
 
     def _plan_and_send(self, result: JobResult, endpoint: Endpoint) -> None:
         tenant, spec = result.job.tenant, result.job.spec
@@ -267,6 +268,24 @@ class Runner:
                 result.notes.append(f"the archive could not be written: {err.strerror or err}")
 
 
+def _failed(result: JobResult, err: Exception, where: Where) -> None:
+    """Make `result` say how `err` stopped the job."""
+    if isinstance(err, SyncError):
+        result.error = err.at(where)
+    elif isinstance(err, OSError):  # a local file that cannot be written: a full disk, a permission
+        result.error = StateError(
+            f"cannot use {err.filename or 'a local file'}: {err.strerror or err}", where=where
+        )
+    else:  # a bug stops this job only; the other tenants still run
+        result.error = SyncError(
+            f"internal error: {type(err).__name__}: {err}",
+            where=where,
+            hint="this is a bug in infiniti-sync; run again with -v for the traceback",
+        )
+        result.notes.append(traceback.format_exc().rstrip())
+    result.outcome, result.exit_code = "error", result.error.exit_code
+
+
 def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow]:
     failed = {row: outcome for row, outcome in answer.details.items() if is_failure(outcome)}
     if not failed:
@@ -313,7 +332,7 @@ def _run_record(result: JobResult) -> RunRecord:
         finished_at=result.finished or now(),
         outcome=result.outcome,
         exit_code=result.exit_code,
-        mode=result.job.spec.mode,
+        mode=result.mode,
         rows_read=planned.rows_read if planned else None,
         rows_sent=result.rows_sent,
         processed=counts.processed if counts else None,

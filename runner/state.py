@@ -6,8 +6,18 @@ newer runner. A run is written in one transaction at its end (its history row an
 rows Infiniti accepted), so a run killed at any moment leaves the store exactly as it was before it.
 
 Locks: with SQLite, a lock file per tenant and spec beside the store (flock, released by the kernel when the
-process dies); with PostgreSQL, a session advisory lock on a connection held for the run (released when the
-connection drops). A second run meanwhile fails at once naming the holder, or waits `--wait` seconds.
+process dies; the holder's name is written in the file); with PostgreSQL, a session advisory lock on a
+connection held for the run (released when the connection drops; the holder's name is that session's
+application_name, which goes with it). Taking a lock writes nothing in the store, so a killed run leaves no
+trace there. A second run meanwhile fails at once naming the holder, or waits `--wait` seconds.
+A PostgreSQL store is one schema (the first of the URL's search_path); its locks are its own.
+
+`plan` and `history` open a store read-only (`open_existing`): they never create, migrate or write one.
+
+For tests only: with INFINITI_SYNC_TEST_PAUSE_IN_RECORD=FILE in the environment given to `open`, `record`
+creates FILE inside its transaction, just before the commit, and waits there while FILE exists (at most a
+minute), so a test can kill the runner in the middle of recording. Nobody sets it in production; unset, it
+costs one look-up when the store is opened.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,6 +50,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     text,
 )
@@ -50,7 +62,11 @@ from runner.secrets import remember_url, resolve
 from runner.spec import Secret
 
 SCHEMA_VERSION = 1
+PAUSE_IN_RECORD = "INFINITI_SYNC_TEST_PAUSE_IN_RECORD"
 _CHUNK = 5000
+_HOLDER_TRIES = 20  # reading who holds a lock file: the holder writes its name just after taking it
+_NAME_LIMIT = 63  # characters of a PostgreSQL application_name
+_PAUSE_LIMIT = 60.0
 
 metadata = MetaData()
 meta_table = Table(
@@ -90,13 +106,6 @@ synced_table = Table(
     Column("fingerprint", BigInteger, nullable=False),
     Column("run_id", Integer, nullable=False),
 )
-locks_table = Table(
-    "infiniti_sync_locks",
-    metadata,
-    Column("tenant", String(200), primary_key=True),
-    Column("spec", String(200), primary_key=True),
-    Column("holder", Text, nullable=False),
-)
 COUNT_COLUMNS = ("processed", "created", "updated", "failed")
 
 
@@ -134,52 +143,91 @@ def holder() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid(), "since": now().isoformat(timespec="seconds")}
 
 
-def _describe(info: str) -> str:
+_UNKNOWN = "an unknown process"
+
+
+def _holder_of(info: str | None) -> dict[str, Any] | None:
+    """The holder a lock's info names, or None when it names none (not written yet, or garbled)."""
     try:
-        data = json.loads(info)
-        return f"host {data['host']}, process {data['pid']}, running since {data['since']}"
-    except (ValueError, KeyError, TypeError):
-        return "an unknown process"
+        data = json.loads(info or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not {"host", "pid", "since"} <= data.keys():
+        return None
+    return data
+
+
+def _describe(data: Mapping[str, Any]) -> str:
+    return f"host {data['host']}, process {data['pid']}, running since {data['since']}"
 
 
 class StateStore:
     """The state store at a SQLite path or a PostgreSQL URL."""
 
-    def __init__(self, engine: Engine, *, lock_dir: Path | None, display: str):
+    def __init__(self, engine: Engine, *, lock_dir: Path | None, display: str, pause: Path | None = None):
         self.engine = engine
         self.lock_dir = lock_dir
         self.display = display
+        self.pause = pause
         self.is_postgres = engine.dialect.name == "postgresql"
+        self.namespace = ""  # PostgreSQL: the schema the store lives in
 
     @classmethod
     def open(cls, state: str | Secret, *, environ: Mapping[str, str]) -> StateStore:
         """Open (creating or migrating) the store named by the project's `state`."""
-        location = state if isinstance(state, str) else resolve(state, environ, what="state", mask=False)
-        if "://" in location:
-            remember_url(location)
-        if "://" not in location:
-            path = Path(location)
-            _create_private(path)
-            engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
-            event.listen(engine, "connect", _sqlite_pragmas)
-            store = cls(engine, lock_dir=path.parent / "locks", display=str(path))
-        else:
-            url = engine_url(location)
-            if url.get_backend_name() != "postgresql":
-                raise StateError(
-                    f"state: {url.get_backend_name()} is not supported; use a SQLite path or a PostgreSQL URL"
-                )
-            engine = create_engine(url, pool_pre_ping=True)
-            store = cls(engine, lock_dir=None, display=url.render_as_string(hide_password=True))
-        store._migrate()
+        store = cls._connect(state, environ, create=True)
+        try:
+            store._migrate()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
     def open_existing(cls, state: str | Secret, *, environ: Mapping[str, str]) -> StateStore | None:
-        """The store if it exists already (a SQLite file not yet written is None): for read-only commands."""
+        """The store if it exists already, else None, for read-only commands: it is never created,
+        migrated or written. A store written by a newer runner is refused as by `open`."""
         if unwritten_sqlite(state):
             return None
-        return cls.open(state, environ=environ)
+        store = cls._connect(state, environ, create=False)
+        try:
+            exists = store._check_existing()
+        except BaseException:
+            store.close()
+            raise
+        if not exists:
+            store.close()
+            return None
+        return store
+
+    @classmethod
+    def _connect(cls, state: str | Secret, environ: Mapping[str, str], *, create: bool) -> StateStore:
+        location = state if isinstance(state, str) else resolve(state, environ, what="state", mask=False)
+        pause = Path(environ[PAUSE_IN_RECORD]) if environ.get(PAUSE_IN_RECORD) else None
+        if "://" not in location:
+            path = Path(location)
+            engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
+            if create:  # a reader sets nothing: WAL mode is the file's own once its creator set it
+                _create_private(path)
+                event.listen(engine, "connect", _sqlite_pragmas)
+            return cls(engine, lock_dir=path.parent / "locks", display=str(path), pause=pause)
+        remember_url(location)
+        url = engine_url(location)
+        if url.get_backend_name() != "postgresql":
+            raise StateError(
+                f"state: {url.get_backend_name()} is not supported; use a SQLite path or a PostgreSQL URL"
+            )
+        # Every job of `run --jobs N` holds a connection for its lock and briefly takes a second one:
+        # the pool must never make a job wait for a connection another job's lock holds.
+        engine = create_engine(url, pool_pre_ping=True, max_overflow=-1)
+        store = cls(engine, lock_dir=None, display=url.render_as_string(hide_password=True), pause=pause)
+        try:
+            with engine.connect() as conn:
+                store.namespace = str(conn.execute(text("SELECT current_schema()")).scalar_one())
+        except SQLAlchemyError as err:
+            store.close()
+            raise store._fail("cannot open", err) from err
+        return store
 
     def close(self) -> None:
         """Release the store's connections."""
@@ -190,25 +238,66 @@ class StateStore:
         return StateError(f"state store {self.display}: {what}: {reason}")
 
     def _migrate(self) -> None:
+        """Create the schema, or check its version, one runner at a time: a newer store is refused
+        before anything in it is touched."""
         try:
-            with self.engine.begin() as conn:
-                if self.is_postgres:  # one runner at a time creates or migrates a shared store
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key("schema")})
+            with self._schema_lock(), self.engine.begin() as conn:
+                if self.is_postgres:
+                    key = _lock_key(json.dumps([self.namespace, "schema"]))
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                version = self._version(conn)
+                if version is not None and version > SCHEMA_VERSION:
+                    raise self._newer(version)
                 metadata.create_all(conn, checkfirst=True)
-                row = conn.execute(
-                    select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-                ).first()
-                version = int(row[0]) if row else None
                 if version is None:
                     conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-                elif version > SCHEMA_VERSION:
-                    raise StateError(
-                        f"state store {self.display} was written by a newer infiniti-sync "
-                        f"(schema version {version}; this runner knows up to {SCHEMA_VERSION})",
-                        hint="upgrade infiniti-sync here; an older runner must not change a newer store",
-                    )
         except SQLAlchemyError as err:
             raise self._fail("cannot open", err) from err
+
+    def _check_existing(self) -> bool:
+        """Whether the store has been created (refusing one of a newer runner), without writing."""
+        try:
+            with self.engine.connect() as conn:
+                version = self._version(conn)
+        except SQLAlchemyError as err:
+            raise self._fail("cannot open", err) from err
+        if version is not None and version > SCHEMA_VERSION:
+            raise self._newer(version)
+        return version is not None
+
+    def _version(self, conn: Any) -> int | None:
+        """The store's schema version; None when the store has not been created yet."""
+        if not inspect(conn).has_table(meta_table.name):
+            return None
+        row = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
+        return int(row[0]) if row else None
+
+    def _newer(self, version: int) -> StateError:
+        return StateError(
+            f"state store {self.display} was written by a newer infiniti-sync "
+            f"(schema version {version}; this runner knows up to {SCHEMA_VERSION})",
+            hint="upgrade infiniti-sync here; an older runner must not change a newer store",
+        )
+
+    @contextlib.contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """With SQLite, a file lock around creating the schema: SQLite commits each CREATE TABLE on its
+        own, so two runners starting on a new store at once would both try to create it."""
+        if self.lock_dir is None:
+            yield
+            return
+        try:
+            self.lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.lock_dir / "schema.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise StateError(f"state store {self.display}: cannot create its lock: {err.strerror}") from err
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -282,6 +371,8 @@ class StateStore:
                 if batch:
                     self._upsert(conn, batch)
                 self._forget(conn, run.tenant, run.spec, list(forget))
+                if self.pause is not None:
+                    _pause(self.pause)
                 return run_id
         except SQLAlchemyError as err:
             raise self._fail("cannot record the run", err) from err
@@ -344,10 +435,7 @@ class StateStore:
         try:
             while not _try_flock(fd):
                 if time.monotonic() >= deadline:
-                    info = ""
-                    with contextlib.suppress(OSError):
-                        info = path.read_text(encoding="utf-8")
-                    raise _held(where, _describe(info))
+                    raise _held(where, _file_holder(path))
                 time.sleep(0.1)
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(holder()).encode(), 0)
@@ -361,35 +449,100 @@ class StateStore:
 
     @contextlib.contextmanager
     def _advisory(self, tenant: str, spec: str, deadline: float, where: Where) -> Iterator[None]:
-        key = _lock_key(f"{tenant}/{spec}")
+        key = _lock_key(json.dumps([self.namespace, tenant, spec]))  # the store's own locks
         try:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         except SQLAlchemyError as err:
             raise self._fail("cannot connect", err) from err
         with conn:
-            while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one():
+            while not _try_advisory(conn, key):
                 if time.monotonic() >= deadline:
-                    info = conn.execute(
-                        select(locks_table.c.holder).where(
-                            locks_table.c.tenant == tenant, locks_table.c.spec == spec
-                        )
-                    ).scalar_one_or_none()
-                    raise _held(where, _describe(info or ""))
+                    who = _advisory_holder(conn, key)
+                    if who is not None:
+                        raise _held(where, who)
+                    continue  # released meanwhile: try again
                 time.sleep(0.2)
             try:
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-                statement = pg_insert(locks_table).values(
-                    tenant=tenant, spec=spec, holder=json.dumps(holder())
-                )
-                conn.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["tenant", "spec"], set_={"holder": statement.excluded.holder}
-                    )
-                )
                 yield
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.execute(_NAME_SESSION, {"name": _IDLE_SESSION})
+
+
+def _file_holder(path: Path) -> str:
+    """Who holds a lock file, as its holder wrote it. The holder writes just after taking the lock, and
+    a runner killed with the lock leaves its name behind: wait a moment for a live holder's name."""
+    for _ in range(_HOLDER_TRIES):
+        info = ""
+        with contextlib.suppress(OSError):
+            info = path.read_text(encoding="utf-8")
+        data = _holder_of(info)
+        if data is not None and not _dead(data):
+            return _describe(data)
+        time.sleep(0.05)
+    return _UNKNOWN
+
+
+def _dead(data: Mapping[str, Any]) -> bool:
+    """Whether the holder named is a process of this host that no longer runs."""
+    if data["host"] != socket.gethostname() or not isinstance(data["pid"], int):
+        return False
+    try:
+        os.kill(data["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+_NAME_SESSION = text("SELECT set_config('application_name', :name, false)")
+_IDLE_SESSION = "infiniti-sync"
+_SESSION_NAME = re.compile(r"infiniti-sync (\d+) (\d{8}T\d{6}Z) (.+)")
+_LOCK_HOLDER = text(
+    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+    " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    " AND l.classid::bigint = :high AND l.objid::bigint = :low"
+)
+
+
+def _try_advisory(conn: Any, key: int) -> bool:
+    """Name the session after this process, then try to take the lock: whoever sees the lock taken
+    sees its holder's name too."""
+    conn.execute(_NAME_SESSION, {"name": _session_name(holder())})
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one())
+
+
+def _session_name(data: Mapping[str, Any]) -> str:
+    """`infiniti-sync PID SINCE HOST` in the 63 characters PostgreSQL keeps (a long host keeps its end)."""
+    since = datetime.fromisoformat(data["since"]).strftime("%Y%m%dT%H%M%SZ")
+    head = f"{_IDLE_SESSION} {data['pid']} {since} "
+    host = str(data["host"]).encode("ascii", "replace").decode()
+    room = _NAME_LIMIT - len(head)
+    return head + (host if len(host) <= room else "..." + host[-(room - 3) :])
+
+
+def _advisory_holder(conn: Any, key: int) -> str | None:
+    """Who holds an advisory lock, from the name of its session; None when nobody holds it any more."""
+    high, low = divmod(key & 0xFFFF_FFFF_FFFF_FFFF, 1 << 32)
+    row = conn.execute(_LOCK_HOLDER, {"high": high, "low": low}).first()
+    if row is None:
+        return None
+    match = _SESSION_NAME.fullmatch(row[0] or "")
+    if match is None:
+        return _UNKNOWN
+    pid, since, host = match.groups()
+    started = datetime.strptime(since, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    return _describe({"host": host, "pid": pid, "since": started.isoformat()})
+
+
+def _pause(marker: Path) -> None:
+    """The test hook of record(): say so in `marker`, then wait while it exists."""
+    marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
+    deadline = time.monotonic() + _PAUSE_LIMIT
+    while marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _held(where: Where, who: str) -> LockHeld:

@@ -33,6 +33,8 @@ def test_run_case(case: str, tmp_path: Path) -> None:
     try:
         env = {**DEMO_ENV, **steps.get("env", {})}
         for number, step in enumerate(steps["runs"], 1):
+            for name, content in step.get("files", {}).items():
+                (site.root / name).write_text(content, encoding="utf-8")
             _inject(site, step.get("faults", {}))
             before = len(site.imports())
             done = site.invoke(step["args"], env)

@@ -8,7 +8,7 @@ import os
 
 from runner import project
 from runner.console import Console
-from runner.errors import EXIT_OK
+from runner.errors import EXIT_OK, UsageError
 from runner.report import table
 from runner.state import RunRecord, StateStore
 
@@ -50,6 +50,8 @@ def _json(records: list[RunRecord]) -> str:
 
 def execute(args: argparse.Namespace, console: Console) -> int:
     """Print the most recent runs, newest first."""
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
     proj = project.load(project.find(explicit=args.project))
     state = StateStore.open_existing(proj.state, environ=os.environ)
     records: list[RunRecord] = []

@@ -105,6 +105,17 @@ class Site:
         """The project file."""
         return self.root / "infiniti-sync.yaml"
 
+    def restart_sandbox(self, config: Path | None) -> None:
+        """Stop the sandbox and start it again with `config` (None: the demo tenant) on the same data
+        (users, TLS files), on a new port the project is pointed at."""
+        old_url = self.sandbox.url
+        self.sandbox.stop()
+        self.sandbox = start_sandbox_process(
+            self.root / ".infiniti-sync" / "sandbox", config=config, log=self.log
+        )
+        text = self.project_file.read_text(encoding="utf-8")
+        self.project_file.write_text(text.replace(old_url, self.sandbox.url), encoding="utf-8")
+
     def stop(self) -> None:
         """Stop the sandbox."""
         try:
