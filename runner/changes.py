@@ -49,6 +49,10 @@ class Changes:
     )
     lists: dict[str, list[str]] | None = None
     gone: list[str] = field(default_factory=list)  # every vanished username, to forget once sent
+    # (line in the file to send, username, fingerprint) of each new or changed user, worked out while
+    # comparing, so that recording what Infiniti accepts need not read the file again. None: not known
+    # (a first run compares nothing; every line of the file is new).
+    pending: list[tuple[int, str, int]] | None = None
 
     @property
     def total(self) -> int:
@@ -109,15 +113,21 @@ def _compare(planned: Planned, known: Mapping[str, int], *, incremental: bool, k
         return changes
     remaining = dict(known)
     unchanged_lines: set[int] = set()
+    changes.pending = []
+    line = 0  # the line's number in the file that will be sent
     for i, record in enumerate(records):
         before = remaining.pop(record[user], None)
-        if before is None:
-            changes._add("new", record[user])
-        elif before != fingerprint(record):
-            changes._add("changed", record[user])
-        else:
+        now = fingerprint(record)
+        if before == now:
             changes._add("unchanged", record[user])
-            unchanged_lines.add(i)
+            if incremental:
+                unchanged_lines.add(i)
+                continue
+            line += 1
+            continue
+        line += 1
+        changes._add("new" if before is None else "changed", record[user])
+        changes.pending.append((line, record[user], now))
     left_out = {f.username for f in planned.findings if f.username}
     changes.gone = sorted(u for u in remaining if u not in left_out)
     for username in changes.gone:

@@ -204,8 +204,7 @@ class Runner:
         result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows)
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
-        accepted = ((u, fp) for u, fp in _accepted(answers, planned) if known.get(u) != fp)
-        self._record(result, accepted=accepted, forget=result.changes.gone)  # unchanged rows: already there
+        self._record(result, accepted=_accepted(answers, planned), forget=result.changes.gone)
 
     def _plan(self, job: Job, path: Path) -> Planned:
         tenant, spec = job.tenant, job.spec
@@ -310,14 +309,18 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
 
 
 def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:
-    """(username, fingerprint) of the lines Infiniti accepted, batch by batch: listed as created or
-    updated, or, when a batch's answer lists no rows, all of that batch's lines if it reports success."""
+    """(username, fingerprint) of the new and changed lines Infiniti accepted, batch by batch: listed as
+    created or updated, or, when a batch's answer lists no rows, all of that batch's lines if it reports
+    success. Unchanged lines are in the state already."""
     failed: set[int] = set()
     offset = 0
     for answer, rows in answers:
         failed |= {offset + line for line in unaccepted(answer, rows)}
         offset += rows
-    return accepted_fingerprints(read_records(planned.path), failed)
+    pending = planned.changes.pending if planned.changes is not None else None
+    if pending is None:  # a first run: every line is new
+        return accepted_fingerprints(read_records(planned.path), failed)
+    return ((username, fp) for line, username, fp in pending if line not in failed)
 
 
 def _run_record(result: JobResult) -> RunRecord:

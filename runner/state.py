@@ -303,12 +303,15 @@ class StateStore:
 
     def synced(self, tenant: str, spec: str) -> dict[str, int]:
         """Username -> fingerprint of every row Infiniti last accepted for this tenant and spec."""
-        query = select(synced_table.c.username, synced_table.c.fingerprint).where(
-            synced_table.c.tenant == tenant, synced_table.c.spec == spec
-        )
         try:
             with self.engine.connect() as conn:
-                return dict(conn.execute(query).all())
+                mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+                rows = conn.exec_driver_sql(  # the driver's own rows: a hundred thousand in a blink
+                    f"SELECT username, fingerprint FROM {synced_table.name} "
+                    f"WHERE tenant = {mark} AND spec = {mark}",
+                    (tenant, spec),
+                )
+                return dict(rows.all())
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
