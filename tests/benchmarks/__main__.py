@@ -116,9 +116,13 @@ def label(size: int) -> str:
     return f"{size // 1000}k" if size % 1000 == 0 else str(size)
 
 
-def prepare(work: Path, size: int, url: str = "https://127.0.0.1:1", ca: str = "ca.pem") -> Path:
-    """A project folder with an export of `size` students and the benchmark's spec."""
-    folder = work / f"rows-{size}"
+def prepare(
+    work: Path, size: int, url: str = "https://127.0.0.1:1", ca: str = "ca.pem", name: str = "rows"
+) -> Path:
+    """A project folder with an export of `size` students and the benchmark's spec, and no state: every
+    measurement starts as a first run (a kept `--work` folder only saves generating the exports)."""
+    folder = work / f"{name}-{size}"
+    shutil.rmtree(folder / ".infiniti-sync", ignore_errors=True)
     export = folder / "export" / "students.csv"
     if not export.exists():
         write_export(export, size)
@@ -167,9 +171,10 @@ class SandboxProcess:
 
 def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[Measure]]:
     """Interleaved runs of the contract's cURL command and of `infiniti-sync run`, against one sandbox."""
+    shutil.rmtree(work / "sandbox-data", ignore_errors=True)  # a sandbox with no users yet
     sandbox = SandboxProcess(work / "sandbox-data")
     try:
-        folder = prepare(work, size, url=sandbox.url, ca=str(sandbox.ca))
+        folder = prepare(work, size, url=sandbox.url, ca=str(sandbox.ca), name="e2e")
         measure([sys.executable, "floor.py", "export/students.csv", "user-groups.csv"], cwd=folder)
         port = sandbox.url.rsplit(":", 1)[1]
         curl = [
