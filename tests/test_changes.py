@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from runner.changes import fingerprint
 
 # Cells as the file can hold them: any text but NUL (the pre-checks keep such lines out).
-CELL = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
+CELL = st.text(alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]))
 
 
 def test_a_separator_inside_a_cell_does_not_make_two_lines_alike() -> None:
