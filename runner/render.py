@@ -82,6 +82,7 @@ class Context:
 
 
 _NOT_STATIC = object()
+_STR_METHODS = {"lower": "lower", "upper": "upper", "trim": "strip"}
 
 
 class _Unsupported(Exception):
@@ -96,6 +97,12 @@ class _Translator:
         self.context = context
         self.constants = constants
         self.env = environment()
+        self.temps = 0
+
+    def temp(self) -> str:
+        """A fresh name for an intermediate value of the generated function."""
+        self.temps += 1
+        return f"_t{self.temps}"
 
     def const(self, value: Any) -> str:
         self.constants.append(value)
@@ -118,7 +125,8 @@ class _Translator:
         if isinstance(node, nodes.Const):
             return repr(cell(node.value))
         expr = self.expr(node)
-        return f"(_t if (_t := {expr}).__class__ is str else _cell(_t))"
+        temp = self.temp()
+        return f"({temp} if ({temp} := {expr}).__class__ is str else _cell({temp}))"
 
     def expr(self, node: nodes.Node) -> str:
         static = self._static(node)
@@ -191,6 +199,11 @@ class _Translator:
         func = self.env.filters.get(node.name)
         if func is None or node.node is None or node.dyn_args or node.dyn_kwargs:
             raise _Unsupported
+        method = _STR_METHODS.get(node.name)
+        if method is not None and not node.args and not node.kwargs:
+            # Jinja's lower/upper/trim are soft_str(value).lower() and so on: on text, the method itself
+            temp, value, other = self.temp(), self.expr(node.node), self.const(func)
+            return f"({temp}.{method}() if ({temp} := {value}).__class__ is str else {other}({temp}))"
         pass_arg = _PassArg.from_obj(func)
         first = {_PassArg.eval_context: "_ec, ", _PassArg.environment: "_env, ", None: ""}.get(pass_arg)
         if first is None:

@@ -359,10 +359,15 @@ class CsvFiles:
                 "locking_mode=EXCLUSIVE",
             ):
                 db.execute(f"PRAGMA {pragma}")
-            for table in tables.values():
-                definition = ", ".join(f"{_quote(c)} TEXT" for c in table.header)
-                db.execute(f"CREATE TABLE {_quote(table.name)} ({definition})")
-            for name, columns in _reads(db, sql, params, tables).items():
+            with contextlib.closing(_schema(tables, sqlite3.connect(":memory:"))) as schema:
+                reads = _reads(schema, sql, params, tables)
+            # A table the query reads holds only the columns it reads (smaller rows load and read faster);
+            # the others are created whole and empty, so that SQLite words any error as it would anyway.
+            _schema(
+                {name: _Table(name, t.path, tuple(reads.get(name, t.header))) for name, t in tables.items()},
+                db,
+            )
+            for name, columns in reads.items():
                 self._fill(db, tables[name], columns)
             db.commit()
         finally:
@@ -436,6 +441,14 @@ class _Records:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _schema(tables: Mapping[str, _Table], db: sqlite3.Connection) -> sqlite3.Connection:
+    """Create the tables (every column as text) in `db`; return it."""
+    for table in tables.values():
+        definition = ", ".join(f"{_quote(c)} TEXT" for c in table.header)
+        db.execute(f"CREATE TABLE {_quote(table.name)} ({definition})")
+    return db
 
 
 def _reads(
