@@ -40,20 +40,10 @@ from tests.support.roster import (
 from tests.support.stores import StateUnderTest
 
 state_store = stores.state_store_fixture
+site = stores.site_fixture
 postgres_store = stores.postgres_store_fixture
 STAFF_RUN = ("run", "--tenant", "demo", "--spec", "staff")
 WAIT_LIMIT = 60.0  # only ever reached when something is broken
-
-
-@pytest.fixture
-def site(tmp_path: Path, state_store: StateUnderTest) -> Iterator[Site]:
-    """The example project on `state_store`, and a sandbox process with the demo tenant."""
-    running = Site.start(tmp_path / "project")
-    state_store.use(running.project_file)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from tests.support.roster import (
 from tests.support.stores import StateUnderTest
 
 state_store = stores.state_store_fixture
+site = stores.site_fixture
 STAFF_RUN = ["run", "--tenant", "demo", "--spec", "staff"]
 RELIEF_SANDBOX = """\
 tenants:
@@ -46,17 +46,6 @@ tenants:
     library_groups: [Staff, Relief]
     system_groups: [Staff]
 """
-
-
-@pytest.fixture
-def site(tmp_path: Path, state_store: StateUnderTest) -> Iterator[Site]:
-    """The example project on `state_store`, and a sandbox process with the demo tenant."""
-    running = Site.start(tmp_path / "project")
-    state_store.use(running.project_file)
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def _run(site: Site, store: StateUnderTest, *extra: str, env: dict[str, str] | None = None) -> Done:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
 from tests.support.databases import open_database
+from tests.support.project import Site
 
 KINDS = ("sqlite", "postgresql")
 STATE_VARIABLE = "INFINITI_SYNC_STATE_URL"
@@ -120,3 +121,14 @@ def postgres_store_fixture(tmp_path: Path) -> Iterator[StateUnderTest]:
         yield store
     finally:
         store.drop()
+
+
+@pytest.fixture(name="site")
+def site_fixture(tmp_path: Path, state_store: StateUnderTest) -> Iterator[Site]:
+    """The example project on `state_store`, and a sandbox process with the demo tenant."""
+    running = Site.start(tmp_path / "project")
+    state_store.use(running.project_file)
+    try:
+        yield running
+    finally:
+        running.stop()
