@@ -16,7 +16,6 @@ from runner.errors import Problem, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
 from runner.precheck import Finding
-from runner.secrets import redact
 
 if TYPE_CHECKING:
     from runner.run import JobResult
@@ -303,11 +302,10 @@ def junit(suite: str, cases: Sequence[JUnitCase]) -> str:
 
 def write_private(path: Path, text: str) -> None:
     """Write a report file (readable only by its owner: reports can hold personal data)."""
-    from runner.csvfile import private_open
+    from runner.archive import write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with private_open(path) as handle:
-        handle.write(redact(text))
+    write_text(path, text)
 
 
 # --- run -----------------------------------------------------------------------------------------

@@ -94,8 +94,7 @@ class Database:
         self.display = self.url.render_as_string(hide_password=True)
 
     def _fail(self, message: str, err: BaseException, *, spec_fault: bool = False) -> Exception:
-        cls = QueryError if spec_fault else SourceError
-        return cls(f"{self.display}: {message}: {_reason(err)}", where=self.where)
+        return _failure(self.display, self.where, message, err, spec_fault=spec_fault)
 
     @contextlib.contextmanager
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
@@ -228,6 +227,14 @@ def _is_spec_fault(err: Exception) -> bool:
     return bool(_SPEC_FAULTS.search(f"{kind} {orig or err}"))
 
 
+def _failure(
+    display: str, where: Where, message: str, err: BaseException, *, spec_fault: bool = False
+) -> Exception:
+    """A source's failure: QueryError (exit 2) when the spec is at fault, else SourceError (exit 3)."""
+    cls = QueryError if spec_fault else SourceError
+    return cls(f"{display}: {message}: {_reason(err)}", where=where)
+
+
 def _reason(err: BaseException) -> str:
     """The driver's own message, first line, without SQLAlchemy's decorations."""
     orig = getattr(err, "orig", None)
@@ -344,8 +351,7 @@ class CsvFiles:
                 db.close()
 
     def _query_fail(self, message: str, err: BaseException, *, spec_fault: bool = False) -> Exception:
-        cls = QueryError if spec_fault else SourceError
-        return cls(f"{self.path}: {message}: {_reason(err)}", where=self.where)
+        return _failure(str(self.path), self.where, message, err, spec_fault=spec_fault)
 
     def _load(
         self, database: Path, tables: Mapping[str, _Table], sql: str, params: Mapping[str, Any]

@@ -98,31 +98,28 @@ def open_database(kind: str, folder: Path) -> TestDatabase:
     return TestDatabase(kind, server_url(kind), _reachable(kind))
 
 
-@pytest.fixture(name="database", params=KINDS)
-def database_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
-    """Each kind of database in turn: SQLite, PostgreSQL, MariaDB."""
-    db = open_database(request.param, tmp_path)
+def _opened(kind: str, tmp_path: Path) -> Iterator[TestDatabase]:
+    """A database of `kind` for one test, its tables dropped afterwards."""
+    db = open_database(kind, tmp_path)
     try:
         yield db
     finally:
         db.drop()
+
+
+@pytest.fixture(name="database", params=KINDS)
+def database_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestDatabase]:
+    """Each kind of database in turn: SQLite, PostgreSQL, MariaDB."""
+    yield from _opened(request.param, tmp_path)
 
 
 @pytest.fixture(name="postgres")
 def postgres_fixture(tmp_path: Path) -> Iterator[TestDatabase]:
     """The PostgreSQL server."""
-    db = open_database("postgresql", tmp_path)
-    try:
-        yield db
-    finally:
-        db.drop()
+    yield from _opened("postgresql", tmp_path)
 
 
 @pytest.fixture(name="mariadb")
 def mariadb_fixture(tmp_path: Path) -> Iterator[TestDatabase]:
     """The MariaDB server."""
-    db = open_database("mariadb", tmp_path)
-    try:
-        yield db
-    finally:
-        db.drop()
+    yield from _opened("mariadb", tmp_path)
