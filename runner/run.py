@@ -10,6 +10,7 @@ One job's failure is its own result; it never stops the other jobs.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -154,34 +155,32 @@ class Runner:
         return sorted((r for g in groups for r in g), key=lambda r: order[id(r.job)])
 
     def run(self, job: Job) -> JobResult:
-        """Run one job; whatever happens, the result says so and the state records it.
+        """Run one job; whatever happens, the result says so and the state records it, once.
 
         The archive folder is made, written and pruned only under the job's lock: a run that finds the
-        lock held leaves no folder, and can never prune the folder of the run that holds it."""
+        lock held leaves no folder, and can never prune the folder of the run that holds it. The lock is
+        released after the run is recorded and reported; a release that fails (a dropped PostgreSQL
+        connection, which releases the lock by itself) is a note, never a second record of the run."""
         result = JobResult(job=job, started=now())
         result.mode = "full" if self.options.full else job.spec.mode
         where = Where(tenant=job.tenant.name, spec=job.spec.name)
+        lock = contextlib.ExitStack()
         try:
             endpoint = endpoint_of(job.tenant, self.environ)
-            with self.state.lock(job.tenant.name, job.spec.name, wait=self.options.wait, where=where):
-                self._locked(result, endpoint, where)
-                return result
-        except Exception as err:  # the lock held, a password not set, a bug
-            _failed(result, err, where)
-        result.finished = now()
-        self._finish(result)
-        return result
-
-    def _locked(self, result: JobResult, endpoint: Endpoint, where: Where) -> None:
-        """The job under its lock: archive folder, plan, send, record, report, prune."""
-        tenant, spec = result.job.tenant, result.job.spec
-        try:
-            result.archive = self.archive.new_run(tenant.name, spec.name, now())
+            lock.enter_context(
+                self.state.lock(job.tenant.name, job.spec.name, wait=self.options.wait, where=where)
+            )
+            result.archive = self.archive.new_run(job.tenant.name, job.spec.name, now())
             self._plan_and_send(result, endpoint)
-        except Exception as err:
+        except Exception as err:  # the lock held, a password not set, a source down, a bug
             _failed(result, err, where)
-        result.finished = now()
+        result.finished = result.finished or now()
         self._finish(result)
+        try:
+            lock.close()
+        except StateError as err:
+            result.notes.append(f"the job's lock was not released cleanly: {err}")
+        return result
 
     def _plan_and_send(self, result: JobResult, endpoint: Endpoint) -> None:
         tenant, spec = result.job.tenant, result.job.spec

@@ -14,10 +14,8 @@ A PostgreSQL store is one schema (the first of the URL's search_path); its locks
 
 `plan` and `history` open a store read-only (`open_existing`): they never create, migrate or write one.
 
-For tests only: with INFINITI_SYNC_TEST_PAUSE_IN_RECORD=FILE in the environment given to `open`, `record`
-creates FILE inside its transaction, just before the commit, and waits there while FILE exists (at most a
-minute), so a test can kill the runner in the middle of recording. Nobody sets it in production; unset, it
-costs one look-up when the store is opened.
+For tests only: `StateStore.before_commit`, None in production, is called inside `record`'s transaction
+just before the commit, so that a test (tests/support/paused.py) can kill a runner in the middle of recording.
 """
 
 from __future__ import annotations
@@ -29,11 +27,11 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -48,7 +46,6 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
-    func,
     insert,
     inspect,
     select,
@@ -62,11 +59,9 @@ from runner.secrets import remember_url, resolve
 from runner.spec import Secret
 
 SCHEMA_VERSION = 1
-PAUSE_IN_RECORD = "INFINITI_SYNC_TEST_PAUSE_IN_RECORD"
 _CHUNK = 5000
 _HOLDER_TRIES = 20  # reading who holds a lock file: the holder writes its name just after taking it
 _NAME_LIMIT = 63  # characters of a PostgreSQL application_name
-_PAUSE_LIMIT = 60.0
 
 metadata = MetaData()
 meta_table = Table(
@@ -106,7 +101,6 @@ synced_table = Table(
     Column("fingerprint", BigInteger, nullable=False),
     Column("run_id", Integer, nullable=False),
 )
-COUNT_COLUMNS = ("processed", "created", "updated", "failed")
 
 
 @dataclass(frozen=True)
@@ -164,11 +158,13 @@ def _describe(data: Mapping[str, Any]) -> str:
 class StateStore:
     """The state store at a SQLite path or a PostgreSQL URL."""
 
-    def __init__(self, engine: Engine, *, lock_dir: Path | None, display: str, pause: Path | None = None):
+    # Called inside record()'s transaction just before its commit; set only by tests.
+    before_commit: ClassVar[Callable[[], None] | None] = None
+
+    def __init__(self, engine: Engine, *, lock_dir: Path | None, display: str):
         self.engine = engine
         self.lock_dir = lock_dir
         self.display = display
-        self.pause = pause
         self.is_postgres = engine.dialect.name == "postgresql"
         self.namespace = ""  # PostgreSQL: the schema the store lives in
 
@@ -203,14 +199,13 @@ class StateStore:
     @classmethod
     def _connect(cls, state: str | Secret, environ: Mapping[str, str], *, create: bool) -> StateStore:
         location = state if isinstance(state, str) else resolve(state, environ, what="state", mask=False)
-        pause = Path(environ[PAUSE_IN_RECORD]) if environ.get(PAUSE_IN_RECORD) else None
         if "://" not in location:
             path = Path(location)
             engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
             if create:  # a reader sets nothing: WAL mode is the file's own once its creator set it
                 _create_private(path)
                 event.listen(engine, "connect", _sqlite_pragmas)
-            return cls(engine, lock_dir=path.parent / "locks", display=str(path), pause=pause)
+            return cls(engine, lock_dir=path.parent / "locks", display=str(path))
         remember_url(location)
         url = engine_url(location)
         if url.get_backend_name() != "postgresql":
@@ -220,7 +215,7 @@ class StateStore:
         # Every job of `run --jobs N` holds a connection for its lock and briefly takes a second one:
         # the pool must never make a job wait for a connection another job's lock holds.
         engine = create_engine(url, pool_pre_ping=True, max_overflow=-1)
-        store = cls(engine, lock_dir=None, display=url.render_as_string(hide_password=True), pause=pause)
+        store = cls(engine, lock_dir=None, display=url.render_as_string(hide_password=True))
         try:
             with engine.connect() as conn:
                 store.namespace = str(conn.execute(text("SELECT current_schema()")).scalar_one())
@@ -333,25 +328,6 @@ class StateStore:
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
-    def last(self, tenant: str, spec: str, outcomes: Iterable[str] = ("ok", "failed")) -> RunRecord | None:
-        """The latest run of this tenant and spec with one of `outcomes`."""
-        query = (
-            select(runs_table)
-            .where(
-                runs_table.c.tenant == tenant,
-                runs_table.c.spec == spec,
-                runs_table.c.outcome.in_(list(outcomes)),
-            )
-            .order_by(runs_table.c.id.desc())
-            .limit(1)
-        )
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(query).first()
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
-        return None if row is None else _record_of(row._mapping)
-
     # --- writing ------------------------------------------------------------------------------
 
     def record(
@@ -374,8 +350,8 @@ class StateStore:
                 if batch:
                     self._upsert(conn, batch)
                 self._forget(conn, run.tenant, run.spec, list(forget))
-                if self.pause is not None:
-                    _pause(self.pause)
+                if StateStore.before_commit is not None:
+                    StateStore.before_commit()
                 return run_id
         except SQLAlchemyError as err:
             raise self._fail("cannot record the run", err) from err
@@ -400,18 +376,6 @@ class StateStore:
                     synced_table.c.username.in_(usernames[start : start + _CHUNK]),
                 )
             )
-
-    def forget(self, tenant: str, spec: str) -> None:
-        """Drop the fingerprints of a tenant and spec (the next run sends everything)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                delete(synced_table).where(synced_table.c.tenant == tenant, synced_table.c.spec == spec)
-            )
-
-    def count_runs(self) -> int:
-        """How many runs are recorded (for tests and diagnostics)."""
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(runs_table)).scalar_one())
 
     # --- locks --------------------------------------------------------------------------------
 
@@ -445,8 +409,12 @@ class StateStore:
             try:
                 yield
             finally:
-                os.ftruncate(fd, 0)
-                _unflock(fd)
+                try:
+                    os.ftruncate(fd, 0)
+                    _unflock(fd)
+                except OSError as err:  # closing the file releases the lock all the same
+                    why = f"lock file {path}: cannot release: {err.strerror}"
+                    raise StateError(why, where=where) from err
         finally:
             os.close(fd)
 
@@ -458,18 +426,28 @@ class StateStore:
         except SQLAlchemyError as err:
             raise self._fail("cannot connect", err) from err
         with conn:
-            while not _try_advisory(conn, key):
-                if time.monotonic() >= deadline:
-                    who = _advisory_holder(conn, key)
-                    if who is not None:
-                        raise _held(where, who)
-                    continue  # released meanwhile: try again
-                time.sleep(0.2)
+            try:
+                self._take_advisory(conn, key, deadline, where)
+            except SQLAlchemyError as err:
+                raise self._fail("cannot take the lock", err) from err
             try:
                 yield
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                conn.execute(_NAME_SESSION, {"name": _IDLE_SESSION})
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.execute(_NAME_SESSION, {"name": _IDLE_SESSION})
+                except SQLAlchemyError as err:  # the session ends with the connection, and its lock too
+                    raise self._fail("cannot release the lock", err) from err
+
+    @staticmethod
+    def _take_advisory(conn: Any, key: int, deadline: float, where: Where) -> None:
+        while not _try_advisory(conn, key):
+            if time.monotonic() >= deadline:
+                who = _advisory_holder(conn, key)
+                if who is not None:
+                    raise _held(where, who)
+                continue  # released meanwhile: try again
+            time.sleep(0.2)
 
 
 def _file_holder(path: Path) -> str:
@@ -538,14 +516,6 @@ def _advisory_holder(conn: Any, key: int) -> str | None:
     pid, since, host = match.groups()
     started = datetime.strptime(since, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     return _describe({"host": host, "pid": pid, "since": started.isoformat()})
-
-
-def _pause(marker: Path) -> None:
-    """The test hook of record(): say so in `marker`, then wait while it exists."""
-    marker.write_text(f"{os.getpid()}\n", encoding="utf-8")
-    deadline = time.monotonic() + _PAUSE_LIMIT
-    while marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 def _held(where: Where, who: str) -> LockHeld:

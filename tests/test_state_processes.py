@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from runner.sandbox import Fault
-from runner.state import PAUSE_IN_RECORD, StateStore
+from runner.state import StateStore
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Done, Site, copy_project, invoke, point_at
 from tests.support.roster import (
@@ -44,6 +44,7 @@ site = stores.site_fixture
 postgres_store = stores.postgres_store_fixture
 STAFF_RUN = ("run", "--tenant", "demo", "--spec", "staff")
 WAIT_LIMIT = 60.0  # only ever reached when something is broken
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -63,12 +64,16 @@ def _spawn(
     store: StateUnderTest,
     *args: str,
     env: Mapping[str, str] | None = None,
+    pause: Path | None = None,
 ) -> subprocess.Popen[str]:
-    """`python -m runner ARGS --project ROOT` as a child process."""
+    """`python -m runner ARGS --project ROOT` as a child process; with `pause`, the runner pauses inside
+    its state transaction (tests/support/paused.py)."""
+    command = ["-m", "runner"] if pause is None else ["-m", "tests.support.paused", os.fspath(pause)]
+    path = os.pathsep.join(p for p in (os.fspath(REPOSITORY), os.environ.get("PYTHONPATH")) if p)
     process = subprocess.Popen(
-        [sys.executable, "-m", "runner", *args, "--project", os.fspath(root)],
+        [sys.executable, *command, *args, "--project", os.fspath(root)],
         cwd=root,
-        env={**os.environ, **DEMO_ENV, **store.env, **(env or {})},
+        env={**os.environ, **DEMO_ENV, **store.env, **(env or {}), "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -233,7 +238,7 @@ def test_a_run_killed_leaves_the_store_as_it_was(
         site.sandbox.inject("demo", Fault(delay=2.0, status=500))  # answered late, never imported
     marker = tmp_path / "recording"
     before, archived = state_store.tables(), set(site.runs("demo", "staff"))
-    process = _spawn(children, site.root, state_store, *STAFF_RUN, env={PAUSE_IN_RECORD: os.fspath(marker)})
+    process = _spawn(children, site.root, state_store, *STAFF_RUN, pause=marker)
 
     _wait_for(lambda: len(site.runs("demo", "staff")) > len(archived), process, "its archive folder")
     [folder] = set(site.runs("demo", "staff")) - archived

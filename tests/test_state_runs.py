@@ -449,3 +449,42 @@ def test_a_store_of_a_newer_runner_is_refused_untouched(
     )
     assert state_store.tables() == before
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.postgres
+def test_a_lock_that_cannot_be_released_leaves_the_run_recorded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PostgreSQL session holding the job's lock dies while the run records itself: the run stays what
+    it was (ok, recorded once), and the failed release is a note, never a second record or an exit 4."""
+    store = stores.open_store("postgresql", tmp_path / "project")
+    running = Site.start(tmp_path / "project")
+    try:
+        store.use(running.project_file)
+        ours = f"infiniti-sync {os.getpid()} %"
+
+        def end_the_lock_session() -> None:
+            admin = store.engine()
+            try:
+                with admin.connect() as conn:
+                    ended = conn.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name LIKE :ours AND pid <> pg_backend_pid()"
+                        ),
+                        {"ours": ours},
+                    ).all()
+                assert ended == [(True,)]
+            finally:
+                admin.dispose()
+
+        monkeypatch.setattr(StateStore, "before_commit", end_the_lock_session)
+        done = _run(running, store, "-v")
+        assert (done.code, done.err) == (0, "")
+        assert done.out.startswith("demo/staff: ok: 6 read; 6 sent; 6 created")
+        assert "the job's lock was not released cleanly: state store" in done.out
+        runs = store.tables()["infiniti_sync_runs"]
+        assert [(run[1], run[2], run[5]) for run in runs] == [("demo", "staff", "ok")]
+    finally:
+        running.stop()
+        store.drop()
