@@ -17,13 +17,12 @@ import math
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any, Protocol
 
 from runner.csvfile import drop_lines, read_records
+from runner.precheck import Finding
 from runner.spec import Spec
-
-if TYPE_CHECKING:
-    from runner.plan import Planned
 
 EXAMPLES = 5
 # NUL never occurs in a line of the file (the pre-checks keep such lines out), so joining on it is
@@ -56,6 +55,20 @@ class Changes:
     # (a first run compares nothing; every line of the file is new).
     pending: list[tuple[int, str, int]] | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """Counts, examples, and the full lists when they were kept."""
+        doc: dict[str, Any] = {
+            "first_run": self.first_run,
+            "new": self.new,
+            "changed": self.changed,
+            "unchanged": self.unchanged,
+            "vanished": self.vanished,
+            "examples": self.examples,
+        }
+        if self.lists is not None:
+            doc["lists"] = self.lists
+        return doc
+
     @property
     def total(self) -> int:
         """Users that are new, changed or gone: what max_change limits."""
@@ -67,6 +80,19 @@ class Changes:
             self.examples[kind].append(username)
         if self.lists is not None:
             self.lists[kind].append(username)
+
+
+class Planned(Protocol):
+    """What comparing reads of a planned file (runner.plan.Planned), and the fields it rewrites in
+    incremental mode; named here so that this module need not import the planner."""
+
+    path: Path
+    header: tuple[str, ...]
+    rows_out: int
+    findings: list[Finding]
+    preview: list[tuple[str, ...]]
+    source_rows: array[int]
+    changes: Changes | None
 
 
 def compare(

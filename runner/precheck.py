@@ -36,6 +36,16 @@ class Finding:
         """The source row, as a person finds it: `row 12 (student_code=S1012)`."""
         return f"row {self.row}" + (f" ({self.identity})" if self.identity else "")
 
+    def to_json(self) -> dict[str, Any]:
+        """The finding as a JSON object."""
+        return {
+            "row": self.row,
+            "identity": self.identity,
+            "check": self.check,
+            "message": self.message,
+            "username": self.username,
+        }
+
 
 class LineChecks:
     """The checks of one spec's import lines, with the column positions worked out once."""

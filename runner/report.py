@@ -173,19 +173,7 @@ def changes_text(changes: Changes | None) -> list[str]:
 
 def changes_json(changes: Changes | None) -> dict[str, Any] | None:
     """Changes as a JSON object: counts, examples, and the full lists when they were kept."""
-    if changes is None:
-        return None
-    doc: dict[str, Any] = {
-        "first_run": changes.first_run,
-        "new": changes.new,
-        "changed": changes.changed,
-        "unchanged": changes.unchanged,
-        "vanished": changes.vanished,
-        "examples": changes.examples,
-    }
-    if changes.lists is not None:
-        doc["lists"] = changes.lists
-    return doc
+    return None if changes is None else changes.to_json()
 
 
 def plans_text(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) -> str:
@@ -200,17 +188,6 @@ def plans_text(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) ->
     written = any(isinstance(r, Planned) for r in results)
     lines.append(f"files written to {out}" if written else "no file written")
     return "\n".join(lines)
-
-
-def finding_json(f: Finding) -> dict[str, Any]:
-    """A finding as a JSON object."""
-    return {
-        "row": f.row,
-        "identity": f.identity,
-        "check": f.check,
-        "message": f.message,
-        "username": f.username,
-    }
 
 
 def plan_json(p: Planned) -> dict[str, Any]:
@@ -228,8 +205,8 @@ def plan_json(p: Planned) -> dict[str, Any]:
             "left_out": len({f.row for f in p.findings}),
             "dropped": len(p.dropped),
         },
-        "findings": [finding_json(f) for f in p.findings],
-        "dropped": [finding_json(f) for f in p.dropped],
+        "findings": [f.to_json() for f in p.findings],
+        "dropped": [f.to_json() for f in p.dropped],
         "preview": [dict(zip(p.header, row, strict=True)) for row in p.preview],
         "changes": changes_json(p.changes),
         "holds": p.holds,
@@ -399,64 +376,9 @@ def runs_text(results: Sequence[JobResult], verbose: bool = False) -> str:
     return "\n".join(line for r in results for line in run_text(r, verbose))
 
 
-def run_json(result: JobResult) -> dict[str, Any]:
-    """One job as a JSON object (also the archive's report.json)."""
-    answer, planned, changes = result.answer, result.planned, result.changes
-    return {
-        "tenant": result.job.tenant.name,
-        "spec": result.job.spec.name,
-        "outcome": result.outcome,
-        "exit_code": result.exit_code,
-        "started": result.started.isoformat(),
-        "finished": result.finished.isoformat() if result.finished else None,
-        "rows": None
-        if planned is None
-        else {
-            "read": planned.rows_read,
-            "skipped": planned.rows_skipped,
-            "in_file": planned.rows_out,
-            "left_out": len({f.row for f in planned.findings}),
-            "sent": result.rows_sent,
-        },
-        "findings": [] if planned is None else [finding_json(f) for f in planned.findings],
-        "changes": changes_json(changes),
-        "holds": result.holds,
-        "batches": result.batches,
-        "batches_imported": result.batches_imported,
-        "answer": None
-        if answer is None
-        else {
-            "success": answer.success,
-            "summary": answer.summary,
-            "counts": {
-                "processed": answer.counts.processed,
-                "created": answer.counts.created,
-                "updated": answer.counts.updated,
-                "failed": answer.counts.failed,
-            },
-        },
-        "failed_rows": [
-            {
-                "line": f.line,
-                "source_row": f.source_row,
-                "username": f.username,
-                "outcome": f.outcome,
-                "tolerated": f.tolerated,
-            }
-            for f in result.failed_rows
-        ],
-        "unmet": result.unmet,
-        "notes": result.notes,
-        "error": None
-        if result.error is None
-        else {"exit_code": result.error.exit_code, "message": str(result.error)},
-        "archive": str(result.archive) if result.archive else None,
-    }
-
-
 def runs_json(results: Sequence[JobResult]) -> str:
     """The JSON report of `run`."""
-    return json.dumps({"runs": [run_json(r) for r in results]}, indent=2, ensure_ascii=False)
+    return json.dumps({"runs": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
 
 
 def runs_junit(results: Sequence[JobResult]) -> str:

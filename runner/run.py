@@ -11,6 +11,7 @@ One job's failure is its own result; it never stops the other jobs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -22,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import report
 from runner.answer import Answer, is_failure, merge, parse, unaccepted
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints, compare, hold
@@ -35,7 +35,7 @@ from runner.jobs import Job
 from runner.plan import Planned, build
 from runner.secrets import redact, resolve
 from runner.source import open_source
-from runner.spec import Project, Spec, Tenant
+from runner.spec import COUNTS, Project, Spec, Tenant
 from runner.state import RunRecord, StateStore, holder, now
 
 
@@ -75,6 +75,46 @@ class JobResult:
     def name(self) -> str:
         """`tenant/spec`."""
         return self.job.name
+
+    def to_json(self) -> dict[str, Any]:
+        """The job as a JSON object (the archive's report.json, and each run of `run --format json`)."""
+        answer, planned = self.answer, self.planned
+        return {
+            "tenant": self.job.tenant.name,
+            "spec": self.job.spec.name,
+            "outcome": self.outcome,
+            "exit_code": self.exit_code,
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None,
+            "rows": None
+            if planned is None
+            else {
+                "read": planned.rows_read,
+                "skipped": planned.rows_skipped,
+                "in_file": planned.rows_out,
+                "left_out": len({f.row for f in planned.findings}),
+                "sent": self.rows_sent,
+            },
+            "findings": [] if planned is None else [f.to_json() for f in planned.findings],
+            "changes": None if self.changes is None else self.changes.to_json(),
+            "holds": self.holds,
+            "batches": self.batches,
+            "batches_imported": self.batches_imported,
+            "answer": None
+            if answer is None
+            else {
+                "success": answer.success,
+                "summary": answer.summary,
+                "counts": {name: getattr(answer.counts, name) for name in COUNTS},
+            },
+            "failed_rows": [dataclasses.asdict(f) for f in self.failed_rows],
+            "unmet": self.unmet,
+            "notes": self.notes,
+            "error": None
+            if self.error is None
+            else {"exit_code": self.error.exit_code, "message": str(self.error)},
+            "archive": str(self.archive) if self.archive else None,
+        }
 
 
 def endpoint_of(tenant: Tenant, environ: Mapping[str, str]) -> Endpoint:
@@ -259,7 +299,7 @@ class Runner:
             try:
                 write_text(
                     result.archive / "report.json",
-                    json.dumps(report.run_json(result), indent=2, ensure_ascii=False),
+                    json.dumps(result.to_json(), indent=2, ensure_ascii=False),
                 )
                 self.archive.prune(result.job.tenant.name, result.job.spec.name)
             except OSError as err:
