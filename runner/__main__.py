@@ -2,4 +2,5 @@
 
 from runner.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a worker process of `run --jobs N` imports the main module
+    raise SystemExit(main())

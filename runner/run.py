@@ -17,7 +17,6 @@ import json
 import os
 import traceback
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -178,21 +177,15 @@ class Runner:
         self.archive = Archive(project.archive, project.keep_runs)
 
     def run_all(self, jobs: Sequence[Job], parallel: int = 1) -> list[JobResult]:
-        """Run `jobs`: one tenant's specs one after another, up to `parallel` tenants at once."""
-        by_tenant: dict[str, list[Job]] = {}
-        for job in jobs:
-            by_tenant.setdefault(job.tenant.name, []).append(job)
+        """Run `jobs`: one tenant's specs one after another; with `parallel` above 1, up to that many
+        tenants at once, each in a worker process of its own (runner/workers.py)."""
+        tenants = {job.tenant.name for job in jobs}
+        if parallel <= 1 or len(tenants) == 1:
+            return [self.run(job) for job in jobs]
+        from runner.workers import Setup, run_tenants
 
-        def tenant_jobs(group: list[Job]) -> list[JobResult]:
-            return [self.run(job) for job in group]
-
-        if parallel <= 1 or len(by_tenant) == 1:
-            groups = [tenant_jobs(g) for g in by_tenant.values()]
-        else:
-            with ThreadPoolExecutor(max_workers=parallel) as pool:
-                groups = list(pool.map(tenant_jobs, by_tenant.values()))
-        order = {id(job): i for i, job in enumerate(jobs)}
-        return sorted((r for g in groups for r in g), key=lambda r: order[id(r.job)])
+        setup = Setup(self.project.path, self.options, verbose=self.console.verbose)
+        return run_tenants(setup, jobs, parallel, lost=self._finish)
 
     def run(self, job: Job) -> JobResult:
         """Run one job; whatever happens, the result says so and the state records it, once.

@@ -62,6 +62,12 @@ def remember_url(url: str) -> str:
     return url
 
 
+def known_values() -> set[str]:
+    """Every secret value read so far (a worker process hands them to its parent, which masks them too)."""
+    with _known.lock:
+        return set(_known.values)
+
+
 def forget_all() -> None:
     """Forget every secret read so far (for tests, which run many projects in one process)."""
     with _known.lock:

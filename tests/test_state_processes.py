@@ -26,6 +26,7 @@ import pytest
 from runner.sandbox import Fault
 from runner.state import StateStore
 from tests.support import stores
+from tests.support.processes import connected as _connected
 from tests.support.project import DEMO_ENV, Done, Site, copy_project, invoke, point_at
 from tests.support.roster import (
     MOVED,
@@ -97,30 +98,6 @@ def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], wha
         if time.monotonic() > deadline:
             pytest.fail(f"the runner did not reach {what}")
         time.sleep(0.01)
-
-
-def _connected(pid: int, port: int) -> bool:
-    """Whether process `pid` has a TCP connection open to `port` on this host (Linux /proc)."""
-    try:
-        sockets = {_socket_of(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
-        tables = [Path(f"/proc/{pid}/net/{t}").read_text().splitlines()[1:] for t in ("tcp", "tcp6")]
-    except FileNotFoundError:  # the process has ended
-        return False
-    for line in (line for table in tables for line in table):
-        fields = line.split()
-        remote, state, inode = fields[2], fields[3], fields[9]
-        if state == "01" and int(remote.rsplit(":", 1)[1], 16) == port and inode in sockets:
-            return True
-    return False
-
-
-def _socket_of(fd: Path) -> str | None:
-    """The inode of the socket open at `fd`, if it is one."""
-    try:
-        target = os.readlink(fd)
-    except OSError:
-        return None
-    return target[len("socket:[") : -1] if target.startswith("socket:[") else None
 
 
 def _has_data(path: Path) -> bool:
