@@ -176,16 +176,9 @@ class Runner:
         self.options = options
         self.archive = Archive(project.archive, project.keep_runs)
 
-    def run_all(self, jobs: Sequence[Job], parallel: int = 1) -> list[JobResult]:
-        """Run `jobs`: one tenant's specs one after another; with `parallel` above 1, up to that many
-        tenants at once, each in a worker process of its own (runner/workers.py)."""
-        tenants = {job.tenant.name for job in jobs}
-        if parallel <= 1 or len(tenants) == 1:
-            return [self.run(job) for job in jobs]
-        from runner.workers import Setup, run_tenants
-
-        setup = Setup(self.project.path, self.options, verbose=self.console.verbose)
-        return run_tenants(setup, jobs, parallel, lost=self._finish)
+    def run_all(self, jobs: Sequence[Job]) -> list[JobResult]:
+        """Run `jobs` one after another in this process (`run --jobs N` uses runner/workers.py)."""
+        return [self.run(job) for job in jobs]
 
     def run(self, job: Job) -> JobResult:
         """Run one job; whatever happens, the result says so and the state records it, once.
@@ -208,7 +201,7 @@ class Runner:
         except Exception as err:  # the lock held, a password not set, a source down, a bug
             _failed(result, err, where)
         result.finished = result.finished or now()
-        self._finish(result)
+        self.finish(result)
         try:
             lock.close()
         except StateError as err:
@@ -281,7 +274,7 @@ class Runner:
         result.finished = now()
         self.state.record(_run_record(result), accepted, forget)
 
-    def _finish(self, result: JobResult) -> None:
+    def finish(self, result: JobResult) -> None:
         """Record an error run (if the state can take it), write the report, prune the archive."""
         if result.outcome == "error":
             try:

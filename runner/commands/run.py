@@ -28,15 +28,15 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     state = StateStore.open(proj.state, environ=os.environ)
     pool = urllib3.PoolManager(num_pools=max(10, args.jobs * 2), maxsize=args.jobs)
     try:
-        runner = Runner(
-            proj,
-            Client(pool),
-            state,
-            environ=os.environ,
-            console=console,
-            options=Options(force=args.force, full=args.full, wait=args.wait),
-        )
-        results = runner.run_all(selected, parallel=args.jobs)
+        options = Options(force=args.force, full=args.full, wait=args.wait)
+        runner = Runner(proj, Client(pool), state, environ=os.environ, console=console, options=options)
+        if args.jobs > 1 and len({job.tenant.name for job in selected}) > 1:
+            from runner import workers
+
+            setup = workers.Setup(proj.path, options, verbose=console.verbose)
+            results = workers.run_tenants(setup, selected, args.jobs, lost=runner.finish)
+        else:
+            results = runner.run_all(selected)
     finally:
         pool.clear()
         state.close()
