@@ -5,6 +5,8 @@
      "details": {"1": "User Updated", "2": "Field (emailAddress) is not ...", "3": "User Created"}}
 
 `success` and `summary` are required; `details` (data row number -> outcome) comes only when a row failed.
+Without `details`, an answer confirms the lines of its request only when its summary counts each one as
+created or updated; one that confirms fewer confirms none, since it does not say which.
 Summary counts whose wording is unknown stay unknown rather than guessed. An answer that is not such JSON
 (an HTML error page, a proxy's login page) is an outside failure reported with its status and an excerpt.
 """
@@ -20,6 +22,7 @@ from typing import Any
 from runner.client import Response, excerpt
 from runner.contract import UNAUTHORISED, USER_CREATED, USER_UPDATED, Counts, parse_summary
 from runner.errors import AuthError, InfinitiError, Where
+from runner.spec import COUNTS
 
 ACCEPTED = frozenset({USER_CREATED, USER_UPDATED})
 
@@ -129,7 +132,7 @@ def merge(answers: Sequence[Answer], sizes: Sequence[int]) -> Answer:
         name: None
         if any(getattr(a.counts, name) is None for a in answers)
         else sum(getattr(a.counts, name) for a in answers)
-        for name in ("processed", "created", "updated", "failed")
+        for name in COUNTS
     }
     summary = " | ".join(a.summary for a in answers)
     return Answer(all(a.success for a in answers), summary, Counts(**counts), details)
@@ -143,12 +146,81 @@ def is_failure(outcome: str) -> bool:
 def unaccepted(answer: Answer, rows: int) -> set[int]:
     """The lines (1 to `rows`) of one request that the answer does not confirm as imported.
 
-    With `details`, a line is accepted only when listed as created or updated; without them, every line is
-    accepted when the answer reports success, and none when it does not.
+    With `details`, a line is accepted only when listed as created or updated. Without them, every line is
+    accepted only when the summary confirms every one (see `_why_unconfirmed`); otherwise none is, since the
+    answer does not say which were imported.
     """
     if answer.details:
         return {line for line in range(1, rows + 1) if is_failure(answer.details.get(line, ""))}
-    return set() if answer.success else set(range(1, rows + 1))
+    return set() if _why_unconfirmed(answer, rows) is None else set(range(1, rows + 1))
+
+
+def _why_unconfirmed(answer: Answer, rows: int) -> str | None:
+    """Why an answer without `details` does not confirm each of the `rows` lines sent (None: it does).
+
+    It does only when it reports success and its summary counts every line: processed = lines sent =
+    created + updated, and failed = 0. A count whose wording is unknown confirms nothing.
+    """
+    if rows == 0:
+        return None
+    sent, c = _lines(rows, "sent"), answer.counts
+    if not answer.success:
+        return f"the answer does not confirm the {sent} (no success, no rows listed)"
+    if c.processed is None or c.created is None or c.updated is None or c.failed is None:
+        unknown = next(name for name in COUNTS if getattr(c, name) is None)
+        said = f"its summary gives no {unknown} count: {answer.summary!r}"
+        return f"the answer does not confirm the {sent} ({said})"
+    imported = c.created + c.updated
+    if c.processed == rows == imported and c.failed == 0:
+        return None
+    if imported < rows and imported <= c.processed:
+        return f"the answer confirms {imported} of the {sent}" + (
+            ", without saying which" if imported else ""
+        )
+    return (
+        f"the answer's counts ({c.processed} processed, {imported} created or updated, {c.failed} failed, "
+        f"no rows listed) do not match the {sent}"
+    )
+
+
+def _lines(count: int, what: str) -> str:
+    return f"{count} line {what}" if count == 1 else f"{count} lines {what}"
+
+
+def unconfirmed(batches: Sequence[tuple[Answer, int]]) -> list[str]:
+    """Why lines of the batches sent (each answer with its line count) are not recorded as synced, besides
+    the failed rows their answers list: an answer without `details` that does not confirm every line of
+    its batch, or one with `details` that gives no outcome for some lines. Empty: every line is accounted
+    for."""
+    problems: list[str] = []
+    first = 1
+    for number, (answer, rows) in enumerate(batches, 1):
+        where = f"batch {number} of {len(batches)} (lines {first} to {first + rows - 1}): "
+        prefix = where if len(batches) > 1 else ""
+        if not answer.details:
+            problem = _why_unconfirmed(answer, rows)
+            if problem:
+                problems.append(f"{prefix}{problem}; {_not_recorded(rows, all_of=True)}")
+        else:
+            missing = [line for line in range(1, rows + 1) if line not in answer.details]
+            if missing:
+                problems.append(f"{prefix}{_unlisted(missing, rows, first)}; {_not_recorded(len(missing))}")
+        first += rows
+    return problems
+
+
+def _unlisted(missing: Sequence[int], rows: int, first: int) -> str:
+    """The lines (of a batch starting at line `first` of the file) an answer with details does not list."""
+    numbers = [str(first + line - 1) for line in missing[:5]] + (["..."] if len(missing) > 5 else [])
+    which = f"line {numbers[0]}" if len(missing) == 1 else f"lines {', '.join(numbers)}"
+    return f"the answer lists no outcome for {len(missing)} of the {_lines(rows, 'sent')} ({which})"
+
+
+def _not_recorded(count: int, all_of: bool = False) -> str:
+    if count == 1:
+        return "it is not recorded as synced, the next run sends it again"
+    subject = "none of them is" if all_of else "they are not"
+    return f"{subject} recorded as synced, the next run sends them again"
 
 
 _REPEATED = re.compile(r"(?P<reason>.+?)\s*User failed to import:\s*(?P=reason)\s*", re.DOTALL)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runner.answer import Answer
-from runner.spec import COUNTS, CountExpectation, Expect
+from runner.spec import COUNTS, DEFAULT_FAILED, DEFAULT_SUCCESS, CountExpectation, Expect
 
 
 @dataclass(frozen=True)
@@ -41,29 +41,46 @@ def _of(percent: bool, sent: int) -> str:
 def unmet(expect: Expect, answer: Answer, sent: int, failed: Sequence[FailedRow]) -> list[str]:
     """What the answer shows that the spec did not expect (empty: all expectations hold).
 
-    With no `expect:` at all, the answer must report success. `success: true` also holds when every failed
-    row is tolerated by `failures.allow`.
+    `success` and `failed` keep their defaults (true, 0) unless the spec names them itself, whatever else
+    it names. `success: true` also holds when every failed row is tolerated by `failures.allow`, and the
+    default `failed: 0` does not count tolerated rows.
     """
-    problems: list[str] = []
-    success = expect.success
-    if success is None and not expect.counts and expect.allow is None:
-        success = True
-    if success is not None:
-        tolerated = expect.allow is not None and bool(failed) and all(f.tolerated for f in failed)
-        effective = answer.success or tolerated
-        if effective != success:
-            problems.append(f"success: expected {str(success).lower()}, got {str(answer.success).lower()}")
+    tolerated = sum(1 for f in failed if f.tolerated) if expect.allow is not None else 0
+    problems = [_success(expect, answer, failed, tolerated)]
     for name in COUNTS:
         want = expect.counts.get(name)
         if want is not None:
-            problem = _count(name, want, getattr(answer.counts, name), sent, answer)
-            if problem:
-                problems.append(problem)
-    if expect.allow is not None:
-        refused = [f for f in failed if not f.tolerated]
-        if refused:
-            problems.append(
-                f"failures: {len(refused)} failed row{'s' if len(refused) != 1 else ''} not tolerated by "
-                f"failures.allow: {expect.allow.pattern}"
-            )
-    return problems
+            problems.append(_count(name, want, getattr(answer.counts, name), sent, answer))
+        elif name == "failed":
+            problems.append(_default_failed(answer, sent, tolerated))
+    problems.append(_refused(expect, failed))
+    return [p for p in problems if p]
+
+
+def _success(expect: Expect, answer: Answer, failed: Sequence[FailedRow], tolerated: int) -> str | None:
+    """The success flag against the spec's (or the default): failures all tolerated count as success."""
+    want = DEFAULT_SUCCESS if expect.success is None else expect.success
+    effective = answer.success or (bool(failed) and tolerated == len(failed))
+    if effective == want:
+        return None
+    return f"success: expected {str(want).lower()}, got {str(answer.success).lower()}"
+
+
+def _default_failed(answer: Answer, sent: int, tolerated: int) -> str | None:
+    """`failed: 0` when the spec names no failed count, the rows tolerated by failures.allow set aside."""
+    got = answer.counts.failed
+    if got is None or not tolerated:
+        return _count("failed", DEFAULT_FAILED, got, sent, answer)
+    if got <= tolerated:
+        return None
+    rows = "row" if tolerated == 1 else "rows"
+    return f"failed: expected 0 besides the {tolerated} {rows} tolerated by failures.allow, got {got}"
+
+
+def _refused(expect: Expect, failed: Sequence[FailedRow]) -> str | None:
+    """The failed rows that `failures.allow`, when the spec gives one, does not tolerate."""
+    refused = [f for f in failed if not f.tolerated]
+    if expect.allow is None or not refused:
+        return None
+    rows = "row" if len(refused) == 1 else "rows"
+    return f"failures: {len(refused)} failed {rows} not tolerated by failures.allow: {expect.allow.pattern}"

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner.answer import Answer, is_failure, merge, parse, unaccepted
+from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints, compare, hold
 from runner.client import Client, Endpoint
@@ -226,7 +226,7 @@ class Runner:
         result.rows_sent = planned.rows_out
         result.answer = answer
         result.failed_rows = _failed_rows(answer, planned, spec)
-        result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows)
+        result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows) + unconfirmed(answers)
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
         self._record(result, accepted=_accepted(answers, planned), forget=result.changes.gone)
@@ -335,8 +335,8 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
 
 def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:
     """(username, fingerprint) of the new and changed lines Infiniti accepted, batch by batch: listed as
-    created or updated, or, when a batch's answer lists no rows, all of that batch's lines if it reports
-    success. Unchanged lines are in the state already."""
+    created or updated, or, when a batch's answer lists no rows, all of that batch's lines if its summary
+    confirms every one of them, and none otherwise. Unchanged lines are in the state already."""
     failed: set[int] = set()
     offset = 0
     for answer, rows in answers:

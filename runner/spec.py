@@ -160,11 +160,16 @@ class CountExpectation:
         return ", ".join(parts)
 
 
+DEFAULT_SUCCESS = True
+DEFAULT_FAILED = CountExpectation(exact=0)
+
+
 @dataclass(frozen=True)
 class Expect:
-    """What Infiniti's answer must show."""
+    """What Infiniti's answer must show. A key the spec does not name keeps its default: `success` true
+    (DEFAULT_SUCCESS) and `failed` 0 (DEFAULT_FAILED, rows tolerated by `allow` set aside)."""
 
-    success: bool | None = None
+    success: bool | None = None  # None: not named, DEFAULT_SUCCESS holds
     counts: Mapping[str, CountExpectation] = field(default_factory=dict)
     allow: re.Pattern[str] | None = None
 

@@ -7,12 +7,13 @@ import re
 
 import pytest
 
-from runner.answer import Answer, merge, parse, reason, unaccepted
+from runner import schema
+from runner.answer import Answer, merge, parse, reason, unaccepted, unconfirmed
 from runner.client import Response, _retry_after
 from runner.contract import BAD_EMAIL, Counts, parse_summary, summary
 from runner.errors import AuthError, InfinitiError, Where
 from runner.expect import FailedRow, unmet
-from runner.spec import Amount, CountExpectation, Expect
+from runner.spec import DEFAULT_FAILED, DEFAULT_SUCCESS, Amount, CountExpectation, Expect
 
 WHERE = Where(tenant="stmarys", spec="students")
 URL = "https://stmarys.example"
@@ -143,6 +144,8 @@ def test_retry_after_as_a_date_in_the_past_means_now() -> None:
 OK = Answer(True, summary(10, 4, 6, 0), Counts(10, 4, 6, 0), {})
 FAILED = Answer(False, summary(10, 4, 5, 1), Counts(10, 4, 5, 1), {7: BAD_EMAIL})
 EMAIL_ROW = FailedRow(line=7, source_row=9, username="s007", outcome=BAD_EMAIL)
+TOLERATED = FailedRow(line=7, source_row=9, username="s007", outcome=BAD_EMAIL, tolerated=True)
+SUCCESS_UNMET = "success: expected true, got false"
 
 
 def expect(**counts: object) -> Expect:
@@ -159,14 +162,28 @@ def expect(**counts: object) -> Expect:
     ("rules", "answer", "failed", "problems"),
     [
         ({}, OK, [], []),
-        ({}, FAILED, [EMAIL_ROW], ["success: expected true, got false"]),
+        ({}, FAILED, [EMAIL_ROW], ["success: expected true, got false", "failed: expected 0, got 1"]),
         ({"success": True, "failed": 0, "processed": "rows_sent"}, OK, [], []),
         ({"processed": "rows_sent"}, OK, [], []),
         ({"created": {"max": 3}}, OK, [], ["created: expected at most 3, got 4"]),
         ({"created": {"min": 5}}, OK, [], ["created: expected at least 5, got 4"]),
         ({"updated": {"max": "50%"}}, OK, [], ["updated: expected at most 50% of 10 rows sent, got 6"]),
-        ({"failed": {"max": "10%"}}, FAILED, [EMAIL_ROW], []),
-        ({"failed": 0}, FAILED, [EMAIL_ROW], ["failed: expected 0, got 1"]),
+        # naming some keys keeps the defaults of the others: success true, failed 0
+        ({"processed": "rows_sent"}, FAILED, [EMAIL_ROW], [SUCCESS_UNMET, "failed: expected 0, got 1"]),
+        ({"created": {"max": 25}}, FAILED, [EMAIL_ROW], [SUCCESS_UNMET, "failed: expected 0, got 1"]),
+        ({"failed": {"max": "10%"}}, FAILED, [EMAIL_ROW], [SUCCESS_UNMET]),
+        ({"failed": 0}, FAILED, [EMAIL_ROW], [SUCCESS_UNMET, "failed: expected 0, got 1"]),
+        ({"success": False}, FAILED, [EMAIL_ROW], ["failed: expected 0, got 1"]),
+        ({"success": False}, OK, [], ["success: expected false, got true"]),
+        # failures.allow is the way to accept known failures, with or without the keys named
+        ({"allow": "emailAddress"}, FAILED, [TOLERATED], []),
+        ({"failed": {"max": "10%"}, "allow": "."}, FAILED, [TOLERATED], []),
+        (
+            {"allow": "emailAddress"},
+            Answer(False, summary(10, 4, 4, 2), Counts(10, 4, 4, 2), {7: BAD_EMAIL}),
+            [TOLERATED],
+            ["failed: expected 0 besides the 1 row tolerated by failures.allow, got 2"],
+        ),
         (
             {"success": True, "allow": "emailAddress"},
             FAILED,
@@ -177,13 +194,20 @@ def expect(**counts: object) -> Expect:
             {"allow": "group"},
             FAILED,
             [EMAIL_ROW],
-            ["failures: 1 failed row not tolerated by failures.allow: group"],
+            [
+                SUCCESS_UNMET,
+                "failed: expected 0, got 1",
+                "failures: 1 failed row not tolerated by failures.allow: group",
+            ],
         ),
         (
             {"success": True, "allow": "emailAddress"},
             Answer(False, "Import failed.", Counts(), {}),
             [],
-            ["success: expected true, got false"],
+            [
+                SUCCESS_UNMET,
+                "failed: expected 0, but the answer's summary gives no failed count ('Import failed.')",
+            ],
         ),
     ],
 )
@@ -195,13 +219,18 @@ def test_expectations(
 
 def test_an_unknown_count_fails_an_expectation_on_it_with_the_reason() -> None:
     odd = Answer(True, "Import complete: 10 records.", Counts(), {})
+    no_failed = (
+        "failed: expected 0, but the answer's summary gives no failed count ('Import complete: 10 records.')"
+    )
     assert unmet(expect(created={"max": 5}), odd, 10, []) == [
         "created: expected max 5, but the answer's summary gives no created count "
-        "('Import complete: 10 records.')"
+        "('Import complete: 10 records.')",
+        no_failed,
     ]
     assert unmet(expect(processed="rows_sent"), odd, 10, []) == [
         "processed: expected rows_sent, but the answer's summary gives no processed count "
-        "('Import complete: 10 records.')"
+        "('Import complete: 10 records.')",
+        no_failed,
     ]
 
 
@@ -235,10 +264,30 @@ def test_an_answer_after_the_retries_says_why_they_stopped() -> None:
     )
 
 
+def confirmed(processed: int, created: int, updated: int, failed: int, success: bool = True) -> Answer:
+    """An answer without details whose summary gives these counts."""
+    counts = Counts(processed, created, updated, failed)
+    return Answer(success, summary(processed, created, updated, failed), counts, {})
+
+
+ISSUE = confirmed(0, 0, 0, 0)  # the issue's answer: success, but no user counted
+ODD = Answer(True, "Import complete: 6 records.", Counts(), {})
+
+
 @pytest.mark.parametrize(
     ("answer", "rows", "lines"),
     [
-        (OK, 3, set()),
+        (confirmed(3, 1, 2, 0), 3, set()),
+        (confirmed(0, 0, 0, 0), 0, set()),  # a header-only file
+        (ISSUE, 6, {1, 2, 3, 4, 5, 6}),
+        (ODD, 3, {1, 2, 3}),  # counts of unknown wording confirm nothing
+        (Answer(True, "3 users processed. 3 users created.", Counts(3, 3, None, None), {}), 3, {1, 2, 3}),
+        (confirmed(3, 2, 0, 0), 3, {1, 2, 3}),  # which 2 is not said
+        (confirmed(3, 2, 0, 1), 3, {1, 2, 3}),  # a failure without details
+        (confirmed(3, 3, 0, 1), 3, {1, 2, 3}),
+        (confirmed(4, 4, 0, 0), 3, {1, 2, 3}),  # more than was sent
+        (confirmed(3, 3, 0, 0, success=False), 3, {1, 2, 3}),
+        (OK, 3, {1, 2, 3}),  # the counts of another request
         (Answer(False, "", Counts(), {}), 3, {1, 2, 3}),
         (Answer(False, "", Counts(), {1: "User Created", 2: BAD_EMAIL}), 3, {2, 3}),  # 3 not listed
         (Answer(True, "", Counts(), {1: "User Updated", 2: "User Created"}), 2, set()),
@@ -246,6 +295,82 @@ def test_an_answer_after_the_retries_says_why_they_stopped() -> None:
 )
 def test_the_lines_an_answer_does_not_confirm(answer: Answer, rows: int, lines: set[int]) -> None:
     assert unaccepted(answer, rows) == lines
+
+
+AGAIN = "none of them is recorded as synced, the next run sends them again"
+
+
+@pytest.mark.parametrize(
+    ("batches", "problems"),
+    [
+        ([(confirmed(6, 2, 4, 0), 6)], []),
+        ([(confirmed(0, 0, 0, 0), 0)], []),
+        (
+            [(Answer(False, summary(2, 1, 0, 1), Counts(2, 1, 0, 1), {1: BAD_EMAIL, 2: "User Created"}), 2)],
+            [],
+        ),
+        ([(ISSUE, 6)], [f"the answer confirms 0 of the 6 lines sent; {AGAIN}"]),
+        (
+            [(confirmed(6, 4, 0, 0), 6)],
+            [f"the answer confirms 4 of the 6 lines sent, without saying which; {AGAIN}"],
+        ),
+        (
+            [(ODD, 6)],
+            [
+                "the answer does not confirm the 6 lines sent (its summary gives no processed count: "
+                f"'Import complete: 6 records.'); {AGAIN}"
+            ],
+        ),
+        (
+            [(confirmed(1, 1, 0, 0, success=False), 1)],
+            [
+                "the answer does not confirm the 1 line sent (no success, no rows listed); "
+                "it is not recorded as synced, the next run sends it again"
+            ],
+        ),
+        (
+            [(confirmed(6, 6, 0, 1), 6)],
+            [
+                "the answer's counts (6 processed, 6 created or updated, 1 failed, no rows listed) "
+                f"do not match the 6 lines sent; {AGAIN}"
+            ],
+        ),
+        (
+            [(confirmed(4, 4, 0, 0), 4), (confirmed(2, 1, 0, 0), 2), (ODD, 3)],
+            [
+                "batch 2 of 3 (lines 5 to 6): the answer confirms 1 of the 2 lines sent, "
+                f"without saying which; {AGAIN}",
+                "batch 3 of 3 (lines 7 to 9): the answer does not confirm the 3 lines sent "
+                f"(its summary gives no processed count: 'Import complete: 6 records.'); {AGAIN}",
+            ],
+        ),
+        (
+            [(confirmed(2, 2, 0, 0), 2), (Answer(False, "", Counts(), {1: "User Created", 2: BAD_EMAIL}), 3)],
+            [
+                "batch 2 of 2 (lines 3 to 5): the answer lists no outcome for 1 of the 3 lines sent "
+                "(line 5); it is not recorded as synced, the next run sends it again"
+            ],
+        ),
+        (
+            [(Answer(False, "", Counts(), {2: BAD_EMAIL}), 8)],
+            [
+                "the answer lists no outcome for 7 of the 8 lines sent (lines 1, 3, 4, 5, 6, ...); "
+                "they are not recorded as synced, the next run sends them again"
+            ],
+        ),
+    ],
+)
+def test_why_lines_are_not_recorded(batches: list[tuple[Answer, int]], problems: list[str]) -> None:
+    assert unconfirmed(batches) == problems
+
+
+def test_the_expect_defaults_are_the_schemas() -> None:
+    """success and failed default to what the spec schema says (its one home for defaults)."""
+    properties = json.loads(schema.text("spec"))["properties"]["expect"]["properties"]
+    assert properties["success"]["default"] is DEFAULT_SUCCESS is True
+    assert (
+        CountExpectation.parse(properties["failed"]["default"]) == DEFAULT_FAILED == CountExpectation(exact=0)
+    )
 
 
 def test_a_failed_rows_reason_is_said_once() -> None:
