@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks", "--sizes", "2000,10000", "--repeat", "1",
-         "--e2e-size", "10000", "--work", str(tmp_path)],
+         "--e2e-size", "10000", "--tenants", "20", "--work", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -24,6 +24,8 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
             "floor_s@10k", "plan_s@10k", "plan/floor@10k", "plan_peak_rss_MB@10k",
             "rss_growth_2k_to_10k_MB", "curl_s@10k", "run_s@10k", "run/curl@10k", "run_peak_rss_MB@10k",
             "version_s", "validate_example_s",
+            "run_all_jobs1_s@20", "run_all_jobs2_s@20", "jobs2/jobs1_throughput@20",
+            "run_tenant_s", "python_ssl_sqlite_csv_s", "run_tenant/python_startup",
         ]
     )  # fmt: skip
     assert all(float(value) > 0 for name, value in figures.items() if not name.startswith("rss_growth"))

@@ -13,7 +13,9 @@ included and peak memory (the process's maximum RSS, from wait4) is its own.
 3. memory:      peak RSS of plan at each size, and its growth from the smallest to the largest.
 4. end to end:  `infiniti-sync run` against the sandbox, against the contract's cURL command sending the
                 floor's file (the export a school would curl today) to the same sandbox.
-5. start-up:    `infiniti-sync --version`, and `validate` on the example project.
+5. start-up:    `infiniti-sync --version`, `validate` on the example project, and `run --tenant` on it against
+                `python -c "import ssl, sqlite3, csv"`.
+6. tenants:     `run --all` over `--tenants` small tenants with `--jobs 1` and with `--jobs 2`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.benchmarks import tenants
 from tests.benchmarks.data import write_export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,12 +207,43 @@ def startup(repeat: int) -> tuple[float, float]:
     return median(version), median(validate)
 
 
+def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
+    """`run --all` over `count` tenants with one and two worker processes, and the start-up of one
+    tenant's run against Python's own, interleaved, against one sandbox."""
+    python = sys.executable
+    shutil.rmtree(work / "sandbox-tenants", ignore_errors=True)
+    sandbox = SandboxProcess(work / "sandbox-tenants")
+    env = {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
+    try:
+        example = tenants.example(work, sandbox.url, sandbox.ca)
+        many = tenants.example(work, sandbox.url, sandbox.ca, tenants=count)
+        one, two, ours, floor = [], [], [], []
+        for _ in range(repeat):
+            one.append(measure(tenants.run_all(python, 1), cwd=tenants.fresh(many), env=env).seconds)
+            two.append(measure(tenants.run_all(python, 2), cwd=tenants.fresh(many), env=env).seconds)
+        for _ in range(max(5, repeat)):
+            ours.append(measure(tenants.run_tenant(python), cwd=tenants.fresh(example), env=env).seconds)
+            floor.append(measure(tenants.floor_startup(python), cwd=example).seconds)
+    finally:
+        sandbox.stop()
+    n = label(count) if count >= 1000 else str(count)
+    return {
+        f"run_all_jobs1_s@{n}": median(one),
+        f"run_all_jobs2_s@{n}": median(two),
+        f"jobs2/jobs1_throughput@{n}": median(one) / median(two),
+        "run_tenant_s": median(ours),
+        "python_ssl_sqlite_csv_s": median(floor),
+        "run_tenant/python_startup": median(ours) / median(floor),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its table, then one `name = value` line per figure."""
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="rows of each export (comma list)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (median)")
     parser.add_argument("--e2e-size", type=int, default=100_000, help="rows for run versus cURL (0: skip)")
+    parser.add_argument("--tenants", type=int, default=1000, help="tenants for run --all --jobs (0: skip)")
     parser.add_argument("--work", type=Path, help="keep the generated exports here (default: temporary)")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -258,6 +292,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures["validate_example_s"] = validate
         rows.append(("infiniti-sync --version", f"{version:.3f} s", "", ""))
         rows.append(("infiniti-sync validate (example)", f"{validate:.3f} s", "", ""))
+        if args.tenants:
+            found = many_tenants(work, args.tenants, args.repeat)
+            figures.update(found)
+            one, two, gain = (v for k, v in found.items() if k.startswith(("run_all", "jobs2")))
+            many = f"run --all, {args.tenants} tenants, --jobs 2"
+            rows.append((many, f"{two:.2f} s", f"{one:.2f} s", f"{gain:.2f}"))
+            rows.append(
+                (
+                    "run --tenant (example)",
+                    f"{found['run_tenant_s']:.3f} s",
+                    f"{found['python_ssl_sqlite_csv_s']:.3f} s",
+                    f"{found['run_tenant/python_startup']:.2f}",
+                )
+            )
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
