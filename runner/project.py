@@ -1,7 +1,8 @@
 """Finding, reading and building a project: the project file, its specs folder, and the records.
 
 `load()` is what every command but `validate` starts with: it validates everything (raising SpecError
-with every problem when something is wrong) and returns the immutable Project.
+with every problem when something is wrong; files that passed before with no problem are not validated
+again, see runner/checked.py) and returns the immutable Project.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runner import validate
+from runner import checked
 from runner.errors import SpecError, UsageError
+from runner.files import Files
 from runner.spec import (
     COUNTS,
     Amount,
@@ -31,7 +33,6 @@ from runner.spec import (
     Tenant,
     frozen,
 )
-from runner.validate import Files
 from runner.yamlfile import Document, json_path
 from runner.yamlfile import load as load_yaml
 
@@ -116,9 +117,14 @@ def read(
 def load(project_file: Path, *, strict: bool = False) -> Project:
     """The validated project at `project_file`; SpecError lists every problem if it is invalid."""
     files = read(project_file)
-    problems = validate.check(files)
-    if any(p.severity == "error" or strict for p in problems):
-        raise SpecError(problems)
+    if not checked.passed(files):  # validated before, with no problem at all: runner/checked.py
+        from runner import validate  # the schemas and rules: only when there is something to check
+
+        problems = validate.check(files)
+        if any(p.severity == "error" or strict for p in problems):
+            raise SpecError(problems)
+        if not problems:
+            checked.remember(files)
     return build(files)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +18,7 @@ from jinja2.exceptions import TemplateSyntaxError
 from runner import cron, schema
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
+from runner.files import Files
 from runner.spec import GROUP_COLUMNS
 from runner.suggest import did_you_mean
 from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, certain_refs, environment, finalize
@@ -28,26 +29,6 @@ PARAM_PATTERN = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
-
-
-@dataclass
-class Files:
-    """The loaded files of a project: the project file (if any) and the specs."""
-
-    project: Document | None
-    specs: list[Document] = field(default_factory=list)
-
-    def spec_name(self, doc: Document) -> str:
-        """A spec's name: its `name` key, else the file name without extension."""
-        data = doc.data if isinstance(doc.data, dict) else {}
-        name = data.get("name")
-        return name if isinstance(name, str) else doc.path.stem
-
-    def tenants(self) -> dict[str, Any]:
-        """The project's tenants mapping, or empty when it is missing or malformed."""
-        data = self.project.data if self.project and isinstance(self.project.data, dict) else {}
-        tenants = data.get("tenants")
-        return tenants if isinstance(tenants, dict) else {}
 
 
 def check(files: Files) -> list[Problem]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from runner import secrets
+from runner import checked, secrets
 from runner.sandbox import Sandbox, demo_config
 from tests.support.sandbox import Client, SandboxProcess, start_sandbox_process
 
@@ -18,6 +19,19 @@ def _fresh_secrets() -> Iterator[None]:
     secrets.forget_all()
     yield
     secrets.forget_all()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_validation_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Projects that passed validation are noted in a folder of this test run's (runner/checked.py), never
+    in the user's cache; child processes inherit the setting."""
+    before = os.environ.get(checked.VARIABLE)
+    os.environ[checked.VARIABLE] = os.fspath(tmp_path_factory.mktemp("validation-cache"))
+    yield
+    if before is None:
+        del os.environ[checked.VARIABLE]
+    else:
+        os.environ[checked.VARIABLE] = before
 
 
 @pytest.fixture(scope="session")

@@ -28,9 +28,12 @@ from runner.console import Console
 from runner.sandbox import Fault
 from runner.sandbox.tls import ensure
 from runner.state import StateStore
-from tests.support import processes
+from tests.support import processes, stores
 from tests.support.project import Site, copy_project, invoke
 from tests.support.sandbox import start_sandbox_process
+from tests.support.stores import StateUnderTest
+
+postgres_store = stores.postgres_store_fixture
 
 CASES = Path(__file__).parent / "run_cases"
 SEVERAL = CASES / "several-tenants-one-failing"
@@ -484,33 +487,9 @@ def test_a_user_gone_from_the_source_is_reported_once(site: Site) -> None:
     ]  # reported, never deleted: the contract has no delete
 
 
-def _postgres_url() -> str:
-    """The PostgreSQL server of the database tests (CI must have it; elsewhere the test is skipped)."""
-    url = os.environ.get("INFINITI_SYNC_TEST_POSTGRES", "postgresql+psycopg://root@127.0.0.1:5432/test")
-    try:
-        store = StateStore.open(url, environ={})
-    except Exception as err:  # any reason the server cannot be used
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no PostgreSQL at {url}: {err}")
-    store.close()
-    return url
-
-
 @pytest.mark.postgres
-def test_state_in_postgresql_with_tenants_at_once(several: Site) -> None:
-    from sqlalchemy import delete
-
-    from runner.state import runs_table, synced_table
-
-    url = _postgres_url()
-    store = StateStore.open(url, environ={})
-    try:
-        with store.engine.begin() as conn:  # the database is shared: start from nothing for these tenants
-            for table in (runs_table, synced_table):
-                conn.execute(delete(table).where(table.c.tenant.in_(["north", "south", "west"])))
-    finally:
-        store.close()
+def test_state_in_postgresql_with_tenants_at_once(several: Site, postgres_store: StateUnderTest) -> None:
+    url = postgres_store.location  # a schema of this test's own
     text = several.project_file.read_text(encoding="utf-8")
     several.project_file.write_text("state: {env: STATE_URL}\n" + text, encoding="utf-8")
     env = {"INFINITI_DEMO_PASSWORD": "change-me", "STATE_URL": url}

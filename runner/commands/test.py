@@ -10,10 +10,11 @@ from pathlib import Path
 from runner import project
 from runner.console import Console
 from runner.errors import EXIT_CHECK, EXIT_OK, SpecError, UsageError
+from runner.files import Files
 from runner.report import JUnitCase, junit, write_private
 from runner.spec import Spec
 from runner.spectest import CaseResult, run_case
-from runner.validate import Files, check
+from runner.validate import check
 from runner.yamlfile import display_path
 from runner.yamlfile import load as load_yaml
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from runner import project, report
 from runner.console import Console
 from runner.errors import EXIT_OK, EXIT_USAGE, Problem, UsageError
-from runner.validate import Files, check
+from runner.files import Files
+from runner.validate import check
 from runner.yamlfile import Document
 from runner.yamlfile import load as load_yaml
 
