@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.answer import reason
 from runner.changes import Changes
-from runner.errors import Problem, SyncError
+from runner.errors import InfinitiError, Problem, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
 from runner.precheck import Finding
@@ -388,10 +388,15 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
             f"  {_plural(more, 'more failed row')}: -v lists them all, as does the archive's report.json"
         )
     if verbose:
-        lines += [f"  note: {n}" for n in result.notes]
+        lines += [f"  note: {n}" for n in notes(result)]
         if result.archive is not None:
             lines.append(f"  archive: {result.archive}")
     return lines
+
+
+def notes(result: JobResult) -> list[str]:
+    """The job's notes, then those of the error that stopped it (each attempt of a failed exchange)."""
+    return [*result.notes, *(result.error.notes if isinstance(result.error, InfinitiError) else ())]
 
 
 def runs_text(results: Sequence[JobResult], verbose: bool = False) -> str:
@@ -446,7 +451,7 @@ def run_json(result: JobResult) -> dict[str, Any]:
             for f in result.failed_rows
         ],
         "unmet": result.unmet,
-        "notes": result.notes,
+        "notes": notes(result),
         "error": None
         if result.error is None
         else {"exit_code": result.error.exit_code, "message": str(result.error)},
