@@ -7,6 +7,7 @@ import base64
 import hashlib
 import itertools
 import socket
+import ssl
 import threading
 import tracemalloc
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,7 @@ import urllib3
 from runner import __version__
 from runner.client import MAX_ANSWER, Client, Endpoint
 from runner.errors import InfinitiError, Where
+from runner.sandbox.tls import ensure, server_context
 from tests.support.loopback import RawServer
 
 WHERE = Where(tenant="stmarys", spec="students")
@@ -306,9 +308,21 @@ def _post(
     return caught.value
 
 
-def test_headers_trickled_a_byte_at_a_time_end_the_attempt_at_its_deadline(tmp_path: Path) -> None:
-    with RawServer(_trickle_headers) as server:
-        err = _post(server.url, tmp_path, **QUICK)
+@pytest.fixture(params=["http", "https"])
+def tls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[ssl.SSLContext | None, dict[str, Any]]:
+    """No TLS, or the sandbox's certificate: the server's context and the Endpoint's ca_bundle."""
+    if request.param == "http":
+        return None, {}
+    files = ensure(tmp_path / "tls")
+    return server_context(files), {"ca_bundle": files.ca_file}
+
+
+def test_headers_trickled_a_byte_at_a_time_end_the_attempt_at_its_deadline(
+    tls: tuple[ssl.SSLContext | None, dict[str, Any]], tmp_path: Path
+) -> None:
+    context, settings = tls
+    with RawServer(_trickle_headers, context) as server:
+        err = _post(server.url, tmp_path, **QUICK, **settings)
     assert str(err) == (
         f"tenant stmarys, spec students: Infiniti at {server.url}: no complete answer within "
         "timeout.connect + timeout.read, 0.4 s (no retries: retries.attempts is 0)\n"
@@ -365,9 +379,14 @@ def test_an_endless_body_stops_at_max_answer(tmp_path: Path) -> None:
     ],
     ids=["mid-headers", "mid-status-line", "after-100-continue", "short-of-content-length", "chunked"],
 )
-def test_an_answer_cut_off_is_an_error_and_retried(answer: bytes, reason: str, tmp_path: Path) -> None:
-    with RawServer(lambda server, conn: server.send(conn, answer)) as server:
-        err = _post(server.url, tmp_path, client={"sleep": _no_wait}, **{**QUICK, "retry_attempts": 1})
+def test_an_answer_cut_off_is_an_error_and_retried(
+    answer: bytes, reason: str, tls: tuple[ssl.SSLContext | None, dict[str, Any]], tmp_path: Path
+) -> None:
+    context, settings = tls
+    with RawServer(lambda server, conn: server.send(conn, answer), context) as server:
+        err = _post(
+            server.url, tmp_path, client={"sleep": _no_wait}, **{**QUICK, **settings, "retry_attempts": 1}
+        )
     assert str(err) == (
         f"tenant stmarys, spec students: Infiniti at {server.url}: {reason} "
         "(gave up after 2 attempts: retries.attempts is 1)\n"

@@ -1,10 +1,11 @@
-"""A raw HTTP server on 127.0.0.1 for the answers no well-behaved server gives: it reads each request
-whole, then hands the connection to an `answer` function that writes whatever bytes it likes (headers
-trickled a byte at a time, a body that never ends, a connection closed half-way)."""
+"""A raw HTTP (or HTTPS) server on 127.0.0.1 for the answers no well-behaved server gives: it reads each
+request whole, then hands the connection to an `answer` function that writes whatever bytes it likes
+(headers trickled a byte at a time, a body that never ends, a connection closed half-way)."""
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -16,13 +17,14 @@ Answer = Callable[["RawServer", socket.socket], None]
 class RawServer:
     """Serves connections one at a time until closed; counts requests and the answer bytes sent."""
 
-    def __init__(self, answer: Answer):
+    def __init__(self, answer: Answer, tls: ssl.SSLContext | None = None):
         self._answer = answer
+        self._tls = tls
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.05)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self._listener.getsockname()[1]}"
         self.requests = 0
         self.sent = 0
         self.closed_by_client = 0
@@ -64,12 +66,16 @@ class RawServer:
                 continue
             with conn:
                 conn.settimeout(10)
-                _read_request(conn)
-                self.requests += 1
                 try:
-                    self._answer(self, conn)
+                    self._exchange(self._tls.wrap_socket(conn, server_side=True) if self._tls else conn)
                 except OSError:  # the client closed its end: what a bounded client does
                     self.closed_by_client += 1
+
+    def _exchange(self, conn: socket.socket) -> None:
+        with conn:
+            _read_request(conn)
+            self.requests += 1
+            self._answer(self, conn)
 
 
 def _read_request(conn: socket.socket) -> None:
