@@ -32,9 +32,13 @@ from runner.errors import InfinitiError, UsageError, Where
 if TYPE_CHECKING:
     import urllib3
 
+    from runner.deadline import Attempt
+
 USER_AGENT = f"infiniti-sync/{__version__}"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 EXCERPT = 300
+MAX_ANSWER = 64 * 2**20  # bytes: an answer for 100,000 rows is a few MB; reading stops past this
+READ_CHUNK = 64 * 2**10
 
 
 @dataclass(frozen=True)
@@ -113,7 +117,10 @@ class MultipartFile(io.RawIOBase):
 
 @dataclass
 class Client:
-    """Posts import files to Infiniti through a shared urllib3 PoolManager."""
+    """Posts import files to Infiniti through a shared urllib3 PoolManager.
+
+    The client sets the ConnectionCls of the pools it uses (runner.deadline.watched), so that each attempt
+    ends by its deadline: give it a PoolManager of its own."""
 
     pool: urllib3.PoolManager
     sleep: Callable[[float], None] = time.sleep
@@ -121,12 +128,14 @@ class Client:
     backoff: float = 1.0
     backoff_cap: float = 60.0
     jitter: Callable[[], float] = field(default=random.random)
+    wall: Callable[[], float] = time.time
 
     def post(self, endpoint: Endpoint, import_name: str, path: Path, *, where: Where) -> Response:
         """POST the file at `path`, retrying what is safe to retry; InfinitiError when it cannot be done.
 
         An answer with a retryable status that outlasts the retry budget is returned (`gave_up` says why),
-        so that the caller reports what Infiniti said.
+        so that the caller reports what Infiniti said. Each attempt (when it started, what happened, how
+        long the wait before the next) is a note, in the Response or in the InfinitiError's `notes`.
         """
         check_ca_bundle(endpoint.ca_bundle, where)
         started = self.clock()
@@ -134,27 +143,41 @@ class Client:
         attempt = 0
         while True:
             attempt += 1
+            at = f"attempt {attempt} at {time.strftime('%H:%M:%SZ', time.gmtime(self.wall()))}"
             try:
-                status, body, headers = self._once(endpoint, import_name, path)
+                status, body, headers = self._once(
+                    endpoint, import_name, path, self._budget(endpoint, started)
+                )
             except _Retryable as err:
-                delay, why = self._delay(endpoint, attempt, started, None)
+                if err.spent:
+                    delay, why = None, "no time left for a retry"
+                else:
+                    delay, why = self._delay(endpoint, attempt, started, None)
                 if delay is None:
+                    notes.append(f"{at}: {err}; {_gave_up(attempt, why)}")
                     raise InfinitiError(
                         f"Infiniti at {endpoint.url}: {err} ({_gave_up(attempt, why)})",
                         where=where,
                         hint=err.hint,
+                        notes=notes,
                     ) from err.__cause__
-                notes.append(f"attempt {attempt}: {err}; retrying in {delay:.1f}s")
+                notes.append(f"{at}: {err}; retrying in {delay:.1f} s")
                 self.sleep(delay)
                 continue
+            except InfinitiError as err:
+                notes.append(f"{at}: {err.message.removeprefix(f'Infiniti at {endpoint.url}: ')}")
+                err.notes = tuple(notes)
+                err.at(where)
+                raise
             gave_up = None
             if status in RETRY_STATUSES:
                 delay, why = self._delay(endpoint, attempt, started, _retry_after(headers.get("Retry-After")))
                 if delay is not None:
-                    notes.append(f"attempt {attempt}: HTTP {status}; retrying in {delay:.1f}s")
+                    notes.append(f"{at}: HTTP {status}; retrying in {delay:.1f} s")
                     self.sleep(delay)
                     continue
                 gave_up = _gave_up(attempt, why)
+                notes.append(f"{at}: HTTP {status}; {gave_up}")
             seconds = self.clock() - started
             return Response(
                 status,
@@ -166,6 +189,13 @@ class Client:
                 gave_up=gave_up,
                 location=headers.get("Location"),
             )
+
+    def _budget(self, endpoint: Endpoint, started: float) -> _Budget:
+        """The time the next attempt may take: timeout.connect + timeout.read, or what is left of
+        retries.max_time when that is less."""
+        own = endpoint.connect_timeout + endpoint.read_timeout
+        left = endpoint.retry_max_time - (self.clock() - started)
+        return _Budget(own) if own <= left else _Budget(max(left, 0.0), whole_exchange=True)
 
     def _delay(
         self, endpoint: Endpoint, attempt: int, started: float, retry_after: float | None
@@ -184,11 +214,36 @@ class Client:
             )
         return delay, ""
 
-    def _once(self, endpoint: Endpoint, import_name: str, path: Path) -> tuple[int, bytes, Mapping[str, str]]:
+    def _once(
+        self, endpoint: Endpoint, import_name: str, path: Path, budget: _Budget
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        """One attempt, ended by its budget: the status, the whole body and the headers of the answer."""
+        from runner.deadline import Attempt
+
+        body = MultipartFile(path)
+        try:
+            with Attempt(budget.seconds).running() as attempt:
+                response = self._request(endpoint, import_name, body, attempt, budget)
+                try:
+                    return (
+                        response.status,
+                        _read_answer(response, attempt, endpoint, budget),
+                        response.headers,
+                    )
+                finally:
+                    response.release_conn()
+        finally:
+            body.close()
+
+    def _request(
+        self, endpoint: Endpoint, import_name: str, body: MultipartFile, attempt: Attempt, budget: _Budget
+    ) -> urllib3.BaseHTTPResponse:
+        """Send the request; the answer once its headers have arrived whole."""
         import urllib3
         from urllib3.exceptions import HTTPError, SSLError
 
-        body = MultipartFile(path)
+        from runner.deadline import watched
+
         credentials = f"{endpoint.username}:{endpoint.password}".encode()
         headers = {
             "Authorization": "Basic " + base64.b64encode(credentials).decode("ascii"),
@@ -203,6 +258,7 @@ class Client:
             pool_kwargs["ca_certs"] = os.fspath(endpoint.ca_bundle)
         try:
             pool = self.pool.connection_from_url(url, pool_kwargs=pool_kwargs)
+            pool.ConnectionCls = watched(pool.scheme)
             response = pool.urlopen(
                 "POST",
                 urllib3.util.parse_url(url).request_uri,  # origin-form: what a server (not a proxy) takes
@@ -211,15 +267,96 @@ class Client:
                 retries=False,
                 redirect=False,
                 timeout=urllib3.Timeout(connect=endpoint.connect_timeout, read=endpoint.read_timeout),
-                preload_content=True,
+                preload_content=False,
             )
-        except SSLError as err:
-            raise _tls_error(endpoint, err) from err
         except HTTPError as err:
+            if attempt.expired:
+                raise budget.ran_out(endpoint) from err
+            if isinstance(err, SSLError):
+                raise _tls_error(endpoint, err) from err
             raise _Retryable(*_network_reason(err, endpoint)) from err
-        finally:
-            body.close()
-        return response.status, response.data, response.headers
+        if not attempt.head_ended:  # http.client takes headers cut off by the connection closing as whole
+            _discard(response)
+            raise _Retryable("the connection closed before the answer's headers ended", CLOSED_HINT)
+        return response
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """The time one attempt may take, and whether retries.max_time (the whole exchange's) set it."""
+
+    seconds: float
+    whole_exchange: bool = False
+
+    def ran_out(self, endpoint: Endpoint) -> _Retryable:
+        """The failure of an attempt that its deadline stopped."""
+        if self.whole_exchange:
+            return _Retryable(
+                f"no complete answer within retries.max_time, {endpoint.retry_max_time:g} s in all",
+                "retries.max_time bounds the whole exchange, retries included: raise it if Infiniti needs "
+                "longer; otherwise check any proxy or firewall on the way to Infiniti",
+                spent=True,
+            )
+        return _Retryable(
+            "no complete answer within timeout.connect + timeout.read, "
+            f"{endpoint.connect_timeout + endpoint.read_timeout:g} s",
+            "the answer came too slowly: raise the tenant's timeout.read if Infiniti needs longer to import; "
+            "otherwise check any proxy or firewall on the way to Infiniti",
+        )
+
+
+def _read_answer(
+    response: urllib3.BaseHTTPResponse, attempt: Attempt, endpoint: Endpoint, budget: _Budget
+) -> bytes:
+    """The whole body of the answer, at most MAX_ANSWER bytes; a body cut off is an error, never an answer."""
+    from urllib3.exceptions import HTTPError
+
+    data = bytearray()
+    try:
+        while chunk := response.read(READ_CHUNK):
+            data += chunk
+            if len(data) > MAX_ANSWER:
+                _discard(response)
+                raise InfinitiError(
+                    f"Infiniti at {endpoint.url}: the answer (HTTP {response.status}) is larger than "
+                    f"{MAX_ANSWER // 2**20} MB, the most infiniti-sync reads; it stopped reading there",
+                    hint="an import's answer is a few MB at most: check that the tenant's url is Infiniti's "
+                    "(a proxy or another server may be answering), or set batch_size for smaller answers",
+                    status=response.status,
+                )
+    except HTTPError as err:
+        if attempt.expired:
+            raise budget.ran_out(endpoint) from err
+        raise _Retryable(_cut_off(response, len(data), err, endpoint), CLOSED_HINT) from err
+    return bytes(data)
+
+
+def _cut_off(response: urllib3.BaseHTTPResponse, kept: int, err: Exception, endpoint: Endpoint) -> str:
+    """What stopped the answer's body before its end (`kept` bytes of it read), in words."""
+    from http.client import IncompleteRead
+
+    from urllib3.exceptions import ReadTimeoutError
+
+    inner = err.args[1] if len(err.args) > 1 else None
+    partial = inner.partial if isinstance(inner, IncompleteRead) and isinstance(inner.partial, bytes) else b""
+    got = max(response.tell(), kept + len(partial))
+    if isinstance(err, ReadTimeoutError):
+        return (
+            f"the answer stopped after {got:,} bytes: nothing more within timeout.read, "
+            f"{endpoint.read_timeout:g} s"
+        )
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit():
+        return f"the answer was cut off: {got:,} of its {int(length):,} bytes arrived"
+    if "chunked" in response.headers.get("Transfer-Encoding", "").lower():
+        return f"the answer was cut off: its chunked body stopped after {got:,} bytes, before the last chunk"
+    return f"the answer was cut off after {got:,} bytes: {_reason(err)}"
+
+
+def _discard(response: urllib3.BaseHTTPResponse) -> None:
+    """Close an answer left unread, and its connection (never reused), and give the pool its place back."""
+    response.close()
+    response.release_conn()
 
 
 def check_ca_bundle(path: Path | None, where: Where | None = None) -> None:
@@ -238,11 +375,13 @@ def check_ca_bundle(path: Path | None, where: Where | None = None) -> None:
 
 
 class _Retryable(Exception):
-    """A failure before any answer arrived (connection refused, reset, timed out)."""
+    """A failure before a whole answer arrived (connection refused, reset, timed out, cut off); `spent`
+    when retries.max_time has run out, so that no retry can follow."""
 
-    def __init__(self, reason: str, hint: str | None):
+    def __init__(self, reason: str, hint: str | None, *, spent: bool = False):
         super().__init__(reason)
         self.hint = hint
+        self.spent = spent
 
 
 def _gave_up(attempts: int, why: str) -> str:
@@ -257,6 +396,8 @@ CLOSED_HINT = "if it keeps happening, check the tenant's url and any proxy or fi
 
 def _network_reason(err: Exception, endpoint: Endpoint) -> tuple[str, str | None]:
     """What went wrong on the network, in words, and what to do about it."""
+    from http.client import BadStatusLine
+
     from urllib3.exceptions import (
         ConnectTimeoutError,
         NameResolutionError,
@@ -289,6 +430,11 @@ def _network_reason(err: Exception, endpoint: Endpoint) -> tuple[str, str | None
         inner = err.args[1] if len(err.args) > 1 else None
         if isinstance(inner, ConnectionError):  # reset, aborted, RemoteDisconnected
             return "the connection was closed without an answer", CLOSED_HINT
+        line = str(inner.args[0]) if isinstance(inner, BadStatusLine) and inner.args else None
+        if line is not None and not line.endswith("\n"):
+            return "the connection closed before the answer's headers ended", CLOSED_HINT
+        if line is not None:
+            return f"the answer is not HTTP: it began {line.strip()[:EXCERPT]!r}", REACH_HINT
     return _reason(err), None
 
 

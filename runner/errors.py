@@ -136,9 +136,11 @@ class InfinitiError(SyncError):
         where: Where | None = None,
         hint: str | None = None,
         status: int | None = None,
+        notes: Sequence[str] = (),
     ):
         super().__init__(message, where=where, hint=hint)
         self.status = status
+        self.notes = tuple(notes)  # what each attempt of the exchange did, for -v
 
 
 class AuthError(InfinitiError):

@@ -365,7 +365,7 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
             f"  {_plural(more, 'more failed row')}: -v lists them all, as does the archive's report.json"
         )
     if verbose:
-        lines += [f"  note: {n}" for n in result.notes]
+        lines += [f"  note: {n}" for n in result.all_notes]
         if result.archive is not None:
             lines.append(f"  archive: {result.archive}")
     return lines

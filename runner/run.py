@@ -28,7 +28,7 @@ from runner.changes import Changes, accepted_fingerprints, compare, hold
 from runner.client import Client, Endpoint
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
-from runner.errors import EXIT_CHECK, EXIT_OK, StateError, SyncError, Where
+from runner.errors import EXIT_CHECK, EXIT_OK, InfinitiError, StateError, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
 from runner.plan import Planned, build
@@ -75,6 +75,11 @@ class JobResult:
         """`tenant/spec`."""
         return self.job.name
 
+    @property
+    def all_notes(self) -> list[str]:
+        """The job's notes, then those of the error that stopped it (each attempt of a failed exchange)."""
+        return [*self.notes, *(self.error.notes if isinstance(self.error, InfinitiError) else ())]
+
     def to_json(self) -> dict[str, Any]:
         """The job as a JSON object (the archive's report.json, and each run of `run --format json`)."""
         answer, planned = self.answer, self.planned
@@ -108,7 +113,7 @@ class JobResult:
             },
             "failed_rows": [dataclasses.asdict(f) for f in self.failed_rows],
             "unmet": self.unmet,
-            "notes": self.notes,
+            "notes": self.all_notes,
             "error": None
             if self.error is None
             else {"exit_code": self.error.exit_code, "message": str(self.error)},

@@ -5,24 +5,44 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import socket
+import ssl
 import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import urllib3
 
 from runner import __version__
-from runner.client import Client, Endpoint
+from runner.client import MAX_ANSWER, Client, Endpoint
 from runner.errors import InfinitiError, Where
+from runner.sandbox.tls import ensure, server_context
+from tests.support.loopback import RawServer
 
 WHERE = Where(tenant="stmarys", spec="students")
 CSV = b"username,library-group,system-group\r\ns001,Year 7,Students\r\n"
 OK = b'{"success": true, "summary": "1 user processed. 1 user created. 0 users updated. 0 users failed."}'
+
+
+@dataclass
+class FakeTime:
+    """A clock that only sleeps move, from 10:00:00Z on 1 January 1970 (also the wall clock)."""
+
+    now: float = 36_000.0
+    slept: list[float] = field(default_factory=list)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 @dataclass
@@ -165,16 +185,18 @@ def test_backoff_doubles_with_full_jitter_and_retry_after_wins(
     ]
     recorder.answers.append((200, {}, OK))
     (tmp_path / "sent.csv").write_bytes(CSV)
-    sleeps: list[float] = []
-    client = Client(pool, sleep=sleeps.append, jitter=lambda: 0.5, backoff=1.0)
+    fake = FakeTime()
+    client = Client(
+        pool, sleep=fake.sleep, clock=fake.clock, wall=fake.clock, jitter=lambda: 0.5, backoff=1.0
+    )
     response = client.post(_endpoint(url, retry_attempts=4), "userGroups", tmp_path / "sent.csv", where=WHERE)
     assert (response.status, response.attempts) == (200, 5)
-    assert sleeps == [0.5, 1.0, 2.0, 7.0]
+    assert fake.slept == [0.5, 1.0, 2.0, 7.0]
     assert response.notes == (
-        "attempt 1: HTTP 503; retrying in 0.5s",
-        "attempt 2: HTTP 502; retrying in 1.0s",
-        "attempt 3: HTTP 504; retrying in 2.0s",
-        "attempt 4: HTTP 429; retrying in 7.0s",
+        "attempt 1 at 10:00:00Z: HTTP 503; retrying in 0.5 s",
+        "attempt 2 at 10:00:00Z: HTTP 502; retrying in 1.0 s",
+        "attempt 3 at 10:00:01Z: HTTP 504; retrying in 2.0 s",
+        "attempt 4 at 10:00:03Z: HTTP 429; retrying in 7.0 s",
     )
 
 
@@ -240,4 +262,167 @@ def test_a_server_that_never_answers_the_tls_handshake(pool: urllib3.PoolManager
     assert caught.value.message == (
         f"Infiniti at {url}: no TLS handshake within timeout.connect, 0.3 s "
         "(no retries: retries.attempts is 0)"
+    )
+
+
+# Answers no well-behaved server gives, from a raw server on a loopback port: each attempt is bounded by
+# its deadline and the answer by MAX_ANSWER, and an answer cut off is an error, never a success.
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+QUICK: dict[str, Any] = {
+    "connect_timeout": 0.1,
+    "read_timeout": 0.3,
+    "retry_attempts": 0,
+}  # an attempt: 0.4 s at most
+FOREVER = 10.0  # seconds a misbehaving server keeps going: far past the bounds the tests set
+
+
+def _trickle_headers(server: RawServer, conn: socket.socket) -> None:
+    """Header bytes every 20 ms, each within timeout.read, and no end to the headers for FOREVER."""
+    padding = (b"X-Pad: %d\r\n" % n for n in itertools.count())
+    pieces = (bytes([byte]) for line in itertools.chain([HEAD], padding) for byte in line)
+    server.trickle(conn, itertools.islice(pieces, int(FOREVER / 0.02)), pause=0.02)
+
+
+def _endless_body(server: RawServer, conn: socket.socket) -> None:
+    """HTTP 200 without a length, then a body that stops only at twice MAX_ANSWER."""
+    server.send(conn, HEAD + b"\r\n")
+    block = b'{"x": "' + b"x" * 65_000 + b'"}\n'
+    while server.sent < 2 * MAX_ANSWER and not server.stopping:
+        server.send(conn, block)
+
+
+def _post(
+    url: str, tmp_path: Path, *, client: Mapping[str, Any] | None = None, **settings: Any
+) -> InfinitiError:
+    """The InfinitiError of posting to `url` with a Client of `client` settings and Endpoint `settings`."""
+    (tmp_path / "sent.csv").write_bytes(CSV)
+    manager = urllib3.PoolManager()
+    try:
+        with pytest.raises(InfinitiError) as caught:
+            Client(manager, **(client or {})).post(
+                _endpoint(url, **settings), "userGroups", tmp_path / "sent.csv", where=WHERE
+            )
+    finally:
+        manager.clear()
+    return caught.value
+
+
+@pytest.fixture(params=["http", "https"])
+def tls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[ssl.SSLContext | None, dict[str, Any]]:
+    """No TLS, or the sandbox's certificate: the server's context and the Endpoint's ca_bundle."""
+    if request.param == "http":
+        return None, {}
+    files = ensure(tmp_path / "tls")
+    return server_context(files), {"ca_bundle": files.ca_file}
+
+
+def test_headers_trickled_a_byte_at_a_time_end_the_attempt_at_its_deadline(
+    tls: tuple[ssl.SSLContext | None, dict[str, Any]], tmp_path: Path
+) -> None:
+    context, settings = tls
+    with RawServer(_trickle_headers, context) as server:
+        err = _post(server.url, tmp_path, **QUICK, **settings)
+    assert str(err) == (
+        f"tenant stmarys, spec students: Infiniti at {server.url}: no complete answer within "
+        "timeout.connect + timeout.read, 0.4 s (no retries: retries.attempts is 0)\n"
+        "  hint: the answer came too slowly: raise the tenant's timeout.read if Infiniti needs longer to "
+        "import; otherwise check any proxy or firewall on the way to Infiniti"
+    )
+    assert (err.exit_code, server.requests) == (3, 1)
+
+
+def test_retries_max_time_bounds_the_whole_exchange(tmp_path: Path) -> None:
+    """Attempt 1 ends at its own deadline (0.4 s); attempt 2 has only what is left of max_time (1 s)."""
+    client = {"jitter": lambda: 0.0}
+    settings = {**QUICK, "retry_attempts": 10, "retry_max_time": 1.0}
+    with RawServer(_trickle_headers) as server:
+        err = _post(server.url, tmp_path, client=client, **settings)
+    assert err.message.startswith(
+        f"Infiniti at {server.url}: no complete answer within retries.max_time, 1 s "
+    )
+    assert err.message.endswith(" attempts: no time left for a retry)")
+    assert err.hint is not None and err.hint.startswith("retries.max_time bounds the whole exchange")
+    assert 2 <= server.requests < 10
+
+
+def test_an_endless_body_stops_at_max_answer(tmp_path: Path) -> None:
+    with RawServer(_endless_body) as server:
+        err = _post(server.url, tmp_path, **{**QUICK, "read_timeout": 30})
+    assert str(err) == (
+        f"tenant stmarys, spec students: Infiniti at {server.url}: the answer (HTTP 200) is larger than "
+        "64 MB, the most infiniti-sync reads; it stopped reading there\n"
+        "  hint: an import's answer is a few MB at most: check that the tenant's url is Infiniti's (a proxy "
+        "or another server may be answering), or set batch_size for smaller answers"
+    )
+    assert (err.exit_code, server.requests, server.closed_by_client) == (3, 1, 1)
+    assert server.sent < 2 * MAX_ANSWER  # the client hung up; the server did not run out
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (HEAD[:20], "the connection closed before the answer's headers ended"),
+        (HEAD[:9], "the connection closed before the answer's headers ended"),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\n" + HEAD,
+            "the connection closed before the answer's headers ended",
+        ),
+        (
+            HEAD + b"Content-Length: 100\r\n\r\n" + OK[:30],
+            "the answer was cut off: 30 of its 100 bytes arrived",
+        ),
+        (
+            HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"1e\r\n" + OK[:30] + b"\r\n",
+            "the answer was cut off: its chunked body stopped after 30 bytes, before the last chunk",
+        ),
+    ],
+    ids=["mid-headers", "mid-status-line", "after-100-continue", "short-of-content-length", "chunked"],
+)
+def test_an_answer_cut_off_is_an_error_and_retried(
+    answer: bytes, reason: str, tls: tuple[ssl.SSLContext | None, dict[str, Any]], tmp_path: Path
+) -> None:
+    context, settings = tls
+    with RawServer(lambda server, conn: server.send(conn, answer), context) as server:
+        err = _post(
+            server.url, tmp_path, client={"sleep": _no_wait}, **{**QUICK, **settings, "retry_attempts": 1}
+        )
+    assert str(err) == (
+        f"tenant stmarys, spec students: Infiniti at {server.url}: {reason} "
+        "(gave up after 2 attempts: retries.attempts is 1)\n"
+        "  hint: if it keeps happening, check the tenant's url and any proxy or firewall on the way to "
+        "Infiniti"
+    )
+    assert (err.exit_code, server.requests) == (3, 2)
+
+
+def _no_wait(seconds: float) -> None:
+    pass
+
+
+def test_the_error_carries_a_note_per_attempt(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    fake = FakeTime()
+    client = {"sleep": fake.sleep, "clock": fake.clock, "wall": fake.clock, "jitter": lambda: 0.75}
+    err = _post(url, tmp_path, client=client, retry_attempts=2)
+    assert (
+        err.message
+        == f"Infiniti at {url}: connection refused (gave up after 3 attempts: retries.attempts is 2)"
+    )
+    assert err.notes == (
+        "attempt 1 at 10:00:00Z: connection refused; retrying in 0.8 s",
+        "attempt 2 at 10:00:00Z: connection refused; retrying in 1.5 s",
+        "attempt 3 at 10:00:02Z: connection refused; gave up after 3 attempts: retries.attempts is 2",
+    )
+
+
+def test_a_server_that_does_not_speak_http(tmp_path: Path) -> None:
+    with RawServer(lambda server, conn: server.send(conn, b"SSH-2.0-OpenSSH_9.6\r\n")) as server:
+        err = _post(server.url, tmp_path, **QUICK)
+    assert str(err) == (
+        f"tenant stmarys, spec students: Infiniti at {server.url}: the answer is not HTTP: it began "
+        "'SSH-2.0-OpenSSH_9.6' (no retries: retries.attempts is 0)\n"
+        "  hint: check the tenant's url, and that this machine can reach it (firewall, proxy)"
     )
