@@ -411,6 +411,8 @@ def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any]]:
     for name, tenant in tenants.items() if isinstance(tenants, dict) else []:
         if not isinstance(tenant, dict):
             continue
+        if "url" in tenant:
+            yield ("tenants", name, "url"), tenant["url"]
         if "password" in tenant:
             yield ("tenants", name, "password"), tenant["password"]
         connections = tenant.get("connections")
@@ -424,7 +426,16 @@ def _literal_secrets(doc: Document) -> Iterator[Problem]:
     for path, value in _secret_paths(doc.data):
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             continue
-        if path[-1] == "password":
+        if path[0] == "tenants" and path[-1] == "url" and len(path) == 3:  # the Infiniti address
+            if found := _tenant_user_info(str(value)):
+                shown, address = found
+                yield doc.problem(
+                    path,
+                    f"the url holds user information ({shown}); write the address alone ({address}), "
+                    "the user in username: and the password as {env: VARIABLE} or {file: PATH}",
+                    rule="secret",
+                )
+        elif path[-1] == "password":
             yield doc.problem(
                 path,
                 "the password is written in the file; keep it out of the repository and write "
@@ -448,6 +459,17 @@ def _masked_url(url: str) -> str | None:
     if _QUERY_PASSWORD.search(url):
         return _QUERY_PASSWORD.sub(lambda m: f"{m[1]}=***", url)
     return None
+
+
+def _tenant_user_info(url: str) -> tuple[str, str] | None:
+    """The user information of a tenant url as it may be shown (`user:***@`) and the url without it, if it
+    has any: everything between :// and the last @ (a password may hold / or @)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    info, _, address = rest.rpartition("@")
+    user, colon, _ = info.partition(":")
+    return (f"{user}:***@" if colon else f"{user}@"), f"{scheme}://{address}"
 
 
 def _spec_connection(doc: Document) -> str | None:
