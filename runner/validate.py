@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import cron, schema
+from runner import cron, schema, stateurl
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.spec import GROUP_COLUMNS
@@ -643,6 +643,15 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
             )
 
 
+def check_state(files: Files) -> Iterator[Problem]:
+    """A `state` written in the file is a SQLite file path or a PostgreSQL URL, not a URL gone wrong."""
+    data = files.project.data if files.project is not None else None
+    value = data.get("state") if isinstance(data, dict) else None
+    if isinstance(value, str) and (found := stateurl.problem(value)):
+        assert files.project is not None
+        yield files.project.problem(("state",), found, rule="state")
+
+
 ProjectRule = Callable[[Files], Iterator[Problem]]
 PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_tenant_vars,
@@ -653,4 +662,5 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_specs_folder,
     check_schedules,
     check_tenant_urls,
+    check_state,
 )
