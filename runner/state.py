@@ -220,7 +220,11 @@ class StateStore:
             # the pool must never make a job wait for a connection another job's lock holds.
             engine = create_engine(url, pool_pre_ping=True, max_overflow=-1)
         except (ValueError, ImportError, ArgumentError) as err:  # a driver not installed, a bad query
-            raise UsageError(f"state: the URL cannot be used: {redact(str(err))}") from err
+            what = "state" if isinstance(state, str) else f"state ({state})"
+            raise UsageError(
+                f"{what}: the URL cannot be used: {redact(str(err))}",
+                hint="postgresql:// uses psycopg, which pip install 'infiniti-sync[postgres]' installs",
+            ) from err
         store = cls(engine, lock_dir=None, display=url.render_as_string(hide_password=True), pause=pause)
         try:
             with engine.connect() as conn:

@@ -66,6 +66,19 @@ def test_a_url_gone_wrong_is_named_and_its_value_never_quoted() -> None:
         make_url("postgresql://127.0.0.1:abc/test").port  # noqa: B018
 
 
+def test_a_state_url_whose_driver_is_not_installed_is_exit_2(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    _project(root)
+    done = invoke(root, ["history"], {"STATE_URL": f"postgresql+nosuch://root:{PASSWORD}@127.0.0.1/test"})
+    assert (done.code, done.out, done.err) == (
+        2,
+        "",
+        "error: state ({env: STATE_URL}): the URL cannot be used: Can't load plugin: "
+        "sqlalchemy.dialects:postgresql.nosuch\n"
+        "  hint: postgresql:// uses psycopg, which pip install 'infiniti-sync[postgres]' installs\n",
+    )
+
+
 def _project(root: Path) -> None:
     project_file = copy_project(root)
     text = project_file.read_text(encoding="utf-8")
