@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from runner import checked
+from runner import checked, stateurl
 from runner.errors import SpecError, UsageError
 from runner.files import Files
 from runner.spec import (
@@ -158,7 +158,7 @@ def _secret(raw: Mapping[str, Any], root: Path) -> Secret:
 def _state(raw: str | Mapping[str, Any], root: Path) -> str | Secret:
     if isinstance(raw, Mapping):
         return _secret(raw, root)
-    return raw if "://" in raw else str(root / raw)
+    return raw if stateurl.is_url(raw) else str(root / raw)
 
 
 def _connection(name: str, raw: Mapping[str, Any], root: Path) -> Connection:

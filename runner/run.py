@@ -32,7 +32,7 @@ from runner.errors import EXIT_CHECK, EXIT_OK, InfinitiError, StateError, SyncEr
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
 from runner.plan import Planned, build
-from runner.secrets import redact, resolve
+from runner.secrets import redact, redact_response, remember_basic, resolve
 from runner.source import open_source
 from runner.spec import COUNTS, Project, Spec, Tenant
 from runner.state import RunRecord, StateStore, holder, now
@@ -124,6 +124,7 @@ class JobResult:
 def endpoint_of(tenant: Tenant, environ: Mapping[str, str]) -> Endpoint:
     """The tenant's Infiniti endpoint, its password read from its secret."""
     password = resolve(tenant.password, environ, what=f"tenant {tenant.name}: password")
+    remember_basic(tenant.username, password)
     return Endpoint(
         url=tenant.url,
         username=tenant.username,
@@ -262,7 +263,7 @@ class Runner:
             for number, (path, rows) in enumerate(batches, 1):
                 if len(batches) > 1:
                     progress.update(f"{result.name}: sending batch {number}/{len(batches)}", force=True)
-                response = self.client.post(endpoint, spec.import_name, path, where=where)
+                response = redact_response(self.client.post(endpoint, spec.import_name, path, where=where))
                 write_bytes(result.archive / f"answer-{number}.json", response.body)
                 result.notes += list(response.notes)
                 answer = parse(response, where=where, user=endpoint.username, url=endpoint.url)

@@ -2,19 +2,38 @@
 
 A secret is read only when a command needs it (never by `validate`). Every value read is remembered for the
 life of the process so that `redact()` can blank it out of any text before it is printed, logged, archived
-or reported, whatever path it took to get there (an error message from a driver, a URL, a traceback).
+or reported, whatever path it took to get there (an error message from a driver, a URL, a traceback): as
+written, and as URL, JSON and XML escapes write it. The Basic-auth credentials sent to Infiniti are
+remembered in every form they travel in (`user:password`, its base64, the `Basic ...` header value), and
+any `Basic` header value that decodes to `user:password` is masked whole, whoever's it is: a proxy's error
+page that echoes the request headers must not put them into an answer, a report or the state.
+
+A secret file is read up to SECRET_FILE_LIMIT bytes: a secret is one line, and a path such as /dev/zero
+must not fill the memory.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
+import html
+import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from runner.errors import UsageError
 from runner.spec import Secret
 
+if TYPE_CHECKING:
+    from runner.client import Response
+
 MASK = "***"
+SECRET_FILE_LIMIT = 64 * 1024  # bytes; a secret file holds one value on its first line
 
 
 class _Known:
@@ -25,10 +44,11 @@ class _Known:
         self.pattern: re.Pattern[str] | None = None
         self.lock = threading.Lock()
 
-    def add(self, value: str) -> None:
+    def add(self, values: Iterable[str]) -> None:
         with self.lock:
-            if value not in self.values:
-                self.values.add(value)
+            new = set(values) - self.values
+            if new:
+                self.values |= new
                 ordered = sorted(self.values, key=len, reverse=True)
                 self.pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
@@ -37,10 +57,36 @@ _known = _Known()
 
 
 def remember(value: str) -> str:
-    """Register `value` as secret, so redact() hides it; returns it unchanged."""
+    """Register `value` as secret, so redact() hides it, and the escapes that could write it; returns it
+    unchanged."""
     if len(value) >= 3:  # shorter strings would blank out ordinary text; nobody uses them
-        _known.add(value)
+        _known.add(_forms(value))
     return value
+
+
+def _forms(value: str) -> dict[str, None]:
+    """`value` as written, and as URL, JSON, HTML and XML escapes write it (ordered, without repeats)."""
+    return dict.fromkeys(
+        [
+            value,
+            quote(value),
+            quote(value, safe=""),
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            html.escape(value, quote=False),
+            html.escape(value),
+            html.escape(value, quote=False).replace('"', "&quot;"),  # ElementTree's attributes
+        ]
+    )
+
+
+def remember_basic(username: str, password: str) -> None:
+    """Register the password and the forms HTTP Basic auth sends it in: `username:password`, its base64
+    (with and without padding) and the whole `Basic ...` header value."""
+    pair = f"{username}:{password}"
+    token = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    for form in (password, pair, f"Basic {token}", token, token.rstrip("=")):
+        remember(form)
 
 
 _URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@:?#]*(?::(?P<password>[^/@?#]*))?@)?")
@@ -75,10 +121,38 @@ def forget_all() -> None:
         _known.pattern = None
 
 
+# A Basic-auth header value (the token is base64 of user:password); see _basic_credentials.
+_BASIC = re.compile(r"\bBasic\s+([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])")
+
+
+def _basic_credentials(match: re.Match[str]) -> str:
+    """*** for a Basic-auth value that decodes to `user:password`; other text ("Basic settings") stays."""
+    try:
+        decoded = base64.b64decode(match[1], validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return match[0]
+    return MASK if ":" in decoded and decoded.isprintable() else match[0]
+
+
 def redact(text: str) -> str:
-    """`text` with every secret read so far replaced by ***."""
+    """`text` with every secret read so far, and any Basic-auth credentials, replaced by ***."""
     pattern = _known.pattern
-    return pattern.sub(MASK, text) if pattern is not None else text
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    return _BASIC.sub(_basic_credentials, text) if "Basic" in text else text
+
+
+def redact_bytes(body: bytes) -> bytes:
+    """`body` with its secrets masked as redact() masks them in text (bytes that are not UTF-8 kept)."""
+    text = body.decode("utf-8", errors="surrogateescape")
+    return redact(text).encode("utf-8", errors="surrogateescape")
+
+
+def redact_response(response: Response) -> Response:
+    """Infiniti's answer with the secrets in its body masked, before anything reads it: an error page that
+    echoes the request's headers must not carry the credentials into the archive, a message or the state."""
+    body = redact_bytes(response.body)
+    return response if body == response.body else dataclasses.replace(response, body=body)
 
 
 def resolve(secret: Secret, environ: Mapping[str, str], *, what: str, mask: bool = True) -> str:
@@ -96,13 +170,31 @@ def resolve(secret: Secret, environ: Mapping[str, str], *, what: str, mask: bool
             )
         return remember(value) if mask else value
     assert secret.file is not None
-    try:
-        with secret.file.open(encoding="utf-8") as handle:
-            value = handle.readline().rstrip("\r\n")
-    except OSError as err:
-        raise UsageError(f"{what}: cannot read secret file {secret.file}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise UsageError(f"{what}: secret file {secret.file} is not UTF-8 text") from err
-    if not value:
-        raise UsageError(f"{what}: secret file {secret.file} is empty")
+    value = read_secret_file(secret.file, what=what)
     return remember(value) if mask else value
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def read_secret_file(path: Path, *, what: str) -> str:
+    """The first line of secret file `path` (UTF-8, a byte order mark and the line end dropped), read up to
+    SECRET_FILE_LIMIT bytes; UsageError when it cannot be read, is larger, empty or not UTF-8."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(SECRET_FILE_LIMIT + 1)
+    except OSError as err:
+        raise UsageError(f"{what}: cannot read secret file {path}: {err.strerror}") from err
+    if len(data) > SECRET_FILE_LIMIT:
+        raise UsageError(
+            f"{what}: secret file {path} is larger than {SECRET_FILE_LIMIT // 1024} KiB",
+            hint="a secret file holds the secret alone, on its first line",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{what}: secret file {path} is not UTF-8 text") from err
+    value = _LINE_END.split(text, maxsplit=1)[0]
+    if not value:
+        raise UsageError(f"{what}: secret file {path} is empty")
+    return value

@@ -51,11 +51,12 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from runner import stateurl
 from runner.dburl import engine_url, unwritten_sqlite
-from runner.errors import LockHeld, StateError, Where
-from runner.secrets import remember_url, resolve
+from runner.errors import LockHeld, StateError, UsageError, Where
+from runner.secrets import redact, remember_url, resolve
 from runner.spec import Secret
 
 SCHEMA_VERSION = 1
@@ -198,8 +199,8 @@ class StateStore:
 
     @classmethod
     def _connect(cls, state: str | Secret, environ: Mapping[str, str], *, create: bool) -> StateStore:
-        location = state if isinstance(state, str) else resolve(state, environ, what="state", mask=False)
-        if "://" not in location:
+        location = state if isinstance(state, str) else _from_secret(state, environ)
+        if not stateurl.is_url(location):
             path = Path(location)
             engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 60})
             if create:  # a reader sets nothing: WAL mode is the file's own once its creator set it
@@ -207,14 +208,18 @@ class StateStore:
                 event.listen(engine, "connect", _sqlite_pragmas)
             return cls(engine, lock_dir=path.parent / "locks", display=str(path))
         remember_url(location)
-        url = engine_url(location)
-        if url.get_backend_name() != "postgresql":
-            raise StateError(
-                f"state: {url.get_backend_name()} is not supported; use a SQLite path or a PostgreSQL URL"
-            )
-        # Every job of `run --jobs N` holds a connection for its lock and briefly takes a second one:
-        # the pool must never make a job wait for a connection another job's lock holds.
-        engine = create_engine(url, pool_pre_ping=True, max_overflow=-1)
+        stateurl.check(location, what="state", hint=f"a PostgreSQL URL looks like {stateurl.EXAMPLE}")
+        try:
+            url = engine_url(location)
+            # Every job of `run --jobs N` holds a connection for its lock and briefly takes a second one:
+            # the pool must never make a job wait for a connection another job's lock holds.
+            engine = create_engine(url, pool_pre_ping=True, max_overflow=-1)
+        except (ValueError, ImportError, ArgumentError) as err:  # a driver not installed, a bad query
+            what = "state" if isinstance(state, str) else f"state ({state})"
+            raise UsageError(
+                f"{what}: the URL cannot be used: {redact(str(err))}",
+                hint="postgresql:// uses psycopg, which pip install 'infiniti-sync[postgres]' installs",
+            ) from err
         store = cls(engine, lock_dir=None, display=url.render_as_string(hide_password=True))
         try:
             with engine.connect() as conn:
@@ -544,6 +549,17 @@ def _unflock(fd: int) -> None:
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _from_secret(state: Secret, environ: Mapping[str, str]) -> str:
+    """The `state` a secret holds: a SQLite path or a PostgreSQL URL, checked as validate checks a literal
+    one (UsageError otherwise, with the value kept out of every message)."""
+    location = resolve(state, environ, what="state", mask=False)
+    if stateurl.problem(location) is not None:
+        remember_url(location)  # whatever it holds, it may hold a password
+    hint = f"fix the value of {state}; a PostgreSQL URL looks like {stateurl.EXAMPLE}"
+    stateurl.check(location, what=f"state ({state})", hint=hint)
+    return location
 
 
 def _lock_key(name: str) -> int:

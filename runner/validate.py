@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import cron, schema
+from runner import cron, schema, stateurl
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
@@ -392,6 +392,8 @@ def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any]]:
     for name, tenant in tenants.items() if isinstance(tenants, dict) else []:
         if not isinstance(tenant, dict):
             continue
+        if "url" in tenant:
+            yield ("tenants", name, "url"), tenant["url"]
         if "password" in tenant:
             yield ("tenants", name, "password"), tenant["password"]
         connections = tenant.get("connections")
@@ -405,7 +407,16 @@ def _literal_secrets(doc: Document) -> Iterator[Problem]:
     for path, value in _secret_paths(doc.data):
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             continue
-        if path[-1] == "password":
+        if path[0] == "tenants" and path[-1] == "url" and len(path) == 3:  # the Infiniti address
+            if found := _tenant_user_info(str(value)):
+                shown, address = found
+                yield doc.problem(
+                    path,
+                    f"the url holds user information ({shown}); write the address alone ({address}), "
+                    "the user in username: and the password as {env: VARIABLE} or {file: PATH}",
+                    rule="secret",
+                )
+        elif path[-1] == "password":
             yield doc.problem(
                 path,
                 "the password is written in the file; keep it out of the repository and write "
@@ -429,6 +440,17 @@ def _masked_url(url: str) -> str | None:
     if _QUERY_PASSWORD.search(url):
         return _QUERY_PASSWORD.sub(lambda m: f"{m[1]}=***", url)
     return None
+
+
+def _tenant_user_info(url: str) -> tuple[str, str] | None:
+    """The user information of a tenant url as it may be shown (`user:***@`) and the url without it, if it
+    has any: everything between :// and the last @ (a password may hold / or @)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    info, _, address = rest.rpartition("@")
+    user, colon, _ = info.partition(":")
+    return (f"{user}:***@" if colon else f"{user}@"), f"{scheme}://{address}"
 
 
 def _spec_connection(doc: Document) -> str | None:
@@ -602,6 +624,15 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
             )
 
 
+def check_state(files: Files) -> Iterator[Problem]:
+    """A `state` written in the file is a SQLite file path or a PostgreSQL URL, not a URL gone wrong."""
+    data = files.project.data if files.project is not None else None
+    value = data.get("state") if isinstance(data, dict) else None
+    if isinstance(value, str) and (found := stateurl.problem(value)):
+        assert files.project is not None
+        yield files.project.problem(("state",), found, rule="state")
+
+
 ProjectRule = Callable[[Files], Iterator[Problem]]
 PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_tenant_vars,
@@ -612,4 +643,5 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_specs_folder,
     check_schedules,
     check_tenant_urls,
+    check_state,
 )
