@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 
 from runner import __version__
 from runner.errors import InfinitiError, UsageError, Where
+from runner.spec import CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_ATTEMPTS, RETRY_MAX_TIME
 
 if TYPE_CHECKING:
     import urllib3
@@ -50,10 +51,10 @@ class Endpoint:
     password: str = field(repr=False)
     tenant_id: str | None = None
     ca_bundle: Path | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 300.0
-    retry_attempts: int = 4
-    retry_max_time: float = 300.0
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    retry_attempts: int = RETRY_ATTEMPTS
+    retry_max_time: float = RETRY_MAX_TIME
 
     def address(self, import_name: str) -> str:
         """The import's URL, with the tenant as a query parameter when there is one."""

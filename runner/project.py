@@ -167,8 +167,7 @@ def _connection(name: str, raw: Mapping[str, Any], root: Path) -> Connection:
         name=name,
         url=_secret(url, root) if isinstance(url, Mapping) else url,
         files=root / raw["files"] if "files" in raw else None,
-        encoding=raw.get("encoding", "utf-8"),
-        delimiter=raw.get("delimiter", ","),
+        **_given(encoding=raw.get("encoding"), delimiter=raw.get("delimiter")),
     )
 
 
@@ -187,12 +186,23 @@ def _tenant(name: str, raw: Mapping[str, Any], root: Path) -> Tenant:
         connections=frozen(connections),
         vars=frozen(raw.get("vars", {})),
         schedule=raw.get("schedule"),
-        connect_timeout=float(timeout.get("connect", 10.0)),
-        read_timeout=float(timeout.get("read", 300.0)),
-        retry_attempts=int(retries.get("attempts", 4)),
-        retry_max_time=float(retries.get("max_time", 300.0)),
         batch_size=raw.get("batch_size"),
+        **_given(  # what the file leaves out keeps the record's default (runner/spec.py)
+            connect_timeout=_number(timeout.get("connect")),
+            read_timeout=_number(timeout.get("read")),
+            retry_attempts=retries.get("attempts"),
+            retry_max_time=_number(retries.get("max_time")),
+        ),
     )
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The values that were given (not None)."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def build_spec(doc: Document, name: str) -> Spec:
@@ -205,7 +215,6 @@ def build_spec(doc: Document, name: str) -> Spec:
         name=name,
         path=doc.path,
         description=data.get("description", ""),
-        import_name=data.get("import", "userGroups"),
         source=Source(
             connection=source["connection"],
             query=source["query"],
@@ -216,11 +225,11 @@ def build_spec(doc: Document, name: str) -> Spec:
         where=data.get("where"),
         columns=tuple((k, _column(v)) for k, v in data["columns"].items()),
         groups=Groups(library=frozenset(groups["library"]), system=frozenset(groups["system"])),
-        mode=data.get("mode", "full"),
         checks=_checks(data.get("checks", {})),
         expect=_expect(data.get("expect", {})),
         tests=tuple(_test(doc, i, t) for i, t in enumerate(data.get("tests", []))),
         lines=frozen({json_path(path): mark.line for path, mark in doc.marks.items() if len(path) <= 3}),
+        **_given(import_name=data.get("import"), mode=data.get("mode")),
     )
 
 
@@ -236,7 +245,7 @@ def _checks(raw: Mapping[str, Any]) -> Checks:
         min_rows=raw.get("min_rows"),
         max_change=Amount.parse(raw["max_change"]) if "max_change" in raw else None,
         max_invalid=Amount.parse(raw.get("max_invalid", 0)),
-        duplicates=raw.get("duplicates", "error"),
+        **_given(duplicates=raw.get("duplicates")),
     )
 
 

@@ -14,6 +14,12 @@ from typing import Any, Literal
 
 GROUP_COLUMNS = {"library-group": "library", "system-group": "system"}
 COUNTS = ("processed", "created", "updated", "failed")
+# A tenant's request settings when the project file does not give them: their one home (the project schema's
+# "default"s are held equal to these by tests/test_defaults.py).
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 300.0
+RETRY_ATTEMPTS = 4
+RETRY_MAX_TIME = 300.0
 
 Mode = Literal["full", "incremental"]
 Duplicates = Literal["error", "first", "last"]
@@ -62,10 +68,10 @@ class Tenant:
     connections: Mapping[str, Connection] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
     schedule: str | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 300.0
-    retry_attempts: int = 4
-    retry_max_time: float = 300.0
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    retry_attempts: int = RETRY_ATTEMPTS
+    retry_max_time: float = RETRY_MAX_TIME
     batch_size: int | None = None
 
     def context(self) -> Mapping[str, Any]:
