@@ -18,6 +18,7 @@ import os
 import random
 import re
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -138,7 +139,7 @@ class Client:
         so that the caller reports what Infiniti said. Each attempt (when it started, what happened, how
         long the wait before the next) is a note, in the Response or in the InfinitiError's `notes`.
         """
-        check_ca_bundle(endpoint.ca_bundle, where)
+        context = tls_context(endpoint.ca_bundle, where)
         started = self.clock()
         notes: list[str] = []
         attempt = 0
@@ -147,7 +148,7 @@ class Client:
             at = f"attempt {attempt} at {time.strftime('%H:%M:%SZ', time.gmtime(self.wall()))}"
             try:
                 status, body, headers = self._once(
-                    endpoint, import_name, path, self._budget(endpoint, started)
+                    endpoint, import_name, path, context, self._budget(endpoint, started)
                 )
             except _Retryable as err:
                 if err.spent:
@@ -216,7 +217,7 @@ class Client:
         return delay, ""
 
     def _once(
-        self, endpoint: Endpoint, import_name: str, path: Path, budget: _Budget
+        self, endpoint: Endpoint, import_name: str, path: Path, context: ssl.SSLContext, budget: _Budget
     ) -> tuple[int, bytes, Mapping[str, str]]:
         """One attempt, ended by its budget: the status, the whole body and the headers of the answer."""
         from runner.deadline import Attempt
@@ -224,7 +225,7 @@ class Client:
         body = MultipartFile(path)
         try:
             with Attempt(budget.seconds).running() as attempt:
-                response = self._request(endpoint, import_name, body, attempt, budget)
+                response = self._request(endpoint, import_name, body, attempt, budget, context=context)
                 try:
                     return (
                         response.status,
@@ -237,7 +238,14 @@ class Client:
             body.close()
 
     def _request(
-        self, endpoint: Endpoint, import_name: str, body: MultipartFile, attempt: Attempt, budget: _Budget
+        self,
+        endpoint: Endpoint,
+        import_name: str,
+        body: MultipartFile,
+        attempt: Attempt,
+        budget: _Budget,
+        *,
+        context: ssl.SSLContext,
     ) -> urllib3.BaseHTTPResponse:
         """Send the request; the answer once its headers have arrived whole."""
         import urllib3
@@ -254,9 +262,7 @@ class Client:
             "Content-Length": str(body.length),
         }
         url = endpoint.address(import_name)
-        pool_kwargs: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
-        if endpoint.ca_bundle is not None:
-            pool_kwargs["ca_certs"] = os.fspath(endpoint.ca_bundle)
+        pool_kwargs: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED", "ssl_context": context}
         try:
             pool = self.pool.connection_from_url(url, pool_kwargs=pool_kwargs)
             pool.ConnectionCls = watched(pool.scheme)
@@ -360,19 +366,39 @@ def _discard(response: urllib3.BaseHTTPResponse) -> None:
     response.release_conn()
 
 
-def check_ca_bundle(path: Path | None, where: Where | None = None) -> None:
-    """UsageError when the tenant's `ca_bundle` cannot be used: missing, unreadable, or no certificate."""
-    if path is None:
-        return
+_CONTEXTS: dict[tuple[str | None, int | None], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def tls_context(path: Path | None, where: Where | None = None) -> ssl.SSLContext:
+    """The verifying TLS context for a tenant's `ca_bundle` (None: the system's CAs), made once per bundle
+    (and per change to its file) in a process, so that a thousand tenants share it and each request does
+    not read the bundle again. UsageError when the bundle cannot be used: missing, unreadable, or holding
+    no certificate."""
     hint = "give the PEM file of the CA that signed Infiniti's certificate (for the sandbox: its ca.pem)"
     try:
-        ssl.create_default_context(cafile=os.fspath(path))
+        key = (None, None) if path is None else (os.fspath(path), path.stat().st_mtime_ns)
+        with _CONTEXTS_LOCK:
+            if key not in _CONTEXTS:
+                _CONTEXTS[key] = _new_context(path)
+            return _CONTEXTS[key]
     except FileNotFoundError as err:
         raise UsageError(f"ca_bundle {path} does not exist", where=where, hint=hint) from err
     except ssl.SSLError as err:
         raise UsageError(f"ca_bundle {path} holds no PEM certificate", where=where, hint=hint) from err
     except OSError as err:
         raise UsageError(f"ca_bundle {path} cannot be read: {err.strerror}", where=where, hint=hint) from err
+
+
+def _new_context(path: Path | None) -> ssl.SSLContext:
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    if path is None:
+        context.load_default_certs()
+    else:
+        context.load_verify_locations(cafile=os.fspath(path))
+    return context
 
 
 class _Retryable(Exception):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import os
 import socket
 import ssl
 import threading
@@ -20,7 +21,7 @@ import pytest
 import urllib3
 
 from runner import __version__
-from runner.client import MAX_ANSWER, Client, Endpoint
+from runner.client import MAX_ANSWER, Client, Endpoint, tls_context
 from runner.errors import InfinitiError, Where
 from runner.sandbox.tls import ensure, server_context
 from tests.support.loopback import RawServer
@@ -426,3 +427,16 @@ def test_a_server_that_does_not_speak_http(tmp_path: Path) -> None:
         "'SSH-2.0-OpenSSH_9.6' (no retries: retries.attempts is 0)\n"
         "  hint: check the tenant's url, and that this machine can reach it (firewall, proxy)"
     )
+
+
+def test_one_tls_context_per_ca_bundle(tmp_path: Path) -> None:
+    """A thousand tenants with one CA bundle share one verifying context; a bundle rewritten on disk gets a
+    new one; the system's CAs are one context too."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(ensure(tmp_path / "tls").ca_file.read_bytes())
+    first = tls_context(bundle)
+    assert tls_context(bundle) is first
+    assert first.verify_mode == ssl.CERT_REQUIRED and first.check_hostname
+    os.utime(bundle, ns=(1, 1))
+    assert tls_context(bundle) is not first
+    assert tls_context(None) is tls_context(None)
