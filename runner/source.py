@@ -530,8 +530,8 @@ def _header_problem(names: Sequence[str]) -> str | None:
     most = _max_columns()
     if len(names) > most:
         return (
-            f"the header has {len(names):,} columns, more than the {most:,} that SQLite, which runs the query, "
-            "holds in one table; export only the columns the spec reads"
+            f"the header has {len(names):,} columns, more than the {most:,} that SQLite, which runs the "
+            "query, holds in one table; export only the columns the spec reads"
         )
     return None
 
