@@ -102,9 +102,12 @@ class Database:
             self.url = _absolute_sqlite(engine_url(url), root)
         except ArgumentError as err:
             raise UsageError("the connection URL is not a database URL", where=where) from err
-        except ValueError as err:  # SQLAlchemy's int() of the port
+        except ValueError as err:  # SQLAlchemy's int() of the port (not shown: parsed apart from the
+            # URL's other parts, it could show a piece of a password)
             raise UsageError(
-                f"the connection URL's port {_port_text(url)!r} is not a number", where=where
+                "the connection URL's port is not a number",
+                where=where,
+                hint="write the URL as kind://user:password@host:port/database, the port in digits",
             ) from err
         self.where = where
         self.display = self.url.render_as_string(hide_password=True)
@@ -233,13 +236,6 @@ def _absolute_sqlite(url: URL, root: Path) -> URL:
     if database.startswith("file:") or os.path.isabs(database):
         return url
     return url.set(database=str(root / database))
-
-
-def _port_text(url: str) -> str:
-    """The port as written in `url` (what follows the host's last colon; never the password)."""
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).netloc.rpartition("@")[2].rpartition(":")[2]
 
 
 def _sqlite_query_fault(err: sqlite3.Error) -> bool:
