@@ -45,6 +45,7 @@ _MYSQL_QUERY_FAULTS = frozenset(
         *(1305, 1630, 1582, 1583),  # no such function, wrong arguments to one
         *(1055, 1111, 1140),  # grouping misused
         *(1060, 1066, 1222, 1241, 1248),  # a name used twice, a subquery of the wrong shape
+        *(1142, 1143),  # a table or column the account may not read (as PostgreSQL's class 42)
     }
 )
 # PostgreSQL's SQLSTATE class 42: syntax error or access rule violation.

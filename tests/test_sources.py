@@ -445,6 +445,56 @@ def test_a_locked_sqlite_database_is_an_outside_failure(
     db.drop()
 
 
+@pytest.fixture(name="reader")
+def reader_fixture(database: TestDatabase) -> Iterator[str]:
+    """The URL of a new account of the server that may connect but read none of the test's tables."""
+    from sqlalchemy import text
+
+    if database.kind == "sqlite":
+        pytest.skip("SQLite has no accounts")
+    name = f"sync_test_{uuid.uuid4().hex[:12]}"
+    account = f"'{name}'@'%'" if database.kind == "mariadb" else name
+    other = database.table({"code": "text"})  # MariaDB lets an account into a database it may read some of
+    grants = {
+        "postgresql": [f"CREATE ROLE {name} LOGIN"],
+        "mariadb": [f"CREATE USER {account}", f"GRANT SELECT ON {other} TO {account}"],
+    }[database.kind]
+    with database.engine.begin() as connection:
+        for statement in grants:
+            connection.execute(text(statement))
+    try:
+        yield make_url(database.url).set(username=name).render_as_string(hide_password=False)
+    finally:
+        with database.engine.begin() as connection:
+            if database.kind == "mariadb":
+                connection.execute(text(f"DROP USER {account}"))
+            else:
+                connection.execute(text(f"DROP OWNED BY {name}"))
+                connection.execute(text(f"DROP ROLE {name}"))
+
+
+def test_a_table_the_account_may_not_read_is_a_spec_error(
+    database: TestDatabase, reader: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An access rule violation (PostgreSQL's SQLSTATE 42501, MariaDB's 1142), like a syntax error: the
+    spec reads what its account may not, and a person must change one or the other."""
+    table = database.table({"code": "text", "given": "text"}, [("S1", "Ana")])
+    write_project(project, query=f"SELECT code, given FROM {table}")
+    ran = _plan(project, reader, monkeypatch)
+    url = make_url(reader)
+    reason = {
+        "postgresql": f"permission denied for table {table}",
+        "mariadb": f"SELECT command denied to user '{url.username}'@'{url.host}' for table "
+        f"`{url.database}`.`{table}` (error 1142)",
+    }[database.kind]
+    assert (ran.code, ran.out, ran.err) == (
+        2,
+        f"stmarys/people: error: tenant stmarys, spec people, connection sms: {reader}: "
+        f"the query failed: {reason}\nno file written\n",
+        "",
+    )
+
+
 # --- a connection URL that cannot be a URL --------------------------------------------------------------
 
 
