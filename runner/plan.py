@@ -28,9 +28,10 @@ from runner.spec import Spec, Tenant
 
 PREVIEW_LINES = 5
 Progress = Callable[[int], None]
-# What drivers give for BLOB, bytea and binary columns; such a value is text only once decoded.
+# What drivers give for BLOB, bytea and binary columns (exact types: a type check a row costs little);
+# such a value is text only once decoded.
 _BINARY = frozenset((bytes, bytearray, memoryview))
-BINARY_TEXT = "utf-8"
+_BINARY_TEXT = "utf-8"
 
 
 @dataclass
@@ -77,7 +78,7 @@ def _identity(columns: Sequence[str], spec: Spec, where: Where) -> Callable[[Seq
     return lambda row: ", ".join(f"{name}={row[i]}" for name, i in positions)
 
 
-def text_row(row: Sequence[Any], columns: Sequence[str]) -> tuple[tuple[Any, ...], str | None]:
+def _text_row(row: Sequence[Any], columns: Sequence[str]) -> tuple[tuple[Any, ...], str | None]:
     """`row` with its binary values decoded as UTF-8 text, and the first that is not text, if any.
 
     A binary value is never printed as Python's `b'...'`: it is the text it holds, or the row is left out.
@@ -90,13 +91,13 @@ def text_row(row: Sequence[Any], columns: Sequence[str]) -> tuple[tuple[Any, ...
             continue
         data = bytes(value)
         try:
-            values.append(data.decode(BINARY_TEXT))
+            values.append(data.decode(_BINARY_TEXT))
         except UnicodeDecodeError as err:
             problem = problem or (
-                f"column {column} holds binary data that is not {BINARY_TEXT.upper()} text (byte "
+                f"column {column} holds binary data that is not {_BINARY_TEXT.upper()} text (byte "
                 f"0x{data[err.start]:02x} at offset {err.start}); convert it in the query or leave it out"
             )
-            values.append(data.decode(BINARY_TEXT, errors="backslashreplace"))  # to name the row
+            values.append(data.decode(_BINARY_TEXT, errors="backslashreplace"))  # to name the row
     return tuple(values), problem
 
 
@@ -154,7 +155,7 @@ class _Writer:
 
     def _text(self, n: int, row: Sequence[Any]) -> Sequence[Any] | None:
         """Row `n` with its binary values as text, or None (and a finding) when one is not text."""
-        decoded, problem = text_row(row, self.planned.columns)
+        decoded, problem = _text_row(row, self.planned.columns)
         if problem is None:
             return decoded
         self.planned.findings.append(Finding(n, "text", problem, self.identity(decoded)))
