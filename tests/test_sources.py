@@ -2,7 +2,9 @@
 servers of this machine (skipped with the reason where one is not running; required when CI=true).
 
 Each failure is checked through `infiniti-sync plan` itself: the exit code, the exact message (naming the
-tenant, spec and connection, the password masked), and an --out folder left without any file.
+tenant, spec and connection, the password masked), and an --out folder left without any file. CSV sources
+are tested by the case folders of tests/plan_cases; here only what a folder in git cannot hold everywhere
+(two files whose names differ only in case).
 """
 
 from __future__ import annotations
