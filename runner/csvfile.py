@@ -4,6 +4,9 @@ CRLF is what RFC 4180 specifies and what the CSV writers of the Windows tools sc
 a cell that holds a line break, a comma or a quote is quoted, quotes doubled, so any text survives byte for
 byte. The file is written beside its final name and renamed into place only when complete, readable only by
 its owner (it holds personal data): a failed run leaves nothing half-written.
+
+Every CSV file the runner reads (its own, and a CSV source) may hold cells of any practical size: the csv
+module's limit (131,072 characters by default) is raised for the whole process when this module loads.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from typing import IO, Any
 
 LINE_END = "\r\n"
 ENCODING = "utf-8"
+# The largest field the csv module reads, for every reader of the process (the limit is global): a cell
+# from a database can be far longer than the default 131,072 characters, and the runner reads back what
+# it wrote. 2**31 - 1 is the largest a C long holds on every platform (sys.maxsize overflows it on Windows).
+FIELD_LIMIT = 2**31 - 1
+csv.field_size_limit(FIELD_LIMIT)
 
 
 def dialect_writer(handle: IO[str]) -> Any:

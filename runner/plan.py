@@ -28,6 +28,10 @@ from runner.spec import Spec, Tenant
 
 PREVIEW_LINES = 5
 Progress = Callable[[int], None]
+# What drivers give for BLOB, bytea and binary columns (exact types: a type check a row costs little);
+# such a value is text only once decoded.
+_BINARY = frozenset((bytes, bytearray, memoryview))
+_BINARY_TEXT = "utf-8"
 
 
 @dataclass
@@ -74,6 +78,29 @@ def _identity(columns: Sequence[str], spec: Spec, where: Where) -> Callable[[Seq
     return lambda row: ", ".join(f"{name}={row[i]}" for name, i in positions)
 
 
+def _text_row(row: Sequence[Any], columns: Sequence[str]) -> tuple[tuple[Any, ...], str | None]:
+    """`row` with its binary values decoded as UTF-8 text, and the first that is not text, if any.
+
+    A binary value is never printed as Python's `b'...'`: it is the text it holds, or the row is left out.
+    """
+    values: list[Any] = []
+    problem = None
+    for column, value in zip(columns, row, strict=True):
+        if not isinstance(value, bytes | bytearray | memoryview):
+            values.append(value)
+            continue
+        data = bytes(value)
+        try:
+            values.append(data.decode(_BINARY_TEXT))
+        except UnicodeDecodeError as err:
+            problem = problem or (
+                f"column {column} holds binary data that is not {_BINARY_TEXT.upper()} text (byte "
+                f"0x{data[err.start]:02x} at offset {err.start}); convert it in the query or leave it out"
+            )
+            values.append(data.decode(_BINARY_TEXT, errors="backslashreplace"))  # to name the row
+    return tuple(values), problem
+
+
 class _Writer:
     """The loop of one plan: render, check and write each row, counting as it goes."""
 
@@ -101,8 +128,12 @@ class _Writer:
         render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
         ok = checks.fast(self.renderer.constant_cells)
         username, lines, planned = self.checks.username, self.planned.source_rows, self.planned
+        text_only = _BINARY.isdisjoint
         n = 0
-        for n, row in enumerate(rows, 1):
+        for n, fetched in enumerate(rows, 1):
+            row = fetched if text_only(map(type, fetched)) else self._text(n, fetched)
+            if row is None:
+                continue
             try:
                 cells = render(row)
             except RowError as err:
@@ -121,6 +152,14 @@ class _Writer:
             if progress is not None and not n % 10000:
                 progress(n)
         planned.rows_read = n
+
+    def _text(self, n: int, row: Sequence[Any]) -> Sequence[Any] | None:
+        """Row `n` with its binary values as text, or None (and a finding) when one is not text."""
+        decoded, problem = _text_row(row, self.planned.columns)
+        if problem is None:
+            return decoded
+        self.planned.findings.append(Finding(n, "text", problem, self.identity(decoded)))
+        return None
 
     def _reject(
         self, n: int, row: Sequence[Any], cells: Sequence[str], problems: list[tuple[str, str]]

@@ -93,6 +93,7 @@ def _clip(text: str, width: int | None) -> str:
     text = text.replace("\r", "\\r").replace("\n", "\\n")
     if width is None or _width(text) <= width:
         return text
+    text = text[:width]  # no character takes less than one column, so nothing after this fits
     while _width(text) > width - 1:
         text = text[:-1]
     return text + "…"

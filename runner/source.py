@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import os
 import re
 import sqlite3
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runner.csvfile import FIELD_LIMIT
 from runner.dburl import EXTRAS, engine_url
 from runner.errors import QueryError, SourceError, UsageError, Where
 from runner.secrets import remember_url, resolve
@@ -31,19 +33,30 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 
-# Driver messages that mean the query, not the server, is wrong (exit 2 rather than 3).
-_SPEC_FAULTS = re.compile(
-    r"no such (table|column)|syntax error|does not exist|doesn't exist|unknown column|"
-    r"ambiguous column|invalid (column|object) name|incorrect syntax|misuse of|"
-    r"value is required for bind parameter|undefined(table|column)|no such function",
-    re.IGNORECASE,
+# What a driver's error says about the query, by the driver's own class and codes (never its English
+# message): SQLite's result code SQLITE_ERROR (1) is an SQL error (syntax, no such table or column, misuse of
+# a function); its other codes (busy, locked, I/O, corrupt, not a database...) are the file's or the disk's.
+_SQLITE_ERROR = 1
+# MySQL and MariaDB error numbers that mean the query does not fit the database.
+_MYSQL_QUERY_FAULTS = frozenset(
+    {
+        *(1064, 1149),  # a syntax error
+        *(1146, 1109, 1054, 1052),  # no such table or column, an ambiguous column
+        *(1305, 1630, 1582, 1583),  # no such function, wrong arguments to one
+        *(1055, 1111, 1140),  # grouping misused
+        *(1060, 1066, 1222, 1241, 1248),  # a name used twice, a subquery of the wrong shape
+        *(1142, 1143),  # a table or column the account may not read (as PostgreSQL's class 42)
+    }
 )
+# PostgreSQL's SQLSTATE class 42: syntax error or access rule violation.
+_POSTGRES_QUERY_FAULTS = "42"
 _BATCH = 2000
 # SQLAlchemy's own patterns for text(): a :name parameter, and a backslash-escaped colon.
 _BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
 _ESCAPED_COLON = re.compile(r"\x5c(:[\w\$]*)(?![:\w\$])")
 _BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
+_SQLITE_ALIASES = {"sqlite_schema": "sqlite_master", "sqlite_temp_schema": "sqlite_temp_master"}
 
 
 @dataclass
@@ -90,6 +103,13 @@ class Database:
             self.url = _absolute_sqlite(engine_url(url), root)
         except ArgumentError as err:
             raise UsageError("the connection URL is not a database URL", where=where) from err
+        except ValueError as err:  # SQLAlchemy's int() of the port (not shown: parsed apart from the
+            # URL's other parts, it could show a piece of a password)
+            raise UsageError(
+                "the connection URL's port is not a number",
+                where=where,
+                hint="write the URL as kind://user:password@host:port/database, the port in digits",
+            ) from err
         self.where = where
         self.display = self.url.render_as_string(hide_password=True)
 
@@ -100,7 +120,7 @@ class Database:
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
         """Run the query on a fresh connection, streaming rows in batches."""
         from sqlalchemy import text
-        from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+        from sqlalchemy.exc import SQLAlchemyError
 
         engine = self._engine()
         try:
@@ -117,7 +137,7 @@ class Database:
                 try:
                     result = options.execute(text(sql), dict(params))
                 except SQLAlchemyError as err:
-                    spec_fault = not isinstance(err, DBAPIError) or _is_spec_fault(err)
+                    spec_fault = _server_query_fault(engine.dialect.name, err)
                     raise self._fail("the query failed", err, spec_fault=spec_fault) from err
                 try:
                     yield Rows(tuple(result.keys()), self._stream(result))
@@ -194,7 +214,7 @@ def sqlite_query(db: sqlite3.Connection, sql: str, params: Mapping[str, Any], fa
     try:
         cursor = db.execute(statement, [params[name] for name in names])
     except sqlite3.Error as err:
-        raise fail("the query failed", err, spec_fault=_is_spec_fault(err)) from err
+        raise fail("the query failed", err, spec_fault=_sqlite_query_fault(err)) from err
     try:
         columns = tuple(d[0] for d in cursor.description or ())
         yield Rows(columns, _sqlite_rows(cursor, fail))
@@ -219,12 +239,31 @@ def _absolute_sqlite(url: URL, root: Path) -> URL:
     return url.set(database=str(root / database))
 
 
-def _is_spec_fault(err: Exception) -> bool:
-    orig = getattr(err, "orig", None)
-    kind = type(orig).__name__ if orig is not None else ""
-    if kind in ("ProgrammingError", "UndefinedTable", "UndefinedColumn", "SyntaxError"):
+def _sqlite_query_fault(err: sqlite3.Error) -> bool:
+    """Whether SQLite's error is the query's: an SQL error, or a statement Python's sqlite3 refuses
+    (more than one statement, a parameter it cannot bind)."""
+    code = getattr(err, "sqlite_errorcode", None)
+    if code is None:  # raised by the sqlite3 module itself, about the statement or its parameters
+        return isinstance(err, sqlite3.ProgrammingError | sqlite3.InterfaceError | sqlite3.Warning)
+    return bool(code & 0xFF == _SQLITE_ERROR)  # the primary result code, without the extended part
+
+
+def _server_query_fault(dialect: str, err: Exception) -> bool:
+    """Whether a server's error is the query's: PostgreSQL's SQLSTATE class 42, MySQL's and MariaDB's
+    error numbers above; other drivers by DB-API's ProgrammingError (pymssql sorts SQL Server's errors).
+    An error SQLAlchemy raises before any driver sees the statement (a parameter without a value) is too."""
+    from sqlalchemy.exc import DBAPIError, ProgrammingError
+
+    if not isinstance(err, DBAPIError):
         return True
-    return bool(_SPEC_FAULTS.search(f"{kind} {orig or err}"))
+    orig = err.orig
+    if dialect == "postgresql":
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)  # psycopg 3, psycopg2
+        return isinstance(state, str) and state.startswith(_POSTGRES_QUERY_FAULTS)
+    if dialect in ("mysql", "mariadb"):
+        number = (getattr(orig, "args", None) or (None,))[0]
+        return number in _MYSQL_QUERY_FAULTS
+    return isinstance(err, ProgrammingError)
 
 
 def _failure(
@@ -284,16 +323,15 @@ class CsvFiles:
         with self._open(path) as handle:
             try:
                 header = next(self._reader(handle), None)
-            except (csv.Error, UnicodeDecodeError) as err:
+            except (csv.Error, UnicodeError) as err:
                 return self._read_error(path, err, 1)
         if not header:
             return self._fail(path, "the file is empty; a CSV source needs at least a header row")
+        header[0] = header[0].removeprefix("\ufeff")  # a byte order mark that the encoding keeps (utf-16-le)
         # A column without a name (Excel's trailing commas) is named after its position: column_10.
         names = [h.strip() or f"column_{i}" for i, h in enumerate(header, 1)]
-        for i, name in enumerate(names):
-            if name.lower() in (n.lower() for n in names[:i]):
-                return self._fail(path, f"column {name!r} appears twice in the header")
-        return _Table(path.stem, path, tuple(names))
+        problem = _header_problem(names)
+        return self._fail(path, problem) if problem else _Table(path.stem, path, tuple(names))
 
     def _open(self, path: Path) -> Any:
         try:
@@ -311,35 +349,57 @@ class CsvFiles:
                 f"line {line}: byte 0x{err.object[err.start]:02x} is not valid {err.encoding}; "
                 "set the connection's encoding (for example cp1252) or export as UTF-8",
             )
+        if isinstance(err, UnicodeError):  # the codec's own complaint: UTF-16 without a byte order mark
+            return self._fail(
+                path,
+                f"line {line}: cannot be read as {self.encoding}: {err}; set the connection's encoding "
+                "to the file's (utf-16-le or utf-16-be for UTF-16 without a byte order mark)",
+            )
         reason = str(err)
         if reason == "unexpected end of data":
             reason = "a quoted field that starts here is never closed"
+        elif reason.startswith("field larger than field limit"):
+            reason = f"a cell is longer than {FIELD_LIMIT:,} characters"
         return self._fail(path, f"line {line}: malformed CSV: {reason}")
+
+    def _tables(self) -> tuple[dict[str, _Table], dict[str, SourceError]]:
+        """The tables the files give, and by table name in lower case what keeps the others from being one."""
+        tables: dict[str, _Table] = {}
+        unusable: dict[str, SourceError] = {}
+        for path in self._files():
+            table, key = self._header(path), _table_key(path.stem)
+            if key in unusable or key in tables:
+                tables.pop(key, None)
+                unusable[key] = self._fail(path, f"two files give the table {path.stem!r}")
+            elif isinstance(table, SourceError):
+                unusable[key] = table
+            elif key.startswith("sqlite_"):
+                unusable[key] = self._fail(
+                    path,
+                    f"SQLite, which runs the query, keeps table names that start with sqlite_ for itself, "
+                    f"so no query can read {path.stem!r}; rename the file",
+                )
+            else:
+                tables[key] = table
+        return {t.name: t for t in tables.values()}, unusable
 
     @contextlib.contextmanager
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
         """Load the tables the query reads into a temporary SQLite file, then run it there."""
-        tables: dict[str, _Table] = {}
-        unusable: dict[str, SourceError] = {}
-        for path in self._files():
-            table = self._header(path)
-            if isinstance(table, SourceError):
-                unusable[path.stem.lower()] = table
-                continue
-            if table.name.lower() in (t.lower() for t in tables):
-                raise self._fail(path, f"two files give the table {table.name!r}")
-            tables[table.name] = table
+        tables, unusable = self._tables()
         with tempfile.TemporaryDirectory(prefix="infiniti-sync-") as folder:
             database = Path(folder) / "source.db"
-            self._load(database, tables, sql, params)
+            for name in self._load(database, tables, sql, params):
+                if name in unusable:  # a table SQLite keeps for itself, read instead of the file
+                    raise unusable[name]
             db = sqlite3.connect(database)
             try:
                 with sqlite_query(db, sql, params, self._query_fail) as rows:
                     yield rows
             except QueryError as err:
                 missing = _NO_SUCH_TABLE.search(err.message)
-                if missing and missing[1].lower() in unusable:
-                    raise unusable[missing[1].lower()] from err
+                if missing and _table_key(missing[1]) in unusable:
+                    raise unusable[_table_key(missing[1])] from err
                 if missing:
                     err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
                 elif err.message.startswith(f"{self.path}: the query failed: no such column"):
@@ -355,7 +415,8 @@ class CsvFiles:
 
     def _load(
         self, database: Path, tables: Mapping[str, _Table], sql: str, params: Mapping[str, Any]
-    ) -> None:
+    ) -> set[str]:
+        """Fill `database` with the tables the query reads; return the others it reads (SQLite's own)."""
         db = sqlite3.connect(database)
         try:
             for pragma in (
@@ -366,7 +427,7 @@ class CsvFiles:
             ):
                 db.execute(f"PRAGMA {pragma}")
             with contextlib.closing(_schema(tables, sqlite3.connect(":memory:"))) as schema:
-                reads = _reads(schema, sql, params, tables)
+                reads, others = _reads(schema, sql, params, tables)
             # A table the query reads holds only the columns it reads (smaller rows load and read faster);
             # the others are created whole and empty, so that SQLite words any error as it would anyway.
             _schema(
@@ -378,6 +439,7 @@ class CsvFiles:
             db.commit()
         finally:
             db.close()
+        return others
 
     def _fill(self, db: sqlite3.Connection, table: _Table, columns: Sequence[str]) -> None:
         positions = [table.header.index(c) for c in columns]
@@ -392,7 +454,7 @@ class CsvFiles:
                 raise self._fail(
                     table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
                 ) from None
-            except (csv.Error, UnicodeDecodeError) as err:
+            except (csv.Error, UnicodeError) as err:
                 raise self._read_error(table.path, err, records.start) from err
 
 
@@ -449,6 +511,35 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _table_key(name: str) -> str:
+    """A table's name as SQLite compares it (case-insensitively), its own sqlite_schema by its old name."""
+    key = name.lower()
+    return _SQLITE_ALIASES.get(key, key)
+
+
+def _header_problem(names: Sequence[str]) -> str | None:
+    """What keeps a header's column names from being a SQLite table's, if anything."""
+    for i, name in enumerate(names):
+        if "\x00" in name:
+            return f"line 1: the name of column {i + 1} contains a NUL character, which a name cannot hold"
+        if name.lower() in (n.lower() for n in names[:i]):
+            return f"column {name!r} appears twice in the header"
+    most = _max_columns()
+    if len(names) > most:
+        return (
+            f"the header has {len(names):,} columns, more than the {most:,} that SQLite, which runs the "
+            "query, holds in one table; export only the columns the spec reads"
+        )
+    return None
+
+
+@functools.cache
+def _max_columns() -> int:
+    """The most columns a table may have in the SQLite Python was built with (2,000 unless set otherwise)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        return db.getlimit(sqlite3.SQLITE_LIMIT_COLUMN)
+
+
 def _schema(tables: Mapping[str, _Table], db: sqlite3.Connection) -> sqlite3.Connection:
     """Create the tables (every column as text) in `db`; return it."""
     for table in tables.values():
@@ -459,14 +550,18 @@ def _schema(tables: Mapping[str, _Table], db: sqlite3.Connection) -> sqlite3.Con
 
 def _reads(
     db: sqlite3.Connection, sql: str, params: Mapping[str, Any], tables: Mapping[str, _Table]
-) -> dict[str, list[str]]:
-    """The columns of each table that `sql` reads, as SQLite reports them while preparing it."""
+) -> tuple[dict[str, list[str]], set[str]]:
+    """The columns of each table that `sql` reads, as SQLite reports them while preparing it, and the
+    other tables it reads (SQLite's own, such as sqlite_master), by name in lower case."""
     read: dict[str, list[str]] = {}
-    by_lower = {name.lower(): name for name in tables}
+    others: set[str] = set()
+    by_lower = {_table_key(name): name for name in tables}
 
     def authorizer(action: int, table: str | None, column: str | None, *_: Any) -> int:
-        name = by_lower.get((table or "").lower())
-        if action == sqlite3.SQLITE_READ and name is not None:
+        name = by_lower.get(_table_key(table or ""))
+        if action == sqlite3.SQLITE_READ and name is None and table:
+            others.add(_table_key(table))
+        elif action == sqlite3.SQLITE_READ and name is not None:
             columns = read.setdefault(name, [])
             header = {c.lower(): c for c in tables[name].header}
             found = header.get((column or "").lower())
@@ -488,7 +583,7 @@ def _reads(
     for name in opened:
         if not read.get(name):  # opened without reading a column (count(*)): load it whole
             read[name] = list(tables[name].header)
-    return {name: columns for name, columns in read.items() if columns}
+    return {name: columns for name, columns in read.items() if columns}, others
 
 
 def _opened_tables(db: sqlite3.Connection, explain: str, values: Sequence[Any]) -> set[str]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -107,6 +109,36 @@ def test_any_text_survives_a_sqlite_database(names: list[tuple[str, str]]) -> No
         source = Database(f"sqlite:///{folder / 'sms.db'}", root=folder, where=WHERE)
         planned, records = _plan(source, folder)
     _check(names, planned, records)
+
+
+def _export(folder: Path, names: list[tuple[str, str]]) -> CsvFiles:
+    export = folder / "export"
+    export.mkdir()
+    with (export / "people.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["n", "given", "family"])
+        writer.writerows((n, g, f) for n, (g, f) in enumerate(names, 1))
+    return CsvFiles(export, "utf-8", ",", where=WHERE)
+
+
+def _database(folder: Path, names: list[tuple[str, str]]) -> Database:
+    with sqlite3.connect(folder / "sms.db") as db:
+        db.execute("CREATE TABLE people (n INTEGER, given TEXT, family TEXT)")
+        db.executemany("INSERT INTO people VALUES (?, ?, ?)", [(n, *p) for n, p in enumerate(names, 1)])
+    db.close()
+    return Database(f"sqlite:///{folder / 'sms.db'}", root=folder, where=WHERE)
+
+
+@pytest.mark.parametrize("kind", [_export, _database])
+def test_a_cell_far_longer_than_the_csv_modules_default_limit_survives(
+    kind: Callable[[Path, list[tuple[str, str]]], Source], tmp_path: Path
+) -> None:
+    """The csv module reads at most 131,072 characters a field by default; a 200 KB value from a database
+    (or an export) goes through the file, and the runner reads its own file back, preview and all."""
+    names = [("Ana", "Lee"), ("Bo " + "é" * 200_000, 'Li "the' + "\r\n" * 70_000 + 'long"')]
+    planned, records = _plan(kind(tmp_path, names), tmp_path)
+    _check(names, planned, records)
+    assert planned.preview[1][3] == names[1][0]
 
 
 def test_a_nul_character_keeps_the_line_out_with_a_clear_finding(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 servers of this machine (skipped with the reason where one is not running; required when CI=true).
 
 Each failure is checked through `infiniti-sync plan` itself: the exit code, the exact message (naming the
-tenant, spec and connection, the password masked), and an --out folder left without any file.
+tenant, spec and connection, the password masked), and an --out folder left without any file. CSV sources
+are tested by the case folders of tests/plan_cases; here only what a folder in git cannot hold everywhere
+(two files whose names differ only in case).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -339,3 +343,242 @@ def test_a_url_without_a_driver_uses_the_driver_this_project_installs(
     ran = _plan(project, plain, monkeypatch)
     assert (ran.code, ran.err) == (0, "")
     assert ran.out.startswith("stmarys/people: 1 row in the file (1 read,")
+
+
+# --- errors classified by the driver's class and codes, not its wording --------------------------------
+
+QUERY_FAULTS = {
+    "unclosed-quote": (
+        "SELECT code, given FROM {table} WHERE given = 'Ana",
+        {
+            "sqlite": 'unrecognized token: "\'Ana"',
+            "postgresql": 'unterminated quoted string at or near "\'Ana"',
+            "mariadb": "You have an error in your SQL syntax; check the manual that corresponds to your "
+            "MariaDB server version for the right syntax to use near ''Ana' at line 1 (error 1064)",
+        },
+    ),
+    "two-statements": (
+        "SELECT code, given FROM {table}; SELECT 1",
+        {
+            "sqlite": "You can only execute one statement at a time.",
+            "postgresql": "cannot insert multiple commands into a prepared statement",
+            "mariadb": "You have an error in your SQL syntax; check the manual that corresponds to your "
+            "MariaDB server version for the right syntax to use near 'SELECT 1' at line 1 (error 1064)",
+        },
+    ),
+    "ambiguous-column": (
+        "SELECT code, a.given FROM {table} AS a JOIN {table} AS b ON a.code = b.code",
+        {
+            "sqlite": "ambiguous column name: code",
+            "postgresql": 'column reference "code" is ambiguous',
+            "mariadb": "Column 'code' in SELECT is ambiguous (error 1052)",
+        },
+    ),
+    "aggregate-in-where": (
+        "SELECT code, given FROM {table} WHERE count(*) > 1",
+        {
+            "sqlite": "misuse of aggregate function count()",
+            "postgresql": "aggregate functions are not allowed in WHERE",
+            "mariadb": "Invalid use of group function (error 1111)",
+        },
+    ),
+    "no-such-function": (
+        "SELECT no_such_function(code) AS code, given FROM {table}",
+        {
+            "sqlite": "no such function: no_such_function",
+            "postgresql": "function no_such_function(character varying) does not exist",
+            "mariadb": "FUNCTION test.no_such_function does not exist (error 1305)",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(QUERY_FAULTS))
+def test_every_driver_error_about_the_query_is_a_spec_error(
+    fault: str, database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decided by SQLite's result code, PostgreSQL's SQLSTATE class 42 and MariaDB's error number, so
+    wordings no list of phrases foresaw (unrecognized token, one statement at a time) are exit 2 too."""
+    table = database.table({"code": "text", "given": "text"}, [("S1", "Ana")])
+    query, reasons = QUERY_FAULTS[fault]
+    write_project(project, query=query.format(table=table))
+    ran = _plan(project, database.url, monkeypatch)
+    assert (ran.code, ran.out, ran.err) == (
+        2,
+        f"stmarys/people: error: tenant stmarys, spec people, connection sms: {database.url}: "
+        f"the query failed: {reasons[database.kind]}\nno file written\n",
+        "",
+    )
+    assert left_in(project.parent / "out") == []
+
+
+def test_a_file_that_is_not_a_sqlite_database_is_an_outside_failure(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.mkdir()
+    (project / "sms.db").write_bytes(b"code,given\r\nS1,Ana\r\n" * 100)
+    write_project(project)
+    ran = _plan(project, f"sqlite:///{project / 'sms.db'}", monkeypatch)
+    assert (ran.code, ran.out) == (
+        3,
+        "stmarys/people: error: tenant stmarys, spec people, connection sms: "
+        f"sqlite:///{project / 'sms.db'}: the query failed: file is not a database\nno file written\n",
+    )
+
+
+def test_a_locked_sqlite_database_is_an_outside_failure(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.mkdir()
+    db = databases.open_database("sqlite", project)
+    table = db.table({"code": "text", "given": "text"}, [("S1", "Ana")])
+    write_project(project, query=f"SELECT code, given FROM {table}")
+    holder = sqlite3.connect(project / "sms.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # no other connection may read until it ends
+    try:
+        ran = _plan(project, f"sqlite:///{project / 'sms.db'}?timeout=0", monkeypatch)
+    finally:
+        holder.close()
+    assert (ran.code, ran.out) == (
+        3,
+        "stmarys/people: error: tenant stmarys, spec people, connection sms: "
+        f"sqlite:///{project / 'sms.db'}?timeout=0: the query failed: database is locked\nno file written\n",
+    )
+    db.drop()
+
+
+@pytest.fixture(name="reader")
+def reader_fixture(database: TestDatabase) -> Iterator[str]:
+    """The URL of a new account of the server that may connect but read none of the test's tables."""
+    from sqlalchemy import text
+
+    if database.kind == "sqlite":
+        pytest.skip("SQLite has no accounts")
+    name = f"sync_test_{uuid.uuid4().hex[:12]}"
+    account = f"'{name}'@'%'" if database.kind == "mariadb" else name
+    other = database.table({"code": "text"})  # MariaDB lets an account into a database it may read some of
+    grants = {
+        "postgresql": [f"CREATE ROLE {name} LOGIN"],
+        "mariadb": [f"CREATE USER {account}", f"GRANT SELECT ON {other} TO {account}"],
+    }[database.kind]
+    with database.engine.begin() as connection:
+        for statement in grants:
+            connection.execute(text(statement))
+    try:
+        yield make_url(database.url).set(username=name).render_as_string(hide_password=False)
+    finally:
+        with database.engine.begin() as connection:
+            if database.kind == "mariadb":
+                connection.execute(text(f"DROP USER {account}"))
+            else:
+                connection.execute(text(f"DROP OWNED BY {name}"))
+                connection.execute(text(f"DROP ROLE {name}"))
+
+
+def test_a_table_the_account_may_not_read_is_a_spec_error(
+    database: TestDatabase, reader: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An access rule violation (PostgreSQL's SQLSTATE 42501, MariaDB's 1142), like a syntax error: the
+    spec reads what its account may not, and a person must change one or the other."""
+    table = database.table({"code": "text", "given": "text"}, [("S1", "Ana")])
+    write_project(project, query=f"SELECT code, given FROM {table}")
+    ran = _plan(project, reader, monkeypatch)
+    url = make_url(reader)
+    reason = {
+        "postgresql": f"permission denied for table {table}",
+        "mariadb": f"SELECT command denied to user '{url.username}'@'{url.host}' for table "
+        f"`{url.database}`.`{table}` (error 1142)",
+    }[database.kind]
+    assert (ran.code, ran.out, ran.err) == (
+        2,
+        f"stmarys/people: error: tenant stmarys, spec people, connection sms: {reader}: "
+        f"the query failed: {reason}\nno file written\n",
+        "",
+    )
+
+
+# --- a connection URL that cannot be a URL --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://h:abc/db",
+        f"postgresql://sync:{PASSWORD}@h:abc/db",
+        f"postgresql://sync:{PASSWORD}/x:y@h:1:2/db",
+        "mysql+pymysql://[::1/db",
+        "mysql+pymysql://h:/db",
+    ],
+)
+def test_a_port_that_is_not_a_number_is_a_usage_error_naming_the_connection(
+    url: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(project)
+    ran = _plan(project, url, monkeypatch)
+    assert (ran.code, ran.out, ran.err) == (
+        2,
+        "stmarys/people: error: tenant stmarys, spec people, connection sms: "
+        "the connection URL's port is not a number\n"
+        "  hint: write the URL as kind://user:password@host:port/database, the port in digits\n"
+        "no file written\n",
+        "",
+    )
+    assert PASSWORD not in ran.out + ran.err
+
+
+# --- binary values: text, or the row is left out ------------------------------------------------------
+
+
+def _binary_table(database: TestDatabase, rows: list[tuple[bytes, bytes]]) -> str:
+    """A table of two binary columns (BLOB in SQLite and MariaDB, bytea in PostgreSQL), code and given."""
+    from sqlalchemy import Column, LargeBinary, MetaData, Table
+
+    name = f"sync_test_{uuid.uuid4().hex[:12]}"
+    table = Table(name, MetaData(), Column("code", LargeBinary), Column("given", LargeBinary))
+    table.create(database.engine)
+    database.tables.append(table)
+    with database.engine.begin() as connection:
+        connection.execute(table.insert(), [{"code": c, "given": g} for c, g in rows])
+    return name
+
+
+def test_binary_values_are_their_utf8_text_or_the_row_is_left_out(
+    database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A binary value never reaches the file as Python's b'...' text (once, user b't201' was created)."""
+    table = _binary_table(database, [(b"T201", "Tāne".encode()), (b"T202", b"\xffAna"), (b"T203", b"")])
+    write_project(project, query=f"SELECT code, given FROM {table} ORDER BY code")
+    ran = _plan(project, database.url, monkeypatch)
+    assert ran.code == 1
+    assert (
+        "  left out (1):\n"
+        "    row 2 (code=T202): text: column given holds binary data that is not UTF-8 text (byte 0xff at "
+        "offset 0); convert it in the query or leave it out\n"
+    ) in ran.out
+    assert (project.parent / "out" / "stmarys" / "people.csv").read_bytes() == (
+        "username,library-group,system-group,givenName\r\n"
+        "t201,Year 7,Students,Tāne\r\n"
+        "t203,Year 7,Students,\r\n"
+    ).encode()
+
+
+def test_two_files_giving_one_table_are_a_fault_only_when_the_query_reads_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Students.csv and students.csv (a case-sensitive file system) give the same SQLite table."""
+    export = project / "export"
+    export.mkdir(parents=True)
+    (export / "people.csv").write_text("code,given\nS1,Ana\n", encoding="utf-8")
+    (export / "Staff.csv").write_text("code,given\nT1,Bo\n", encoding="utf-8")
+    (export / "staff.csv").write_text("code,given\nT2,Cy\n", encoding="utf-8")
+    if len(list(export.iterdir())) < 3:
+        pytest.skip("the file system does not tell Staff.csv from staff.csv")
+    write_project(project, connection="{files: export}")
+    assert _plan(project, "", monkeypatch).code == 0
+    write_project(project, connection="{files: export}", query="SELECT code, given FROM staff")
+    ran = _plan(project, "", monkeypatch)
+    assert (ran.code, ran.out) == (
+        3,
+        "stmarys/people: error: tenant stmarys, spec people, connection sms: "
+        f"{export / 'staff.csv'}: two files give the table 'staff'\nno file written\n",
+    )
