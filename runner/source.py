@@ -45,11 +45,13 @@ _MYSQL_QUERY_FAULTS = frozenset(
         *(1305, 1630, 1582, 1583),  # no such function, wrong arguments to one
         *(1055, 1111, 1140),  # grouping misused
         *(1060, 1066, 1222, 1241, 1248),  # a name used twice, a subquery of the wrong shape
-        *(1142, 1143),  # a table or column the account may not read (as PostgreSQL's class 42)
     }
 )
-# PostgreSQL's SQLSTATE class 42: syntax error or access rule violation.
+# PostgreSQL's SQLSTATE class 42: syntax error or access rule violation, less the access rules (42501,
+# insufficient privilege): the account's rights are the database's to grant, and a grant revoked under a
+# scheduled run is an outside failure (exit 3), as MySQL's 1142 and 1143 are.
 _POSTGRES_QUERY_FAULTS = "42"
+_POSTGRES_NOT_THE_QUERYS = frozenset({"42501"})
 _BATCH = 2000
 # SQLAlchemy's own patterns for text(): a :name parameter, and a backslash-escaped colon.
 _BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
@@ -259,7 +261,11 @@ def _server_query_fault(dialect: str, err: Exception) -> bool:
     orig = err.orig
     if dialect == "postgresql":
         state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)  # psycopg 3, psycopg2
-        return isinstance(state, str) and state.startswith(_POSTGRES_QUERY_FAULTS)
+        return (
+            isinstance(state, str)
+            and state.startswith(_POSTGRES_QUERY_FAULTS)
+            and state not in _POSTGRES_NOT_THE_QUERYS
+        )
     if dialect in ("mysql", "mariadb"):
         number = (getattr(orig, "args", None) or (None,))[0]
         return number in _MYSQL_QUERY_FAULTS

@@ -475,11 +475,12 @@ def reader_fixture(database: TestDatabase) -> Iterator[str]:
                 connection.execute(text(f"DROP ROLE {name}"))
 
 
-def test_a_table_the_account_may_not_read_is_a_spec_error(
+def test_a_table_the_account_may_not_read_is_an_outside_failure(
     database: TestDatabase, reader: str, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An access rule violation (PostgreSQL's SQLSTATE 42501, MariaDB's 1142), like a syntax error: the
-    spec reads what its account may not, and a person must change one or the other."""
+    """A privilege the account lacks (PostgreSQL's SQLSTATE 42501, MariaDB's 1142) is the database's to
+    grant: an outside failure (exit 3), as a grant revoked under a scheduled run would be, not a fault of
+    the spec's query."""
     table = database.table({"code": "text", "given": "text"}, [("S1", "Ana")])
     write_project(project, query=f"SELECT code, given FROM {table}")
     ran = _plan(project, reader, monkeypatch)
@@ -490,7 +491,7 @@ def test_a_table_the_account_may_not_read_is_a_spec_error(
         f"`{url.database}`.`{table}` (error 1142)",
     }[database.kind]
     assert (ran.code, ran.out, ran.err) == (
-        2,
+        3,
         f"stmarys/people: error: tenant stmarys, spec people, connection sms: {reader}: "
         f"the query failed: {reason}\nno file written\n",
         "",
