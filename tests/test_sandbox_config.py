@@ -97,6 +97,16 @@ tenants:
                 "expected a list of faults, e.g. [{count: 1, status: 503}]"
             ],
         ),
+        (
+            "tenants:\n  demo:\n    users: {a: {password: x}}\n    faults:\n"
+            "      - {count: 100000000, status: 503}\n      - {count: true, status: 99}\n",
+            [
+                "<config>:5:17: $.tenants.demo.faults[0].count: "
+                "invalid fault: count must be a whole number from 1 to 1000",
+                "<config>:6:17: $.tenants.demo.faults[1].count: "
+                "invalid fault: count must be a whole number from 1 to 1000",
+            ],
+        ),
     ],
 )
 def test_bad_configs(text: str, messages: list[str]) -> None:

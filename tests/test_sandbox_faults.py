@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from runner.errors import UsageError
 from runner.sandbox import Fault, Sandbox, parse_config
-from runner.sandbox.faults import parse_fault
+from runner.sandbox.faults import MAX_COUNT, FaultQueue, parse_fault
 from tests.support.sandbox import Client
 
 CSV = "username,library-group,system-group\ns001,Year 7,Students\n"
@@ -150,7 +151,13 @@ def test_every_fault_kind_over_http(sandbox_client: Client) -> None:
         ),
         (b"[503]", 'Invalid fault: expected an object such as {"count": 1, "status": 503}.'),
         (b'{"count": 1}', "Invalid fault: a fault needs a status, a delay or drop."),
-        (b'{"count": 0, "status": 503}', "Invalid fault: count must be at least 1."),
+        (b'{"count": 0, "status": 503}', "Invalid fault: count must be a whole number from 1 to 1000."),
+        (b'{"count": 1001, "status": 503}', "Invalid fault: count must be a whole number from 1 to 1000."),
+        (
+            b'{"count": 100000000, "status": 503}',
+            "Invalid fault: count must be a whole number from 1 to 1000.",
+        ),
+        (b'{"count": "2", "status": 503}', "Invalid fault: count must be a whole number from 1 to 1000."),
         (b'{"status": "503"}', "Invalid fault: status must be a whole number."),
         (b'{"status": 99}', "Invalid fault: status 99 is not between 200 and 599."),
         (
@@ -202,6 +209,46 @@ def test_a_fault_as_json_and_back(fault: Fault, count: int) -> None:
 def test_an_invalid_fault_from_python() -> None:
     with pytest.raises(UsageError, match=r"^invalid fault: drop closes the connection"):
         Fault(drop=True, status=503)
+
+
+def test_a_count_over_the_maximum_from_python(sandbox: Sandbox) -> None:
+    with pytest.raises(UsageError, match=r"^invalid fault: count must be a whole number from 1 to 1000$"):
+        sandbox.inject("demo", Fault(status=503), count=MAX_COUNT + 1)
+    assert sandbox.pending_faults("demo") == 0
+
+
+def test_the_most_faults_are_queued_over_http_and_served(sandbox: Sandbox, sandbox_client: Client) -> None:
+    reply = sandbox_client.inject(count=MAX_COUNT, status=503)
+    summary = f"{MAX_COUNT} faults queued; {MAX_COUNT} pending."
+    assert (reply.status, reply.json()["summary"]) == (200, summary)
+    assert sandbox_client.post_csv(CSV).status == 503
+    assert sandbox.pending_faults("demo") == MAX_COUNT - 1
+    assert sandbox_client.clear_faults().json()["summary"] == f"{MAX_COUNT - 1} faults cleared; 0 pending."
+
+
+def test_a_queued_fault_takes_the_same_memory_whatever_its_count() -> None:
+    def grown_by(count: int) -> int:
+        queue = FaultQueue()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            queue.add("demo", Fault(status=503), count)
+            return tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+
+    assert grown_by(MAX_COUNT) < grown_by(2) + 512  # a copy per request would be 8 bytes each, 8 KB here
+
+
+def test_counted_faults_are_taken_one_request_at_a_time_in_order() -> None:
+    queue = FaultQueue()
+    first, second = Fault(status=502), Fault(drop=True)
+    assert (queue.add("demo", first, 2), queue.add("demo", second, 3), queue.add("north", first)) == (2, 5, 1)
+    taken = []
+    while (fault := queue.take("demo")) is not None:
+        taken.append((fault, queue.pending("demo")))
+    assert taken == [(first, 4), (first, 3), (second, 2), (second, 1), (second, 0)]
+    assert queue.clear("north") == 1
 
 
 def test_an_unknown_tenant_from_python(sandbox: Sandbox) -> None:

@@ -239,6 +239,17 @@ BAD_CONFIGS = {
             "5 problems; fix them and run again",
         ],
     ),
+    "a fault count over the maximum": (
+        "tenants:\n  demo:\n    users: {autosync: {password: x, admin: true}}\n"
+        "    faults: [{count: 100000000, status: 503}]\n    library_groups: Year 7\n",
+        [
+            "bad.yaml:4:22: $.tenants.demo.faults[0].count: "
+            "invalid fault: count must be a whole number from 1 to 1000",
+            "bad.yaml:5:21: $.tenants.demo.library_groups: "
+            "expected a list of group names, e.g. [Year 7, Staff]",
+            "2 problems; fix them and run again",
+        ],
+    ),
     "no tenants": (
         "max_body_bytes: lots\n",
         [

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import Problem, SpecError, UsageError
-from runner.sandbox.faults import Fault, parse_fault
+from runner.sandbox.faults import Fault, parse_count, parse_fault
 from runner.suggest import did_you_mean
 from runner.yamlfile import Document, JsonPath, loads
 from runner.yamlfile import load as load_yaml
@@ -183,10 +183,25 @@ def _check_faults(doc: Document, path: JsonPath, faults: object) -> Iterator[Pro
         yield doc.problem(path, "expected a list of faults, e.g. [{count: 1, status: 503}]", rule="sandbox")
         return
     for i, item in enumerate(faults):
+        problem = _count_problem(item)
+        if problem is not None:
+            yield doc.problem((*path, i, "count"), problem, rule="sandbox")
+            continue
         try:
             parse_fault(item)
         except UsageError as err:
             yield doc.problem((*path, i), err.message, rule="sandbox")
+
+
+def _count_problem(item: object) -> str | None:
+    """What is wrong with a fault's count, or None: checked first, to be reported at the count itself."""
+    count = item.get("count") if isinstance(item, dict) else None
+    try:
+        if count is not None:
+            parse_count(count)
+    except UsageError as err:
+        return err.message
+    return None
 
 
 def _keys(doc: Document, path: JsonPath, data: dict[str, Any], known: tuple[str, ...]) -> Iterator[Problem]:

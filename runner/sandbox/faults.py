@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from runner.errors import UsageError
 
+MAX_COUNT = 1000  # requests one fault is queued for; the queue keeps the count, not a copy per request
 MAX_DELAY = 600.0
 _KEYS = ("count", "status", "retry_after", "delay", "drop", "body", "content_type")
 
@@ -96,11 +97,7 @@ def parse_fault(data: object) -> tuple[Fault, int]:
     unknown = sorted(str(key) for key in data if key not in _KEYS)
     if unknown:
         raise UsageError(f"invalid fault: unknown key {unknown[0]!r} (known: {', '.join(_KEYS)})")
-    count = _typed(data, "count", (int,), "a whole number")
-    count = 1 if count is None else count
-    assert isinstance(count, int)
-    if count < 1:
-        raise UsageError("invalid fault: count must be at least 1")
+    count = parse_count(1 if data.get("count") is None else data["count"])
     delay = _typed(data, "delay", (int, float), "a number of seconds")
     fault = Fault(
         status=_int_or_none(_typed(data, "status", (int,), "a whole number")),
@@ -113,6 +110,13 @@ def parse_fault(data: object) -> tuple[Fault, int]:
     return fault, count
 
 
+def parse_count(value: object) -> int:
+    """How many requests a fault is for: a whole number from 1 to MAX_COUNT; else UsageError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+        raise UsageError(f"invalid fault: count must be a whole number from 1 to {MAX_COUNT}")
+    return value
+
+
 def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
@@ -122,34 +126,41 @@ def _str_or_none(value: object) -> str | None:
 
 
 class FaultQueue:
-    """The pending faults of every tenant; safe to use from several threads."""
+    """The pending faults of every tenant, each kept once with its remaining count; thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[str, deque[Fault]] = {}
+        self._pending: dict[str, deque[tuple[Fault, int]]] = {}
 
     def add(self, tenant: str, fault: Fault, count: int = 1) -> int:
         """Queue `fault` for the next `count` import requests of `tenant`; return how many are pending."""
-        if count < 1:
-            raise UsageError("invalid fault: count must be at least 1")
+        count = parse_count(count)
         with self._lock:
             queue = self._pending.setdefault(tenant, deque())
-            queue.extend([fault] * count)
-            return len(queue)
+            queue.append((fault, count))
+            return _total(queue)
 
     def take(self, tenant: str) -> Fault | None:
         """The fault for this import request of `tenant`, if one is pending."""
         with self._lock:
             queue = self._pending.get(tenant)
-            return queue.popleft() if queue else None
+            if not queue:
+                return None
+            fault, count = queue.popleft()
+            if count > 1:
+                queue.appendleft((fault, count - 1))
+            return fault
 
     def clear(self, tenant: str) -> int:
         """Drop the pending faults of `tenant`; return how many there were."""
         with self._lock:
-            queue = self._pending.pop(tenant, deque())
-            return len(queue)
+            return _total(self._pending.pop(tenant, deque()))
 
     def pending(self, tenant: str) -> int:
         """How many faults of `tenant` are waiting."""
         with self._lock:
-            return len(self._pending.get(tenant, ()))
+            return _total(self._pending.get(tenant, deque()))
+
+
+def _total(queue: deque[tuple[Fault, int]]) -> int:
+    return sum(count for _, count in queue)

@@ -7,17 +7,22 @@ Routes (all answers JSON, `{"success": false, "summary": ...}` for every failure
     POST   /api/sandbox/faults?tenantId=T      queue a fault: {"count": 2, "status": 503, "retry_after": 1}
     DELETE /api/sandbox/faults?tenantId=T      clear the tenant's pending faults
 
-A request is handled in this order: its body is read (413 when over the limit), then the path (404) and
-method (405), the tenant (400, 404), a pending fault (import only), the credentials (401), the work.
+A request is handled in this order: its request line and headers are read (400, 414, 431, 505 at once,
+the connection closed, when they cannot be), its body is read (413 when over the limit), then the path (404)
+and method (405), the tenant (400, 404), a pending fault (import only), the credentials (401), the work.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import email.errors
+import email.message
 import hmac
 import http
+import io
 import json
+import re
 import socket
 import socketserver
 import ssl
@@ -46,6 +51,21 @@ REALM = 'Basic realm="Infiniti", charset="UTF-8"'
 SPOOL_IN_MEMORY = 1 << 20
 HANDSHAKE_TIMEOUT = 10.0
 DRAIN_LIMIT = 64 << 20  # an oversize body up to this much more is read and dropped, so the 413 arrives
+MAX_LENGTH_DIGITS = 18  # a longer Content-Length is over any body limit; int() would refuse 4300 digits
+MAX_LINE = 65536  # the longest request line or header line (as the standard library's server)
+MAX_TRAILERS = 100
+_PROTOCOL_ERRORS = {  # the standard library's words for what it refuses, and ours
+    (414, None): f"The request line is longer than {MAX_LINE} bytes: shorten the path and query.",
+    (431, "Line too long"): f"A header line is longer than {MAX_LINE} bytes.",
+    (431, "Too many headers"): "The request has more than 100 header lines.",
+}
+_HEADER_DEFECTS = (  # a header line the email parser could not read (not multipart defects: no body here)
+    email.errors.MissingHeaderBodySeparatorDefect,
+    email.errors.FirstHeaderLineIsContinuationDefect,
+    email.errors.InvalidHeaderDefect,
+)
+_METHOD = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a token (RFC 9110)
+_VERSION = re.compile(r"HTTP/([0-9])\.[0-9]")
 
 Log = Callable[[str], None]
 Body = IO[bytes]
@@ -127,6 +147,7 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 60
     disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait for an ACK between
     server: SandboxServer
+    raw_requestline: bytes
 
     def do_GET(self) -> None:
         """Answer a GET request."""
@@ -156,6 +177,45 @@ class Handler(BaseHTTPRequestHandler):
     def service(self) -> Service:
         """The sandbox this server belongs to."""
         return self.server.service
+
+    # The request line and headers
+
+    def handle_one_request(self) -> None:
+        """Serve one request; a connection that does not start like one (a TLS handshake, say) gets 400."""
+        try:
+            first = self.rfile.peek(1)[:1] if isinstance(self.rfile, io.BufferedReader) else b""
+        except TimeoutError as err:
+            self.log_error("Request timed out: %r", err)
+            self.close_connection = True
+            return
+        if first and not first.isalpha() and first not in b"\r\n":
+            self.requestline = ""
+            self._refuse_line(400, _not_http(first, self.server.context is None))
+            return
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        """Read the request line and headers; what cannot be read is refused at once (connection closed)."""
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        problem = _request_line_problem(self.requestline, words) if words else None
+        if problem is not None:
+            self._refuse_line(*problem)
+            return False
+        if not super().parse_request():
+            return False
+        return self._headers_readable()
+
+    def _refuse_line(self, status: int, summary: str) -> None:
+        self.command, self.request_version = "", self.protocol_version  # so the answer has a status line
+        self.send_error(status, summary)
+
+    def _headers_readable(self) -> bool:
+        """True when the headers can be read; else answered with 400 (connection closed)."""
+        problem = _header_problem(self.headers)
+        if problem is not None:
+            self.send_error(400, problem)
+        return problem is None
 
     def _dispatch(self) -> None:
         with self.service.busy():
@@ -205,11 +265,7 @@ class Handler(BaseHTTPRequestHandler):
             yield spool
 
     def _length(self) -> int:
-        text = self.headers.get("Content-Length", "0").strip()
-        if not text.isdigit():
-            self.close_connection = True
-            raise reject(400, f"Content-Length ({text}) is not a number of bytes.")
-        return int(text)
+        return _content_length(self.headers.get("Content-Length", "0")) or 0  # checked with the headers
 
     def _limit(self) -> int:
         return self.service.config.max_body_bytes
@@ -246,24 +302,37 @@ class Handler(BaseHTTPRequestHandler):
             if not keep and total - self._limit() > DRAIN_LIMIT:
                 raise self._too_large()
             self._copy(spool if keep else None, size)
-            self.rfile.readline()
-        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass  # trailer fields
+            if self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise self._malformed_chunks()
+        self._skip_trailers()
         if total > self._limit():
             raise self._too_large()
 
     def _chunk_size(self) -> int:
         line = self.rfile.readline(1024).split(b";", 1)[0].strip()
-        try:
-            return int(line, 16)
-        except ValueError:
-            self.close_connection = True
-            raise reject(400, "The chunked request body is malformed.") from None
+        if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", line):
+            raise self._malformed_chunks()
+        return int(line, 16)
+
+    def _skip_trailers(self) -> None:
+        for _ in range(MAX_TRAILERS):
+            line = self.rfile.readline(MAX_LINE + 1)
+            if line in (b"\r\n", b"\n"):
+                return
+            if not line or len(line) > MAX_LINE:
+                break
+        raise self._malformed_chunks()
+
+    def _malformed_chunks(self) -> Rejected:
+        self.close_connection = True
+        return reject(400, "The chunked request body is malformed (or ended early).")
 
     def handle_expect_100(self) -> bool:
-        """Refuse an oversize body before the client sends it; otherwise say 100 Continue."""
-        length = self.headers.get("Content-Length", "").strip()
-        if length.isdigit() and int(length) > self._limit():
+        """Refuse unreadable headers or an oversize body before the client sends it; else say 100 Continue."""
+        if not self._headers_readable():
+            return False
+        length = _content_length(self.headers.get("Content-Length", ""))
+        if length is not None and length > self._limit():
             self.close_connection = True
             self._answer(self._too_large().answer)
             return False
@@ -289,7 +358,7 @@ class Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Protocol errors (bad request line, unsupported method) as JSON, closing the connection."""
         self.close_connection = True
-        summary = message or http.HTTPStatus(code).phrase
+        summary = _PROTOCOL_ERRORS.get((code, message)) or message or http.HTTPStatus(code).phrase
         self._answer(failure(code, summary if summary.endswith(".") else summary + "."))
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -345,6 +414,56 @@ class Handler(BaseHTTPRequestHandler):
         authorise(config, self.headers.get("Authorization"))
         cleared = self.service.faults.clear(tenant)
         return _fault_answer(f"{_faults(cleared)} cleared; 0 pending.", 0)
+
+
+def _request_line_problem(line: str, words: list[str]) -> tuple[int, str] | None:
+    """The status and summary refusing request line `line` (split into `words`), or None when it is fine."""
+    shown = _shown(line)
+    if len(words) == 2:
+        return 400, f"The request line has no HTTP version ({shown}): send METHOD PATH HTTP/1.1."
+    if len(words) != 3 or not _METHOD.fullmatch(words[0]):
+        return 400, f"The request line is not METHOD PATH HTTP/1.1 ({shown})."
+    version = _VERSION.fullmatch(words[2])
+    if version is None:
+        return 400, f"The request line does not end with an HTTP version such as HTTP/1.1 ({shown})."
+    if version[1] != "1":
+        return 505, f"HTTP version {words[2][5:]} is not supported: the sandbox speaks HTTP/1.1."
+    return None
+
+
+def _header_problem(headers: email.message.Message) -> str | None:
+    """What makes `headers` unreadable (a line without a colon, a bad Content-Length), or None."""
+    if any(isinstance(defect, _HEADER_DEFECTS) for defect in headers.defects):
+        payload = headers.get_payload()
+        line = payload.splitlines()[0] if isinstance(payload, str) and payload else ""
+        shown = f" ({_shown(line)})" if line else ""
+        return f"A header line is not NAME: VALUE{shown}."
+    lengths = sorted({value.strip() for value in headers.get_all("Content-Length") or ()})
+    if len(lengths) > 1:
+        return f"Content-Length is given more than once, with different values ({', '.join(lengths)})."
+    if lengths and _content_length(lengths[0]) is None:
+        return f"Content-Length ({_shown(lengths[0])}) is not a number of bytes."
+    return None
+
+
+def _content_length(text: str) -> int | None:
+    """The bytes a Content-Length value says (digits only; a huge one is over any limit), or None."""
+    digits = text.strip()
+    if not digits or not digits.isascii() or not digits.isdigit():
+        return None
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= MAX_LENGTH_DIGITS else 10**MAX_LENGTH_DIGITS
+
+
+def _not_http(first: bytes, plain: bool) -> str:
+    if first == b"\x16" and plain:  # a TLS handshake record
+        return "This is a TLS handshake, but the sandbox serves plain HTTP (--no-tls): use an http:// URL."
+    return "The request does not start with an HTTP method: send METHOD PATH HTTP/1.1."
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """`text` quoted for a message, cut to `limit` characters."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _faults(n: int) -> str:
