@@ -18,6 +18,7 @@ from runner.console import Console
 from runner.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_OUTSIDE,
     EXIT_USAGE,
     SpecError,
     SyncError,
@@ -179,6 +180,10 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (`| head`); nothing more to say
         return 0
+    except OSError as err:  # the system refused a file the project names: too long a name, no permission
+        console.error(f"error: cannot use {err.filename or 'a file'}: {err.strerror or err}")
+        console.error("  hint: check the paths in the project file, and that this account may use them")
+        return EXIT_OUTSIDE
     except Exception as err:  # the one place a bug becomes exit 4
         if console.verbose:
             console.error(traceback.format_exc().rstrip())
