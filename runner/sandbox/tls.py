@@ -72,11 +72,6 @@ def server_context(files: TlsFiles) -> ssl.SSLContext:
     return context
 
 
-def client_context(ca_file: Path) -> ssl.SSLContext:
-    """A client-side TLS context that verifies the sandbox's certificate with its CA."""
-    return ssl.create_default_context(cafile=str(ca_file))
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -22,7 +22,6 @@ from runner.sandbox.multipart import CHUNK, Part, boundary, first_file
 from runner.sandbox.store import Changes, Record, Store, Users
 
 NONE_IMPORTED = "No users imported."
-_OPTIONAL = tuple(f for f in contract.USER_FIELDS if f not in contract.REQUIRED_COLUMNS)
 
 
 @dataclass(frozen=True)
