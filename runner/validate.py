@@ -27,6 +27,7 @@ from runner.yamlfile import Document, JsonPath, json_path
 PARAM_PATTERN = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
+_INT64 = (-(2**63), 2**63 - 1)  # what SQLite, PostgreSQL, MariaDB and SQL Server bind as an integer
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
 
 
@@ -346,7 +347,7 @@ def check_column_names(doc: Document, files: Files) -> Iterator[Problem]:
 
 
 def check_params(doc: Document, files: Files) -> Iterator[Problem]:
-    """Every :name in the query has a value in params; every param is used."""
+    """Every :name in the query has a value in params; every param is used; integers fit in 64 bits."""
     source = doc.data.get("source")
     if not isinstance(source, dict) or not isinstance(source.get("query"), str):
         return
@@ -364,7 +365,14 @@ def check_params(doc: Document, files: Files) -> Iterator[Problem]:
             message = f"the query uses :{name}, which source.params does not define"
             message += f"; did you mean {hint!r}?" if hint else ""
             yield _at(doc, ("source", "query"), where, message, "params")
-    for name in params:
+    for name, value in params.items():
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+            yield doc.problem(
+                ("source", "params", name),
+                f"{value} does not fit in 64 bits, the largest integer a database or CSV query takes; "
+                f'quote it ("{value}") if it is text',
+                rule="params",
+            )
         if name not in used:
             yield doc.problem(
                 ("source", "params", name),
