@@ -124,10 +124,13 @@ def check_templates(doc: Document, files: Files) -> Iterator[Problem]:
             where = doc.template_line(path, found.error.lineno)
             yield _at(doc, path, where, f"template syntax: {found.error.message}", "template")
             continue
-        yield from _names(doc, path, found, context)
-        yield from _filters(doc, path, found)
+        problems = [*_names(doc, path, found, context), *_filters(doc, path, found)]
         if "lookups" in context:
-            yield from _lookups(doc, path, found, lookups)
+            problems += _lookups(doc, path, found, lookups)
+        tree = parse(source)
+        if not problems and isinstance(tree, nodes.Template) and (error := _compile_problem(tree, source)):
+            problems.append(_at(doc, path, doc.mark(path), f"template: {error}", "template"))
+        yield from problems
 
 
 def _at(doc: Document, path: JsonPath, where: tuple[int, int], message: str, rule: str) -> Problem:
@@ -147,11 +150,50 @@ def parse(source: str) -> nodes.Template | TemplateSyntaxError:
             del lines[-1]
         return nodes.Template([nodes.Output([nodes.TemplateData("\n".join(lines))])], lineno=1)
     try:
-        return environment().parse(source)
+        tree = environment().parse(source)
     except TemplateSyntaxError as err:
         return err
     except RecursionError:
-        return TemplateSyntaxError("nested too deeply", 1)
+        return TemplateSyntaxError(_TOO_DEEP, 1)
+    return tree if _depth(tree) <= MAX_DEPTH else TemplateSyntaxError(_TOO_DEEP, 1)
+
+
+# Jinja's code and Python's compiler recurse once or more a level (Python allows 200 nested brackets);
+# no template anyone writes comes near this, and every template within it compiles.
+MAX_DEPTH = 40
+_TOO_DEEP = (
+    f"nested too deeply (more than {MAX_DEPTH} levels of operators, filters, brackets and blocks); "
+    "split it into simpler parts"
+)
+
+
+def _depth(tree: nodes.Node) -> int:
+    """How deep the syntax tree goes, found without recursion (a chain of 20,000 `+` is 20,000 deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
+
+
+def _compile_problem(tree: nodes.Template, source: str) -> str | None:
+    """Why a template with statements ({% ... %}) does not compile, else None.
+
+    Expressions within MAX_DEPTH always compile; statements can break rules only code generation knows
+    (a loop variable named `loop`, more nested loops than Python allows).
+    """
+    if all(isinstance(node, nodes.Output) for node in tree.body):
+        return None
+    try:
+        environment().compile(source)
+    except TemplateSyntaxError as err:  # unknown filters and tests are reported by name elsewhere
+        return None if err.message and err.message.startswith("No ") else str(err.message)
+    except (SyntaxError, RecursionError, MemoryError) as err:
+        reason = err.msg if isinstance(err, SyntaxError) else "nested too deeply"
+        return f"too complex to compile ({reason}); split it into simpler parts"
+    return None
 
 
 _BUILTIN_NAMES = frozenset({"loop", "caller", "varargs", "kwargs"})
@@ -184,7 +226,7 @@ def summary(source: str) -> Summary:
     try:
         found = list(tree.find_all(nodes.Node))
     except RecursionError:
-        return Summary(error=TemplateSyntaxError("nested too deeply", 1))
+        return Summary(error=TemplateSyntaxError(_TOO_DEEP, 1))
     for node in found:
         if isinstance(node, nodes.Name):
             if node.ctx == "load":
