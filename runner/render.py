@@ -49,6 +49,20 @@ class RowError(Exception):
         super().__init__(f"{column}: {self.reason}")
 
 
+class TranslationError(Exception):
+    """The compiled function failed on a row that Jinja renders: a bug in the translator, never the spec's.
+
+    Not a SyncError on purpose: it is an internal error (exit 4), not a row to leave out.
+    """
+
+    def __init__(self, column: str, cause: BaseException):
+        self.column = column
+        super().__init__(
+            f"the compiled template of {column} failed ({_reason(cause)}) on a row that Jinja renders; "
+            "this is a bug in infiniti-sync's template compiler (runner/render.py), not in the spec"
+        )
+
+
 def _reason(err: BaseException) -> str:
     if isinstance(err, UndefinedError | TemplateError):
         return str(err.message or err)
@@ -272,6 +286,8 @@ class Renderer:
         self.constant_cells: dict[int, str] = {}
         self.source = ""
         self._folded: str | None = None
+        self._translated: dict[str, str] = {}  # column (or "where") -> template, for failures
+        self._truth: dict[str, Callable[[Sequence[Any]], str]] = {}
         self._check_columns(spec, where or Where(spec=spec.name))
         self.row: RowFunction = self._compile(spec)
 
@@ -293,10 +309,11 @@ class Renderer:
         translator = _Translator(self.columns, self.context, constants)
         lines = ["def render(_r):", "    _c = 'where'", "    try:"]
         if spec.where:
-            lines.append(f"        if _skip({self._source(spec.where, translator, fallbacks)}): return None")
+            source = self._source(spec.where, translator, fallbacks, "where")
+            lines.append(f"        if _skip({source}): return None")
         cells = []
         for i, (name, text) in enumerate(spec.columns):
-            source = self._source(text, translator, fallbacks)
+            source = self._source(text, translator, fallbacks, name)
             if self._folded is not None:
                 self.constant_cells[i] = self._folded
                 cells.append(source)
@@ -305,7 +322,7 @@ class Renderer:
             lines.append(f"        _v{i} = {source}")
             cells.append(f"_v{i}")
         lines.append("        return (" + "".join(c + ", " for c in cells) + ")")
-        lines += ["    except Exception as _e:", "        raise _RowError(_c, _e) from _e"]
+        lines += ["    except Exception as _e:", "        raise _failure(_r, _c, _e) from _e"]
         namespace: dict[str, Any] = {
             **{f"_k{i}": value for i, value in enumerate(constants)},
             "_fb": fallbacks,
@@ -317,16 +334,39 @@ class Renderer:
             "_ec": EvalContext(environment()),
             "_env": environment(),
             "_skip": skip,
-            "_RowError": RowError,
+            "_failure": self._failure,
         }
         self.source = "\n".join(lines)
         exec(compile(self.source, f"<spec {spec.name}>", "exec"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 
+    def _failure(self, values: Sequence[Any], column: str, err: BaseException) -> RowError:
+        """The RowError of a row the compiled function could not render (only failing rows come here).
+
+        A translated template is rendered once more by Jinja, the truth: if Jinja fails too, the row is
+        bad, for Jinja's reason; if Jinja renders it, the translator is wrong, and TranslationError says so
+        rather than leaving good rows out of the file as if they had failed their pre-checks.
+        """
+        template = self._translated.get(column)
+        if template is None:  # Jinja rendered it already
+            return RowError(column, err)
+        truth = self._truth.get(column)
+        if truth is None:
+            truth = self._truth[column] = self._jinja(environment().from_string(template))
+        try:
+            truth(values)
+        except Exception as jinja_err:
+            return RowError(column, jinja_err)
+        raise TranslationError(column, err) from err
+
     def _source(
-        self, text: str, translator: _Translator, fallbacks: list[Callable[[Sequence[Any]], str]]
+        self,
+        text: str,
+        translator: _Translator,
+        fallbacks: list[Callable[[Sequence[Any]], str]],
+        column: str,
     ) -> str:
-        """Python source computing the cell text of template `text`."""
+        """Python source computing the cell text of template `text` (of `column`, or where)."""
         env = environment()
         tree = env.parse(text)
         self._folded = None
@@ -339,6 +379,7 @@ class Renderer:
         try:
             source = translator.output(tree)
             self.translated += 1
+            self._translated[column] = text
             return source
         except _Unsupported:
             fallbacks.append(self._jinja(env.from_string(text)))

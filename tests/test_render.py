@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from runner import render as render_module
 from runner.csvfile import read_records
 from runner.errors import QueryError, Where
 from runner.plan import build
-from runner.render import Context, Renderer, RowError, render_params, skip
+from runner.render import Context, Renderer, RowError, TranslationError, render_params, skip
 from runner.source import StaticRows
 from runner.spec import Checks
 from runner.templates import ascii_fold, nonempty, re_sub, slug, tf, zpad
@@ -274,3 +275,30 @@ def test_params_are_rendered_with_vars_and_tenant_and_other_values_kept() -> Non
         "site": "stm-x",
         "year": 7,
     }
+
+
+def _divide_by_zero(translator: Any, node: Any) -> str:
+    """A translator bug, made on purpose: every constant becomes code that raises."""
+    return "(1 // 0)"
+
+
+def test_a_row_the_compiled_code_fails_but_jinja_renders_is_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render_module._Translator, "visit_Const", _divide_by_zero)
+    spec = make_spec({"username": "{{ row.code ~ 'x' }}"})
+    with pytest.raises(TranslationError) as caught:
+        build(spec, make_tenant(), StaticRows([{"code": "S1"}, {"code": "S2"}]), tmp_path / "f.csv")
+    assert str(caught.value) == (
+        "the compiled template of username failed (ZeroDivisionError: integer division or modulo by zero) "
+        "on a row that Jinja renders; this is a bug in infiniti-sync's template compiler (runner/render.py), "
+        "not in the spec"
+    )
+
+
+def test_a_row_jinja_cannot_render_either_is_a_bad_row_for_jinjas_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(render_module._Translator, "visit_Const", _divide_by_zero)
+    template = "{{ 'Year ' ~ lookups.year_group[row.year] }}"  # the compiled code fails at 'Year '
+    assert failure(template, year="12") == "username: lookup 'year_group' has no key '12'"
