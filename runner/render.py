@@ -21,9 +21,19 @@ from jinja2.exceptions import TemplateError, UndefinedError
 from jinja2.nodes import EvalContext
 from jinja2.utils import _PassArg
 
-from runner.errors import QueryError, Where
+from runner import bounds
+from runner.errors import QueryError, SyncError, Where
 from runner.spec import Spec
-from runner.templates import LookupTable, RowView, SpecUndefined, Values, certain_refs, environment, finalize
+from runner.templates import (
+    BoundedTemplate,
+    LookupTable,
+    RowView,
+    SpecUndefined,
+    Values,
+    certain_refs,
+    environment,
+    finalize,
+)
 
 _SKIP = frozenset({"", "false", "0", "none", "no"})
 _COMPARE = {
@@ -265,7 +275,10 @@ class _Translator:
 
 
 def _cat(values: tuple[Any, ...]) -> str:
-    return "".join([str(v) for v in values])
+    text = "".join([str(v) for v in values])
+    if len(text) > bounds.MAX_TEXT:
+        bounds.most_text(len(text), "'~'")  # as Jinja's `~` does (runner.bounds.concat)
+    return text
 
 
 def _lookup(table: LookupTable, key: Any) -> Any:
@@ -278,17 +291,28 @@ def _lookup(table: LookupTable, key: Any) -> Any:
 class Renderer:
     """One spec's templates, compiled for the columns of one query result."""
 
-    def __init__(self, spec: Spec, columns: Sequence[str], context: Context, *, where: Where | None = None):
+    def __init__(
+        self,
+        spec: Spec,
+        columns: Sequence[str],
+        context: Context,
+        *,
+        where: Where | None = None,
+        work: int = bounds.MAX_SPEC_WORK,
+    ):
         self.header = spec.header
         self.columns = tuple(columns)
         self.context = context
+        self.where = where or Where(spec=spec.name)
+        self.work_left = work  # what Jinja may still do for all rows (bounds.MAX_SPEC_WORK)
+        self._work = work
         self.translated = 0
         self.constant_cells: dict[int, str] = {}
         self.source = ""
         self._folded: str | None = None
         self._translated: dict[str, str] = {}  # column (or "where") -> template, for failures
         self._truth: dict[str, Callable[[Sequence[Any]], str]] = {}
-        self._check_columns(spec, where or Where(spec=spec.name))
+        self._check_columns(spec, self.where)
         self.row: RowFunction = self._compile(spec)
 
     def _check_columns(self, spec: Spec, where: Where) -> None:
@@ -347,6 +371,8 @@ class Renderer:
         bad, for Jinja's reason; if Jinja renders it, the translator is wrong, and TranslationError says so
         rather than leaving good rows out of the file as if they had failed their pre-checks.
         """
+        if isinstance(err, SyncError):  # the spec's templates did more work than a spec may
+            raise err
         template = self._translated.get(column)
         if template is None:  # Jinja rendered it already
             return RowError(column, err)
@@ -386,15 +412,36 @@ class Renderer:
             return f"_fb[{len(fallbacks) - 1}](_r)"
 
     def _jinja(self, template: Template) -> Callable[[Sequence[Any]], str]:
+        assert isinstance(template, BoundedTemplate)
         index = {name: i for i, name in enumerate(self.columns)}
         context = self.context
 
         def render(values: Sequence[Any]) -> str:
-            return template.render(
-                row=RowView(index, values), vars=context.vars, tenant=context.tenant, lookups=context.lookups
-            )
+            work = bounds.Work()
+            try:
+                return template.render_with(
+                    work,
+                    row=RowView(index, values),
+                    vars=context.vars,
+                    tenant=context.tenant,
+                    lookups=context.lookups,
+                )
+            finally:
+                self._spend(work.spent())
 
         return render
+
+    def _spend(self, steps: int) -> None:
+        """Count the work of one Jinja render against the spec's; beyond it, the spec stops."""
+        self.work_left -= steps
+        if self.work_left < 0:
+            raise QueryError(
+                f"the templates took more than {self._work:,} steps of work (loop turns, calls, "
+                "characters made) over the rows read so far; a spec's templates take at most that for all "
+                "rows, so that no run can go on for hours",
+                where=self.where,
+                hint="simplify the templates with loops (see Templates in the README)",
+            )
 
 
 def render_params(params: Mapping[str, Any], context: Context, *, where: Where) -> dict[str, Any]:
@@ -406,7 +453,8 @@ def render_params(params: Mapping[str, Any], context: Context, *, where: Where) 
             values[name] = value
             continue
         try:
-            values[name] = env.from_string(value).render(vars=context.vars, tenant=context.tenant)
+            text = env.from_string(value).render(vars=context.vars, tenant=context.tenant)
+            values[name] = bounds.checked(text, "the template")
         except Exception as err:
             raise QueryError(f"source.params.{name}: {_reason(err)}", where=where) from err
     return values

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import cron, schema
+from runner import bounds, cron, schema
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.spec import GROUP_COLUMNS
@@ -130,6 +130,10 @@ def check_templates(doc: Document, files: Files) -> Iterator[Problem]:
         tree = parse(source)
         if not problems and isinstance(tree, nodes.Template) and (error := _compile_problem(tree, source)):
             problems.append(_at(doc, path, doc.mark(path), f"template: {error}", "template"))
+        if isinstance(tree, nodes.Template):
+            for line, message in dict.fromkeys(bounds.static_problems(tree)):
+                where = doc.template_line(path, line)
+                problems.append(_at(doc, path, where, f"template: {message}", "bound"))
         yield from problems
 
 
