@@ -88,7 +88,7 @@ def most_text(length: int, what: str) -> None:
 
 def checked(value: Any, what: str) -> Any:
     """`value`, if it is not text or a list longer than MAX_TEXT."""
-    if value.__class__ in SIZED and value.__class__ is not range:
+    if isinstance(value, str) or (value.__class__ in SIZED and value.__class__ is not range):
         most_text(len(value), what)
     return value
 
@@ -161,14 +161,14 @@ def check_format_spec(spec: str) -> None:
         _most_width(digits)
 
 
-def steps(iterable: Iterable[Any]) -> Iterator[Any]:
-    """The items of a loop, one step of work each."""
+def steps(iterable: Iterable[Any], per_turn: int = 1) -> Iterator[Any]:
+    """The items of a loop, `per_turn` steps of work each (1, and the text written inside the loop)."""
     work = CURRENT.get()
     if work is None:
         yield from iterable
         return
     for item in iterable:
-        work.spend(1)
+        work.spend(per_turn)
         yield item
 
 

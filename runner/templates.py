@@ -220,7 +220,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         if check is not None:
             check(*args[at:], **kwargs)
         result = func(*args, **kwargs)
-        if result.__class__ is str and len(result) > bounds.MAX_TEXT:
+        if isinstance(result, str) and len(result) > bounds.MAX_TEXT:
             bounds.most_text(len(result), f"the filter {name}")
         return result
 
@@ -232,12 +232,25 @@ def _call(name: str, *args: nodes.Node) -> nodes.Call:
     return nodes.Call(nodes.ImportedName(f"runner.bounds.{name}"), list(args), [], None, None)
 
 
+def _literal_text(body: list[nodes.Node]) -> int:
+    """Characters of text written in `body` itself (inner loops count theirs on each of their turns)."""
+    total, stack = 0, list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, nodes.TemplateData):
+            total += len(node.data)
+        elif not isinstance(node, nodes.For | nodes.Macro | nodes.CallBlock):
+            stack.extend(node.iter_child_nodes())
+    return total
+
+
 class _Counted(NodeTransformer):
     """Every loop counts its turns, and `~` is bounded (Jinja joins it in code no hook reaches)."""
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)  # in place
-        node.iter = _call("steps", node.iter)
+        per_turn = 1 + _literal_text(node.body)  # the text written in the loop is printed every turn
+        node.iter = _call("steps", node.iter, nodes.Const(per_turn))
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
@@ -301,7 +314,7 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if __obj is bounds.steps or __obj is bounds.concat:  # they count their own work
-            return __obj(*args)
+            return __obj(*args)  # (without the _loop_vars Jinja passes inside loops)
         owner = getattr(__obj, "__self__", None)
         if isinstance(__obj, types.BuiltinMethodType) and owner.__class__ in (str, bytes, int):
             check = bounds.METHOD_CHECKS.get(__obj.__name__)

@@ -331,6 +331,11 @@ WORK = (
         ("{% for i in range(1000) %}{% for c in row.s %}{% endfor %}{% endfor %}", {"s": "x" * 1001}, WORK),
         ("{% for i in range(200) %}{{ row.s }}{% endfor %}", {"s": "x" * 9000}, WORK),  # characters printed
         (
+            "{% for i in range(1000) %}{% for j in range(100) %}" + "x" * 20 + "{% endfor %}{% endfor %}",
+            {},
+            WORK,
+        ),
+        (
             "{{ row.s * row.n }}",
             {"s": "ab", "n": 5001},
             f"'*' would make 10,002 characters (or items); {TEXT}",
