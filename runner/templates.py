@@ -22,9 +22,10 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from jinja2.utils import _PassArg
 from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
 from runner import bounds
 
@@ -281,9 +282,15 @@ class BoundedTemplate(Template):
 
 
 class _BoundedFormatter(SandboxedFormatter):
+    """Jinja's sandboxed str.format, with each field's width and precision bounded once it is known."""
+
     def format_field(self, value: Any, format_spec: str) -> Any:
         bounds.check_format_spec(format_spec)
         return super().format_field(value, format_spec)
+
+
+class _BoundedEscapeFormatter(_BoundedFormatter, SandboxedEscapeFormatter):
+    """The same for Markup.format (text from `safe` or `tojson`)."""
 
 
 class _Environment(ImmutableSandboxedEnvironment):
@@ -329,17 +336,22 @@ class _Environment(ImmutableSandboxedEnvironment):
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """Jinja's sandboxed str.format, with widths and precisions bounded."""
         wrapped = super().wrap_str_format(value)
-        if wrapped is None or not isinstance(value.__self__, str):
-            return wrapped
-        text, vformat = value.__self__, _BoundedFormatter(self).vformat
+        if wrapped is None:
+            return None
+        text: str = value.__self__
+        formatter = (
+            _BoundedEscapeFormatter(self, escape=text.escape)
+            if isinstance(text, Markup)
+            else _BoundedFormatter(self)
+        )
         is_map = value.__name__ == "format_map"
 
         def bounded(*args: Any, **kwargs: Any) -> str:
             if not is_map:
-                return str(vformat(text, args, kwargs))
+                return type(text)(formatter.vformat(text, args, kwargs))
             if kwargs or len(args) != 1:
                 return wrapped(*args, **kwargs)  # Jinja's own TypeError
-            return str(vformat(text, (), args[0]))
+            return type(text)(formatter.vformat(text, (), args[0]))
 
         return bounded
 

@@ -398,6 +398,16 @@ WORK = (
             "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
         ),
         (
+            "{{ '{:>{}}'.format(1, row.n) }}",
+            {"n": 20000},
+            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+        ),
+        (
+            "{{ ('{:>20000}' | safe).format(row.n) }}",
+            {"n": 1},
+            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+        ),
+        (
             "{{ '%020000d' % row.n }}",
             {"n": 1},
             "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
