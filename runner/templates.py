@@ -212,7 +212,8 @@ def _printed(value: Any) -> Any:
 
 
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """`func` with its arguments checked first (when `check` is given) and its text result bounded."""
+    """`func` with its arguments checked first (bounds.FILTER_CHECKS, when it has one) and its text
+    result bounded: the same function on Jinja's path and on the translated one."""
     at = 0 if _PassArg.from_obj(func) is None else 1
     check = bounds.FILTER_CHECKS.get(name)
 
@@ -314,12 +315,15 @@ class _Environment(ImmutableSandboxedEnvironment):
         return super().getitem(obj, argument)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """`left operator right` for *, **, + and %, refused when the result would be beyond the bounds."""
         bounds.check_binop(operator, left, right)
         result = self.binop_table[operator](left, right)
         bounds.spend(1 + bounds.size(result))
         return result
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every call a template makes (methods, macros, range): counted, with sizing arguments and the
+        result bounded."""
         if __obj is bounds.steps or __obj is bounds.concat:  # they count their own work
             return __obj(*args)  # (without the _loop_vars Jinja passes inside loops)
         owner = getattr(__obj, "__self__", None)
