@@ -7,7 +7,7 @@ one line per username. A line that fails is left out of the file and reported wi
 Any text survives the file byte for byte except two things no import file can carry: a NUL character (C
 string handling on the receiving side cuts the value there, and no SMS means one) and a lone surrogate
 (not Unicode, so not UTF-8). A cell holding either keeps its line out of the file, rather than sending a
-value other than the source's.
+value other than the source's. So does a cell longer than bounds.MAX_CELL characters.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from runner.bounds import MAX_CELL
 from runner.contract import BOOLEAN_FIELDS, EMAIL_FIELD, canonical_field, is_boolean, is_email
 from runner.spec import GROUP_COLUMNS, Spec
 
@@ -110,7 +111,11 @@ class LineChecks:
     def _text(self, cells: Sequence[str]) -> list[tuple[str, str]]:
         found = []
         for column, value in zip(self.header, cells, strict=True):
-            if "\x00" in value:
+            if len(value) > MAX_CELL:
+                found.append(
+                    ("text", f"{column} is {len(value):,} characters long; a cell holds at most {MAX_CELL:,}")
+                )
+            elif "\x00" in value:
                 found.append(
                     ("text", f"{column} contains a NUL character, which an import file cannot carry")
                 )
@@ -120,8 +125,10 @@ class LineChecks:
 
 
 def _plain(cells: Sequence[str]) -> bool:
-    """Whether every cell is text an import file can carry (no NUL, no lone surrogate)."""
+    """Whether every cell is text an import file can carry (no NUL, no lone surrogate, not too long)."""
     joined = "".join(cells)
+    if len(joined) > MAX_CELL and any(len(cell) > MAX_CELL for cell in cells):
+        return False
     return "\x00" not in joined and (joined.isascii() or _is_unicode(joined))
 
 

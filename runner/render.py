@@ -21,9 +21,19 @@ from jinja2.exceptions import TemplateError, UndefinedError
 from jinja2.nodes import EvalContext
 from jinja2.utils import _PassArg
 
-from runner.errors import QueryError, Where
+from runner import bounds
+from runner.errors import QueryError, SyncError, Where
 from runner.spec import Spec
-from runner.templates import LookupTable, RowView, SpecUndefined, Values, certain_refs, environment, finalize
+from runner.templates import (
+    BoundedTemplate,
+    LookupTable,
+    RowView,
+    SpecUndefined,
+    Values,
+    certain_refs,
+    environment,
+    finalize,
+)
 
 _SKIP = frozenset({"", "false", "0", "none", "no"})
 _COMPARE = {
@@ -47,6 +57,20 @@ class RowError(Exception):
         self.column = column
         self.reason = _reason(cause)
         super().__init__(f"{column}: {self.reason}")
+
+
+class TranslationError(Exception):
+    """The compiled function failed on a row that Jinja renders: a bug in the translator, never the spec's.
+
+    Not a SyncError on purpose: it is an internal error (exit 4), not a row to leave out.
+    """
+
+    def __init__(self, column: str, cause: BaseException):
+        self.column = column
+        super().__init__(
+            f"the compiled template of {column} failed ({_reason(cause)}) on a row that Jinja renders; "
+            "this is a bug in infiniti-sync's template compiler (runner/render.py), not in the spec"
+        )
 
 
 def _reason(err: BaseException) -> str:
@@ -251,7 +275,10 @@ class _Translator:
 
 
 def _cat(values: tuple[Any, ...]) -> str:
-    return "".join([str(v) for v in values])
+    text = "".join([str(v) for v in values])
+    if len(text) > bounds.MAX_TEXT:
+        bounds.most_text(len(text), "'~'")  # as Jinja's `~` does (runner.bounds.concat)
+    return text
 
 
 def _lookup(table: LookupTable, key: Any) -> Any:
@@ -264,15 +291,28 @@ def _lookup(table: LookupTable, key: Any) -> Any:
 class Renderer:
     """One spec's templates, compiled for the columns of one query result."""
 
-    def __init__(self, spec: Spec, columns: Sequence[str], context: Context, *, where: Where | None = None):
+    def __init__(
+        self,
+        spec: Spec,
+        columns: Sequence[str],
+        context: Context,
+        *,
+        where: Where | None = None,
+        work: int = bounds.MAX_SPEC_WORK,
+    ):
         self.header = spec.header
         self.columns = tuple(columns)
         self.context = context
+        self.where = where or Where(spec=spec.name)
+        self.work_left = work  # what Jinja may still do for all rows (bounds.MAX_SPEC_WORK)
+        self._work = work
         self.translated = 0
         self.constant_cells: dict[int, str] = {}
         self.source = ""
         self._folded: str | None = None
-        self._check_columns(spec, where or Where(spec=spec.name))
+        self._translated: dict[str, str] = {}  # column (or "where") -> template, for failures
+        self._truth: dict[str, Callable[[Sequence[Any]], str]] = {}
+        self._check_columns(spec, self.where)
         self.row: RowFunction = self._compile(spec)
 
     def _check_columns(self, spec: Spec, where: Where) -> None:
@@ -293,10 +333,11 @@ class Renderer:
         translator = _Translator(self.columns, self.context, constants)
         lines = ["def render(_r):", "    _c = 'where'", "    try:"]
         if spec.where:
-            lines.append(f"        if _skip({self._source(spec.where, translator, fallbacks)}): return None")
+            source = self._source(spec.where, translator, fallbacks, "where")
+            lines.append(f"        if _skip({source}): return None")
         cells = []
         for i, (name, text) in enumerate(spec.columns):
-            source = self._source(text, translator, fallbacks)
+            source = self._source(text, translator, fallbacks, name)
             if self._folded is not None:
                 self.constant_cells[i] = self._folded
                 cells.append(source)
@@ -305,7 +346,7 @@ class Renderer:
             lines.append(f"        _v{i} = {source}")
             cells.append(f"_v{i}")
         lines.append("        return (" + "".join(c + ", " for c in cells) + ")")
-        lines += ["    except Exception as _e:", "        raise _RowError(_c, _e) from _e"]
+        lines += ["    except Exception as _e:", "        raise _failure(_r, _c, _e) from _e"]
         namespace: dict[str, Any] = {
             **{f"_k{i}": value for i, value in enumerate(constants)},
             "_fb": fallbacks,
@@ -317,16 +358,41 @@ class Renderer:
             "_ec": EvalContext(environment()),
             "_env": environment(),
             "_skip": skip,
-            "_RowError": RowError,
+            "_failure": self._failure,
         }
         self.source = "\n".join(lines)
         exec(compile(self.source, f"<spec {spec.name}>", "exec"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 
+    def _failure(self, values: Sequence[Any], column: str, err: BaseException) -> RowError:
+        """The RowError of a row the compiled function could not render (only failing rows come here).
+
+        A translated template is rendered once more by Jinja, the truth: if Jinja fails too, the row is
+        bad, for Jinja's reason; if Jinja renders it, the translator is wrong, and TranslationError says so
+        rather than leaving good rows out of the file as if they had failed their pre-checks.
+        """
+        if isinstance(err, SyncError):  # the spec's templates did more work than a spec may
+            raise err
+        template = self._translated.get(column)
+        if template is None:  # Jinja rendered it already
+            return RowError(column, err)
+        truth = self._truth.get(column)
+        if truth is None:
+            truth = self._truth[column] = self._jinja(environment().from_string(template))
+        try:
+            truth(values)
+        except Exception as jinja_err:
+            return RowError(column, jinja_err)
+        raise TranslationError(column, err) from err
+
     def _source(
-        self, text: str, translator: _Translator, fallbacks: list[Callable[[Sequence[Any]], str]]
+        self,
+        text: str,
+        translator: _Translator,
+        fallbacks: list[Callable[[Sequence[Any]], str]],
+        column: str,
     ) -> str:
-        """Python source computing the cell text of template `text`."""
+        """Python source computing the cell text of template `text` (of `column`, or where)."""
         env = environment()
         tree = env.parse(text)
         self._folded = None
@@ -339,21 +405,43 @@ class Renderer:
         try:
             source = translator.output(tree)
             self.translated += 1
+            self._translated[column] = text
             return source
         except _Unsupported:
             fallbacks.append(self._jinja(env.from_string(text)))
             return f"_fb[{len(fallbacks) - 1}](_r)"
 
     def _jinja(self, template: Template) -> Callable[[Sequence[Any]], str]:
+        assert isinstance(template, BoundedTemplate)
         index = {name: i for i, name in enumerate(self.columns)}
         context = self.context
 
         def render(values: Sequence[Any]) -> str:
-            return template.render(
-                row=RowView(index, values), vars=context.vars, tenant=context.tenant, lookups=context.lookups
-            )
+            work = bounds.Work()
+            try:
+                return template.render_with(
+                    work,
+                    row=RowView(index, values),
+                    vars=context.vars,
+                    tenant=context.tenant,
+                    lookups=context.lookups,
+                )
+            finally:
+                self._spend(work.spent())
 
         return render
+
+    def _spend(self, steps: int) -> None:
+        """Count the work of one Jinja render against the spec's; beyond it, the spec stops."""
+        self.work_left -= steps
+        if self.work_left < 0:
+            raise QueryError(
+                f"the templates took more than {self._work:,} steps of work (loop turns, calls, "
+                "characters made) over the rows read so far; a spec's templates take at most that for all "
+                "rows, so that no run can go on for hours",
+                where=self.where,
+                hint="simplify the templates with loops (see Templates in the README)",
+            )
 
 
 def render_params(params: Mapping[str, Any], context: Context, *, where: Where) -> dict[str, Any]:
@@ -365,7 +453,8 @@ def render_params(params: Mapping[str, Any], context: Context, *, where: Where) 
             values[name] = value
             continue
         try:
-            values[name] = env.from_string(value).render(vars=context.vars, tenant=context.tenant)
+            text = env.from_string(value).render(vars=context.vars, tenant=context.tenant)
+            values[name] = bounds.checked(text, "the template")
         except Exception as err:
             raise QueryError(f"source.params.{name}: {_reason(err)}", where=where) from err
     return values

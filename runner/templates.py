@@ -4,20 +4,30 @@ Templates run in Jinja's sandbox with strict undefined: a template can read its 
 `tenant`, `lookups`) and call the filters below, nothing else, and a missing name is an error, never an
 empty cell. What a template prints is finalised once: true/false become TRUE/FALSE (Infiniti's booleans)
 and a missing value (SQL NULL) becomes an empty cell.
+
+The environment also keeps every template within runner/bounds.py: loops, calls, operators and filters
+count their work and refuse results that would be too large, so a template cannot hang a run.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import types
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import StrictUndefined, Template, nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEscapeFormatter, SandboxedFormatter
 from jinja2.utils import _PassArg
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
+
+from runner import bounds
 
 ROW_CONTEXT = ("row", "vars", "tenant", "lookups")
 PARAM_CONTEXT = ("vars", "tenant")
@@ -193,12 +203,108 @@ def _null_is_empty(func: Callable[..., Any]) -> Callable[..., Any]:
     return text_filter
 
 
+def _printed(value: Any) -> Any:
+    """finalize, counting the characters printed as work."""
+    value = finalize(value)
+    if value.__class__ is str:
+        bounds.spend(len(value))
+    return value
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """`func` with its arguments checked first (bounds.FILTER_CHECKS, when it has one) and its text
+    result bounded: the same function on Jinja's path and on the translated one."""
+    at = 0 if _PassArg.from_obj(func) is None else 1
+    check = bounds.FILTER_CHECKS.get(name)
+
+    @functools.wraps(func)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        if check is not None:
+            check(*args[at:], **kwargs)
+        result = func(*args, **kwargs)
+        if isinstance(result, str) and len(result) > bounds.MAX_TEXT:
+            bounds.most_text(len(result), f"the filter {name}")
+        return result
+
+    return bounded
+
+
+def _call(name: str, *args: nodes.Node) -> nodes.Call:
+    """`runner.bounds.NAME(args)` as a Jinja node (ImportedName is how Jinja's own extensions call Python)."""
+    return nodes.Call(nodes.ImportedName(f"runner.bounds.{name}"), list(args), [], None, None)
+
+
+def _literal_text(body: list[nodes.Node]) -> int:
+    """Characters of text written in `body` itself (inner loops count theirs on each of their turns)."""
+    total, stack = 0, list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, nodes.TemplateData):
+            total += len(node.data)
+        elif not isinstance(node, nodes.For | nodes.Macro | nodes.CallBlock):
+            stack.extend(node.iter_child_nodes())
+    return total
+
+
+class _Counted(NodeTransformer):
+    """Every loop counts its turns, and `~` is bounded (Jinja joins it in code no hook reaches)."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)  # in place
+        per_turn = 1 + _literal_text(node.body)  # the text written in the loop is printed every turn
+        node.iter = _call("steps", node.iter, nodes.Const(per_turn))
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _call("concat", *node.nodes)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, on the tree with loops counted."""
+
+    def visit_Template(self, node: nodes.Template, frame: Frame | None = None) -> None:
+        super().visit_Template(_Counted().visit(node), frame)
+
+
+class BoundedTemplate(Template):
+    """A template whose every render counts its work (a fresh MAX_WORK each, unless given one)."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        return self.render_with(bounds.Work(), *args, **kwargs)
+
+    def render_with(self, work: bounds.Work, *args: Any, **kwargs: Any) -> str:
+        """Render, spending from `work`."""
+        token = bounds.CURRENT.set(work)
+        try:
+            return super().render(*args, **kwargs)
+        finally:
+            bounds.CURRENT.reset(token)
+
+
+class _BoundedFormatter(SandboxedFormatter):
+    """Jinja's sandboxed str.format, with each field's width and precision bounded once it is known."""
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        bounds.check_format_spec(format_spec)
+        return super().format_field(value, format_spec)
+
+
+class _BoundedEscapeFormatter(_BoundedFormatter, SandboxedEscapeFormatter):
+    """The same for Markup.format (text from `safe` or `tojson`)."""
+
+
 class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, where `table[key]` on a lookup table or a row never falls back to an attribute.
+    """The sandbox, where `table[key]` on a lookup table or a row never falls back to an attribute, and
+    where operators, calls and str.format stay within runner/bounds.py.
 
     Jinja tries `obj.key` when `obj[key]` fails, so a lookup key such as "items" or "name" that is missing
     from the table would print a method or the table's name instead of failing as a missing key.
     """
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})  # also keeps Jinja from working them out early
+    code_generator_class = _CodeGenerator
+    template_class = BoundedTemplate
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         if isinstance(obj, LookupTable | RowView | Values):
@@ -207,6 +313,51 @@ class _Environment(ImmutableSandboxedEnvironment):
             except (TypeError, LookupError):
                 return self.undefined(obj=obj, name=argument)
         return super().getitem(obj, argument)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        """`left operator right` for *, **, + and %, refused when the result would be beyond the bounds."""
+        bounds.check_binop(operator, left, right)
+        result = self.binop_table[operator](left, right)
+        bounds.spend(1 + bounds.size(result))
+        return result
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every call a template makes (methods, macros, range): counted, with sizing arguments and the
+        result bounded."""
+        if __obj is bounds.steps or __obj is bounds.concat:  # they count their own work
+            return __obj(*args)  # (without the _loop_vars Jinja passes inside loops)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(__obj, types.BuiltinMethodType) and owner.__class__ in (str, bytes, int):
+            check = bounds.METHOD_CHECKS.get(__obj.__name__)
+            if check is not None:
+                check(owner, *args, **kwargs)
+        bounds.spend(1 + sum(bounds.size(a) for a in args))
+        result = super().call(__context, __obj, *args, **kwargs)
+        bounds.checked(result, f"{getattr(__obj, '__name__', 'a call')}()")
+        bounds.spend(bounds.size(result) if result.__class__ is not range else 0)
+        return result
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Jinja's sandboxed str.format, with widths and precisions bounded."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text: str = value.__self__
+        formatter = (
+            _BoundedEscapeFormatter(self, escape=text.escape)
+            if isinstance(text, Markup)
+            else _BoundedFormatter(self)
+        )
+        is_map = value.__name__ == "format_map"
+
+        def bounded(*args: Any, **kwargs: Any) -> str:
+            if not is_map:
+                return type(text)(formatter.vformat(text, args, kwargs))
+            if kwargs or len(args) != 1:
+                return wrapped(*args, **kwargs)  # Jinja's own TypeError
+            return type(text)(formatter.vformat(text, (), args[0]))
+
+        return bounded
 
 
 _GUARDED_FILTERS = frozenset({"default", "d"})
@@ -249,10 +400,14 @@ def environment() -> ImmutableSandboxedEnvironment:
     env = _Environment(
         undefined=SpecUndefined,
         autoescape=False,
-        finalize=finalize,
+        finalize=_printed,
         keep_trailing_newline=False,
         cache_size=-1,
     )
     env.filters.update({name: _null_is_empty(env.filters[name]) for name in _TEXT_FILTERS})
     env.filters.update(FILTERS)
+    for name, func in env.filters.items():
+        env.filters[name] = _bounded_filter(name, func)
+    env.globals["range"] = bounds.bounded_range
+    del env.globals["lipsum"]  # paragraphs of lorem ipsum, as many as asked for: no cell needs them
     return env

@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import cron, schema, stateurl
+from runner import bounds, cron, schema, stateurl
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
@@ -28,6 +28,7 @@ from runner.yamlfile import Document, JsonPath, json_path
 PARAM_PATTERN = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
+_INT64 = (-(2**63), 2**63 - 1)  # what SQLite, PostgreSQL, MariaDB and SQL Server bind as an integer
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
 
 
@@ -104,10 +105,17 @@ def check_templates(doc: Document, files: Files) -> Iterator[Problem]:
             where = doc.template_line(path, found.error.lineno)
             yield _at(doc, path, where, f"template syntax: {found.error.message}", "template")
             continue
-        yield from _names(doc, path, found, context)
-        yield from _filters(doc, path, found)
+        problems = [*_names(doc, path, found, context), *_filters(doc, path, found)]
         if "lookups" in context:
-            yield from _lookups(doc, path, found, lookups)
+            problems += _lookups(doc, path, found, lookups)
+        tree = parse(source)
+        if not problems and isinstance(tree, nodes.Template) and (error := _compile_problem(tree, source)):
+            problems.append(_at(doc, path, doc.mark(path), f"template: {error}", "template"))
+        if isinstance(tree, nodes.Template):
+            for line, message in dict.fromkeys(bounds.static_problems(tree)):
+                where = doc.template_line(path, line)
+                problems.append(_at(doc, path, where, f"template: {message}", "bound"))
+        yield from problems
 
 
 def _at(doc: Document, path: JsonPath, where: tuple[int, int], message: str, rule: str) -> Problem:
@@ -127,11 +135,50 @@ def parse(source: str) -> nodes.Template | TemplateSyntaxError:
             del lines[-1]
         return nodes.Template([nodes.Output([nodes.TemplateData("\n".join(lines))])], lineno=1)
     try:
-        return environment().parse(source)
+        tree = environment().parse(source)
     except TemplateSyntaxError as err:
         return err
     except RecursionError:
-        return TemplateSyntaxError("nested too deeply", 1)
+        return TemplateSyntaxError(_TOO_DEEP, 1)
+    return tree if _depth(tree) <= MAX_DEPTH else TemplateSyntaxError(_TOO_DEEP, 1)
+
+
+# Jinja's code and Python's compiler recurse once or more a level (Python allows 200 nested brackets);
+# no template anyone writes comes near this, and every template within it compiles.
+MAX_DEPTH = 40
+_TOO_DEEP = (
+    f"nested too deeply (more than {MAX_DEPTH} levels of operators, filters, brackets and blocks); "
+    "split it into simpler parts"
+)
+
+
+def _depth(tree: nodes.Node) -> int:
+    """How deep the syntax tree goes, found without recursion (a chain of 20,000 `+` is 20,000 deep)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:
+            stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
+
+
+def _compile_problem(tree: nodes.Template, source: str) -> str | None:
+    """Why a template with statements ({% ... %}) does not compile, else None.
+
+    Expressions within MAX_DEPTH always compile; statements can break rules only code generation knows
+    (a loop variable named `loop`, more nested loops than Python allows).
+    """
+    if all(isinstance(node, nodes.Output) for node in tree.body):
+        return None
+    try:
+        environment().compile(source)
+    except TemplateSyntaxError as err:  # unknown filters and tests are reported by name elsewhere
+        return None if err.message and err.message.startswith("No ") else str(err.message)
+    except (SyntaxError, RecursionError, MemoryError) as err:
+        reason = err.msg if isinstance(err, SyntaxError) else "nested too deeply"
+        return f"too complex to compile ({reason}); split it into simpler parts"
+    return None
 
 
 _BUILTIN_NAMES = frozenset({"loop", "caller", "varargs", "kwargs"})
@@ -164,7 +211,7 @@ def summary(source: str) -> Summary:
     try:
         found = list(tree.find_all(nodes.Node))
     except RecursionError:
-        return Summary(error=TemplateSyntaxError("nested too deeply", 1))
+        return Summary(error=TemplateSyntaxError(_TOO_DEEP, 1))
     for node in found:
         if isinstance(node, nodes.Name):
             if node.ctx == "load":
@@ -327,7 +374,7 @@ def check_column_names(doc: Document, files: Files) -> Iterator[Problem]:
 
 
 def check_params(doc: Document, files: Files) -> Iterator[Problem]:
-    """Every :name in the query has a value in params; every param is used."""
+    """Every :name in the query has a value in params; every param is used; integers fit in 64 bits."""
     source = doc.data.get("source")
     if not isinstance(source, dict) or not isinstance(source.get("query"), str):
         return
@@ -345,7 +392,14 @@ def check_params(doc: Document, files: Files) -> Iterator[Problem]:
             message = f"the query uses :{name}, which source.params does not define"
             message += f"; did you mean {hint!r}?" if hint else ""
             yield _at(doc, ("source", "query"), where, message, "params")
-    for name in params:
+    for name, value in params.items():
+        if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+            yield doc.problem(
+                ("source", "params", name),
+                f"{value} does not fit in 64 bits, the largest integer a database or CSV query takes; "
+                f'quote it ("{value}") if it is text',
+                rule="params",
+            )
         if name not in used:
             yield doc.problem(
                 ("source", "params", name),

@@ -7,7 +7,7 @@ and reported, so the user quotes it and every YAML tool agrees on what it means.
 
 Merge keys (`<<: *defaults`) work as YAML defines them: keys written in the mapping win over merged ones,
 and the first merged mapping wins over later ones. Aliases may not expand a file beyond `MAX_NODES` nodes
-("billion laughs") and may not refer to a node that contains them.
+("billion laughs") and may not refer to a node that contains them. An integer has at most `MAX_DIGITS` digits.
 
 PyYAML's C parser (libyaml) composes the nodes when it is installed, for speed; when a file has a syntax
 error, the pure-Python parser reads it again so that the message is the same wherever the runner is installed.
@@ -55,6 +55,8 @@ _FLOAT_PLAIN = re.compile(r"^-?[0-9]+\.[0-9]+$")
 # Characters YAML does not allow in a file (control characters other than tab and line breaks).
 _NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 MAX_NODES = 100_000  # far more than any project or spec file needs; aliases cannot expand beyond it
+# Python reads no longer integer from text (sys.get_int_max_str_digits); none of these files needs one.
+MAX_DIGITS = 4300
 # Clearer words for the syntax errors people make most; other errors keep PyYAML's wording.
 _REWORDED = {
     "mapping values are not allowed here": "': ' is not allowed here; quote a value that contains ': '",
@@ -323,7 +325,16 @@ class _Builder:
         """A number that reads back as written is a number; an ambiguous one is flagged and kept as text."""
         text = node.value
         if _INT_CANONICAL.match(text):
-            return int(text)
+            digits = len(text.lstrip("-"))
+            if digits <= MAX_DIGITS:
+                return int(text)
+            self._report(
+                node,
+                path,
+                f"a number of {digits:,} digits is longer than a number can be here ({MAX_DIGITS:,} digits "
+                "at most); quote it if it is text",
+            )
+            return text
         if _FLOAT_PLAIN.match(text) and repr(float(text)) == text:
             return float(text)
         self._ambiguous(node, path)

@@ -23,7 +23,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -256,7 +255,7 @@ def set_scalar(file: str, path: tuple[Any, ...], value: Any) -> Mutation:
 
 
 LONG_NAME = "x" * 300  # longer than a file name may be (255 bytes on Linux and macOS)
-KNOWN_CRASHES = [  # found by this test; each exits 4 ("internal error") today
+KNOWN_CRASHES = [  # found by this test; each exited 4 ("internal error") before it was fixed
     # plan: sqlite3.ProgrammingError "the query contains a null character" (runner/source.py, _schema)
     Mutation("sms-export/students.csv", "insert odd unicode", at=0, pick=ODD.index("\x00")),
     # plan: OSError ENAMETOOLONG from Path.is_file (runner/dburl.py, unwritten_sqlite)
@@ -277,11 +276,6 @@ def pinned(test: Callable[..., None]) -> Callable[..., None]:
     return test
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="validate/plan exit 4 on the inputs in KNOWN_CRASHES (a NUL in a CSV header, an over-long "
-    "file name in state/specs/files, an integer param over 64 bits); to be fixed in runner/*",
-)
 @SETTINGS
 @given(changes=st.lists(mutations, min_size=1, max_size=3))
 @pinned

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runner import bounds
+from runner import render as render_module
 from runner.csvfile import read_records
 from runner.errors import QueryError, Where
 from runner.plan import build
-from runner.render import Context, Renderer, RowError, render_params, skip
+from runner.render import Context, Renderer, RowError, TranslationError, render_params, skip
 from runner.source import StaticRows
 from runner.spec import Checks
 from runner.templates import ascii_fold, nonempty, re_sub, slug, tf, zpad
@@ -274,3 +279,273 @@ def test_params_are_rendered_with_vars_and_tenant_and_other_values_kept() -> Non
         "site": "stm-x",
         "year": 7,
     }
+
+
+def _divide_by_zero(translator: Any, node: Any) -> str:
+    """A translator bug, made on purpose: every constant becomes code that raises."""
+    return "(1 // 0)"
+
+
+def test_a_row_the_compiled_code_fails_but_jinja_renders_is_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(render_module._Translator, "visit_Const", _divide_by_zero)
+    spec = make_spec({"username": "{{ row.code ~ 'x' }}"})
+    with pytest.raises(TranslationError) as caught:
+        build(spec, make_tenant(), StaticRows([{"code": "S1"}, {"code": "S2"}]), tmp_path / "f.csv")
+    assert str(caught.value) == (
+        "the compiled template of username failed (ZeroDivisionError: integer division or modulo by zero) "
+        "on a row that Jinja renders; this is a bug in infiniti-sync's template compiler (runner/render.py), "
+        "not in the spec"
+    )
+
+
+def test_a_row_jinja_cannot_render_either_is_a_bad_row_for_jinjas_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(render_module._Translator, "visit_Const", _divide_by_zero)
+    template = "{{ 'Year ' ~ lookups.year_group[row.year] }}"  # the compiled code fails at 'Year '
+    assert failure(template, year="12") == "username: lookup 'year_group' has no key '12'"
+
+
+# --- bounds: what one template may do (runner/bounds.py) -----------------------------------------
+# Sizes here are past the bounds but cheap without them, so that a regression fails rather than hangs;
+# test_a_scheduled_plan_never_hangs_on_a_template runs the huge ones, in a process it can kill.
+
+TEXT = f"a template makes at most {bounds.MAX_TEXT:,} (see Templates in the README)"
+WORK = (
+    f"the template takes more than {bounds.MAX_WORK:,} steps of work for one row (loop turns, calls, "
+    "characters made); simplify its loops (see Templates in the README)"
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "row", "reason"),
+    [
+        (
+            "{% for i in range(row.n) %}{% endfor %}",
+            {"n": 20000},
+            "range() of 20,000 numbers; a range holds at most 10,000 (see Templates in the README)",
+        ),
+        ("{% for i in range(2000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}", {"n": 1}, WORK),
+        ("{% for i in range(1000) %}{% for c in row.s %}{% endfor %}{% endfor %}", {"s": "x" * 1001}, WORK),
+        ("{% for i in range(200) %}{{ row.s }}{% endfor %}", {"s": "x" * 9000}, WORK),  # characters printed
+        (
+            "{% for i in range(1000) %}{% for j in range(100) %}" + "x" * 20 + "{% endfor %}{% endfor %}",
+            {},
+            WORK,
+        ),
+        (
+            "{{ row.s * row.n }}",
+            {"s": "ab", "n": 5001},
+            f"'*' would make 10,002 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ row.n * row.s }}",
+            {"s": "ab", "n": 5001},
+            f"'*' would make 10,002 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ [row.s] * row.n }}",
+            {"s": "", "n": 20000},
+            f"'*' would make 20,000 characters (or items); {TEXT}",
+        ),
+        ("{{ row.s + row.s }}", {"s": "x" * 6000}, f"'+' would make 12,000 characters (or items); {TEXT}"),
+        ("{{ row.s ~ row.s }}", {"s": "x" * 6000}, f"'~' would make 12,000 characters (or items); {TEXT}"),
+        (
+            "{{ row.code | zpad(row.n) }}",
+            {"code": "7", "n": 20000},  # translated, not Jinja's
+            f"a width of 20,000 would make 20,000 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ row.code | center(row.n) }}",
+            {"code": "7", "n": 20000},
+            f"a width of 20,000 would make 20,000 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ row.code.ljust(row.n) }}",
+            {"code": "7", "n": 20000},
+            f"a width of 20,000 would make 20,000 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ row.s | replace('', row.s) }}",
+            {"s": "x" * 200},
+            f"replace() would make 40,400 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ row.s.join([row.s, row.s, row.s]) }}",
+            {"s": "x" * 3000},
+            f"join() would make 15,000 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ (row.s | list) | join(row.s) }}",
+            {"s": "x" * 200},
+            f"join() would make 40,000 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ range(9000) | list | string }}",
+            {"n": 1},
+            f"the filter string would make 52,890 characters (or items); {TEXT}",
+        ),
+        (
+            "{{ row.n ** 20000 }}",
+            {"n": 2},
+            "'**' would make a number of more than 4,300 digits (see Templates in the README)",
+        ),
+        (
+            "{{ '{:>20000}'.format(row.n) }}",
+            {"n": 1},
+            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+        ),
+        (
+            "{{ '{:>{}}'.format(1, row.n) }}",
+            {"n": 20000},
+            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+        ),
+        (
+            "{{ ('{:>20000}' | safe).format(row.n) }}",
+            {"n": 1},
+            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+        ),
+        (
+            "{{ '%020000d' % row.n }}",
+            {"n": 1},
+            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+        ),
+        (
+            "{{ '%*d' % (row.n, 1) }}",
+            {"n": 20000},
+            f"a width of 20,000 would make 20,000 characters (or items); {TEXT}",
+        ),
+        (
+            "{% macro m(n) %}{% if n %}{{ m(n - 1) }}{{ m(n - 1) }}{% endif %}{% endmacro %}{{ m(row.n) }}",
+            {"n": 21},  # two million calls, without a loop
+            WORK,
+        ),
+    ],
+)
+def test_a_template_beyond_the_bounds_fails_its_row(template: str, row: dict[str, Any], reason: str) -> None:
+    assert failure(template, **row) == f"username: {reason}"
+
+
+def test_within_the_bounds_templates_render_as_before() -> None:
+    assert cell("{% for i in range(3) %}{{ row.code }}{{ loop.index }}{% endfor %}", code="a") == "a1a2a3"
+    assert cell("{{ row.s * 2 ~ '%03d' % row.n ~ '{:>4}'.format(row.n) }}", s="ab", n=7) == "abab007   7"
+    assert (
+        cell(
+            "{{ row.n ** 3 + row.n * 2 }}|{{ row.code | zpad(bounds.MAX_TEXT) | length }}".replace(
+                "bounds.MAX_TEXT", str(bounds.MAX_TEXT)
+            ),
+            n=2,
+            code="7",
+        )
+        == f"12|{bounds.MAX_TEXT}"
+    )
+
+
+def test_a_cell_longer_than_the_bound_fails_its_pre_checks(tmp_path: Path) -> None:
+    spec = make_spec({"username": "{{ row.code }}", "givenName": "{{ row.given }}"})
+    most = bounds.MAX_CELL
+    rows = StaticRows([{"code": "s1", "given": "x" * (most + 1)}, {"code": "s2", "given": "x" * most}])
+    planned = build(spec, make_tenant(), rows, tmp_path / "f.csv")
+    assert [(f.row, f.check, f.message) for f in planned.findings] == [
+        (1, "text", "givenName is 1,000,001 characters long; a cell holds at most 1,000,000")
+    ]
+
+
+def test_params_beyond_the_bounds_are_a_spec_error() -> None:
+    spec = make_spec(
+        {}, params={"campus": "{% for i in range(2000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}"}
+    )
+    context = Context.of(spec, VARS, make_tenant().context())
+    with pytest.raises(QueryError) as caught:
+        render_params(spec.source.params, context, where=Where(spec="people"))
+    assert (str(caught.value), caught.value.exit_code) == (f"spec people: source.params.campus: {WORK}", 2)
+
+
+def test_a_spec_whose_templates_take_too_much_work_stops() -> None:
+    spec = make_spec({"username": "{% for i in range(100) %}{% endfor %}{{ row.code }}"})
+    context = Context.of(spec, VARS, make_tenant().context())
+    renderer = Renderer(spec, ("code",), context, where=Where(spec="people"), work=1000)
+    assert [renderer.row((f"s{n}",)) for n in range(4)] == [(f"s{n}", "Year 7", "Students") for n in range(4)]
+    with pytest.raises(QueryError) as caught:
+        for n in range(100):
+            renderer.row((f"s{n}",))
+    assert str(caught.value) == (
+        "spec people: the templates took more than 1,000 steps of work (loop turns, calls, characters made) "
+        "over the rows read so far; a spec's templates take at most that for all rows, so that no run can go "
+        "on for hours\n  hint: simplify the templates with loops (see Templates in the README)"
+    )
+
+
+_PROJECT = """\
+version: 1
+tenants:
+  stmarys:
+    url: https://stmarys.example.edu
+    username: autosync
+    password: {env: STMARYS_INFINITI_PASSWORD}
+    connections:
+      export: {files: export}
+    vars: {campus: North, n: 10000, big: 100000, huge: 1000000000}
+    specs: [loops, work, times, text, zpad, params]
+"""
+_SPEC = """\
+version: 1
+source:
+  connection: export
+  query: SELECT code FROM students WHERE campus = :campus ORDER BY code
+  params: {campus: "PARAM"}
+columns:
+  username: "USER"
+  library-group: Year 7
+  system-group: Students
+groups:
+  library: [Year 7]
+  system: [Students]
+"""
+_NESTED = "{% for i in range(vars.X) %}{% for j in range(vars.X) %}{% endfor %}{% endfor %}"
+# Templates validate cannot refuse (the sizes come from vars and rows); each hung or crashed plan before.
+_SPECS = {
+    "loops": ("{{ vars.campus }}", _NESTED.replace("X", "big") + "{{ row.code }}"),
+    "work": ("{{ vars.campus }}", _NESTED.replace("X", "n") + "{{ row.code }}"),
+    "times": ("{{ vars.campus }}", "{{ row.code * 10**8 }}"),
+    "text": ("{{ vars.campus }}", "{{ 'a' * vars.huge }}"),
+    "zpad": ("{{ vars.campus }}", "{{ row.code | zpad(vars.huge) }}"),
+    "params": (_NESTED.replace("X", "big") + "{{ vars.campus }}", "{{ row.code }}"),
+}
+
+
+def test_a_scheduled_plan_never_hangs_on_a_template(tmp_path: Path) -> None:
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "students.csv").write_text("code,campus\nS001,North\n", encoding="utf-8")
+    (tmp_path / "infiniti-sync.yaml").write_text(_PROJECT, encoding="utf-8")
+    (tmp_path / "specs").mkdir()
+    for name, (param, user) in _SPECS.items():
+        text = _SPEC.replace("PARAM", param).replace("USER", user)
+        (tmp_path / "specs" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "runner", "plan", "--out", str(tmp_path / "out")],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,  # generous: it takes well under a second; before the bounds it never ended
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("plan did not end within 120 s: a template is not bounded")
+    failed = "row 1 (code=S001): template: username: "
+    assert (done.returncode, done.stderr) == (2, "")  # no traceback, no "Exception ignored in <generator>"
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert [line for line in lines if "template:" in line or "error:" in line] == [
+        failed + "range() of 100,000 numbers; a range holds at most 10,000 (see Templates in the README)",
+        failed + WORK,
+        failed + f"'*' would make 400,000,000 characters (or items); {TEXT}",
+        failed + f"'*' would make 1,000,000,000 characters (or items); {TEXT}",
+        failed + f"a width of 1,000,000,000 would make 1,000,000,000 characters (or items); {TEXT}",
+        "stmarys/params: error: tenant stmarys, spec params, connection export: source.params.campus: "
+        "range() of 100,000 numbers; a range holds at most 10,000 (see Templates in the README)",
+    ]

@@ -301,6 +301,16 @@ def test_deep_nesting_is_a_problem_not_a_crash(backend: str) -> None:
     assert messages(doc) == ["f.yaml:1:1: $: nested too deeply"]
 
 
+def test_an_integer_too_long_to_read_is_a_problem_not_a_crash(backend: str) -> None:
+    longest, longer = "9" * yamlfile.MAX_DIGITS, "-" + "1" * 5000
+    doc = read(f"a: {longest}\nb: [{longer}]\n", backend)
+    assert doc.data == {"a": int(longest), "b": [longer]}
+    assert messages(doc) == [
+        "f.yaml:2:5: $.b[0]: a number of 5,000 digits is longer than a number can be here "
+        "(4,300 digits at most); quote it if it is text"
+    ]
+
+
 def test_an_empty_file_has_no_data_and_no_problem(backend: str) -> None:
     doc = read("# only a comment\n", backend)
     assert (doc.data, doc.problems) == (None, [])
