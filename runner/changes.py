@@ -259,11 +259,15 @@ def _classify(
     """One pass over the file: unchanged lines are counted (and, rewriting, left out and flagged in
     `dropped`); the others are pending, numbered as lines of the file that will be sent."""
     changes.pending = []
+    examples = changes.examples["unchanged"]
     line = 0
     for i, record in enumerate(records):
         now = fingerprint(record)
         if known.unchanged(now):
-            changes._add("unchanged", record[user])
+            if changes.lists is None and len(examples) >= EXAMPLES:
+                changes.unchanged += 1  # what _add does, without the call: most lines are unchanged
+            else:
+                changes._add("unchanged", record[user])
             if rewrite is not None:
                 dropped[i] = 1
                 continue
