@@ -506,9 +506,9 @@ V1_SYNCED = (
 V1_META = "CREATE TABLE infiniti_sync_meta (key VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL)"
 
 
-def _v1_store(store: StateUnderTest, people: dict[str, tuple[str, str, str]]) -> None:
+def _v1_store(store: StateUnderTest, people: dict[str, tuple[str, str, str]], *, half: bool = False) -> None:
     """A version 1 store holding `people` as accepted for demo/staff (the runs table is the same in both
-    versions)."""
+    versions); `half`: as a migration killed after its ALTER TABLE leaves it, the hash of one user written."""
     engine = store.engine()
     try:
         with engine.begin() as conn:
@@ -522,16 +522,23 @@ def _v1_store(store: StateUnderTest, people: dict[str, tuple[str, str, str]]) ->
                     text("INSERT INTO infiniti_sync_synced VALUES ('demo', 'staff', :u, :fp, 1)"),
                     {"u": cells[0], "fp": fingerprint(cells)},
                 )
+            if half:
+                conn.execute(text("ALTER TABLE infiniti_sync_synced ADD COLUMN user_hash BIGINT"))
+                conn.execute(
+                    text("UPDATE infiniti_sync_synced SET user_hash = :h WHERE username = 't201'"),
+                    {"h": user_hash("t201")},
+                )
     finally:
         engine.dispose()
 
 
+@pytest.mark.parametrize("half", [False, True], ids=["version-1", "half-migrated"])
 def test_a_version_1_store_is_read_by_plan_and_migrated_by_run(
-    site: Site, state_store: StateUnderTest, tmp_path: Path
+    site: Site, state_store: StateUnderTest, tmp_path: Path, half: bool
 ) -> None:
     incremental(site.root)
     (site.root / ".infiniti-sync").mkdir(exist_ok=True)
-    _v1_store(state_store, STAFF)
+    _v1_store(state_store, STAFF, half=half)
     now = {**{c: p for c, p in STAFF.items() if c != "T203"}, "T202": MOVED, "T209": NEW}
     write_staff(site.root, now)
     before = state_store.tables()
