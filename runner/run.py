@@ -219,7 +219,7 @@ class Runner:
         assert result.archive is not None
         planned = self._plan(result.job, result.archive / "sent.csv")
         result.planned = planned
-        known = self.state.synced(tenant.name, spec.name)
+        known = self.state.known(tenant.name, spec.name)
         incremental = spec.mode == "incremental" and not self.options.full
         result.changes = compare(planned, known, incremental=incremental)
         result.holds = planned.holds + hold(spec, result.changes, len(known))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -10,10 +11,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+STATE_FIGURES = [
+    "record_s", "first_plan_s", "second_plan_s", "second_plan/first_plan", "first_plan_peak_rss_MB",
+    "second_plan_rss_over_first_MB", "second_run_s", "second_run_rss_over_first_MB", "second_run_changed_s",
+    "second_run_changed_rss_over_first_MB",
+]  # fmt: skip
+
+
 def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
+    # The state figures are of SQLite, and of PostgreSQL when the tests have one (CI always has).
+    kinds = ["sqlite", "pg"] if os.environ.get("INFINITI_SYNC_TEST_POSTGRES") else ["sqlite"]
     done = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks", "--sizes", "2000,10000", "--repeat", "1",
-         "--e2e-size", "10000", "--tenants", "20", "--work", str(tmp_path)],
+         "--e2e-size", "10000", "--tenants", "20", "--state-size", "2000", "--work", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -27,8 +37,12 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
             "run_all_jobs1_s@20", "run_all_jobs2_s@20", "jobs2/jobs1_throughput@20",
             "run_tenant_s", "python_ssl_sqlite_csv_s", "run_tenant/python_startup",
         ]
+        + [f"{figure}@2k_{kind}" for kind in kinds for figure in STATE_FIGURES]
+        + (["record_pg/sqlite@2k"] if "pg" in kinds else [])
     )  # fmt: skip
-    assert all(float(value) > 0 for name, value in figures.items() if not name.startswith("rss_growth"))
+    assert all(
+        float(value) > 0 for name, value in figures.items() if "rss_growth" not in name and "over" not in name
+    )
     plan_file = tmp_path / "rows-10000" / "plan-out" / "demo" / "students.csv"
     floor_file = tmp_path / "rows-10000" / "floor.csv"
     assert plan_file.read_bytes() == floor_file.read_bytes()  # the two sides really do the same work

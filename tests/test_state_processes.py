@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from runner.sandbox import Fault
-from runner.state import StateStore
+from runner.state import SCHEMA_VERSION, StateStore
 from tests.support import stores
 from tests.support.processes import connected as _connected
 from tests.support.project import DEMO_ENV, Done, Site, copy_project, invoke, point_at
@@ -350,7 +350,7 @@ def test_runners_starting_at_once_on_a_new_store_all_open_it(
                 p.kill()
                 p.communicate()
     assert [o.strip().splitlines()[-1] for o in outputs] == ["opened"] * RUNNERS
-    assert state_store.tables()["infiniti_sync_meta"] == [("schema_version", "1")]
+    assert state_store.tables()["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]
 
 
 def test_many_jobs_hold_their_locks_at_once(state_store: StateUnderTest, tmp_path: Path) -> None:

@@ -9,16 +9,23 @@ are cases in tests/run_cases/; processes run at once and killed ones are in test
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
+import tracemalloc
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from runner.state import SCHEMA_VERSION, RunRecord, StateStore
+from runner.changes import Changes, compare, fingerprint, user_hash
+from runner.precheck import Finding
+from runner.state import SCHEMA_VERSION, RunRecord, StateStore, runs_table
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Done, Site, copy_project, invoke
 from tests.support.roster import (
@@ -488,3 +495,185 @@ def test_a_lock_that_cannot_be_released_leaves_the_run_recorded_once(
     finally:
         running.stop()
         store.drop()
+
+
+# A version 1 store as the runner made it before usernames were hashed: the synced table's old DDL.
+V1_SYNCED = (
+    "CREATE TABLE infiniti_sync_synced (tenant VARCHAR(200) NOT NULL, spec VARCHAR(200) NOT NULL, "
+    "username VARCHAR(255) NOT NULL, fingerprint BIGINT NOT NULL, run_id INTEGER NOT NULL, "
+    "PRIMARY KEY (tenant, spec, username))"
+)
+V1_META = "CREATE TABLE infiniti_sync_meta (key VARCHAR(64) NOT NULL PRIMARY KEY, value TEXT NOT NULL)"
+
+
+def _v1_store(store: StateUnderTest, people: dict[str, tuple[str, str, str]], *, half: bool = False) -> None:
+    """A version 1 store holding `people` as accepted for demo/staff (the runs table is the same in both
+    versions); `half`: as a migration killed after its ALTER TABLE leaves it, the hash of one user written."""
+    engine = store.engine()
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(V1_META))
+            conn.execute(text("INSERT INTO infiniti_sync_meta VALUES ('schema_version', '1')"))
+            conn.execute(text(V1_SYNCED))
+            runs_table.create(conn)
+            for code, person in people.items():
+                cells = next(csv.reader([sent_line(code, person).rstrip("\r\n")]))
+                conn.execute(
+                    text("INSERT INTO infiniti_sync_synced VALUES ('demo', 'staff', :u, :fp, 1)"),
+                    {"u": cells[0], "fp": fingerprint(cells)},
+                )
+            if half:
+                conn.execute(text("ALTER TABLE infiniti_sync_synced ADD COLUMN user_hash BIGINT"))
+                conn.execute(
+                    text("UPDATE infiniti_sync_synced SET user_hash = :h WHERE username = 't201'"),
+                    {"h": user_hash("t201")},
+                )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("half", [False, True], ids=["version-1", "half-migrated"])
+def test_a_version_1_store_is_read_by_plan_and_migrated_by_run(
+    site: Site, state_store: StateUnderTest, tmp_path: Path, half: bool
+) -> None:
+    incremental(site.root)
+    (site.root / ".infiniti-sync").mkdir(exist_ok=True)
+    _v1_store(state_store, STAFF, half=half)
+    now = {**{c: p for c, p in STAFF.items() if c != "T203"}, "T202": MOVED, "T209": NEW}
+    write_staff(site.root, now)
+    before = state_store.tables()
+    env = {**DEMO_ENV, **state_store.env}
+    out = os.fspath(tmp_path / "out")
+    plan = site.invoke(["plan", "--spec", "staff", "--format", "json", "--out", out], env)
+    history = site.invoke(["history"], env)
+    assert (plan.code, history.code, history.out) == (0, 0, "no runs recorded yet\n")
+    assert json.loads(plan.out)["plans"][0]["changes"]["lists"] == {
+        "new": ["t209"],
+        "changed": ["t202"],
+        "unchanged": ["t201", "t204", "t207", "t208"],
+        "vanished": ["t203"],
+    }
+    assert state_store.tables() == before  # read-only: not migrated
+
+    done = _run(site, state_store)
+    assert (done.code, done.out) == (
+        0,
+        _ok(2, "2 created, 0 updated", "1 new, 1 changed, 4 unchanged, 1 gone"),
+    )
+    assert _last_sent(site) == SENT_HEADER + sent_line("T202", MOVED) + sent_line("T209", NEW)
+    tables = state_store.tables()
+    assert tables["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]
+    synced = {row[2]: row for row in tables["infiniti_sync_synced"]}
+    assert sorted(synced) == ["t201", "t202", "t204", "t207", "t208", "t209"]
+    assert [name for name, row in synced.items() if row[5] != user_hash(name)] == []
+    again = _run(site, state_store)  # the upgraded store compares as one made at this version
+    assert (again.code, again.out) == (
+        0,
+        _ok(0, "0 created, 0 updated", "0 new, 0 changed, 6 unchanged, 0 gone"),
+    )
+
+
+# --- what the store knows, at scale -------------------------------------------------------------
+
+NAMES = ["tāne.ngata", "o'brien, jr", 'bob "bobby"', "李伟", "tab\there", "back\\slash", "new\nline", ""]
+
+
+def _accepted(count: int, version: int = 0) -> list[tuple[str, int]]:
+    """`count` usernames of every awkward kind, and a fingerprint for each (another per `version`)."""
+    return [(f"{NAMES[i % len(NAMES)]}{i}", fingerprint([str(i), str(version)])) for i in range(count)]
+
+
+def _record_users(store: StateStore, accepted: list[tuple[str, int]], forget: Sequence[str] = ()) -> None:
+    started = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+    store.record(RunRecord("demo", "staff", started, started, "ok", 0, "incremental"), accepted, forget)
+
+
+def _synced_rows(store: StateUnderTest) -> list[tuple[object, ...]]:
+    return store.tables()["infiniti_sync_synced"]
+
+
+def test_postgresql_records_by_copy_exactly_what_sqlite_records(tmp_path: Path) -> None:
+    kinds = {kind: stores.open_store(kind, tmp_path / kind) for kind in stores.KINDS}
+    try:
+        for under_test in kinds.values():
+            store = StateStore.open(under_test.location, environ={})
+            try:
+                first = _accepted(3000)
+                _record_users(store, first)
+                # The second run: a third of them changed, some new, some gone; then a run accepting none.
+                changed = [(u, fp) for u, fp in _accepted(1000, version=1)] + _accepted(3500)[3000:]
+                _record_users(store, changed, forget=[u for u, _ in first[2000:2100]])
+                _record_users(store, [])
+            finally:
+                store.close()
+        sqlite, postgres = (_synced_rows(kinds[kind]) for kind in stores.KINDS)
+    finally:
+        for under_test in kinds.values():
+            under_test.drop()
+    assert len(sqlite) == 3400
+    assert postgres == sqlite  # usernames, fingerprints, run ids and hashes alike
+    assert [row for row in sqlite if row[5] != user_hash(str(row[2]))] == []
+    assert sorted(str(row[2]) for row in sqlite) == sorted(
+        {u for u, _ in _accepted(3500)} - {u for u, _ in first[2000:2100]}
+    )
+
+
+@pytest.mark.parametrize("unseen", [3, 2500], ids=["asked-by-fingerprint", "every-name-read"])
+def test_the_users_a_file_no_longer_has_are_named(
+    state_store: StateUnderTest, tmp_path: Path, unseen: int
+) -> None:
+    (tmp_path / "project" / ".infiniti-sync").mkdir(parents=True)
+    accepted = _accepted(6000)
+    store = StateStore.open(state_store.location, environ={})
+    try:
+        _record_users(store, accepted)
+        known = store.known("demo", "staff")
+        assert len(known) == len(accepted)
+        gone = sorted(u for u, _ in accepted[:unseen])
+        for _username, fp in accepted[unseen:]:
+            assert known.unchanged(fp)
+        assert not known.unchanged(fingerprint(["not", "known"]))
+        assert known.unseen() == gone
+    finally:
+        store.close()
+
+
+def test_comparing_holds_no_python_object_per_known_user(tmp_path: Path) -> None:
+    """What the state knows costs 17 bytes a user (two 64-bit arrays and a flag), not the 250 and more a
+    dict of usernames takes; the file is read as a stream. Memory is counted, time never is."""
+    users = 200_000
+    store = StateStore.open(os.fspath(tmp_path / "state.db"), environ={})
+    header = ("username", "library-group", "system-group", "emailAddress")
+    lines = [(f"user{i:06d}", "Staff", "Staff", f"user{i}@example.edu") for i in range(users)]
+    path = tmp_path / "staff.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\r\n").writerows([header, *lines])
+    try:
+        _record_users(store, [(line[0], fingerprint(line)) for line in lines[10:]])
+        planned = _Planned(path, header, users, [], [lines[0]], array("q", range(2, users + 2)))
+        del lines
+        tracemalloc.start()
+        try:
+            changes = compare(planned, store.known("demo", "staff"), incremental=True)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    finally:
+        store.close()
+    assert (changes.new, changes.unchanged, changes.vanished, planned.rows_out) == (10, users - 10, 0, 10)
+    # 17 bytes a known user (about 4.8 MB measured, with the rows read at a time); through a dict of
+    # the usernames (Known.of(store.synced(...))) the same comparison peaks at about 56 MB.
+    assert peak < users * 24 + 1_000_000, peak
+
+
+@dataclass
+class _Planned:
+    """A planned file as comparing reads it (runner.changes.Planned)."""
+
+    path: Path
+    header: tuple[str, ...]
+    rows_out: int
+    findings: list[Finding]
+    preview: list[tuple[str, ...]]
+    source_rows: array[int]
+    changes: Changes | None = None

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner import jobs, project, report
-from runner.changes import compare, hold
+from runner.changes import Known, compare, hold
 from runner.console import Console, Progress
 from runner.dburl import unwritten_sqlite
 from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
@@ -51,7 +51,7 @@ def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
         planned = build(
             spec, tenant, source, path, progress=lambda n: progress.update(f"{job.name}: {n:,} rows")
         )
-        known = setting.state.synced(tenant.name, spec.name) if setting.state else {}
+        known = setting.state.known(tenant.name, spec.name) if setting.state else Known.of({})
         incremental = spec.mode == "incremental" and not setting.full
         changes = compare(planned, known, incremental=incremental, keep_lists=setting.lists)
         planned.holds += hold(spec, changes, len(known))

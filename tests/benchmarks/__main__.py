@@ -15,7 +15,13 @@ included and peak memory (the process's maximum RSS, from wait4) is its own.
                 floor's file (the export a school would curl today) to the same sandbox.
 5. start-up:    `infiniti-sync --version`, `validate` on the example project, and `run --tenant` on it against
                 `python -c "import ssl, sqlite3, csv"`.
-6. tenants:     `run --all` over `--tenants` small tenants with `--jobs 1` and with `--jobs 2`.
+7. tenants:     `run --all` over `--tenants` small tenants with `--jobs 1` and with `--jobs 2`.
+6. state:       with `--state-size` users already in the state (SQLite, and PostgreSQL at the URL of
+                `--postgres`, default $INFINITI_SYNC_TEST_POSTGRES; skipped without one), on an
+                incremental spec: recording them as a first run does (`record_s`, timed inside the
+                process), the second `plan` against the first (no users in the state yet), and the
+                second `run` over the unchanged export and over one with 1 % of its rows changed, against
+                the sandbox: their seconds, and their peak RSS minus the first plan's.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from tests.benchmarks import tenants
 from tests.benchmarks.data import write_export
@@ -196,6 +206,143 @@ def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[
         sandbox.stop()
 
 
+STATE_PROJECT = """\
+version: 1
+state: {{env: BENCH_STATE}}
+tenants:
+  demo:
+    url: {url}
+    tenant_id: demo
+    username: autosync
+    password: {{env: BENCH_INFINITI_PASSWORD}}
+    ca_bundle: {ca}
+    connections:
+      export: {{files: export}}
+    specs: [students]
+    timeout: {{read: 600}}
+"""
+STATE_KINDS = ("sqlite", "pg")
+
+
+class Stores:
+    """For each kind of store, an empty one and one to fill: SQLite paths, or PostgreSQL schemas of their
+    own (dropped by `drop`)."""
+
+    def __init__(self, folder: Path, postgres: str | None):
+        self.folder = folder
+        self.postgres = postgres
+        self.schemas: list[str] = []
+        self.kinds = [k for k in STATE_KINDS if k == "sqlite" or postgres]
+
+    def new(self, kind: str, name: str) -> str:
+        """The location of a new, empty store (no file, or a schema with no tables)."""
+        if kind == "sqlite":
+            path = self.folder / f"{name}.db"
+            for leftover in self.folder.glob(f"{name}.db*"):
+                leftover.unlink()
+            return os.fspath(path)
+        assert self.postgres is not None
+        schema = f"bench_state_{os.getpid()}_{name}"
+        self._admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
+        self.schemas.append(schema)
+        url = make_url(self.postgres).update_query_dict({"options": f"-csearch_path={schema}"})
+        return url.render_as_string(hide_password=False)
+
+    def drop(self) -> None:
+        """Drop the PostgreSQL schemas made."""
+        for schema in self.schemas:
+            self._admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    def _admin(self, sql: str) -> None:
+        assert self.postgres is not None
+        engine = create_engine(self.postgres, poolclass=NullPool)
+        try:
+            with engine.begin() as conn:
+                for statement in sql.split("; "):
+                    conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
+
+def state_runs(work: Path, size: int, repeat: int, postgres: str | None) -> dict[str, float]:
+    """The state figures (see the module's docstring), for each kind of store."""
+    shutil.rmtree(work / "sandbox-state", ignore_errors=True)
+    sandbox = SandboxProcess(work / "sandbox-state")
+    folder = prepare(work, size, url=sandbox.url, ca=str(sandbox.ca), name="state")
+    stores = Stores(folder, postgres)
+    figures: dict[str, float] = {}
+    try:
+        (folder / "infiniti-sync.yaml").write_text(
+            STATE_PROJECT.format(url=sandbox.url, ca=sandbox.ca), encoding="utf-8"
+        )
+        (folder / "specs" / "students.yaml").write_text(SPEC + "mode: incremental\n", encoding="utf-8")
+        if not (folder / "changed.csv").exists():
+            write_export(folder / "changed.csv", size, changed=100)
+        for kind in stores.kinds:
+            figures.update(_state_of(kind, folder, stores, size, repeat))
+    finally:
+        stores.drop()
+        sandbox.stop()
+    at = label(size)
+    if postgres:
+        figures[f"record_pg/sqlite@{at}"] = figures[f"record_s@{at}_pg"] / figures[f"record_s@{at}_sqlite"]
+    return figures
+
+
+def _state_of(kind: str, folder: Path, stores: Stores, size: int, repeat: int) -> dict[str, float]:
+    export, changed = folder / "export" / "students.csv", folder / "changed.csv"
+    python = sys.executable
+    env = {**os.environ, "BENCH_INFINITI_PASSWORD": PASSWORD}
+    empty = {**env, "BENCH_STATE": stores.new(kind, "empty")}
+    filled = {**env, "BENCH_STATE": stores.new(kind, "filled")}
+    out = folder / "plan-out"
+
+    def plan(environment: dict[str, str]) -> Measure:
+        shutil.rmtree(out, ignore_errors=True)
+        return measure([python, "-m", "runner", "plan", "-q", "--out", str(out)], cwd=folder, env=environment)
+
+    plan(empty)  # the planned file, every line of it, to record as a first run accepting all of them
+    seeding = [
+        python,
+        "-m",
+        "tests.benchmarks.seed",
+        filled["BENCH_STATE"],
+        str(out / "demo" / "students.csv"),
+    ]
+    done = subprocess.run(
+        [*seeding, "demo", "students"], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    firsts, seconds = [], []
+    for _ in range(repeat):
+        firsts.append(plan(empty))
+        seconds.append(plan(filled))
+    run = [python, "-m", "runner", "run", "--all", "-q"]
+    unchanged = measure(run, cwd=folder, env=filled)
+    kept = export.with_name("unchanged.csv")
+    export.rename(kept)
+    shutil.copyfile(changed, export)
+    try:
+        one_percent = measure(run, cwd=folder, env=filled)
+    finally:
+        export.unlink()
+        kept.rename(export)
+    first_s, second_s = median([m.seconds for m in firsts]), median([m.seconds for m in seconds])
+    first_rss = median([m.rss_mb for m in firsts])
+    at = f"{label(size)}_{kind}"
+    return {
+        f"record_s@{at}": float(done.stdout.strip()),
+        f"first_plan_s@{at}": first_s,
+        f"second_plan_s@{at}": second_s,
+        f"second_plan/first_plan@{at}": second_s / first_s,
+        f"first_plan_peak_rss_MB@{at}": first_rss,
+        f"second_plan_rss_over_first_MB@{at}": median([m.rss_mb for m in seconds]) - first_rss,
+        f"second_run_s@{at}": unchanged.seconds,
+        f"second_run_rss_over_first_MB@{at}": unchanged.rss_mb - first_rss,
+        f"second_run_changed_s@{at}": one_percent.seconds,
+        f"second_run_changed_rss_over_first_MB@{at}": one_percent.rss_mb - first_rss,
+    }
+
+
 def startup(repeat: int) -> tuple[float, float]:
     """Median seconds of `--version`, and of `validate` on the example project."""
     python = sys.executable
@@ -237,6 +384,33 @@ def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
     }
 
 
+def _state_rows(figures: dict[str, float], at: str) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for kind in STATE_KINDS:
+        key = f"{at}_{kind}"
+        if f"record_s@{key}" not in figures:
+            continue
+        first, second = figures[f"first_plan_s@{key}"], figures[f"second_plan_s@{key}"]
+        rows += [
+            (f"{kind}: record {at} users", f"{figures[f'record_s@{key}']:.2f} s", "", ""),
+            (
+                f"{kind}: second plan vs first, {at}",
+                f"{second:.2f} s",
+                f"{first:.2f} s",
+                f"{second / first:.2f}",
+            ),
+            (f"{kind}: second run, unchanged", f"{figures[f'second_run_s@{key}']:.2f} s", "", ""),
+            (f"{kind}: second run, 1 % changed", f"{figures[f'second_run_changed_s@{key}']:.2f} s", "", ""),
+            (
+                f"{kind}: second run RSS over first",
+                f"{figures[f'second_run_rss_over_first_MB@{key}']:.0f} MB",
+                "",
+                "",
+            ),
+        ]
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its table, then one `name = value` line per figure."""
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.splitlines()[0])
@@ -244,6 +418,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (median)")
     parser.add_argument("--e2e-size", type=int, default=100_000, help="rows for run versus cURL (0: skip)")
     parser.add_argument("--tenants", type=int, default=1000, help="tenants for run --all --jobs (0: skip)")
+    parser.add_argument(
+        "--state-size",
+        type=int,
+        help="users in the state for the second runs (default: the largest size; 0: skip)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("INFINITI_SYNC_TEST_POSTGRES"),
+        help="a PostgreSQL URL for the state figures (default: $INFINITI_SYNC_TEST_POSTGRES; none: SQLite)",
+    )
     parser.add_argument("--work", type=Path, help="keep the generated exports here (default: temporary)")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
@@ -287,6 +471,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(
                 (f"run vs cURL, {e2e} rows", f"{run_s:.2f} s", f"{curl_s:.2f} s", f"{run_s / curl_s:.2f}")
             )
+        state_size = sizes[-1] if args.state_size is None else args.state_size
+        if state_size:
+            state = state_runs(work, state_size, args.repeat, args.postgres)
+            figures.update(state)
+            rows += _state_rows(state, label(state_size))
         version, validate = startup(max(5, args.repeat))
         figures["version_s"] = version
         figures["validate_example_s"] = validate

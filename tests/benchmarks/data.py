@@ -68,8 +68,9 @@ HEADER = [
 ]
 
 
-def write_export(path: Path, rows: int, seed: int = 1) -> Path:
-    """A students.csv of `rows` students (all active, years 07 to 12) at `path`."""
+def write_export(path: Path, rows: int, seed: int = 1, changed: int = 0) -> Path:
+    """A students.csv of `rows` students (all active, years 07 to 12) at `path`. With `changed` N, every
+    Nth student has a new email address (the rest is as the same seed writes without it)."""
     rnd = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -85,7 +86,7 @@ def write_export(path: Path, rows: int, seed: int = 1) -> Path:
                     rnd.choice(PREFERRED),
                     f"{year:02d}",
                     f"{year:02d}{rnd.choice('ABCD')}",
-                    f"student{i}@students.example.edu",
+                    f"student{i}@{'moved' if changed and i % changed == 0 else 'students'}.example.edu",
                     "Active",
                     "North",
                     rnd.choice(["Kauri", "Rimu", "Tōtara", "Kōwhai"]),
