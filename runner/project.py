@@ -23,11 +23,11 @@ from runner.spec import (
     Connection,
     CountExpectation,
     Expect,
-    Finding,
+    ExpectedFinding,
     Groups,
     Project,
     Secret,
-    Source,
+    SourceSpec,
     Spec,
     SpecTest,
     Tenant,
@@ -215,7 +215,7 @@ def build_spec(doc: Document, name: str) -> Spec:
         name=name,
         path=doc.path,
         description=data.get("description", ""),
-        source=Source(
+        source=SourceSpec(
             connection=source["connection"],
             query=source["query"],
             params=frozen(source.get("params", {})),
@@ -270,5 +270,5 @@ def _test(doc: Document, index: int, raw: Mapping[str, Any]) -> SpecTest:
         csv=None if csv is None else tuple(frozen(r) for r in csv),
         findings=None
         if findings is None
-        else tuple(Finding(f["row"], f["check"], f.get("message")) for f in findings),
+        else tuple(ExpectedFinding(f["row"], f["check"], f.get("message")) for f in findings),
     )

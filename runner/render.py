@@ -11,8 +11,7 @@ A test holds the two paths to the same output on generated templates and rows.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -458,8 +457,3 @@ def render_params(params: Mapping[str, Any], context: Context, *, where: Where) 
         except Exception as err:
             raise QueryError(f"source.params.{name}: {_reason(err)}", where=where) from err
     return values
-
-
-def numbered(rows: Iterator[Sequence[Any]]) -> Iterator[tuple[int, Sequence[Any]]]:
-    """Rows with their position in the query result, from 1."""
-    return zip(itertools.count(1), rows)

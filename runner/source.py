@@ -54,7 +54,7 @@ _POSTGRES_QUERY_FAULTS = "42"
 _POSTGRES_NOT_THE_QUERYS = frozenset({"42501"})
 _BATCH = 2000
 # SQLAlchemy's own patterns for text(): a :name parameter, and a backslash-escaped colon.
-_BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
+PARAM_PATTERN = re.compile(r"(?<![:\w\x5c]):(\w+)(?!:)", re.UNICODE)
 _ESCAPED_COLON = re.compile(r"\x5c(:[\w\$]*)(?![:\w\$])")
 _BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
@@ -199,7 +199,7 @@ def qmark(sql: str) -> tuple[str, list[str]]:
         names.append(match[1])
         return "?"
 
-    return _ESCAPED_COLON.sub(r"\1", _BIND.sub(bind, sql)), names
+    return _ESCAPED_COLON.sub(r"\1", PARAM_PATTERN.sub(bind, sql)), names
 
 
 @contextlib.contextmanager

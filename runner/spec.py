@@ -103,7 +103,7 @@ class Amount:
 
 
 @dataclass(frozen=True)
-class Source:
+class SourceSpec:
     """Where a spec's rows come from."""
 
     connection: str
@@ -181,7 +181,7 @@ class Expect:
 
 
 @dataclass(frozen=True)
-class Finding:
+class ExpectedFinding:
     """An expected pre-check finding in a spec test."""
 
     row: int
@@ -199,7 +199,7 @@ class SpecTest:
     vars: Mapping[str, Any] = field(default_factory=dict)
     tenant: str = "test"
     csv: tuple[Mapping[str, str], ...] | None = None
-    findings: tuple[Finding, ...] | None = None
+    findings: tuple[ExpectedFinding, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ class Spec:
 
     name: str
     path: Path
-    source: Source
+    source: SourceSpec
     columns: tuple[tuple[str, str], ...]
     groups: Groups
     description: str = ""

@@ -19,13 +19,12 @@ from runner import bounds, cron, schema, stateurl
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
+from runner.source import PARAM_PATTERN  # `:name` placeholders as SQLAlchemy's text() finds them
 from runner.spec import GROUP_COLUMNS
 from runner.suggest import did_you_mean
 from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, certain_refs, environment, finalize
 from runner.yamlfile import Document, JsonPath, json_path
 
-# `:name` placeholders exactly as SQLAlchemy's text() finds them.
-PARAM_PATTERN = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
 _LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
 _INT64 = (-(2**63), 2**63 - 1)  # what SQLite, PostgreSQL, MariaDB and SQL Server bind as an integer

@@ -12,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from runner.render import Context, Renderer, RowError, _reason
-from runner.spec import Groups, Source, Spec
+from runner.spec import Groups, SourceSpec, Spec
 from runner.templates import LookupTable, RowView, Values, environment
 
 COLUMNS = ("code", "year", "name", "n", "z", "flag", "First Name")
@@ -86,7 +86,7 @@ def _spec(template: str) -> Spec:
     return Spec(
         name="agree",
         path=Path("agree.yaml"),
-        source=Source(connection="db", query="SELECT 1"),
+        source=SourceSpec(connection="db", query="SELECT 1"),
         columns=(("username", template), ("library-group", "L"), ("system-group", "S")),
         groups=Groups(library=frozenset({"L"}), system=frozenset({"S"})),
         lookups=LOOKUPS,

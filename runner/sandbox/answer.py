@@ -14,7 +14,7 @@ JSON_TYPE = "application/json;charset=UTF-8"
 
 
 @dataclass(frozen=True)
-class Answer:
+class Reply:
     """An HTTP status and a JSON body, plus any extra headers."""
 
     status: int
@@ -26,15 +26,15 @@ class Answer:
         return json.dumps(self.body, ensure_ascii=False).encode()
 
 
-def failure(status: int, summary: str, headers: Mapping[str, str] | None = None) -> Answer:
+def failure(status: int, summary: str, headers: Mapping[str, str] | None = None) -> Reply:
     """`{"success": false, "summary": summary}` with `status`."""
-    return Answer(status, {"success": False, "summary": summary}, dict(headers or {}))
+    return Reply(status, {"success": False, "summary": summary}, dict(headers or {}))
 
 
 class Rejected(Exception):
     """The request is answered with `answer` instead of being processed."""
 
-    def __init__(self, answer: Answer):
+    def __init__(self, answer: Reply):
         super().__init__(answer.body)
         self.answer = answer
 

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from runner import __version__, contract
 from runner.errors import SyncError, UsageError
-from runner.sandbox.answer import JSON_TYPE, Answer, Rejected, failure, reject
+from runner.sandbox.answer import JSON_TYPE, Rejected, Reply, failure, reject
 from runner.sandbox.config import Config, TenantConfig
 from runner.sandbox.faults import Fault, FaultQueue, parse_fault
 from runner.sandbox.store import Store
@@ -150,27 +150,27 @@ class Handler(BaseHTTPRequestHandler):
     raw_requestline: bytes
 
     def do_GET(self) -> None:
-        """Answer a GET request."""
+        """Reply a GET request."""
         self._dispatch()
 
     def do_POST(self) -> None:
-        """Answer a POST request."""
+        """Reply a POST request."""
         self._dispatch()
 
     def do_PUT(self) -> None:
-        """Answer a PUT request (405 everywhere)."""
+        """Reply a PUT request (405 everywhere)."""
         self._dispatch()
 
     def do_PATCH(self) -> None:
-        """Answer a PATCH request (405 everywhere)."""
+        """Reply a PATCH request (405 everywhere)."""
         self._dispatch()
 
     def do_DELETE(self) -> None:
-        """Answer a DELETE request."""
+        """Reply a DELETE request."""
         self._dispatch()
 
     def do_HEAD(self) -> None:
-        """Answer a HEAD request (405 everywhere, without a body)."""
+        """Reply a HEAD request (405 everywhere, without a body)."""
         self._dispatch()
 
     @property
@@ -235,7 +235,7 @@ class Handler(BaseHTTPRequestHandler):
             if answer is not None:
                 self._answer(answer)
 
-    def _route(self) -> Answer | None:
+    def _route(self) -> Reply | None:
         with self._body() as body:
             url = urlsplit(self.path)
             routes = ROUTES.get(url.path)
@@ -340,7 +340,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # Answers
 
-    def _answer(self, answer: Answer) -> None:
+    def _answer(self, answer: Reply) -> None:
         self._send(answer.status, JSON_TYPE, answer.encoded(), answer.headers)
 
     def _send(self, status: int, content_type: str, body: bytes, headers: Mapping[str, str]) -> None:
@@ -367,7 +367,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # Actions
 
-    def import_user_groups(self, tenant: str, config: TenantConfig, body: Body) -> Answer | None:
+    def import_user_groups(self, tenant: str, config: TenantConfig, body: Body) -> Reply | None:
         """`POST /api/import/userGroups`: a pending fault, then the credentials, then the import."""
         fault = self.service.faults.take(tenant)
         if fault is not None and self._misbehave(fault):
@@ -392,12 +392,12 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, content_type, body, headers)
         return True
 
-    def list_users(self, tenant: str, config: TenantConfig, body: Body) -> Answer:
+    def list_users(self, tenant: str, config: TenantConfig, body: Body) -> Reply:
         """`GET /api/sandbox/users`: the tenant's users, sorted by username."""
         authorise(config, self.headers.get("Authorization"))
-        return Answer(200, self.service.store.users(tenant))
+        return Reply(200, self.service.store.users(tenant))
 
-    def add_fault(self, tenant: str, config: TenantConfig, body: Body) -> Answer:
+    def add_fault(self, tenant: str, config: TenantConfig, body: Body) -> Reply:
         """`POST /api/sandbox/faults`: queue a fault for the tenant's next import requests."""
         authorise(config, self.headers.get("Authorization"))
         try:
@@ -409,7 +409,7 @@ class Handler(BaseHTTPRequestHandler):
         pending = self.service.faults.add(tenant, fault, count)
         return _fault_answer(f"{_faults(count)} queued; {pending} pending.", pending)
 
-    def clear_faults(self, tenant: str, config: TenantConfig, body: Body) -> Answer:
+    def clear_faults(self, tenant: str, config: TenantConfig, body: Body) -> Reply:
         """`DELETE /api/sandbox/faults`: drop the tenant's pending faults."""
         authorise(config, self.headers.get("Authorization"))
         cleared = self.service.faults.clear(tenant)
@@ -470,11 +470,11 @@ def _faults(n: int) -> str:
     return f"{n} fault" if n == 1 else f"{n} faults"
 
 
-def _fault_answer(summary: str, pending: int) -> Answer:
-    return Answer(200, {"success": True, "summary": summary, "pending": pending})
+def _fault_answer(summary: str, pending: int) -> Reply:
+    return Reply(200, {"success": True, "summary": summary, "pending": pending})
 
 
-Action = Callable[[Handler, str, TenantConfig, Body], Answer | None]
+Action = Callable[[Handler, str, TenantConfig, Body], Reply | None]
 ROUTES: dict[str, dict[str, Action]] = {
     IMPORT_PATH: {"POST": Handler.import_user_groups},
     USERS_PATH: {"GET": Handler.list_users},

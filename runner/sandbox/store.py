@@ -19,7 +19,7 @@ from runner.errors import StateError
 
 Record = Mapping[str, str]
 Users = Mapping[str, Record]
-Changes = dict[str, dict[str, str]]
+UserChanges = dict[str, dict[str, str]]
 R = TypeVar("R")
 
 SCHEMA_VERSION = 1
@@ -48,7 +48,7 @@ class Store:
             records = dict(self._users.get(tenant, {}))
         return [ordered(records[name]) for name in sorted(records)]
 
-    def apply(self, tenant: str, plan: Callable[[Users], tuple[R, Changes]]) -> R:
+    def apply(self, tenant: str, plan: Callable[[Users], tuple[R, UserChanges]]) -> R:
         """Run `plan` on the current users of `tenant` under the lock and commit the changes it returns.
 
         `plan` returns its result and the new records by username; they are committed together (to the
@@ -69,7 +69,7 @@ class Store:
                 self._db.close()
                 self._db = None
 
-    def _persist(self, tenant: str, changes: Changes) -> None:
+    def _persist(self, tenant: str, changes: UserChanges) -> None:
         if self._db is None:
             return
         rows = [(tenant, name, json.dumps(record, ensure_ascii=False)) for name, record in changes.items()]

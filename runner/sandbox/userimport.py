@@ -16,10 +16,10 @@ from functools import partial
 from typing import IO
 
 from runner import contract
-from runner.sandbox.answer import Answer, reject
+from runner.sandbox.answer import Reply, reject
 from runner.sandbox.config import TenantConfig
 from runner.sandbox.multipart import CHUNK, Part, boundary, first_file
-from runner.sandbox.store import Changes, Record, Store, Users
+from runner.sandbox.store import Record, Store, UserChanges, Users
 
 NONE_IMPORTED = "No users imported."
 
@@ -34,7 +34,7 @@ class CsvFile:
 
 def run_import(
     store: Store, tenant: str, config: TenantConfig, body: IO[bytes], content_type: str | None
-) -> Answer:
+) -> Reply:
     """Import the first file of the multipart `body` into `tenant`; Rejected when it cannot be read."""
     part = first_file(body, boundary(content_type))
     csv_file = read_csv(_Slice(body, part))
@@ -109,9 +109,9 @@ def _columns(header: Sequence[str]) -> tuple[str, ...]:
     return columns
 
 
-def evaluate(config: TenantConfig, csv_file: CsvFile, users: Users) -> tuple[Answer, Changes]:
+def evaluate(config: TenantConfig, csv_file: CsvFile, users: Users) -> tuple[Reply, UserChanges]:
     """Each row's outcome against the tenant's `users`, the answer, and the records to commit."""
-    changes: Changes = {}
+    changes: UserChanges = {}
     outcomes: list[str] = []
     width = len(csv_file.columns)
     for cells in csv_file.rows:
@@ -160,7 +160,7 @@ def merge(before: Record | None, row: Record) -> dict[str, str]:
     return record
 
 
-def answer(outcomes: Sequence[str]) -> Answer:
+def answer(outcomes: Sequence[str]) -> Reply:
     """The contract's answer for these row outcomes: details (every row) only when a row failed."""
     created = outcomes.count(contract.USER_CREATED)
     updated = outcomes.count(contract.USER_UPDATED)
@@ -171,7 +171,7 @@ def answer(outcomes: Sequence[str]) -> Answer:
     }
     if failed:
         body["details"] = {str(number): outcome for number, outcome in enumerate(outcomes, 1)}
-    return Answer(200, body)
+    return Reply(200, body)
 
 
 class _Slice(io.RawIOBase):

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.spec import Checks, Connection, Groups, Secret, Source, Spec, Tenant
+from runner.spec import Checks, Connection, Groups, Secret, SourceSpec, Spec, Tenant
 
 LIBRARY = ("Year 7", "Year 8", "Staff")
 SYSTEM = ("Students", "Staff")
@@ -30,7 +30,7 @@ def make_spec(
     return Spec(
         name=name,
         path=Path(f"specs/{name}.yaml"),
-        source=Source(connection="db", query=query, params=params or {}, id_columns=tuple(ids)),
+        source=SourceSpec(connection="db", query=query, params=params or {}, id_columns=tuple(ids)),
         columns=tuple(ordered.items()),
         groups=Groups(library=frozenset(LIBRARY), system=frozenset(SYSTEM)),
         lookups=lookups or {},
