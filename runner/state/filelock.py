@@ -146,7 +146,8 @@ def _write_at_start(fd: int, data: bytes) -> None:
 
 
 def _runs(pid: int) -> bool:
-    """Whether process `pid` of this host runs (one that cannot be asked is taken to run)."""
+    """Whether process `pid` of this host runs (one that cannot be asked is taken to run). POSIX only:
+    on Windows os.kill(pid, 0) would end the process."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
