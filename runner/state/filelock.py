@@ -6,7 +6,7 @@ finds the lock taken reads the name there; a name left by a runner killed with t
 host that no longer runs) is not believed. `schema.lock` in the same folder keeps two runners from creating
 a new store at once.
 
-What is POSIX here is kept in the four functions at the end (flock, a write at offset 0, whether a process
+What is POSIX here is kept in the five functions at the end (flock, a write at offset 0, whether a process
 runs): a Windows kind would replace those and nothing else.
 """
 
