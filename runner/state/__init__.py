@@ -1,0 +1,29 @@
+"""The runner's memory: runs, the fingerprint of every row Infiniti accepted, and one lock per job.
+
+One code path (SQLAlchemy Core, runner.state.store) serves a SQLite file (the default) and a PostgreSQL
+database shared by many runners; what differs between the two is in one place each, behind one interface
+(runner.state.backend: runner.state.sqlite, runner.state.postgres). The schema, its version and its
+migration are runner.state.schema. Locks are one small interface (runner.state.locks) with two kinds: a
+lock file per tenant and spec beside a SQLite store (runner.state.filelock) and a session advisory lock in
+PostgreSQL (runner.state.advisory). A second run meanwhile fails at once naming the holder, or waits
+`--wait` seconds.
+
+The rest of the runner imports from here: the store, a run's record, the schema's version and tables, and
+`holder`/`now`.
+"""
+
+from runner.state.locks import holder, now
+from runner.state.schema import SCHEMA_VERSION, RunRecord, meta_table, metadata, runs_table, synced_table
+from runner.state.store import StateStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "RunRecord",
+    "StateStore",
+    "holder",
+    "meta_table",
+    "metadata",
+    "now",
+    "runs_table",
+    "synced_table",
+]

@@ -1,0 +1,270 @@
+"""The state store: one SQLAlchemy Core code path over the database behind it (runner.state.backend).
+
+A run is written in one transaction at its end (its history row and the fingerprints of the rows Infiniti
+accepted), so a run killed at any moment leaves the store exactly as it was before it. `plan` and `history`
+open a store read-only (`open_existing`): they never create, migrate or write one.
+
+Comparing reads what the state knows, sorted by fingerprint, as two arrays (runner.changes.Known) rather
+than a Python object per user. The store sorts them itself (SQLite in a temporary B-tree, PostgreSQL in a
+sort that spills to disk): as fast, measured at a million users, as reading an index on the fingerprint,
+which would double the cost of recording a first run (its rows come in random fingerprint order). `plan`
+on a version 1 store works all the same, hashing the usernames it reads (slower, and it holds them while
+sorting), and says nothing: the next `run` upgrades the store.
+
+For tests only: `StateStore.before_commit`, None in production, is called inside `record`'s transaction
+just before the commit, so that a test (tests/support/paused.py) can kill a runner in the middle of recording.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from runner import stateurl
+from runner.changes import Known, user_hash
+from runner.dburl import unwritten_sqlite
+from runner.errors import StateError, Where
+from runner.secrets import remember_url, resolve
+from runner.spec import Secret
+from runner.state import schema
+from runner.state.backend import Backend, failure
+from runner.state.postgres import PostgresBackend
+from runner.state.schema import CHUNK, SCHEMA_VERSION, RunRecord, record_of, runs_table, synced_table
+from runner.state.sqlite import SQLiteBackend
+
+_FETCH = 5000  # rows read at a time when streaming the fingerprints (some 600 kB of Python objects)
+_ASK_NAMES = 2000  # at most so many vanished users are asked for by fingerprint; more: every user is read
+_IN_LIST = 500  # hashes in one IN list when asking for the names of vanished users
+_KNOWN = (
+    f"SELECT fingerprint, user_hash FROM {synced_table.name} WHERE tenant = ? AND spec = ? "
+    "ORDER BY fingerprint"
+)
+_NAMES = f"SELECT fingerprint, username FROM {synced_table.name} WHERE tenant = ? AND spec = ?"
+
+
+class StateStore:
+    """The state store at a SQLite path or a PostgreSQL URL."""
+
+    # Called inside record()'s transaction just before its commit; set only by tests.
+    before_commit: ClassVar[Callable[[], None] | None] = None
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.engine = backend.engine
+        self.display = backend.display
+        self.version = SCHEMA_VERSION  # a read-only open may find an older store: see known()
+
+    @classmethod
+    def open(cls, state: str | Secret, *, environ: Mapping[str, str]) -> StateStore:
+        """Open (creating or migrating) the store named by the project's `state`."""
+        store = cls._connect(state, environ, create=True)
+        try:
+            store._migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def open_existing(cls, state: str | Secret, *, environ: Mapping[str, str]) -> StateStore | None:
+        """The store if it exists already, else None, for read-only commands: it is never created,
+        migrated or written. A store written by a newer runner is refused as by `open`."""
+        if unwritten_sqlite(state):
+            return None
+        store = cls._connect(state, environ, create=False)
+        try:
+            exists = store._check_existing()
+        except BaseException:
+            store.close()
+            raise
+        if not exists:
+            store.close()
+            return None
+        return store
+
+    @classmethod
+    def _connect(cls, state: str | Secret, environ: Mapping[str, str], *, create: bool) -> StateStore:
+        location = state if isinstance(state, str) else _from_secret(state, environ)
+        if not stateurl.is_url(location):
+            return cls(SQLiteBackend.open(location, create=create))
+        return cls(PostgresBackend.open(location, state))
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.engine.dispose()
+
+    def _fail(self, what: str, err: Exception) -> StateError:
+        return failure(self.display, what, err)
+
+    def _migrate(self) -> None:
+        """Create the schema, or check its version, one runner at a time: a newer store is refused
+        before anything in it is touched."""
+        try:
+            with self.backend.migrating() as conn:
+                schema.create_or_migrate(conn, self.display)
+        except SQLAlchemyError as err:
+            raise self._fail("cannot open", err) from err
+
+    def _check_existing(self) -> bool:
+        """Whether the store has been created (refusing one of a newer runner), without writing."""
+        try:
+            with self.engine.connect() as conn:
+                version = schema.version(conn)
+        except SQLAlchemyError as err:
+            raise self._fail("cannot open", err) from err
+        if version is not None and version > SCHEMA_VERSION:
+            raise schema.newer(self.display, version)
+        self.version = version or SCHEMA_VERSION
+        return version is not None
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def known(self, tenant: str, spec: str) -> Known:
+        """What Infiniti last accepted for this tenant and spec, as comparing reads it: fingerprints and
+        username hashes streamed in fingerprint order (sorted by the store) into two arrays, 16 bytes a
+        user, never a Python object per user; usernames are read afterwards, only those of users the
+        file no longer has.
+
+        A version 1 store (opened read-only by `plan`, which must not migrate it) has no hashes: its
+        usernames are hashed here, which is slower and holds them while sorting; `run` upgrades it."""
+        names = functools.partial(self._names, tenant, spec)
+        if self.version < SCHEMA_VERSION:
+            rows = self._rows(_NAMES, (tenant, spec))
+            return Known.of_rows(((fp, user_hash(u)) for fp, u in rows), names)
+        fingerprints, hashes = array("q"), array("q")
+        for chunk in self._chunks(_KNOWN, (tenant, spec)):
+            prints, found = zip(*chunk, strict=True)
+            fingerprints.extend(prints)
+            hashes.extend(found)
+        return Known(fingerprints, hashes, names)
+
+    def _names(self, tenant: str, spec: str, wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
+        """(fingerprint, username) of the `wanted` fingerprints: asked for by fingerprint when they are
+        few, else every user of the tenant and spec (the caller picks)."""
+        if len(wanted) > _ASK_NAMES or self.version < SCHEMA_VERSION:
+            yield from self._rows(_NAMES, (tenant, spec))
+            return
+        for start in range(0, len(wanted), _IN_LIST):
+            part = list(wanted[start : start + _IN_LIST])
+            marks = ", ".join(["?"] * len(part))
+            yield from self._rows(f"{_NAMES} AND fingerprint IN ({marks})", (tenant, spec, *part))
+
+    def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        for chunk in self._chunks(sql, params):
+            yield from chunk
+
+    def _chunks(self, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        """The rows of a query (written with ? placeholders) in chunks, through the driver's own cursor
+        (a server-side one in PostgreSQL), so that no driver holds every row at once."""
+        errors = (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error)
+        try:
+            with self.engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                cursor = self.backend.cursor(raw)
+                try:
+                    cursor.execute(sql.replace("?", self.backend.mark), tuple(params))
+                    while chunk := cursor.fetchmany(_FETCH):
+                        yield chunk
+                finally:
+                    cursor.close()
+        except errors as err:
+            raise self._fail("cannot read", err) from err
+
+    def synced(self, tenant: str, spec: str) -> dict[str, int]:
+        """Username -> fingerprint of every row Infiniti last accepted for this tenant and spec, as a
+        dict: for tests and a look at a small store (comparing uses `known`, which holds no dict)."""
+        mark = self.backend.mark
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.exec_driver_sql(  # the driver's own rows: a hundred thousand in a blink
+                    f"SELECT username, fingerprint FROM {synced_table.name} "
+                    f"WHERE tenant = {mark} AND spec = {mark}",
+                    (tenant, spec),
+                )
+                return dict(rows.all())
+        except SQLAlchemyError as err:
+            raise self._fail("cannot read", err) from err
+
+    def history(
+        self, tenants: Iterable[str] = (), specs: Iterable[str] = (), limit: int = 20
+    ) -> list[RunRecord]:
+        """The most recent runs, newest first."""
+        query = (
+            select(runs_table).order_by(runs_table.c.finished_at.desc(), runs_table.c.id.desc()).limit(limit)
+        )
+        tenants, specs = list(tenants), list(specs)
+        if tenants:
+            query = query.where(runs_table.c.tenant.in_(tenants))
+        if specs:
+            query = query.where(runs_table.c.spec.in_(specs))
+        try:
+            with self.engine.connect() as conn:
+                return [record_of(row._mapping) for row in conn.execute(query)]
+        except SQLAlchemyError as err:
+            raise self._fail("cannot read", err) from err
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def record(
+        self, run: RunRecord, accepted: Iterable[tuple[str, int]] = (), forget: Iterable[str] = ()
+    ) -> int:
+        """Write a finished run and the fingerprints of its accepted rows, and drop those of the
+        `forget` usernames (gone from the source), in one transaction."""
+        values = {k: v for k, v in run.__dict__.items() if k != "id"}
+        try:
+            with self.engine.begin() as conn:
+                key = conn.execute(insert(runs_table).values(**values)).inserted_primary_key
+                assert key is not None
+                run_id = int(key[0])
+                self.backend.write(conn, run.tenant, run.spec, run_id, accepted)
+                _forget(conn, run.tenant, run.spec, list(forget))
+                if StateStore.before_commit is not None:
+                    StateStore.before_commit()
+                return run_id
+        except SQLAlchemyError as err:
+            raise self._fail("cannot record the run", err) from err
+
+    # --- locks --------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(
+        self, tenant: str, spec: str, *, wait: float = 0.0, where: Where | None = None
+    ) -> Iterator[None]:
+        """Hold the lock of this tenant and spec for the duration of the block."""
+        where = where or Where(tenant=tenant, spec=spec)
+        deadline = time.monotonic() + max(0.0, wait)
+        taken = self.backend.locks.take(tenant, spec, deadline, where)
+        try:
+            yield
+        finally:
+            taken.release()
+
+
+def _forget(conn: Connection, tenant: str, spec: str, usernames: list[str]) -> None:
+    for start in range(0, len(usernames), CHUNK):
+        conn.execute(
+            delete(synced_table).where(
+                synced_table.c.tenant == tenant,
+                synced_table.c.spec == spec,
+                synced_table.c.username.in_(usernames[start : start + CHUNK]),
+            )
+        )
+
+
+def _from_secret(state: Secret, environ: Mapping[str, str]) -> str:
+    """The `state` a secret holds: a SQLite path or a PostgreSQL URL, checked as validate checks a literal
+    one (UsageError otherwise, with the value kept out of every message)."""
+    location = resolve(state, environ, what="state", mask=False)
+    if stateurl.problem(location) is not None:
+        remember_url(location)  # whatever it holds, it may hold a password
+    hint = f"fix the value of {state}; a PostgreSQL URL looks like {stateurl.EXAMPLE}"
+    stateurl.check(location, what=f"state ({state})", hint=hint)
+    return location

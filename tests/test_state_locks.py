@@ -1,0 +1,117 @@
+"""The lock interface itself (runner.state.locks), on both kinds: the lock file of a SQLite store and the
+advisory lock of a PostgreSQL store (a schema of its own per test). A lock is taken, a second take finds it
+held and names its holder (this process: host, pid, when it started holding), releasing it frees it, and
+the locks of other jobs (and, in PostgreSQL, of another store in the same database) are others.
+
+The two runners here are two openings of the store in this process, each with its own lock file handles
+or sessions; tests/test_state_processes.py takes the locks between real processes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.errors import EXIT_OUTSIDE, LockHeld, Where
+from runner.state import StateStore
+from runner.state.locks import LockKind
+from tests.support import stores
+from tests.support.stores import StateUnderTest
+
+state_store = stores.state_store_fixture
+postgres_store = stores.postgres_store_fixture
+WHERE = Where(tenant="demo", spec="staff")
+SINCE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
+
+
+@pytest.fixture
+def two(state_store: StateUnderTest) -> Iterator[tuple[LockKind, LockKind]]:
+    """The locks of one store as two runners see it: each opened the store on its own."""
+    opened = [StateStore.open(state_store.location, environ={}) for _ in range(2)]
+    try:
+        yield _locks(opened[0]), _locks(opened[1])
+    finally:
+        for store in opened:
+            store.close()
+
+
+def _locks(store: StateStore) -> LockKind:
+    return store.backend.locks
+
+
+def _held_by(locks: LockKind, tenant: str = "demo", spec: str = "staff") -> LockHeld:
+    """The error of a take that finds the lock held (the deadline is past: it tries once)."""
+    with pytest.raises(LockHeld) as caught:
+        locks.take(tenant, spec, time.monotonic(), WHERE)
+    return caught.value
+
+
+def test_a_lock_taken_is_held_naming_its_holder_until_released(two: tuple[LockKind, LockKind]) -> None:
+    mine, theirs = two
+    taken = mine.take("demo", "staff", time.monotonic(), WHERE)
+    try:
+        err = _held_by(theirs)
+    finally:
+        taken.release()
+    host, pid = re.escape(socket.gethostname()), os.getpid()
+    assert re.fullmatch(
+        rf"another run holds this tenant and spec: host {host}, process {pid}, running since {SINCE}",
+        err.message,
+    ), err.message
+    assert err.where == WHERE
+    assert err.hint == "wait for it to finish, or pass --wait SECONDS"
+    assert err.exit_code == EXIT_OUTSIDE
+    again = theirs.take("demo", "staff", time.monotonic(), WHERE)  # released: free at once
+    try:
+        _held_by(mine)  # and now held by the other
+    finally:
+        again.release()
+
+
+def test_each_tenant_and_spec_has_its_own_lock(two: tuple[LockKind, LockKind]) -> None:
+    mine, theirs = two
+    taken = mine.take("demo", "staff", time.monotonic(), WHERE)
+    try:
+        for tenant, spec in (("demo", "students"), ("north", "staff")):
+            theirs.take(tenant, spec, time.monotonic(), WHERE).release()
+        _held_by(theirs)
+    finally:
+        taken.release()
+
+
+def test_a_lock_file_names_its_holder_and_is_emptied_on_release(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    opened = StateStore.open(os.fspath(path), environ={})
+    try:
+        taken = _locks(opened).take("demo", "staff", time.monotonic(), WHERE)
+        lock_file = path.parent / "locks" / "demo--staff.lock"
+        assert f'"pid": {os.getpid()}' in lock_file.read_text(encoding="utf-8")
+        taken.release()
+        assert lock_file.read_text(encoding="utf-8") == ""
+    finally:
+        opened.close()
+
+
+def test_two_postgresql_stores_in_one_database_have_their_own_locks(
+    postgres_store: StateUnderTest, tmp_path: Path
+) -> None:
+    second = stores.open_store("postgresql", tmp_path / "other")
+    first_opened = StateStore.open(postgres_store.location, environ={})
+    second_opened = StateStore.open(second.location, environ={})
+    try:
+        taken = _locks(first_opened).take("demo", "staff", time.monotonic(), WHERE)
+        try:
+            _locks(second_opened).take("demo", "staff", time.monotonic(), WHERE).release()
+            _held_by(_locks(first_opened))
+        finally:
+            taken.release()
+    finally:
+        first_opened.close()
+        second_opened.close()
+        second.drop()
