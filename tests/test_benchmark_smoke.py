@@ -33,6 +33,7 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
             "floor_s@2k", "plan_s@2k", "plan/floor@2k", "plan_peak_rss_MB@2k",
             "floor_s@10k", "plan_s@10k", "plan/floor@10k", "plan_peak_rss_MB@10k",
             "rss_growth_2k_to_10k_MB", "curl_s@10k", "run_s@10k", "run/curl@10k", "run_peak_rss_MB@10k",
+            "script_s@10k", "run/script@10k",
             "version_s", "validate_example_s",
             "run_all_jobs1_s@20", "run_all_jobs2_s@20", "jobs2/jobs1_throughput@20",
             "run_tenant_s", "python_ssl_sqlite_csv_s", "run_tenant/python_startup",

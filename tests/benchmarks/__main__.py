@@ -12,7 +12,8 @@ included and peak memory (the process's maximum RSS, from wait4) is its own.
 2. plan:        `infiniti-sync plan` on a spec doing the same mapping with Jinja templates.
 3. memory:      peak RSS of plan at each size, and its growth from the smallest to the largest.
 4. end to end:  `infiniti-sync run` against the sandbox, against the contract's cURL command sending the
-                floor's file (the export a school would curl today) to the same sandbox.
+                floor's file (the export a school would curl today) to the same sandbox, and against the
+                whole hand-written script (the floor's mapping, then cURL: `script_s`, `run/script`).
 5. start-up:    `infiniti-sync --version`, `validate` on the example project, and `run --tenant` on it against
                 `python -c "import ssl, sqlite3, csv"`.
 7. tenants:     `run --all` over `--tenants` small tenants with `--jobs 1` and with `--jobs 2`.
@@ -182,13 +183,16 @@ class SandboxProcess:
         self.process.wait(timeout=30)
 
 
-def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[Measure]]:
-    """Interleaved runs of the contract's cURL command and of `infiniti-sync run`, against one sandbox."""
+def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[Measure], list[Measure]]:
+    """Interleaved runs of the hand-written script a school runs today (the floor's plain-Python mapping,
+    then the contract's cURL command) and of `infiniti-sync run`, against one sandbox: the floor's, cURL's
+    and the run's measures."""
     shutil.rmtree(work / "sandbox-data", ignore_errors=True)  # a sandbox with no users yet
     sandbox = SandboxProcess(work / "sandbox-data")
     try:
         folder = prepare(work, size, url=sandbox.url, ca=str(sandbox.ca), name="e2e")
-        measure([sys.executable, "floor.py", "export/students.csv", "user-groups.csv"], cwd=folder)
+        floor = [sys.executable, "floor.py", "export/students.csv", "user-groups.csv"]
+        measure(floor, cwd=folder)
         port = sandbox.url.rsplit(":", 1)[1]
         curl = [
             "curl", "-s", "-S", "-f", "-k", "-X", "POST", "-F", "file=@user-groups.csv",
@@ -196,12 +200,13 @@ def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[
         ]  # fmt: skip
         env = {**os.environ, "BENCH_INFINITI_PASSWORD": PASSWORD}
         run = [sys.executable, "-m", "runner", "run", "--all", "-q"]
-        curls, runs = [], []
+        floors, curls, runs = [], [], []
         measure(curl, cwd=folder)  # the first import creates the users; the measured ones update them
         for _ in range(repeat):
+            floors.append(measure(floor, cwd=folder))
             curls.append(measure(curl, cwd=folder))
             runs.append(measure(run, cwd=folder, env=env))
-        return curls, runs
+        return floors, curls, runs
     finally:
         sandbox.stop()
 
@@ -461,15 +466,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                 (f"plan RSS growth {label(sizes[0])} -> {label(sizes[-1])}", f"{growth:.0f} MB", "", "")
             )
         if args.e2e_size:
-            curls, runs = end_to_end(work, args.e2e_size, args.repeat)
+            floors, curls, runs = end_to_end(work, args.e2e_size, args.repeat)
             curl_s, run_s = median([m.seconds for m in curls]), median([m.seconds for m in runs])
+            script_s = median([f.seconds + c.seconds for f, c in zip(floors, curls, strict=True)])
             e2e = label(args.e2e_size)
             figures[f"curl_s@{e2e}"] = curl_s
             figures[f"run_s@{e2e}"] = run_s
             figures[f"run/curl@{e2e}"] = run_s / curl_s
+            figures[f"script_s@{e2e}"] = script_s
+            figures[f"run/script@{e2e}"] = run_s / script_s
             figures[f"run_peak_rss_MB@{e2e}"] = median([m.rss_mb for m in runs])
             rows.append(
                 (f"run vs cURL, {e2e} rows", f"{run_s:.2f} s", f"{curl_s:.2f} s", f"{run_s / curl_s:.2f}")
+            )
+            rows.append(
+                (
+                    f"run vs script, {e2e} rows",
+                    f"{run_s:.2f} s",
+                    f"{script_s:.2f} s",
+                    f"{run_s / script_s:.2f}",
+                )
             )
         state_size = sizes[-1] if args.state_size is None else args.state_size
         if state_size:
