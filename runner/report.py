@@ -4,7 +4,6 @@ GitHub annotations. The core never prints; commands hand their results to one of
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +15,13 @@ from runner.errors import Problem, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
 from runner.precheck import Finding
+from runner.tables import table
+from runner.yamlfile import display_path
 
 if TYPE_CHECKING:
     from runner.run import JobResult
+    from runner.spectest import CaseResult
+    from runner.state import RunRecord
 
 
 def _plural(n: int, word: str) -> str:
@@ -85,38 +88,6 @@ def problems_github(problems: Sequence[Problem]) -> str:
 
 
 # --- plan ----------------------------------------------------------------------------------------
-
-_CELL_WIDTH = 24
-
-
-def _clip(text: str, width: int | None) -> str:
-    text = text.replace("\r", "\\r").replace("\n", "\\n")
-    if width is None or _width(text) <= width:
-        return text
-    text = text[:width]  # no character takes less than one column, so nothing after this fits
-    while _width(text) > width - 1:
-        text = text[:-1]
-    return text + "…"
-
-
-def _width(text: str) -> int:
-    """Columns `text` takes on a terminal: East Asian wide characters take two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def table(
-    header: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    indent: str = "    ",
-    width: int | None = _CELL_WIDTH,
-) -> list[str]:
-    """A small aligned table of text, cells clipped to `width` columns (None: never clipped)."""
-    grid = [[_clip(c, width) for c in header], *([_clip(c, width) for c in row] for row in rows)]
-    widths = [max(_width(r[i]) for r in grid) for i in range(len(header))]
-    return [
-        indent + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in grid
-    ]
 
 
 def _finding_text(f: Finding) -> str:
@@ -399,3 +370,97 @@ def runs_junit(results: Sequence[JobResult]) -> str:
             )
         )
     return junit("infiniti-sync run", cases)
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def _shown(n: int | None) -> str:
+    return "" if n is None else str(n)
+
+
+def history_text(records: Sequence[RunRecord]) -> str:
+    """The text report of `history`: one line per run, newest first."""
+    if not records:
+        return "no runs recorded yet"
+    rows = [
+        (
+            r.finished_at.strftime("%Y-%m-%d %H:%M:%SZ"),
+            f"{r.tenant}/{r.spec}",
+            r.outcome,
+            r.mode,
+            _shown(r.rows_sent),
+            _shown(r.created),
+            _shown(r.updated),
+            _shown(r.failed),
+            r.archive or "",
+        )
+        for r in records
+    ]
+    header = ("finished (UTC)", "job", "outcome", "mode", "sent", "created", "updated", "failed", "archive")
+    return "\n".join(table(header, rows, indent="", width=None))
+
+
+def history_json(records: Sequence[RunRecord]) -> str:
+    """The JSON report of `history`."""
+
+    def one(r: RunRecord) -> dict[str, object]:
+        data = dict(r.__dict__)
+        data["started_at"] = r.started_at.isoformat()
+        data["finished_at"] = r.finished_at.isoformat()
+        return data
+
+    return json.dumps({"runs": [one(r) for r in records]}, indent=2, ensure_ascii=False)
+
+
+# --- test ---------------------------------------------------------------------------------------
+
+
+def tests_text(results: Sequence[tuple[CaseResult, float]]) -> str:
+    """The text report of `test`: a line per case, its differences, and the count."""
+    lines = []
+    for result, _ in results:
+        mark = "ok  " if result.passed else "FAIL"
+        lines.append(f"{mark} {result.spec.name}: {result.case.name} ({result.where})")
+        lines += [f"     {d}" for d in result.differences]
+    failed = sum(not r.passed for r, _ in results)
+    lines.append(f"{len(results) - failed} passed, {failed} failed")
+    return "\n".join(lines)
+
+
+def tests_json(results: Sequence[tuple[CaseResult, float]]) -> str:
+    """The JSON report of `test`."""
+    return json.dumps(
+        {
+            "passed": all(r.passed for r, _ in results),
+            "cases": [
+                {
+                    "spec": r.spec.name,
+                    "name": r.case.name,
+                    "file": str(r.spec.path),
+                    "line": r.case.line,
+                    "passed": r.passed,
+                    "differences": r.differences,
+                }
+                for r, _ in results
+            ],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def tests_junit(results: Sequence[tuple[CaseResult, float]]) -> str:
+    """The JUnit report of `test`: one test case per spec test."""
+    cases = [
+        JUnitCase(
+            r.spec.name,
+            r.case.name,
+            failure="\n".join(r.differences) or None,
+            file=display_path(r.spec.path),
+            line=r.case.line,
+            seconds=s,
+        )
+        for r, s in results
+    ]
+    return junit("infiniti-sync test", cases)

@@ -14,9 +14,9 @@ from pathlib import Path
 from runner.csvfile import read_records
 from runner.errors import SyncError
 from runner.plan import build
-from runner.report import table
 from runner.source import StaticRows
 from runner.spec import Secret, Spec, SpecTest, Tenant
+from runner.tables import table
 from runner.yamlfile import display_path
 
 

@@ -16,7 +16,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from runner import jobs, project, report
+from runner import jobs, project, report, tables
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
@@ -59,7 +59,7 @@ def _against(proj: Project, url: str, ca_file: Path | None) -> Project:
 def _holdings(users: list[dict[str, str]]) -> list[str]:
     header = ("username", "library-group", "system-group", "givenName", "surname", "emailAddress")
     rows = [tuple(u.get(c, "") for c in header) for u in users]
-    return [f"The sandbox now holds {len(users)} users:", *report.table(header, rows, indent="  ")]
+    return [f"The sandbox now holds {len(users)} users:", *tables.table(header, rows, indent="  ")]
 
 
 def execute(args: argparse.Namespace, console: Console) -> int:

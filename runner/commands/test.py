@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -11,11 +10,10 @@ from runner import project
 from runner.console import Console
 from runner.errors import EXIT_CHECK, EXIT_OK, SpecError, UsageError
 from runner.files import Files
-from runner.report import JUnitCase, junit, write_private
+from runner.report import tests_json, tests_junit, tests_text, write_private
 from runner.spec import Spec
-from runner.spectest import CaseResult, run_case
+from runner.spectest import run_case
 from runner.validate import check
-from runner.yamlfile import display_path
 from runner.yamlfile import load as load_yaml
 
 
@@ -45,38 +43,6 @@ def _specs(paths: list[Path], explicit: Path | None) -> list[Spec]:
     return specs
 
 
-def _text(results: list[tuple[CaseResult, float]]) -> str:
-    lines = []
-    for result, _ in results:
-        mark = "ok  " if result.passed else "FAIL"
-        lines.append(f"{mark} {result.spec.name}: {result.case.name} ({result.where})")
-        lines += [f"     {d}" for d in result.differences]
-    failed = sum(not r.passed for r, _ in results)
-    lines.append(f"{len(results) - failed} passed, {failed} failed")
-    return "\n".join(lines)
-
-
-def _json(results: list[tuple[CaseResult, float]]) -> str:
-    return json.dumps(
-        {
-            "passed": all(r.passed for r, _ in results),
-            "cases": [
-                {
-                    "spec": r.spec.name,
-                    "name": r.case.name,
-                    "file": str(r.spec.path),
-                    "line": r.case.line,
-                    "passed": r.passed,
-                    "differences": r.differences,
-                }
-                for r, _ in results
-            ],
-        },
-        indent=2,
-        ensure_ascii=False,
-    )
-
-
 def execute(args: argparse.Namespace, console: Console) -> int:
     """Run every case; exit 1 when one fails."""
     results = []
@@ -86,18 +52,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             results.append((run_case(spec, case), time.perf_counter() - started))
     if not results:
         console.message("no tests: add a tests: section to a spec")
-    console.print(_json(results) if args.format == "json" else _text(results))
+    console.print(tests_json(results) if args.format == "json" else tests_text(results))
     if args.junit:
-        cases = [
-            JUnitCase(
-                r.spec.name,
-                r.case.name,
-                failure="\n".join(r.differences) or None,
-                file=display_path(r.spec.path),
-                line=r.case.line,
-                seconds=s,
-            )
-            for r, s in results
-        ]
-        write_private(args.junit, junit("infiniti-sync test", cases))
+        write_private(args.junit, tests_junit(results))
     return EXIT_OK if all(r.passed for r, _ in results) else EXIT_CHECK
