@@ -52,7 +52,6 @@ def run_tenants(
     """Run `jobs` grouped by tenant in up to `workers` processes; results in the order of `jobs`.
 
     `lost` is called with the error result of each job whose worker died, for the caller to record."""
-    tasks: list[Task] = []
     by_tenant: dict[str, list[str]] = {}
     for job in jobs:
         by_tenant.setdefault(job.tenant.name, []).append(job.spec.name)
@@ -112,16 +111,18 @@ class _Pool:
                 lost(result)
                 yield result
             worker.conn.close()
-            self.workers[self.workers.index(worker)] = replacement = _Worker(self.context, self.setup)
-            self._give(replacement, pending)
+            worker.task = None
+            if pending:  # a new worker takes the tasks still to run
+                self.workers[self.workers.index(worker)] = replacement = _Worker(self.context, self.setup)
+                self._give(replacement, pending)
             return
         shipped, secrets = answer
         for value in secrets:
             remember(value)
         tenant, specs = worker.task
-        if isinstance(shipped, SyncError):  # the worker could not start: the project, the state
+        if isinstance(shipped, _StartFailed):  # the worker could not start: the project, the state
             for spec in specs:
-                result = _refused(jobs[f"{tenant}/{spec}"], shipped)
+                result = _refused(jobs[f"{tenant}/{spec}"], shipped.error())
                 lost(result)
                 yield result
         else:
@@ -182,6 +183,19 @@ class _WorkerLost(SyncError):
     exit_code = EXIT_OUTSIDE
 
 
+@dataclass(frozen=True)
+class _StartFailed:
+    """Why a worker could not start, as plain values."""
+
+    message: str
+    exit_code: int
+
+    def error(self) -> SyncError:
+        err = SyncError(self.message)
+        err.exit_code = self.exit_code
+        return err
+
+
 def _serve(conn: Connection, setup: Setup) -> None:  # pragma: no cover - runs in the worker process
     """A worker's life: build a runner once, then run each tenant it is sent until told to stop."""
     import urllib3
@@ -196,8 +210,9 @@ def _serve(conn: Connection, setup: Setup) -> None:  # pragma: no cover - runs i
         proj = project.load(setup.project_file)
         state = StateStore.open(proj.state, environ=os.environ)
     except SyncError as err:  # the project or the state changed under the run: say so for each task
+        failed = _StartFailed(str(err), err.exit_code)  # plain values: any error's text crosses the pipe
         while conn.recv() is not None:
-            conn.send((err, sorted(known_values())))
+            conn.send((failed, sorted(known_values())))
         return
     console = Console(verbose=setup.verbose, progress=False, quiet=True)
     pool = urllib3.PoolManager()
@@ -207,6 +222,8 @@ def _serve(conn: Connection, setup: Setup) -> None:  # pragma: no cover - runs i
             tenant, specs = task
             results = [_shipped(runner.run(job)) for job in jobs.select(proj, [tenant], specs)]
             conn.send((results, sorted(known_values())))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):  # Ctrl-C reaches every worker; the parent says so
+        pass
     finally:
         pool.clear()
         state.close()
