@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,18 @@ class Known:
         """Where fingerprint `now` is among those known, or -1; nothing is marked seen."""
         at = bisect.bisect_left(self.fingerprints, now)
         return at if at < len(self.fingerprints) and self.fingerprints[at] == now else -1
+
+    def buckets(self) -> tuple[array[int], int]:
+        """For a lookup a line: where the fingerprints of each value of their top bits start (and the
+        shift that leaves those bits), so that bisection looks only among about 8 of them (fingerprints
+        are uniform); 1 byte a user."""
+        prints, count = self.fingerprints, len(self.fingerprints)
+        shift = 64 - max(1, count.bit_length() - 3)
+        starts = array(
+            "q", (bisect.bisect_left(prints, (b << shift) - _HALF) for b in range(1 << (64 - shift)))
+        )
+        starts.append(count)
+        return starts, shift
 
     def unchanged(self, now: int) -> bool:
         """Whether a line of fingerprint `now` is the one last accepted; its user is then seen."""
@@ -196,7 +209,6 @@ class Classifier:
         self.username = username
         self.skip = incremental and bool(known)  # unchanged lines are left out of the file
         self.keep_lists = keep_lists
-        self.written = 0  # lines written so far
         # the source row of the unwritten line of each known user (0: none), and exact repeats (row, at)
         self.rows: array[int] = array("i", bytes(4 * len(known))) if self.skip else array("i")
         self.repeats: list[tuple[int, int]] = []
@@ -207,36 +219,51 @@ class Classifier:
         self.names: list[str] = []  # a first run with lists: every username, in the file's order
         # what the planner calls for each line; None: a first run without lists (nothing to keep)
         self.line: Callable[[int, Sequence[str]], bool] | None = (
-            self._compare if known else self._first if keep_lists else None
+            self._comparer() if known else self._first if keep_lists else None
         )
 
     def _first(self, n: int, cells: Sequence[str]) -> bool:
         self.names.append(cells[self.username])
-        self.written += 1
         return True
 
-    def _compare(self, n: int, cells: Sequence[str]) -> bool:
-        """Whether line `cells` (source row `n`) is to be written."""
-        now = fingerprint(cells)
-        at = self.known.index(now)
-        if at < 0:
-            self.pending.append((self.written, cells[self.username], now))
-            if not self.skip:
-                self.written_unchanged.append(0)
-            self.written += 1
-            return True
-        self.known.seen[at] = 1
-        if self.limit is None or len(self.unchanged) < self.limit:
-            self.unchanged.append((n, cells[self.username]))
-        if self.skip:
-            if self.rows[at]:
-                self.repeats.append((n, at))
+    def _comparer(self) -> Callable[[int, Sequence[str]], bool]:
+        """`line()` against what is known: the planner's hot loop calls it once a line, so everything
+        it uses is bound here, and `fingerprint` and `Known.finder` are inlined."""
+        prints, count, starts, shift = self.known.fingerprints, len(self.known), *self.known.buckets()
+        seen, rows, repeats = self.known.seen, self.rows, self.repeats
+        pending, flags, unchanged = self.pending, self.written_unchanged, self.unchanged
+        user, skip = self.username, self.skip
+        limit = sys.maxsize if self.limit is None else self.limit
+        blake2b, from_bytes, join, bisect_left = (
+            hashlib.blake2b,
+            int.from_bytes,
+            _SEPARATOR.join,
+            bisect.bisect_left,
+        )
+
+        def line(n: int, cells: Sequence[str]) -> bool:
+            """Whether line `cells` (source row `n`) is to be written."""
+            now = from_bytes(blake2b(join(cells).encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+            bucket = (now + _HALF) >> shift
+            at = bisect_left(prints, now, starts[bucket], starts[bucket + 1])
+            if at == count or prints[at] != now:
+                pending.append((len(pending) if skip else len(flags), cells[user], now))
+                if not skip:
+                    flags.append(0)
+                return True
+            seen[at] = 1
+            if len(unchanged) < limit:
+                unchanged.append((n, cells[user]))
+            if not skip:
+                flags.append(1)
+                return True
+            if rows[at]:
+                repeats.append((n, at))
             else:
-                self.rows[at] = n
+                rows[at] = n
             return False
-        self.written_unchanged.append(1)
-        self.written += 1
-        return True
+
+        return line
 
     def unwritten(self, wanted: Mapping[int, str]) -> list[tuple[str, int, int]]:
         """(username, source row, key) of the unwritten lines whose user is one of `wanted` (by
@@ -262,7 +289,7 @@ class Classifier:
             else:
                 gone.add(-1 - key)
         if gone:
-            self.repeats = [r for i, r in enumerate(self.repeats) if i not in gone]
+            self.repeats[:] = [r for i, r in enumerate(self.repeats) if i not in gone]
 
     def finish(
         self,

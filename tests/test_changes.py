@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.changes import Known, fingerprint, user_hash
+from runner.changes import Classifier, Known, fingerprint, user_hash
 from runner.csvfile import read_records
 from runner.plan import Planned, build
 from runner.source import StaticRows
@@ -86,3 +86,17 @@ def test_new_changed_unchanged_and_gone_users_in_the_file_order(tmp_path: Path) 
         (8, "u7"),
     ]
     assert changes.gone == ["also left", "left"]
+
+
+@given(st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=300, unique=True), st.data())
+def test_each_line_is_found_among_the_known_fingerprints_exactly_when_it_is_one(
+    users: list[str], data: st.DataObject
+) -> None:
+    # the classifier looks a line up only among the fingerprints sharing its top bits (Known.buckets)
+    accepted = data.draw(st.sets(st.sampled_from(users)))
+    known = Known.of({u: fingerprint((u, "Staff")) for u in accepted})
+    classifier = Classifier(known, username=0, incremental=True, keep_lists=True)
+    assert classifier.line is not None
+    written = [u for n, u in enumerate(users, 1) if classifier.line(n, (u, "Staff"))]
+    assert written == [u for u in users if u not in accepted]
+    assert classifier.left_out == len(accepted)
