@@ -317,12 +317,7 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
     failed = {row: outcome for row, outcome in answer.details.items() if is_failure(outcome)}
     if not failed:
         return []
-    usernames: dict[int, str] = {}
-    records = read_records(planned.path)
-    user = next(records).index("username")
-    for line, record in enumerate(records, 1):
-        if line in failed:
-            usernames[line] = record[user]
+    usernames = _usernames(planned, set(failed))
     allow = spec.expect.allow
     return [
         FailedRow(
@@ -334,6 +329,21 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
         )
         for line, outcome in sorted(failed.items())
     ]
+
+
+def _usernames(planned: Planned, lines: set[int]) -> dict[int, str]:
+    """The usernames on `lines` of the file: from the plan's new and changed lines when they are the whole
+    file (an incremental run), else read from the file (a first run, or a full one)."""
+    pending = planned.changes.pending if planned.changes is not None else None
+    if pending is not None and len(pending) == planned.rows_out:
+        return {line: username for line, username, _ in pending if line in lines}
+    usernames: dict[int, str] = {}
+    records = read_records(planned.path)
+    user = next(records).index("username")
+    for line, record in enumerate(records, 1):
+        if line in lines:
+            usernames[line] = record[user]
+    return usernames
 
 
 def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:

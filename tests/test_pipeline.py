@@ -123,6 +123,20 @@ def test_duplicates_are_found_among_the_lines_an_incremental_plan_leaves_out(
     assert [line for line, _, _ in incremental.changes.pending or []] == list(range(1, len(sent) + 1))
 
 
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The sent.csv files opened to be read as text (the upload reads its file as bytes) from now on."""
+    reads: list[Path] = []
+    opening = pathlib.Path.open
+
+    def counted(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if self.name == "sent.csv" and "r" in mode and "b" not in mode:
+            reads.append(self)
+        return opening(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "open", counted)
+    return reads
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
     """The example project and a sandbox process with the demo tenant."""
@@ -142,15 +156,7 @@ def test_a_second_run_never_reads_its_sent_file_back(site: Site, monkeypatch: py
     export.write_text(
         export.read_text(encoding="utf-8").replace("helen.carter@", "h.carter@"), encoding="utf-8"
     )
-    reads: list[Path] = []
-    opening = pathlib.Path.open
-
-    def counted(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        if self.name == "sent.csv" and "r" in mode and "b" not in mode:
-            reads.append(self)
-        return opening(self, mode, *args, **kwargs)
-
-    monkeypatch.setattr(pathlib.Path, "open", counted)
+    reads = _count_reads(monkeypatch)
     ran = site.invoke(staff)
     monkeypatch.undo()
     assert ran.code == 0, ran.err
@@ -159,3 +165,27 @@ def test_a_second_run_never_reads_its_sent_file_back(site: Site, monkeypatch: py
     sent = Path(report["archive"]) / "sent.csv"
     assert [r[0] for r in read_records(sent)] == ["username", "t201"]  # only the changed line was written
     assert reads == []  # comparing, guarding and recording read the plan's result, not the file
+
+
+def test_the_rows_an_incremental_run_sees_fail_are_named_without_reading_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "sandbox.yaml"
+    config.write_text((Path(__file__).parent / "run_cases" / "row-failures" / "sandbox.yaml").read_text())
+    site = Site.start(tmp_path / "project", config=config)
+    try:
+        spec = site.root / "specs" / "students.yaml"
+        text = spec.read_text(encoding="utf-8")
+        assert "\nmode: full\n" in text
+        spec.write_text(text.replace("\nmode: full\n", "\nmode: incremental\n"), encoding="utf-8")
+        students = ["run", "--tenant", "demo", "--spec", "students", "--format", "json"]
+        first = json.loads(site.invoke(students).out)["runs"][0]["failed_rows"]
+        reads = _count_reads(monkeypatch)
+        second = json.loads(site.invoke(students).out)["runs"][0]
+        monkeypatch.undo()
+    finally:
+        site.stop()
+    failed = [(row["username"], row["source_row"]) for row in second["failed_rows"]]
+    assert failed and failed == [(row["username"], row["source_row"]) for row in first]
+    assert second["changes"]["unchanged"] > 0  # the failed rows are sent again, the others not
+    assert reads == []
