@@ -1,8 +1,9 @@
 """What changed since Infiniti last accepted a spec's rows: new, changed, unchanged and vanished users.
 
 Each line of the file has a fingerprint (64 bits of BLAKE2b over its cells); the state store keeps, per
-username, the fingerprint of the line Infiniti last accepted. Comparing the two classifies every user. In
-incremental mode the unchanged lines are then taken out of the file, so only new and changed rows are sent.
+username, the fingerprint of the line Infiniti last accepted. The planner classifies every line as it
+writes it (`Classifier`), never by reading the file back; in incremental mode an unchanged line is not
+written at all, so only new and changed rows are sent.
 Users who vanished from the source are reported, never deleted: the contract has no delete. Once a run
 is sent, the state forgets them, so they are reported as gone once, not by every run after. A user whose
 row the pre-checks left out has not vanished (the report names it as left out): it is neither counted
@@ -17,16 +18,13 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import itertools
 import math
-import os
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from runner.csvfile import dialect_writer, private_open, read_records
 from runner.precheck import Finding
 from runner.spec import Spec
 
@@ -92,6 +90,23 @@ class Known:
     def __len__(self) -> int:
         return len(self.fingerprints)
 
+    def index(self, now: int) -> int:
+        """Where fingerprint `now` is among those known, or -1; nothing is marked seen."""
+        at = bisect.bisect_left(self.fingerprints, now)
+        return at if at < len(self.fingerprints) and self.fingerprints[at] == now else -1
+
+    def buckets(self) -> tuple[array[int], int]:
+        """For a lookup a line: where the fingerprints of each value of their top bits start (and the
+        shift that leaves those bits), so that bisection looks only among about 8 of them (fingerprints
+        are uniform); 1 byte a user."""
+        prints, count = self.fingerprints, len(self.fingerprints)
+        shift = 64 - max(1, count.bit_length() - 3)
+        starts = array(
+            "q", (bisect.bisect_left(prints, (b << shift) - _HALF) for b in range(1 << (64 - shift)))
+        )
+        starts.append(count)
+        return starts, shift
+
     def unchanged(self, now: int) -> bool:
         """Whether a line of fingerprint `now` is the one last accepted; its user is then seen."""
         at = bisect.bisect_left(self.fingerprints, now)
@@ -128,9 +143,9 @@ class Known:
         return sorted(gone)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Changes:
-    """How the file compares with what Infiniti last accepted."""
+    """How the file compares with what Infiniti last accepted (worked out while the file was written)."""
 
     first_run: bool
     new: int = 0
@@ -143,7 +158,7 @@ class Changes:
     lists: dict[str, list[str]] | None = None
     gone: list[str] = field(default_factory=list)  # every vanished username, to forget once sent
     # (line in the file to send, username, fingerprint) of each new or changed user, worked out while
-    # comparing, so that recording what Infiniti accepts need not read the file again. None: not known
+    # planning, so that recording what Infiniti accepts need not read the file again. None: not known
     # (a first run compares nothing; every line of the file is new).
     pending: list[tuple[int, str, int]] | None = None
 
@@ -166,36 +181,172 @@ class Changes:
         """Users that are new, changed or gone: what max_change limits."""
         return self.new + self.changed + self.vanished
 
-    def _add(self, kind: str, username: str) -> None:
-        setattr(self, kind, getattr(self, kind) + 1)
-        if len(self.examples[kind]) < EXAMPLES:
-            self.examples[kind].append(username)
-        if self.lists is not None:
-            self.lists[kind].append(username)
+
+def _of(first_run: bool, kinds: Mapping[str, Sequence[str]], *, keep_lists: bool, **more: Any) -> Changes:
+    """Changes with these usernames of each kind (in order; counts may exceed the names given when
+    `keep_lists` is off: `more` holds the counts then)."""
+    counts = {kind: more.pop(kind, len(names)) for kind, names in kinds.items()}
+    examples = {kind: list(kinds.get(kind, ())[:EXAMPLES]) for kind in KINDS}
+    lists = {kind: list(kinds.get(kind, ())) for kind in KINDS} if keep_lists else None
+    return Changes(first_run, **counts, examples=examples, lists=lists, **more)
 
 
-class Planned(Protocol):
-    """What comparing reads of a planned file (runner.plan.Planned), and the fields it rewrites in
-    incremental mode; named here so that this module need not import the planner."""
-
-    path: Path
-    header: tuple[str, ...]
-    rows_out: int
-    findings: list[Finding]
-    preview: list[tuple[str, ...]]
-    source_rows: array[int]
-    changes: Changes | None
+KINDS = ("new", "changed", "unchanged", "vanished")
 
 
-def compare(planned: Planned, known: Known, *, incremental: bool, keep_lists: bool = False) -> Changes:
-    """Classify the users of `planned`'s file against `known` (what the state knows); the result is
-    also kept as `planned.changes`.
+class Classifier:
+    """Classifies each line of the file as the planner writes it: unchanged (its fingerprint is the one
+    last accepted), or new or changed (told apart once the file is done, in one pass over `known`).
 
-    With `incremental`, lines whose user is unchanged are removed from the file (and from
-    `planned.source_rows`); `planned.rows_out` then counts the rows still to send.
+    In incremental mode an unchanged line is never written: the planner asks `line()` first. What such a
+    line needs later (its source row, for the duplicate check) is kept in an array beside `known`, 4 bytes
+    a known user; a line repeated exactly (the same fingerprint twice) is listed apart. Nothing here
+    reads the file.
     """
-    planned.changes = _compare(planned, known, incremental=incremental, keep_lists=keep_lists)
-    return planned.changes
+
+    def __init__(self, known: Known, *, username: int, incremental: bool, keep_lists: bool):
+        self.known = known
+        self.username = username
+        self.skip = incremental and bool(known)  # unchanged lines are left out of the file
+        self.keep_lists = keep_lists
+        # the source row of the unwritten line of each known user (0: none), and exact repeats (row, at)
+        self.rows: array[int] = array("i", bytes(4 * len(known))) if self.skip else array("i")
+        self.repeats: list[tuple[int, int]] = []
+        self.written_unchanged = bytearray()  # per written line, when unchanged lines are written
+        self.pending: list[tuple[int, str, int]] = []  # (written index, username, fingerprint)
+        self.unchanged: list[tuple[int, str]] = []  # (source row, username): examples, or all with lists
+        self.limit = None if keep_lists else 4 * EXAMPLES  # more than shown: duplicates may drop some
+        self.names: list[str] = []  # a first run with lists: every username, in the file's order
+        # what the planner calls for each line; None: a first run without lists (nothing to keep)
+        self.line: Callable[[int, Sequence[str]], bool] | None = (
+            self._comparer() if known else self._first if keep_lists else None
+        )
+
+    def _first(self, n: int, cells: Sequence[str]) -> bool:
+        self.names.append(cells[self.username])
+        return True
+
+    def _comparer(self) -> Callable[[int, Sequence[str]], bool]:
+        """`line()` against what is known: the planner's hot loop calls it once a line, so everything
+        it uses is bound here, and `fingerprint` and `Known.finder` are inlined."""
+        prints, count, starts, shift = self.known.fingerprints, len(self.known), *self.known.buckets()
+        seen, rows, repeats = self.known.seen, self.rows, self.repeats
+        pending, flags, unchanged = self.pending, self.written_unchanged, self.unchanged
+        user, skip = self.username, self.skip
+        limit = sys.maxsize if self.limit is None else self.limit
+        blake2b, from_bytes, join, bisect_left = (
+            hashlib.blake2b,
+            int.from_bytes,
+            _SEPARATOR.join,
+            bisect.bisect_left,
+        )
+
+        def line(n: int, cells: Sequence[str]) -> bool:
+            """Whether line `cells` (source row `n`) is to be written."""
+            now = from_bytes(blake2b(join(cells).encode("utf-8"), digest_size=8).digest(), "big", signed=True)
+            bucket = (now + _HALF) >> shift
+            at = bisect_left(prints, now, starts[bucket], starts[bucket + 1])
+            if at == count or prints[at] != now:
+                pending.append((len(pending) if skip else len(flags), cells[user], now))
+                if not skip:
+                    flags.append(0)
+                return True
+            seen[at] = 1
+            if len(unchanged) < limit:
+                unchanged.append((n, cells[user]))
+            if not skip:
+                flags.append(1)
+                return True
+            if rows[at]:
+                repeats.append((n, at))
+            else:
+                rows[at] = n
+            return False
+
+        return line
+
+    def unwritten(self, wanted: Mapping[int, str]) -> list[tuple[str, int, int]]:
+        """(username, source row, key) of the unwritten lines whose user is one of `wanted` (by
+        user_hash); the key is what `drop` takes."""
+        if not self.skip or not wanted:
+            return []
+        found = []
+        hashes, rows = self.known.hashes, self.rows
+        for at, h in enumerate(hashes):
+            if h in wanted and rows[at]:
+                found.append((wanted[h], rows[at], at))
+        for i, (row, at) in enumerate(self.repeats):
+            if hashes[at] in wanted:
+                found.append((wanted[hashes[at]], row, -1 - i))
+        return found
+
+    def drop(self, keys: Iterable[int]) -> None:
+        """Forget unwritten lines the duplicate check left out (keys from `unwritten`)."""
+        gone: set[int] = set()
+        for key in keys:
+            if key >= 0:
+                self.rows[key] = 0
+            else:
+                gone.add(-1 - key)
+        if gone:
+            self.repeats[:] = [r for i, r in enumerate(self.repeats) if i not in gone]
+
+    def finish(
+        self,
+        dropped_lines: Sequence[int],
+        dropped_rows: set[int],
+        findings: Iterable[Finding],
+        preview: Sequence[Sequence[str]],
+        rows_out: int,
+    ) -> Changes:
+        """The changes, once the duplicate check dropped the written lines at `dropped_lines` (sorted
+        indexes) and the source rows `dropped_rows` (written or not); `preview` is the file's first lines,
+        `rows_out` how many it has."""
+        if not self.known:  # every line of the file is new
+            if self.keep_lists:
+                out = set(dropped_lines)
+                names = [u for i, u in enumerate(self.names) if i not in out]
+                return _of(True, {"new": names}, keep_lists=True)
+            names = [line[self.username] for line in preview[:EXAMPLES]]
+            return _of(True, {"new": names}, keep_lists=False, new=rows_out)
+        pending = [
+            (i - bisect.bisect_left(dropped_lines, i) + 1, user, fp)
+            for i, user, fp in self.pending
+            if not _contains(dropped_lines, i)
+        ]
+        hashes = [user_hash(username) for _, username, _ in pending]
+        found = self.known.users(set(hashes))
+        kinds: dict[str, list[str]] = {"new": [], "changed": []}
+        for (_, username, _), h in zip(pending, hashes, strict=True):
+            kinds["changed" if h in found else "new"].append(username)
+        kinds["unchanged"] = [u for row, u in self.unchanged if row not in dropped_rows]
+        left_out = {f.username for f in findings if f.username}
+        gone = [u for u in self.known.unseen() if u not in left_out]
+        kinds["vanished"] = gone
+        return _of(
+            False,
+            kinds,
+            keep_lists=self.keep_lists,
+            unchanged=self._unchanged(dropped_lines),
+            gone=gone,
+            pending=pending,
+        )
+
+    def _unchanged(self, dropped_lines: Sequence[int]) -> int:
+        if self.skip:
+            return len(self.rows) - self.rows.count(0) + len(self.repeats)
+        flags = self.written_unchanged
+        return flags.count(1) - sum(flags[i] for i in dropped_lines)
+
+    @property
+    def left_out(self) -> int:
+        """Lines not written (unchanged, in incremental mode)."""
+        return len(self.rows) - self.rows.count(0) + len(self.repeats) if self.skip else 0
+
+
+def _contains(ordered: Sequence[int], value: int) -> bool:
+    at = bisect.bisect_left(ordered, value)
+    return at < len(ordered) and ordered[at] == value
 
 
 def hold(spec: Spec, changes: Changes, known: int) -> list[str]:
@@ -212,115 +363,6 @@ def hold(spec: Spec, changes: Changes, known: int) -> list[str]:
         f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}{of}); check the "
         "source, then run again with --force to send"
     ]
-
-
-def _compare(planned: Planned, known: Known, *, incremental: bool, keep_lists: bool) -> Changes:
-    changes = Changes(first_run=not known)
-    user = planned.header.index("username")
-    if not known and not keep_lists:  # every user is new: no need to read the file again
-        changes.new = planned.rows_out
-        changes.examples["new"] = [line[user] for line in planned.preview[:EXAMPLES]]
-        return changes
-    if keep_lists:
-        changes.lists = {k: [] for k in changes.examples}
-    records = read_records(planned.path)
-    next(records)
-    if not known:
-        for record in records:
-            changes._add("new", record[user])
-        return changes
-    rewrite = _Rewrite(planned.path, planned.header) if incremental else None
-    dropped = bytearray(planned.rows_out)
-    try:
-        _classify(changes, known, records, user, rewrite=rewrite, dropped=dropped)
-    except BaseException:
-        if rewrite is not None:
-            rewrite.abandon()
-        raise
-    _new_or_changed(changes, known)
-    left_out = {f.username for f in planned.findings if f.username}
-    changes.gone = [u for u in known.unseen() if u not in left_out]
-    for username in changes.gone:
-        changes._add("vanished", username)
-    if rewrite is not None:
-        _drop(planned, rewrite, dropped)
-    return changes
-
-
-def _classify(
-    changes: Changes,
-    known: Known,
-    records: Iterable[list[str]],
-    user: int,
-    *,
-    rewrite: _Rewrite | None,
-    dropped: bytearray,
-) -> None:
-    """One pass over the file: unchanged lines are counted (and, rewriting, left out and flagged in
-    `dropped`); the others are pending, numbered as lines of the file that will be sent."""
-    changes.pending = []
-    examples = changes.examples["unchanged"]
-    line = 0
-    for i, record in enumerate(records):
-        now = fingerprint(record)
-        if known.unchanged(now):
-            if changes.lists is None and len(examples) >= EXAMPLES:
-                changes.unchanged += 1  # what _add does, without the call: most lines are unchanged
-            else:
-                changes._add("unchanged", record[user])
-            if rewrite is not None:
-                dropped[i] = 1
-                continue
-        else:
-            changes.pending.append((line + 1, record[user], now))
-        line += 1
-        if rewrite is not None:
-            rewrite.writer.writerow(record)
-
-
-def _new_or_changed(changes: Changes, known: Known) -> None:
-    """Count the lines that are not unchanged as new or changed (in the file's order)."""
-    assert changes.pending is not None
-    hashes = [user_hash(username) for _, username, _ in changes.pending]
-    found = known.users(set(hashes))
-    for (_, username, _), h in zip(changes.pending, hashes, strict=True):
-        changes._add("changed" if h in found else "new", username)
-
-
-class _Rewrite:
-    """The file without its unchanged lines, written beside it while comparing reads it (one pass);
-    it replaces the file only when some line was left out of it."""
-
-    def __init__(self, path: Path, header: Sequence[str]):
-        self.path = path
-        self.part = path.with_name(path.name + ".rewrite")
-        self.handle = private_open(self.part)
-        self.writer = dialect_writer(self.handle)
-        self.writer.writerow(header)
-
-    def abandon(self) -> None:
-        self.handle.close()
-        self.part.unlink(missing_ok=True)
-
-    def finish(self, replace: bool) -> None:
-        self.handle.close()
-        if replace:
-            os.replace(self.part, self.path)
-        else:
-            self.part.unlink(missing_ok=True)
-
-
-def _drop(planned: Planned, rewrite: _Rewrite, dropped: bytearray) -> None:
-    """Put the rewritten file in place when lines were dropped, and renumber what follows the lines."""
-    some = dropped.find(1) >= 0
-    rewrite.finish(replace=some)
-    if not some:
-        return
-    planned.source_rows = array("q", (r for r, d in zip(planned.source_rows, dropped, strict=False) if not d))
-    planned.rows_out = len(planned.source_rows)
-    records = read_records(planned.path)
-    next(records)
-    planned.preview = [tuple(r) for r in itertools.islice(records, max(len(planned.preview), EXAMPLES))]
 
 
 def accepted_fingerprints(

@@ -1,9 +1,12 @@
 """Planning: one spec for one tenant, from source rows to the exact import file Infiniti would receive.
 
-    source rows -> render (one compiled function) -> pre-checks -> duplicates -> the CSV file
+    source rows -> render (one compiled function) -> pre-checks -> changes -> the CSV file -> duplicates
 
 Rows stream through: memory holds the line -> source row map (8 bytes a line), the username hashes (8 bytes
-a slot) and the findings, never the rows. Nothing here sends anything or touches state.
+a slot) and the findings, never the rows. Given what the state knows, each line is compared with it as it
+is written (runner.changes.Classifier): the result says what changed, and in incremental mode an
+unchanged line is never written. The result is frozen: the stages after planning read it, never change it.
+Nothing here sends anything or writes state.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.changes import Changes
+from runner.changes import Changes, Classifier, Known, hold, user_hash
 from runner.csvfile import ImportFile
 from runner.errors import QueryError, Where
 from runner.precheck import Finding, LineChecks, SeenHashes
@@ -34,9 +37,10 @@ _BINARY = frozenset((bytes, bytearray, memoryview))
 _BINARY_TEXT = "utf-8"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Planned:
-    """The file of one spec for one tenant, and how it came to be."""
+    """The file of one spec for one tenant, how it came to be and how it compares with what Infiniti
+    last accepted: made once by `build`, read (never changed) by every stage after it."""
 
     tenant: str
     spec: str
@@ -45,14 +49,14 @@ class Planned:
     columns: tuple[str, ...] = ()
     rows_read: int = 0
     rows_skipped: int = 0
-    rows_out: int = 0
+    rows_out: int = 0  # lines in the file: in incremental mode, the new and changed ones only
     findings: list[Finding] = field(default_factory=list)
     dropped: list[Finding] = field(default_factory=list)
-    preview: list[tuple[str, ...]] = field(default_factory=list)
+    preview: tuple[tuple[str, ...], ...] = ()
     source_rows: array[int] = field(default_factory=lambda: array("q"))
     holds: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    changes: Changes | None = None
+    changes: Changes | None = None  # None: not compared (no state given)
 
     @property
     def ok(self) -> bool:
@@ -102,7 +106,7 @@ def _text_row(row: Sequence[Any], columns: Sequence[str]) -> tuple[tuple[Any, ..
 
 
 class _Writer:
-    """The loop of one plan: render, check and write each row, counting as it goes."""
+    """The loop of one plan: render, check, classify and write each row, counting as it goes."""
 
     def __init__(
         self,
@@ -110,24 +114,35 @@ class _Writer:
         renderer: Renderer,
         identity: Callable[[Sequence[Any]], str],
         out: ImportFile,
-        planned: Planned,
+        columns: tuple[str, ...],
+        *,
+        classifier: Classifier | None,
     ):
-        self.spec, self.renderer, self.identity, self.out, self.planned = (
+        self.spec, self.renderer, self.identity, self.out, self.columns = (
             spec,
             renderer,
             identity,
             out,
-            planned,
+            columns,
         )
+        self.classifier = classifier
         self.checks = LineChecks(spec)
         self.seen = SeenHashes()
-        self.suspects: set[int] = set()
+        self.suspects: dict[int, set[str]] = {}  # hash -> usernames seen again under it
+        self.findings: list[Finding] = []
+        self.dropped: list[Finding] = []
+        self.source_rows: array[int] = array("q")
+        self.rows_read = self.rows_skipped = 0
+        self.dropped_lines: list[int] = []  # written lines the duplicate check took out (sorted)
+        self.dropped_rows: set[int] = set()  # source rows it took out, written or not
 
     def run(self, rows: Any, progress: Progress | None) -> None:
-        """The hot loop: one compiled call renders a row, one compiled call checks it."""
+        """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
+        (incremental mode) is classified and never written."""
         render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
         ok = checks.fast(self.renderer.constant_cells)
-        username, lines, planned = self.checks.username, self.planned.source_rows, self.planned
+        username, lines = self.checks.username, self.source_rows
+        classify = None if self.classifier is None else self.classifier.line
         text_only = _BINARY.isdisjoint
         n = 0
         for n, fetched in enumerate(rows, 1):
@@ -137,28 +152,30 @@ class _Writer:
             try:
                 cells = render(row)
             except RowError as err:
-                planned.findings.append(Finding(n, "template", str(err), self.identity(row)))
+                self.findings.append(Finding(n, "template", str(err), self.identity(row)))
                 continue
             if cells is None:
-                planned.rows_skipped += 1
+                self.rows_skipped += 1
                 continue
             if not ok(cells) and (problems := checks.problems(cells)):
                 self._reject(n, row, cells, problems)
                 continue
             if seen(cells[username]) is not None:
-                self.suspects.add(hash(cells[username]) or 1)
-            write(cells)
-            lines.append(n)
+                self.suspects.setdefault(hash(cells[username]) or 1, set()).add(cells[username])
             if progress is not None and not n % 10000:
                 progress(n)
-        planned.rows_read = n
+            if classify is not None and not classify(n, cells):
+                continue
+            write(cells)
+            lines.append(n)
+        self.rows_read = n
 
     def _text(self, n: int, row: Sequence[Any]) -> Sequence[Any] | None:
         """Row `n` with its binary values as text, or None (and a finding) when one is not text."""
-        decoded, problem = _text_row(row, self.planned.columns)
+        decoded, problem = _text_row(row, self.columns)
         if problem is None:
             return decoded
-        self.planned.findings.append(Finding(n, "text", problem, self.identity(decoded)))
+        self.findings.append(Finding(n, "text", problem, self.identity(decoded)))
         return None
 
     def _reject(
@@ -166,37 +183,50 @@ class _Writer:
     ) -> None:
         who = self.identity(row)
         user = cells[self.checks.username] or None
-        self.planned.findings += [Finding(n, check, message, who, user) for check, message in problems]
+        self.findings += [Finding(n, check, message, who, user) for check, message in problems]
 
     def duplicates(self) -> None:
-        """Confirm suspect usernames on the file itself and apply checks.duplicates."""
+        """Confirm suspect usernames on the file itself (and, for the unchanged lines not written, on
+        the classifier's record of them) and apply checks.duplicates."""
         if not self.suspects:
             return
-        positions: dict[str, list[int]] = defaultdict(list)
+        # (source row, written line or -1, the classifier's key) of each occurrence of a suspect
+        positions: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         u = self.checks.username
         for i, record in enumerate(self.out.data_lines()):
             if (hash(record[u]) or 1) in self.suspects:
-                positions[record[u]].append(i)
-        drop: set[int] = set()
+                positions[record[u]].append((self.source_rows[i], i, 0))
+        if self.classifier is not None:
+            wanted = {user_hash(name): name for names in self.suspects.values() for name in names}
+            for name, row, key in self.classifier.unwritten(wanted):
+                positions[name].append((row, -1, key))
+        drop: list[tuple[int, int, int]] = []
         for user, at in positions.items():
             if len(at) > 1:
-                drop |= self._duplicate(user, at)
-        if drop:
-            self.out.drop(drop)
-            lines = self.planned.source_rows
-            self.planned.source_rows = array("q", (r for i, r in enumerate(lines) if i not in drop))
+                drop += self._duplicate(user, sorted(at))
+        if not drop:
+            return
+        self.dropped_rows = {row for row, _, _ in drop}
+        self.dropped_lines = sorted(i for _, i, _ in drop if i >= 0)
+        if self.dropped_lines:
+            gone = set(self.dropped_lines)
+            self.out.drop(gone)
+            self.source_rows = array("q", (r for i, r in enumerate(self.source_rows) if i not in gone))
+        if self.classifier is not None:
+            self.classifier.drop(key for _, i, key in drop if i < 0)
 
-    def _duplicate(self, user: str, at: list[int]) -> set[int]:
-        policy, rows = self.spec.checks.duplicates, [self.planned.source_rows[i] for i in at]
+    def _duplicate(self, user: str, at: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """The occurrences of `user` (sorted by source row) to leave out, with their findings."""
+        policy, rows = self.spec.checks.duplicates, [row for row, _, _ in at]
         listed = ", ".join(map(str, rows))
         if policy == "error":
-            self.planned.findings += [
+            self.findings += [
                 Finding(r, "duplicate", f"username {user!r} is on {len(rows)} rows: {listed}", username=user)
                 for r in rows
             ]
-            return set(at)
+            return at
         keep = rows[0] if policy == "first" else rows[-1]
-        self.planned.dropped += [
+        self.dropped += [
             Finding(
                 r,
                 "duplicate",
@@ -206,7 +236,7 @@ class _Writer:
             for r in rows
             if r != keep
         ]
-        return {i for i, r in zip(at, rows, strict=True) if r != keep}
+        return [place for place in at if place[0] != keep]
 
 
 @contextlib.contextmanager
@@ -228,51 +258,85 @@ def build(
     source: Source,
     path: Path,
     *,
+    known: Known | None = None,
+    incremental: bool = False,
+    keep_lists: bool = False,
     vars: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> Planned:
     """Write the import file of `spec` for `tenant` to `path` and say how it went.
 
-    `params` are the query's values (default: the spec's, rendered); `vars` replace the tenant's.
+    Given `known` (what the state knows: runner.changes.Known), each line is compared with it as it is
+    written, and the result's `changes` say how; with `incremental`, unchanged lines are not written.
+    `keep_lists` keeps every username of each kind, not only examples. `params` are the query's values
+    (default: the spec's, rendered); `vars` replace the tenant's.
     """
     where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
     context = context_of(spec, tenant, vars)
     if params is None:
         params = render_params(spec.source.params, context, where=where)
-    planned = Planned(tenant=tenant.name, spec=spec.name, path=path, header=spec.header)
+    classifier = None
+    if known is not None:
+        user = spec.header.index("username")
+        classifier = Classifier(known, username=user, incremental=incremental, keep_lists=keep_lists)
     with (
         _no_collection(),
         source.query(spec.source.query, params) as rows,
         ImportFile(path, spec.header) as out,
     ):
-        planned.columns = rows.columns
         renderer = Renderer(spec, rows.columns, context, where=where)
-        writer = _Writer(spec, renderer, _identity(rows.columns, spec, where), out, planned)
+        identity = _identity(rows.columns, spec, where)
+        writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier)
         writer.run(rows, progress)
         writer.duplicates()
-        planned.preview = [tuple(r) for r in itertools.islice(out.data_lines(), PREVIEW_LINES)]
+        preview = tuple(tuple(r) for r in itertools.islice(out.data_lines(), PREVIEW_LINES))
         out.commit()
-    planned.rows_out = len(planned.source_rows)
-    planned.findings.sort(key=lambda f: f.row)
-    planned.dropped.sort(key=lambda f: f.row)
-    _guards(spec, planned)
-    return planned
+    findings = sorted(writer.findings, key=lambda f: f.row)
+    rows_out = len(writer.source_rows)
+    changes = None
+    if classifier is not None:
+        changes = classifier.finish(writer.dropped_lines, writer.dropped_rows, findings, preview, rows_out)
+    lines = rows_out + (classifier.left_out if classifier is not None else 0)
+    holds, failures = _guards(spec, lines, writer.rows_read - writer.rows_skipped, findings)
+    if changes is not None and known is not None:
+        holds += hold(spec, changes, len(known))
+    return Planned(
+        tenant=tenant.name,
+        spec=spec.name,
+        path=path,
+        header=spec.header,
+        columns=tuple(rows.columns),
+        rows_read=writer.rows_read,
+        rows_skipped=writer.rows_skipped,
+        rows_out=rows_out,
+        findings=findings,
+        dropped=sorted(writer.dropped, key=lambda f: f.row),
+        preview=preview,
+        source_rows=writer.source_rows,
+        holds=holds,
+        failures=failures,
+        changes=changes,
+    )
 
 
-def _guards(spec: Spec, planned: Planned) -> None:
-    """The spec's checks on the file as a whole: too few rows holds the run; too many invalid fails it."""
+def _guards(
+    spec: Spec, lines: int, considered: int, findings: Sequence[Finding]
+) -> tuple[list[str], list[str]]:
+    """The spec's checks on the file as a whole (`lines`: every line planned, sent or unchanged): too few
+    rows holds the run; too many invalid fails it."""
     checks = spec.checks
-    if checks.min_rows is not None and planned.rows_out < checks.min_rows:
-        planned.holds.append(
-            f"{planned.rows_out} rows is fewer than checks.min_rows ({checks.min_rows}); "
+    holds, failures = [], []
+    if checks.min_rows is not None and lines < checks.min_rows:
+        holds.append(
+            f"{lines} rows is fewer than checks.min_rows ({checks.min_rows}); "
             "is the export complete? Nothing is sent until it is (or use --force)"
         )
-    invalid = len({f.row for f in planned.findings})
-    considered = planned.rows_read - planned.rows_skipped
+    invalid = len({f.row for f in findings})
     allowed = checks.max_invalid.of(considered)
     if invalid > allowed:
-        planned.failures.append(
+        failures.append(
             f"{invalid} row{'s' if invalid != 1 else ''} failed the pre-checks and "
             f"{'were' if invalid != 1 else 'was'} left out; checks.max_invalid allows {checks.max_invalid}"
         )
+    return holds, failures

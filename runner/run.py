@@ -1,8 +1,9 @@
 """Running a job: plan the file, hold it if a guard says so, send it, read the answer, hold it against the
 spec's expectations, record what Infiniti accepted, and archive the run.
 
-    lock -> plan (source -> render -> pre-checks -> file) -> changes since the last accepted run
-         -> guards (min_rows, max_change) -> POST (in batches) -> answer -> expectations
+    lock -> plan (source -> render -> pre-checks -> changes since the last accepted run -> file
+         -> guards: min_rows, max_change; one pass, a frozen result) -> POST (in batches) -> answer
+         -> expectations
          -> state (one transaction) -> archive (sent.csv, answers, report.json) -> prune
 
 One job's failure is its own result; it never stops the other jobs.
@@ -24,16 +25,16 @@ from typing import Any
 
 from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
-from runner.changes import Changes, accepted_fingerprints, compare, hold
+from runner.changes import Changes, accepted_fingerprints
 from runner.client import Client, Endpoint
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
 from runner.errors import EXIT_CHECK, EXIT_OK, InfinitiError, StateError, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
-from runner.plan import Planned, build
+from runner.pipeline import plan_job
+from runner.plan import Planned
 from runner.secrets import redact, redact_response, remember_basic, resolve
-from runner.source import open_source
 from runner.spec import COUNTS, Project, Spec, Tenant
 from runner.state import RunRecord, StateStore, holder, now
 
@@ -215,14 +216,22 @@ class Runner:
         return result
 
     def _plan_and_send(self, result: JobResult, endpoint: Endpoint) -> None:
+        """Plan (the file, its changes and its guards, in one pass), then send, check and record: each
+        stage reads the plan's frozen result."""
         tenant, spec = result.job.tenant, result.job.spec
         assert result.archive is not None
-        planned = self._plan(result.job, result.archive / "sent.csv")
-        result.planned = planned
         known = self.state.known(tenant.name, spec.name)
-        incremental = spec.mode == "incremental" and not self.options.full
-        result.changes = compare(planned, known, incremental=incremental)
-        result.holds = planned.holds + hold(spec, result.changes, len(known))
+        planned = plan_job(
+            result.job,
+            result.archive / "sent.csv",
+            known,
+            environ=self.environ,
+            root=self.project.root,
+            console=self.console,
+            full=self.options.full,
+        )
+        result.planned, result.changes = planned, planned.changes
+        result.holds = list(planned.holds)
         if result.holds and not self.options.force:
             result.outcome, result.exit_code = "held", EXIT_CHECK
             self._record(result, accepted=())
@@ -235,20 +244,8 @@ class Runner:
         result.unmet = unmet(spec.expect, answer, planned.rows_out, result.failed_rows) + unconfirmed(answers)
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
-        self._record(result, accepted=_accepted(answers, planned), forget=result.changes.gone)
-
-    def _plan(self, job: Job, path: Path) -> Planned:
-        tenant, spec = job.tenant, job.spec
-        where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
-        connection = tenant.connections[spec.source.connection]
-        source = open_source(connection, environ=self.environ, root=self.project.root, where=where)
-        progress = Progress(self.console)
-        try:
-            return build(
-                spec, tenant, source, path, progress=lambda n: progress.update(f"{job.name}: {n:,} rows read")
-            )
-        finally:
-            progress.done()
+        gone = planned.changes.gone if planned.changes is not None else []
+        self._record(result, accepted=_accepted(answers, planned), forget=gone)
 
     def _send(self, result: JobResult, endpoint: Endpoint, planned: Planned) -> list[tuple[Answer, int]]:
         """Post the file (in batches of the tenant's batch_size); each batch's answer and row count."""
@@ -320,12 +317,7 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
     failed = {row: outcome for row, outcome in answer.details.items() if is_failure(outcome)}
     if not failed:
         return []
-    usernames: dict[int, str] = {}
-    records = read_records(planned.path)
-    user = next(records).index("username")
-    for line, record in enumerate(records, 1):
-        if line in failed:
-            usernames[line] = record[user]
+    usernames = _usernames(planned, set(failed))
     allow = spec.expect.allow
     return [
         FailedRow(
@@ -337,6 +329,21 @@ def _failed_rows(answer: Answer, planned: Planned, spec: Spec) -> list[FailedRow
         )
         for line, outcome in sorted(failed.items())
     ]
+
+
+def _usernames(planned: Planned, lines: set[int]) -> dict[int, str]:
+    """The usernames on `lines` of the file: from the plan's new and changed lines when they are the whole
+    file (an incremental run), else read from the file (a first run, or a full one)."""
+    pending = planned.changes.pending if planned.changes is not None else None
+    if pending is not None and len(pending) == planned.rows_out:
+        return {line: username for line, username, _ in pending if line in lines}
+    usernames: dict[int, str] = {}
+    records = read_records(planned.path)
+    user = next(records).index("username")
+    for line, record in enumerate(records, 1):
+        if line in lines:
+            usernames[line] = record[user]
+    return usernames
 
 
 def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:

@@ -3,17 +3,18 @@ the state knows (runner.changes.Known) classifies every user, whatever two usern
 
 from __future__ import annotations
 
-import csv
-from array import array
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.changes import Known, compare, fingerprint, user_hash
+from runner.changes import Classifier, Known, fingerprint, user_hash
+from runner.csvfile import read_records
+from runner.plan import Planned, build
+from runner.source import StaticRows
+from tests.support.specs import make_spec, make_tenant
 
 # Cells as the file can hold them: any text but NUL (the pre-checks keep such lines out).
 CELL = st.text(alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]))
@@ -33,46 +34,46 @@ def test_lines_with_the_same_cells_have_the_same_fingerprint_and_others_do_not(
         assert (fingerprint(a) == fingerprint(b)) == (a == b)
 
 
-def _planned(tmp_path: Path, lines: Sequence[tuple[str, ...]]) -> Any:
-    path = tmp_path / "staff.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle, lineterminator="\r\n").writerows([HEADER, *lines])
-    return SimpleNamespace(
-        path=path,
-        header=HEADER,
-        rows_out=len(lines),
-        findings=[],
-        preview=list(lines[:5]),
-        source_rows=array("q", range(2, len(lines) + 2)),
-        changes=None,
-    )
+SPEC = make_spec({"username": "{{ row.u }}", "library-group": "{{ row.g }}"}, ids=["u"])
 
 
-HEADER = ("username", "library-group")
+def _line(username: str, group: str) -> tuple[str, ...]:
+    """The line of the file the spec makes of a row (system-group is a constant)."""
+    return (username, group, "Students")
+
+
+def _plan(tmp_path: Path, rows: Sequence[tuple[str, str]], known: Known, **options: Any) -> Planned:
+    source = StaticRows([{"u": u, "g": g} for u, g in rows])
+    return build(SPEC, make_tenant(), source, tmp_path / "staff.csv", known=known, **options)
+
+
+def _data(planned: Planned) -> list[list[str]]:
+    return list(read_records(planned.path))[1:]
 
 
 def test_a_username_hash_shared_with_a_known_user_only_makes_a_line_changed(tmp_path: Path) -> None:
     # a and b are known under the hash of c (as if their hashes collided with c's): c is sent as changed,
     # never taken as unchanged; a, still in the file, is unchanged; b, sharing c's hash, is taken as seen.
-    a, b, c = ("a", "Staff"), ("b", "Staff"), ("c", "Staff")
+    a, b, c = _line("a", "Staff"), _line("b", "Staff"), _line("c", "Staff")
     known = Known.of_rows(
         [(fingerprint(a), user_hash("c")), (fingerprint(b), user_hash("c"))],
         lambda _wanted: [(fingerprint(a), "a"), (fingerprint(b), "b")],
     )
-    planned = _planned(tmp_path, [a, c])
-    changes = compare(planned, known, incremental=True)
+    planned = _plan(tmp_path, [("a", "Staff"), ("c", "Staff")], known, incremental=True)
+    changes = planned.changes
+    assert changes is not None
     assert (changes.new, changes.changed, changes.unchanged, changes.vanished) == (0, 1, 1, 0)
     assert changes.pending == [(1, "c", fingerprint(c))]
-    assert planned.path.read_bytes() == b"username,library-group\r\nc,Staff\r\n"
-    assert list(planned.source_rows) == [3]
+    assert _data(planned) == [list(c)]
+    assert list(planned.source_rows) == [2]
 
 
 def test_new_changed_unchanged_and_gone_users_in_the_file_order(tmp_path: Path) -> None:
-    lines = [(f"u{i}", "Staff") for i in range(8)]
-    known = Known.of({**{u: fingerprint((u, g)) for u, g in lines[:5]}, "u1": 1, "left": 2, "also left": 3})
-    planned = _planned(tmp_path, lines)
-    changes = compare(planned, known, incremental=False, keep_lists=True)
-    assert changes.lists == {
+    rows = [(f"u{i}", "Staff") for i in range(8)]
+    accepted = {u: fingerprint(_line(u, g)) for u, g in rows[:5]}
+    known = Known.of({**accepted, "u1": 1, "left": 2, "also left": 3})
+    changes = _plan(tmp_path, rows, known, keep_lists=True).changes
+    assert changes is not None and changes.lists == {
         "new": ["u5", "u6", "u7"],
         "changed": ["u1"],
         "unchanged": ["u0", "u2", "u3", "u4"],
@@ -85,3 +86,17 @@ def test_new_changed_unchanged_and_gone_users_in_the_file_order(tmp_path: Path) 
         (8, "u7"),
     ]
     assert changes.gone == ["also left", "left"]
+
+
+@given(st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=300, unique=True), st.data())
+def test_each_line_is_found_among_the_known_fingerprints_exactly_when_it_is_one(
+    users: list[str], data: st.DataObject
+) -> None:
+    # the classifier looks a line up only among the fingerprints sharing its top bits (Known.buckets)
+    accepted = data.draw(st.sets(st.sampled_from(users)))
+    known = Known.of({u: fingerprint((u, "Staff")) for u in accepted})
+    classifier = Classifier(known, username=0, incremental=True, keep_lists=True)
+    assert classifier.line is not None
+    written = [u for n, u in enumerate(users, 1) if classifier.line(n, (u, "Staff"))]
+    assert written == [u for u in users if u not in accepted]
+    assert classifier.left_out == len(accepted)

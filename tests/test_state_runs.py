@@ -14,17 +14,15 @@ import json
 import os
 import re
 import tracemalloc
-from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from runner.changes import Changes, compare, fingerprint, user_hash
-from runner.precheck import Finding
+from runner.changes import Classifier, fingerprint, user_hash
+from runner.csvfile import read_records
 from runner.state import SCHEMA_VERSION, RunRecord, StateStore, runs_table
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Done, Site, copy_project, invoke
@@ -639,8 +637,9 @@ def test_the_users_a_file_no_longer_has_are_named(
 
 
 def test_comparing_holds_no_python_object_per_known_user(tmp_path: Path) -> None:
-    """What the state knows costs 17 bytes a user (two 64-bit arrays and a flag), not the 250 and more a
-    dict of usernames takes; the file is read as a stream. Memory is counted, time never is."""
+    """What the state knows costs 17 bytes a user (two 64-bit arrays and a flag), and classifying the lines
+    as the planner writes them 4 more (the source row of each unchanged line, not written), not the 250
+    and more a dict of usernames takes; the lines stream. Memory is counted, time never is."""
     users = 200_000
     store = StateStore.open(os.fspath(tmp_path / "state.db"), environ={})
     header = ("username", "library-group", "system-group", "emailAddress")
@@ -650,30 +649,24 @@ def test_comparing_holds_no_python_object_per_known_user(tmp_path: Path) -> None
         csv.writer(handle, lineterminator="\r\n").writerows([header, *lines])
     try:
         _record_users(store, [(line[0], fingerprint(line)) for line in lines[10:]])
-        planned = _Planned(path, header, users, [], [lines[0]], array("q", range(2, users + 2)))
+        first = lines[0]
         del lines
         tracemalloc.start()
         try:
-            changes = compare(planned, store.known("demo", "staff"), incremental=True)
+            classifier = Classifier(
+                store.known("demo", "staff"), username=0, incremental=True, keep_lists=False
+            )
+            assert classifier.line is not None
+            records = read_records(path)
+            next(records)
+            written = sum(classifier.line(n, record) for n, record in enumerate(records, 2))
+            changes = classifier.finish([], set(), [], [first], written)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
     finally:
         store.close()
-    assert (changes.new, changes.unchanged, changes.vanished, planned.rows_out) == (10, users - 10, 0, 10)
-    # 17 bytes a known user (about 4.8 MB measured, with the rows read at a time); through a dict of
+    assert (changes.new, changes.unchanged, changes.vanished, written) == (10, users - 10, 0, 10)
+    # 21 bytes a known user (about 4.8 MB measured, with the rows read at a time); through a dict of
     # the usernames (Known.of(store.synced(...))) the same comparison peaks at about 56 MB.
     assert peak < users * 24 + 1_000_000, peak
-
-
-@dataclass
-class _Planned:
-    """A planned file as comparing reads it (runner.changes.Planned)."""
-
-    path: Path
-    header: tuple[str, ...]
-    rows_out: int
-    findings: list[Finding]
-    preview: list[tuple[str, ...]]
-    source_rows: array[int]
-    changes: Changes | None = None

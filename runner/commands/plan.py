@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import jobs, project, report
-from runner.changes import Known, compare, hold
-from runner.console import Console, Progress
+from runner import jobs, pipeline, project, report
+from runner.changes import Known
+from runner.console import Console
 from runner.dburl import unwritten_sqlite
-from runner.errors import EXIT_CHECK, EXIT_OK, SyncError, Where
+from runner.errors import EXIT_CHECK, EXIT_OK, SyncError
 from runner.jobs import Job
-from runner.plan import Planned, build
-from runner.source import open_source
+from runner.plan import Planned
 from runner.spec import Secret
 
 if TYPE_CHECKING:
@@ -39,28 +38,25 @@ class _Setting:
 
 
 def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
-    """Plan one job into `out/TENANT/SPEC.csv` and compare it with what Infiniti last accepted;
+    """Plan one job into `out/TENANT/SPEC.csv` against what Infiniti last accepted (runner.pipeline);
     when it fails, no file of that name is left there."""
     tenant, spec = job.tenant, job.spec
-    where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
     path = setting.out / tenant.name / f"{spec.name}.csv"
-    progress = Progress(console)
     try:
-        connection = tenant.connections[spec.source.connection]
-        source = open_source(connection, environ=os.environ, root=setting.root, where=where)
-        planned = build(
-            spec, tenant, source, path, progress=lambda n: progress.update(f"{job.name}: {n:,} rows")
-        )
         known = setting.state.known(tenant.name, spec.name) if setting.state else Known.of({})
-        incremental = spec.mode == "incremental" and not setting.full
-        changes = compare(planned, known, incremental=incremental, keep_lists=setting.lists)
-        planned.holds += hold(spec, changes, len(known))
-        return planned
+        return pipeline.plan_job(
+            job,
+            path,
+            known,
+            environ=os.environ,
+            root=setting.root,
+            console=console,
+            full=setting.full,
+            keep_lists=setting.lists,
+        )
     except SyncError:
         path.unlink(missing_ok=True)  # a file from an earlier plan must not pass for this one
         raise
-    finally:
-        progress.done()
 
 
 def execute(args: argparse.Namespace, console: Console) -> int:
