@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from runner.csvfile import read_records
 from runner.plan import Planned, build
 from runner.source import StaticRows
 from runner.spec import Checks
-from tests.support.project import Site
+from tests.support.project import Site, example_site_fixture
 from tests.support.specs import make_spec, make_tenant
 
 
@@ -137,14 +137,7 @@ def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return reads
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    """The example project and a sandbox process with the demo tenant."""
-    running = Site.start(tmp_path / "project")
-    try:
-        yield running
-    finally:
-        running.stop()
+site = example_site_fixture
 
 
 def test_a_second_run_never_reads_its_sent_file_back(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:

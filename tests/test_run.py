@@ -29,7 +29,7 @@ from runner.sandbox import Fault
 from runner.sandbox.tls import ensure
 from runner.state import StateStore
 from tests.support import processes, stores
-from tests.support.project import Site, copy_project, invoke
+from tests.support.project import Site, copy_project, example_site_fixture, invoke
 from tests.support.sandbox import start_sandbox_process
 from tests.support.stores import StateUnderTest
 
@@ -49,14 +49,7 @@ STAFF_CSV = (
 SIX_CREATED = "6 users processed. 6 users created. 0 users updated. 0 users failed."
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    """The example project and a sandbox process with the demo tenant."""
-    running = Site.start(tmp_path / "project")
-    try:
-        yield running
-    finally:
-        running.stop()
+site = example_site_fixture
 
 
 @pytest.fixture

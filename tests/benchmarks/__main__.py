@@ -211,21 +211,7 @@ def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[
         sandbox.stop()
 
 
-STATE_PROJECT = """\
-version: 1
-state: {{env: BENCH_STATE}}
-tenants:
-  demo:
-    url: {url}
-    tenant_id: demo
-    username: autosync
-    password: {{env: BENCH_INFINITI_PASSWORD}}
-    ca_bundle: {ca}
-    connections:
-      export: {{files: export}}
-    specs: [students]
-    timeout: {{read: 600}}
-"""
+STATE_PROJECT = PROJECT.replace("version: 1\n", "version: 1\nstate: {{env: BENCH_STATE}}\n", 1)
 STATE_KINDS = ("sqlite", "pg")
 
 

@@ -19,7 +19,7 @@ import io
 import os
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -149,3 +149,13 @@ class Site:
         """The archived runs of `tenant` and `spec`, oldest first."""
         folder = self.root / ".infiniti-sync" / "runs" / tenant / spec
         return sorted(p for p in folder.iterdir() if p.is_dir())
+
+
+@pytest.fixture(name="site")
+def example_site_fixture(tmp_path: Path) -> Iterator[Site]:
+    """The example project and a sandbox process with the demo tenant (use: `site = example_site_fixture`)."""
+    running = Site.start(tmp_path / "project")
+    try:
+        yield running
+    finally:
+        running.stop()
