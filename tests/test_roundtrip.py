@@ -86,13 +86,7 @@ def _check(names: list[tuple[str, str]], planned: Planned, records: list[list[st
 def test_any_text_survives_a_csv_export(names: list[tuple[str, str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        export = folder / "export"
-        export.mkdir()
-        with (export / "people.csv").open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["n", "given", "family"])
-            writer.writerows((n, g, f) for n, (g, f) in enumerate(names, 1))
-        planned, records = _plan(CsvFiles(export, "utf-8", ",", where=WHERE), folder)
+        planned, records = _plan(_export(folder, names), folder)
     _check(names, planned, records)
 
 
