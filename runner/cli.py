@@ -12,9 +12,10 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from runner import __version__
-from runner.console import Console
+from runner.console import LOG_FORMATS, Console, Fields, LogFormat
 from runner.errors import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -90,7 +91,7 @@ def _args_demo(p: argparse.ArgumentParser) -> None:
 
 
 def _args_schema(p: argparse.ArgumentParser) -> None:
-    p.add_argument("which", choices=["spec", "project"], nargs="?", default="spec")
+    p.add_argument("which", choices=["spec", "project", "tenant"], nargs="?", default="spec")
 
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
@@ -101,7 +102,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "history": ("recent runs with outcome and counts", _args_history),
     "sandbox": ("serve a local Infiniti that follows the autoSync contract", _args_sandbox),
     "demo": ("the whole pipeline on the example project against an in-process sandbox", _args_demo),
-    "schema": ("print the JSON Schema of a spec or of the project file", _args_schema),
+    "schema": ("print the JSON Schema of a spec, the project file or a tenant file", _args_schema),
 }
 
 
@@ -126,13 +127,42 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         "--quiet",
         action="store_true",
         default=argparse.SUPPRESS if suppress else False,
-        help="only errors and results",
+        help="only what needs a person: problems, one line each; nothing when all is well",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=argparse.SUPPRESS if suppress else "text",
+        help="messages on standard error as text lines or one JSON object per line (default: text)",
+    )
+
+
+class _BadUsage(Exception):
+    """A command line argparse refused: its usage and its complaint, for the console to write."""
+
+    def __init__(self, usage: str, complaint: str):
+        super().__init__(complaint)
+        self.usage, self.complaint = usage, complaint
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are raised, not written to standard error by argparse."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _BadUsage(self.format_usage().rstrip(), f"{self.prog}: error: {message}")
+
+
+def _log_format(argv: Sequence[str]) -> LogFormat:
+    """The --log-format of a command line argparse refused (text unless json is asked for)."""
+    for i, arg in enumerate(argv):
+        if arg == "--log-format=json" or (arg == "--log-format" and argv[i + 1 : i + 2] == ["json"]):
+            return "json"
+    return "text"
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `infiniti-sync`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="infiniti-sync",
         description="Sync a Student Management System into Concord Infiniti with validated specs.",
         epilog=EPILOG,
@@ -149,13 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report_error(console: Console, err: SyncError) -> None:
+    """An error that stopped the command: each problem of an invalid project, or the error."""
     if isinstance(err, SpecError):
         for problem in err.problems:
-            console.error(str(problem))
+            console.log(problem.severity, "problem", str(problem))
         errors = sum(1 for p in err.problems if p.severity == "error")
-        console.error(f"{errors} problem{'s' if errors != 1 else ''}; fix them and run again")
+        if not console.quiet:
+            console.error(f"{errors} problem{'s' if errors != 1 else ''}; fix them and run again")
         return
-    console.error(f"error: {err}")
+    console.error(f"error: {err}", about=Fields(err.where.tenant, err.where.spec))
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
@@ -164,9 +196,14 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+    except _BadUsage as bad:
+        console.log_format = _log_format(sys.argv[1:] if argv is None else argv)
+        text = bad.complaint if console.log_format == "json" else f"{bad.usage}\n{bad.complaint}"
+        console.error(text, event="usage")
+        return EXIT_USAGE
     except SystemExit as exit_:
         return int(exit_.code or 0) if isinstance(exit_.code, int) else EXIT_USAGE
-    console.verbose, console.quiet = args.verbose, args.quiet
+    console.verbose, console.quiet, console.log_format = args.verbose, args.quiet, args.log_format
     console.progress = getattr(args, "format", "text") != "json"  # machines get no progress lines
     try:
         module = importlib.import_module(f"runner.commands.{args.command}")
@@ -175,19 +212,22 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         _report_error(console, err)
         return err.exit_code
     except KeyboardInterrupt:
-        console.error("interrupted")
+        console.error("interrupted", event="interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        sys.stderr.close()  # the reader went away (`| head`); nothing more to say
+        console.reader_gone()
         return 0
     except OSError as err:  # the system refused a file the project names: too long a name, no permission
-        console.error(f"error: cannot use {err.filename or 'a file'}: {err.strerror or err}")
-        console.error("  hint: check the paths in the project file, and that this account may use them")
+        console.error(
+            f"error: cannot use {err.filename or 'a file'}: {err.strerror or err}\n"
+            "  hint: check the paths in the project file, and that this account may use them"
+        )
         return EXIT_OUTSIDE
     except Exception as err:  # the one place a bug becomes exit 4
         if console.verbose:
-            console.error(traceback.format_exc().rstrip())
-        console.error(f"internal error: {type(err).__name__}: {err}")
+            console.log("debug", "traceback", traceback.format_exc().rstrip())
+        text = f"internal error: {type(err).__name__}: {err}"
         if not console.verbose:
-            console.error("this is a bug in infiniti-sync; run again with -v for the traceback")
+            text += "\nthis is a bug in infiniti-sync; run again with -v for the traceback"
+        console.error(text, event="internal-error")
         return EXIT_INTERNAL

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from runner.answer import reason
 from runner.changes import Changes
+from runner.console import Console, Fields, Level, one_line
 from runner.errors import Problem, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
 from runner.precheck import Finding
+from runner.spec import COUNTS
 from runner.tables import table
 from runner.yamlfile import display_path
 
@@ -28,9 +30,12 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def problems_text(problems: Sequence[Problem], files: int) -> str:
-    """Validation findings, one per line, then a one-line verdict."""
+def problems_text(problems: Sequence[Problem], files: int, *, quiet: bool = False) -> str | None:
+    """Validation findings, one per line, then a one-line verdict (with `quiet`, the findings alone, and
+    None when there are none)."""
     lines = [str(p) for p in problems]
+    if quiet:
+        return "\n".join(lines) or None
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     if errors or warnings:
@@ -348,6 +353,45 @@ def runs_text(results: Sequence[JobResult], verbose: bool = False) -> str:
     return "\n".join(line for r in results for line in run_text(r, verbose))
 
 
+def problem_line(result: JobResult) -> str | None:
+    """What `run -q` says of a job: nothing when it is ok, else one line with why and where its archive is."""
+    if result.outcome == "ok":
+        return None
+    if result.error is not None:
+        why = [result.error.message] + ([f"hint: {result.error.hint}"] if result.error.hint else [])
+    else:
+        failures = result.planned.failures if result.planned is not None else []
+        why = [*result.holds, *result.unmet, *failures]
+    archive = f" (archive: {result.archive})" if result.archive is not None else ""
+    return one_line(f"{result.name}: {result.outcome}: " + "; ".join(why)) + archive
+
+
+def runs_quiet(results: Sequence[JobResult]) -> str | None:
+    """The report of `run -q`: a line per job that needs a person; None when every job is ok."""
+    lines = [line for r in results if (line := problem_line(r)) is not None]
+    return "\n".join(lines) if lines else None
+
+
+_JOB_LEVEL: dict[str, Level] = {"ok": "info", "held": "warning"}
+
+
+def log_job(console: Console, result: JobResult) -> None:
+    """Log a finished job as an event of its own (`job.finished`, or `job.held`, `job.failed`, `job.error`)
+    with its counts and duration; only JSON logs carry it, text messages already say it in the report."""
+    if console.log_format != "json":
+        return
+    answer, planned = result.answer, result.planned
+    counts: dict[str, int | None] = {
+        "read": planned.rows_read if planned is not None else None,
+        "sent": result.rows_sent,
+        **{name: getattr(answer.counts, name) if answer else None for name in COUNTS},
+    }
+    duration = (result.finished - result.started).total_seconds() if result.finished else None
+    event = "job.finished" if result.outcome == "ok" else f"job.{result.outcome}"
+    about = Fields(result.job.tenant.name, result.job.spec.name, result.outcome, counts, duration)
+    console.log(_JOB_LEVEL.get(result.outcome, "error"), event, one_line(run_line(result)), about)
+
+
 def runs_json(results: Sequence[JobResult]) -> str:
     """The JSON report of `run`."""
     return json.dumps({"runs": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
@@ -426,6 +470,16 @@ def tests_text(results: Sequence[tuple[CaseResult, float]]) -> str:
     failed = sum(not r.passed for r, _ in results)
     lines.append(f"{len(results) - failed} passed, {failed} failed")
     return "\n".join(lines)
+
+
+def tests_quiet(results: Sequence[tuple[CaseResult, float]]) -> str | None:
+    """The report of `test -q`: a line per failing case with its differences; None when all pass."""
+    lines = [
+        one_line(f"FAIL {r.spec.name}: {r.case.name} ({r.where}): " + "; ".join(r.differences))
+        for r, _ in results
+        if not r.passed
+    ]
+    return "\n".join(lines) if lines else None
 
 
 def tests_json(results: Sequence[tuple[CaseResult, float]]) -> str:

@@ -40,10 +40,14 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     finally:
         pool.clear()
         state.close()
+    for result in results:
+        report.log_job(console, result)
     if args.format == "json":
         console.print(report.runs_json(results))
-    else:
+    elif not console.quiet:
         console.print(report.runs_text(results, verbose=console.verbose))
+    elif (problems := report.runs_quiet(results)) is not None:
+        console.print(problems)
     if args.junit:
         report.write_private(args.junit, report.runs_junit(results))
     return max((r.exit_code for r in results), default=EXIT_OK)
