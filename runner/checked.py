@@ -2,10 +2,10 @@
 every run (a department's project of 5,000 tenants takes over a second to validate, and a cron job or a
 CronJob per tenant would pay that on every start).
 
-A project whose files (the project file and every spec, as text, with their paths) and whose runner (this
-package's version and files) are the same as when they last passed validation with no problem at all passes
-again without being validated; anything else is validated as usual. What is kept is one empty file per
-passing content, named by its SHA-256, in the cache folder:
+A project whose files (the project file, its tenant files and every spec, as text, with their paths) and
+whose runner (this package's version and files) are the same as when they last passed validation with no
+problem at all passes again without being validated; anything else is validated as usual. What is kept is
+one empty file per passing content, named by its SHA-256, in the cache folder:
 
     INFINITI_SYNC_CACHE            when set (empty: keep nothing, validate every time)
     %LOCALAPPDATA%\\infiniti-sync\\validated      Windows
@@ -61,7 +61,7 @@ def _runner() -> bytes:
 def key(files: Files) -> str:
     """The SHA-256 of the project's files and of the runner."""
     digest = hashlib.sha256(_runner())
-    for doc in ([files.project] if files.project else []) + files.specs:
+    for doc in ([files.project] if files.project else []) + files.tenant_files + files.specs:
         digest.update(f"{doc.path}\0{len(doc.text)}\0".encode())
         digest.update(doc.text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()

@@ -5,15 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.yamlfile import Document
+from runner.errors import Problem, Severity
+from runner.yamlfile import Document, JsonPath
 
 
 @dataclass
 class Files:
-    """The loaded files of a project: the project file (if any) and the specs."""
+    """The loaded files of a project: the project file (if any), its tenant files (when `tenants:` names a
+    folder) and the specs."""
 
     project: Document | None
     specs: list[Document] = field(default_factory=list)
+    tenant_files: list[Document] = field(default_factory=list)
 
     def spec_name(self, doc: Document) -> str:
         """A spec's name: its `name` key, else the file name without extension."""
@@ -21,8 +24,41 @@ class Files:
         name = data.get("name")
         return name if isinstance(name, str) else doc.path.stem
 
+    @property
+    def tenants_folder(self) -> bool:
+        """Whether the project's `tenants:` names a folder of tenant files."""
+        data = self.project.data if self.project and isinstance(self.project.data, dict) else {}
+        return isinstance(data.get("tenants"), str)
+
     def tenants(self) -> dict[str, Any]:
-        """The project's tenants mapping, or empty when it is missing or malformed."""
+        """The project's tenants by name (from the project file or its tenant files; the first file of a
+        name when two clash), or empty when they are missing or malformed."""
+        if self.tenants_folder:
+            found: dict[str, Any] = {}
+            for doc in self.tenant_files:
+                found.setdefault(doc.path.stem, doc.data)
+            return found
         data = self.project.data if self.project and isinstance(self.project.data, dict) else {}
         tenants = data.get("tenants")
         return tenants if isinstance(tenants, dict) else {}
+
+    def tenant_at(self, name: str) -> tuple[Document, JsonPath]:
+        """The file tenant `name` is written in, and the path of its entry there."""
+        if self.tenants_folder:
+            return next(doc for doc in self.tenant_files if doc.path.stem == name), ()
+        assert self.project is not None
+        return self.project, ("tenants", name)
+
+    def tenant_problem(
+        self,
+        name: str,
+        path: JsonPath,
+        message: str,
+        *,
+        rule: str,
+        severity: Severity = "error",
+        key: bool = False,
+    ) -> Problem:
+        """A finding about the node at `path` in tenant `name`'s entry, located in the file holding it."""
+        doc, prefix = self.tenant_at(name)
+        return doc.problem((*prefix, *path), message, rule=rule, severity=severity, key=key)

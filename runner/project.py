@@ -1,4 +1,6 @@
-"""Finding, reading and building a project: the project file, its specs folder, and the records.
+"""Finding, reading and building a project: the project file, its tenant files (`tenants: FOLDER`), its
+specs folder, and the records. A tenant file holds what an entry of the `tenants:` mapping holds, its name
+is the file's name, and paths in it are relative to the project file's folder, as in the mapping.
 
 `load()` is what every command but `validate` starts with: it validates everything (raising SpecError
 with every problem when something is wrong; files that passed before with no problem are not validated
@@ -100,18 +102,45 @@ def spec_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def tenants_dir(project: Document) -> Path | None:
+    """The folder of tenant files the project file names (`tenants: FOLDER`); None for a mapping."""
+    data = project.data if isinstance(project.data, dict) else {}
+    folder = data.get("tenants")
+    return project.path.parent / folder if isinstance(folder, str) and folder else None
+
+
+TENANT_SUFFIXES = (".yaml", ".yml")
+
+
+def tenant_files(folder: Path) -> list[Path]:
+    """The tenant files in `folder`, sorted: its YAML files (`.yaml`, `.yml`, in any case, so that a folder
+    means the same on every system); hidden files, other files and subfolders are not tenants."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in TENANT_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
+
+
 def read(
     project_file: Path, extra_specs: Iterable[Path] = (), *, load: Callable[[Path], Document] = load_yaml
 ) -> Files:
-    """Load the project file, every spec in its folder, and any `extra_specs` outside it."""
+    """Load the project file, its tenant files, every spec in its folder, and any `extra_specs` outside it
+    (a path among the tenant files is one of them, not a spec)."""
     project = load(project_file)
-    paths = spec_files(specs_dir(project))
-    known = {p.resolve() for p in paths}
+    folder = tenants_dir(project)
+    tenants = tenant_files(folder) if folder is not None else []
+    inside = folder.resolve() if tenants and folder is not None else None  # a tenants folder among the specs
+    paths = [p for p in spec_files(specs_dir(project)) if p.parent.resolve() != inside]
+    extra_specs = list(extra_specs)
+    known = {p.resolve() for p in (*tenants, *paths)} if extra_specs else set()
     for extra in extra_specs:
         if extra.resolve() not in known:
             known.add(extra.resolve())
             paths.append(absolute(extra))
-    return Files(project=project, specs=[load(p) for p in paths])
+    return Files(project=project, specs=[load(p) for p in paths], tenant_files=[load(p) for p in tenants])
 
 
 def load(project_file: Path, *, strict: bool = False) -> Project:
@@ -137,7 +166,7 @@ def build(files: Files) -> Project:
     data: dict[str, Any] = {**DEFAULTS, **files.project.data}
     root = files.project.path.parent
     specs = {files.spec_name(doc): build_spec(doc, files.spec_name(doc)) for doc in files.specs}
-    tenants = {name: _tenant(name, raw, root) for name, raw in data["tenants"].items()}
+    tenants = {name: _tenant(name, raw, root) for name, raw in files.tenants().items()}
     return Project(
         path=files.project.path,
         specs_dir=root / data["specs"],

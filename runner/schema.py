@@ -8,6 +8,7 @@ reworded for the person editing the file, located at the node (or key) it is abo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,8 +22,12 @@ from runner.errors import Problem
 from runner.suggest import did_you_mean
 from runner.yamlfile import Document, JsonPath
 
-Which = Literal["spec", "project"]
-FILES: dict[Which, str] = {"spec": "sync-spec.schema.json", "project": "project.schema.json"}
+Which = Literal["spec", "project", "tenant"]
+FILES: dict[Which, str] = {
+    "spec": "sync-spec.schema.json",
+    "project": "project.schema.json",
+    "tenant": "tenant.schema.json",  # made by tenant_schema() from the project schema's tenant
+}
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -39,6 +44,36 @@ _TYPES = Draft202012Validator.TYPE_CHECKER
 def text(which: Which) -> str:
     """The schema file as shipped (what `infiniti-sync schema` prints)."""
     return resources.files("runner").joinpath("schemas", FILES[which]).read_text(encoding="utf-8")
+
+
+def tenant_schema() -> str:
+    """The JSON Schema of one tenant file (`tenants: FOLDER`), as tenant.schema.json ships it: the project
+    schema's `$defs/tenant`, with the definitions it refers to, so that the two never disagree."""
+    project = json.loads(text("project"))
+    defs = {name: value for name, value in project["$defs"].items() if name not in ("tenant", "tenant_name")}
+    tenant = project["$defs"]["tenant"]
+    document = {
+        "$schema": project["$schema"],
+        "$id": f"urn:infiniti-sync:{FILES['tenant']}",
+        "title": "infiniti-sync tenant file",
+        "description": "One tenant of a project whose tenants: names a folder; the file's name is the "
+        "tenant's name. " + tenant["description"],
+        **{key: value for key, value in tenant.items() if key != "description"},
+        "$defs": defs,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def tenant_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a tenant's name (the schema's own words), or None when it can."""
+    pattern, said = _tenant_name_rule()
+    return None if pattern.fullmatch(name) else said[0].lower() + said[1:].rstrip(".")
+
+
+@cache
+def _tenant_name_rule() -> tuple[re.Pattern[str], str]:
+    rule = json.loads(text("project"))["$defs"]["tenant_name"]
+    return re.compile(rule["pattern"]), rule["patternErrorMessage"]
 
 
 @cache
@@ -70,12 +105,7 @@ def check(doc: Document, which: Which) -> list[Problem]:
     """Every schema violation in `doc`, located at its node; at one node, the best match first."""
     errors = sorted(validator(which).iter_errors(doc.data), key=relevance, reverse=True)
     findings = _Findings(doc)
-    for error in errors:
-        if error.validator == "additionalProperties":
-            findings.unknown_keys(error)
-    for error in errors:
-        if error.validator != "additionalProperties":
-            findings.add(error)
+    findings.add_all(errors)
     return list(dict.fromkeys(findings.problems))
 
 
@@ -86,6 +116,15 @@ class _Findings:
     doc: Document
     problems: list[Problem] = field(default_factory=list)
     meant: set[tuple[JsonPath, str]] = field(default_factory=set)
+
+    def add_all(self, errors: list[ValidationError]) -> None:
+        """Unknown keys first (they say which key was probably meant), then the rest."""
+        for error in errors:
+            if error.validator == "additionalProperties":
+                self.unknown_keys(error)
+        for error in errors:
+            if error.validator != "additionalProperties":
+                self.add(error)
 
     def unknown_keys(self, error: ValidationError) -> None:
         path: JsonPath = tuple(error.absolute_path)
@@ -165,8 +204,8 @@ class _Findings:
             message = f"needs {' or '.join(dict.fromkeys(missing))}"
             self.problems.append(self.doc.problem(path, message, rule="schema", key=bool(path)))
         else:
-            for sub in min(candidates, key=_depth):
-                self.add(sub)
+            closest: list[ValidationError] = min(candidates, key=_depth)
+            self.add_all(sorted(closest, key=relevance, reverse=True))
 
     def _exclusive(
         self,

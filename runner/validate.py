@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
@@ -36,6 +36,8 @@ def check(files: Files) -> list[Problem]:
     problems: list[Problem] = []
     if files.project is not None:
         problems += _check_document(files.project, "project", files)
+    for doc in files.tenant_files:
+        problems += _check_document(doc, "tenant", files)
     for doc in files.specs:
         problems += _check_document(doc, "spec", files)
     for rule in PROJECT_RULES:
@@ -58,8 +60,8 @@ def _check_document(doc: Document, which: schema.Which, files: Files) -> list[Pr
     found = list(doc.problems)
     replaced = set()
     loaded = {p.path for p in doc.problems}  # "quote it" says more than "must be a number"
-    if which == "project":
-        secrets = [p for p in _literal_secrets(doc) if p.path not in loaded]
+    if which != "spec":
+        secrets = [p for p in _literal_secrets(doc, which) if p.path not in loaded]
         replaced = {p.path for p in secrets}
         found += secrets
     replaced |= loaded
@@ -438,29 +440,39 @@ SPEC_RULES: tuple[SpecRule, ...] = (
 # --- project rules ----------------------------------------------------------------------------
 
 
-def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any]]:
+SecretKind = Literal["address", "password", "url"]  # a tenant's Infiniti address, a password, a database URL
+
+
+def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any, SecretKind]]:
+    """The values of a project file that may hold a secret, with their paths and kinds."""
     if "state" in data:
-        yield ("state",), data["state"]
+        yield ("state",), data["state"], "url"
     tenants = data.get("tenants")
     for name, tenant in tenants.items() if isinstance(tenants, dict) else []:
-        if not isinstance(tenant, dict):
-            continue
-        if "url" in tenant:
-            yield ("tenants", name, "url"), tenant["url"]
-        if "password" in tenant:
-            yield ("tenants", name, "password"), tenant["password"]
-        connections = tenant.get("connections")
-        for cname, conn in connections.items() if isinstance(connections, dict) else []:
-            if isinstance(conn, dict) and "url" in conn:
-                yield ("tenants", name, "connections", cname, "url"), conn["url"]
+        yield from _tenant_secret_paths(tenant, ("tenants", name))
 
 
-def _literal_secrets(doc: Document) -> Iterator[Problem]:
-    """Passwords written into the file, as a value or inside a URL."""
-    for path, value in _secret_paths(doc.data):
+def _tenant_secret_paths(tenant: Any, at: JsonPath) -> Iterator[tuple[JsonPath, Any, SecretKind]]:
+    """The values of a tenant's entry (at `at`) that may hold a secret, with their paths and kinds."""
+    if not isinstance(tenant, dict):
+        return
+    if "url" in tenant:
+        yield (*at, "url"), tenant["url"], "address"
+    if "password" in tenant:
+        yield (*at, "password"), tenant["password"], "password"
+    connections = tenant.get("connections")
+    for cname, conn in connections.items() if isinstance(connections, dict) else []:
+        if isinstance(conn, dict) and "url" in conn:
+            yield (*at, "connections", cname, "url"), conn["url"], "url"
+
+
+def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
+    """Passwords written into a project or tenant file, as a value or inside a URL."""
+    values = _secret_paths(doc.data) if which == "project" else _tenant_secret_paths(doc.data, ())
+    for path, value, kind in values:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             continue
-        if path[0] == "tenants" and path[-1] == "url" and len(path) == 3:  # the Infiniti address
+        if kind == "address":
             if found := _tenant_user_info(str(value)):
                 shown, address = found
                 yield doc.problem(
@@ -469,7 +481,7 @@ def _literal_secrets(doc: Document) -> Iterator[Problem]:
                     "the user in username: and the password as {env: VARIABLE} or {file: PATH}",
                     rule="secret",
                 )
-        elif path[-1] == "password":
+        elif kind == "password":
             yield doc.problem(
                 path,
                 "the password is written in the file; keep it out of the repository and write "
@@ -541,7 +553,7 @@ def check_tenant_specs(files: Files) -> Iterator[Problem]:
             message = f"no spec named {sname!r}" + (
                 f"; did you mean {hint!r}?" if hint else f" (specs: {_listing(specs)})"
             )
-            yield files.project.problem(("tenants", tname, "specs", i), message, rule="reference")
+            yield files.tenant_problem(tname, ("specs", i), message, rule="reference")
 
 
 def check_tenant_connections(files: Files) -> Iterator[Problem]:
@@ -558,8 +570,9 @@ def check_tenant_connections(files: Files) -> Iterator[Problem]:
             continue
         wanted, connections = _spec_connection(specs[sname]), _connections(tenant)
         if wanted is not None and wanted in defined and wanted not in connections:
-            yield files.project.problem(
-                ("tenants", tname, "specs", i),
+            yield files.tenant_problem(
+                tname,
+                ("specs", i),
                 f"spec {sname!r} reads connection {wanted!r}, which tenant {tname!r} does not "
                 f"define (it defines: {_listing(connections)})",
                 rule="reference",
@@ -584,14 +597,18 @@ def check_tenant_vars(files: Files) -> Iterator[Problem]:
     if files.project is None:
         return
     specs = {files.spec_name(d): d for d in files.specs}
+    reads: dict[str, dict[str, JsonPath]] = {}  # each spec's, found once however many tenants run it
     for tname, tenant, i, sname in _listed_specs(files):
         vars_ = tenant.get("vars", {})
         if sname not in specs or not isinstance(vars_, dict):
             continue
-        for name, path in _vars_read(specs[sname]).items():
+        if sname not in reads:
+            reads[sname] = _vars_read(specs[sname])
+        for name, path in reads[sname].items():
             if name not in vars_:
-                yield files.project.problem(
-                    ("tenants", tname, "specs", i),
+                yield files.tenant_problem(
+                    tname,
+                    ("specs", i),
                     f"spec {sname!r} reads vars.{name} (in {json_path(path)}), which tenant {tname!r} does "
                     f"not define (its vars: {_listing(vars_) if vars_ else 'none'})",
                     rule="reference",
@@ -611,8 +628,8 @@ def _tenants_readable(files: Files) -> bool:
     """Whether every tenant's connections could be read (else no connection can be called undefined)."""
     data = files.project.data if files.project is not None else None
     tenants = data.get("tenants") if isinstance(data, dict) else None
-    return isinstance(tenants, dict) and all(
-        isinstance(t, dict) and isinstance(t.get("connections", {}), dict) for t in tenants.values()
+    return isinstance(tenants, dict | str) and all(
+        isinstance(t, dict) and isinstance(t.get("connections", {}), dict) for t in files.tenants().values()
     )
 
 
@@ -659,8 +676,7 @@ def check_schedules(files: Files) -> Iterator[Problem]:
     for name, tenant in files.tenants().items():
         schedule = tenant.get("schedule") if isinstance(tenant, dict) else None
         if isinstance(schedule, str) and (error := cron.problem(schedule)):
-            assert files.project is not None
-            yield files.project.problem(("tenants", name, "schedule"), error, rule="schedule")
+            yield files.tenant_problem(name, ("schedule",), error, rule="schedule")
 
 
 def check_tenant_urls(files: Files) -> Iterator[Problem]:
@@ -668,9 +684,9 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
     for name, tenant in files.tenants().items():
         url = tenant.get("url") if isinstance(tenant, dict) else None
         if isinstance(url, str) and url.startswith("http://") and not _LOOPBACK.match(url):
-            assert files.project is not None
-            yield files.project.problem(
-                ("tenants", name, "url"),
+            yield files.tenant_problem(
+                name,
+                ("url",),
                 "use https://: the password would cross the network in clear text "
                 "(http:// is accepted only for a sandbox on this machine)",
                 rule="url",
@@ -686,6 +702,35 @@ def check_state(files: Files) -> Iterator[Problem]:
         yield files.project.problem(("state",), found, rule="state")
 
 
+def check_tenants_folder(files: Files) -> Iterator[Problem]:
+    """A tenants folder exists and holds tenant files, each named as a tenant may be, no two alike (not even
+    in case only: they would be one file on Windows and macOS)."""
+    if files.project is None or not files.tenants_folder:
+        return
+    folder = files.project.data["tenants"]
+    if not (files.project.path.parent / folder).is_dir():
+        message = f"the tenants folder {folder!r} does not exist next to this file"
+        yield files.project.problem(
+            ("tenants",), message + "; create it, one NAME.yaml per tenant", rule="reference"
+        )
+        return
+    if not files.tenant_files:
+        message = f"the tenants folder {folder!r} holds no tenant file; write one NAME.yaml per tenant in it"
+        yield files.project.problem(("tenants",), message, rule="reference")
+    named: dict[str, list[Document]] = {}
+    for doc in files.tenant_files:
+        named.setdefault(doc.path.stem.casefold(), []).append(doc)
+        if (problem := schema.tenant_name_problem(doc.path.stem)) is not None:
+            yield doc.problem(
+                (), f"{doc.path.stem!r} is not a valid tenant name: {problem}; rename the file", rule="schema"
+            )
+    for docs in named.values():
+        for doc in docs if len(docs) > 1 else ():
+            others = ", ".join(d.name for d in docs if d is not doc)
+            message = f"another tenant file has the name {doc.path.stem!r} (case aside): {others}; keep one"
+            yield doc.problem((), message, rule="duplicate-tenant")
+
+
 ProjectRule = Callable[[Files], Iterator[Problem]]
 PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_tenant_vars,
@@ -694,6 +739,7 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_spec_connections,
     check_duplicate_specs,
     check_specs_folder,
+    check_tenants_folder,
     check_schedules,
     check_tenant_urls,
     check_state,

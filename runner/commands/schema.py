@@ -1,4 +1,4 @@
-"""`infiniti-sync schema [spec|project]`: print a JSON Schema."""
+"""`infiniti-sync schema [spec|project|tenant]`: print a JSON Schema."""
 
 from __future__ import annotations
 

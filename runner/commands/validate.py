@@ -1,9 +1,9 @@
 """`infiniti-sync validate [PATH...]`: every problem of the project and its specs, offline.
 
 Without PATH, the whole project (`--project`, or the nearest infiniti-sync.yaml upwards) is checked. Each PATH
-is a project file or folder (the whole project is checked), a spec file (checked with its project, so that
-rules across files still apply, but only its own problems are reported) or a folder of specs. A spec outside
-any project is checked on its own. Paths of several projects may be given at once, as pre-commit does.
+is a project file or folder (the whole project is checked), a spec or tenant file (checked with its project,
+so that rules across files still apply, but only its own problems are reported) or a folder of them. A spec
+outside any project is checked on its own. Paths of several projects may be given at once, as pre-commit does.
 """
 
 from __future__ import annotations
@@ -96,9 +96,9 @@ def _files(target: Target, load: _Loader) -> tuple[Files, list[Document]]:
         return Files(project=None, specs=specs), specs
     files = project.read(target.project_file, target.specs, load=load)
     if target.whole:
-        return files, [d for d in (files.project, *files.specs) if d is not None]
+        return files, [d for d in (files.project, *files.tenant_files, *files.specs) if d is not None]
     wanted = {p.resolve() for p in target.specs}
-    return files, [d for d in files.specs if d.path.resolve() in wanted]
+    return files, [d for d in (*files.tenant_files, *files.specs) if d.path.resolve() in wanted]
 
 
 @dataclass
@@ -134,6 +134,6 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     elif args.format == "github":
         if problems:
             console.print(report.problems_github(problems))
-    else:
-        console.print(report.problems_text(problems, len(outcome.files)))
+    elif (text := report.problems_text(problems, len(outcome.files), quiet=console.quiet)) is not None:
+        console.print(text)
     return EXIT_USAGE if failed else EXIT_OK

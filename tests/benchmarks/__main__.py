@@ -16,7 +16,8 @@ included and peak memory (the process's maximum RSS, from wait4) is its own.
                 whole hand-written script (the floor's mapping, then cURL: `script_s`, `run/script`).
 5. start-up:    `infiniti-sync --version`, `validate` on the example project, and `run --tenant` on it against
                 `python -c "import ssl, sqlite3, csv"`.
-7. tenants:     `run --all` over `--tenants` small tenants with `--jobs 1` and with `--jobs 2`.
+7. tenants:     `run --all` over `--tenants` small tenants with `--jobs 1` and with `--jobs 2`; `validate`
+                of a project of `--tenant-files` tenant files (`tenants: FOLDER`).
 6. state:       with `--state-size` users already in the state (SQLite, and PostgreSQL at the URL of
                 `--postgres`, default $INFINITI_SYNC_TEST_POSTGRES; skipped without one), on an
                 incremental spec: recording them as a first run does (`record_s`, timed inside the
@@ -375,6 +376,13 @@ def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
     }
 
 
+def validate_tenant_files(work: Path, count: int, repeat: int) -> float:
+    """Median seconds of `validate` (a process, start-up included) on a project of `count` tenant files."""
+    folder = tenants.tenant_files(work, count)
+    command = [sys.executable, "-m", "runner", "validate", "-q"]
+    return median([measure(command, cwd=folder).seconds for _ in range(repeat)])
+
+
 def _state_rows(figures: dict[str, float], at: str) -> list[tuple[str, str, str, str]]:
     rows = []
     for kind in STATE_KINDS:
@@ -409,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (median)")
     parser.add_argument("--e2e-size", type=int, default=100_000, help="rows for run versus cURL (0: skip)")
     parser.add_argument("--tenants", type=int, default=1000, help="tenants for run --all --jobs (0: skip)")
+    parser.add_argument("--tenant-files", type=int, default=5000, help="tenant files for validate (0: skip)")
     parser.add_argument(
         "--state-size",
         type=int,
@@ -497,6 +506,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{found['run_tenant/python_startup']:.2f}",
                 )
             )
+        if args.tenant_files:
+            seconds = validate_tenant_files(work, args.tenant_files, args.repeat)
+            n = label(args.tenant_files)
+            figures[f"validate_tenant_files_s@{n}"] = seconds
+            rows.append((f"validate, {n} tenant files", f"{seconds:.2f} s", "", ""))
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

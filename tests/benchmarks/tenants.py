@@ -4,6 +4,8 @@
   a second worker process adds on this machine's cores (throughput ratio: `--jobs 1` time / `--jobs 2` time).
 - the start-up of `run --tenant demo --spec staff` on the example project, against the least any Python
   program that reads a CSV and speaks TLS pays: `python -c "import ssl, sqlite3, csv"`.
+- `validate` of a project whose `tenants:` names a folder of N tenant files (a department's generated
+  project), each file its own school with its own vars.
 
 Each measurement starts from no state, so every run sends (the sandbox answers with updates).
 """
@@ -46,6 +48,23 @@ def example(work: Path, url: str, ca: Path, tenants: int = 0) -> Path:
         )
         text = head + "tenants:\n" + body
     (folder / "infiniti-sync.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def tenant_files(work: Path, count: int) -> Path:
+    """The example project in `work` with its tenants in a folder of `count` tenant files (t0001.yaml, ...),
+    all valid; returns the project folder."""
+    folder = work / f"tenant-files-{count}"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(EXAMPLE, folder, symlinks=True)
+    text = (folder / "infiniti-sync.yaml").read_text(encoding="utf-8")
+    (folder / "infiniti-sync.yaml").write_text(text[: text.index("tenants:\n")] + "tenants: tenants\n")
+    (folder / "tenants").mkdir()
+    for n in range(1, count + 1):
+        entry = TENANT.format(name="", url=f"https://t{n:04d}.concordinfiniti.com", ca="ca.pem")
+        body = "".join(line[4:] + "\n" for line in entry.splitlines()[1:])
+        body = body.replace("campus: North", f"campus: Campus {n}")
+        (folder / "tenants" / f"t{n:04d}.yaml").write_text(body, encoding="utf-8")
     return folder
 
 
