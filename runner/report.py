@@ -473,9 +473,13 @@ def tests_text(results: Sequence[tuple[CaseResult, float]]) -> str:
 
 
 def tests_quiet(results: Sequence[tuple[CaseResult, float]]) -> str | None:
-    """The report of `test -q`: a line per failing case with its differences; None when all pass."""
+    """The report of `test -q`: a line per failing case, with what differs (the tables under it are in
+    `test`'s own report); None when all pass."""
     lines = [
-        one_line(f"FAIL {r.spec.name}: {r.case.name} ({r.where}): " + "; ".join(r.differences))
+        one_line(
+            f"FAIL {r.spec.name}: {r.case.name} ({r.where}): "
+            + "; ".join(d.rstrip(":") for d in r.differences if d and not d[0].isspace())
+        )
         for r, _ in results
         if not r.passed
     ]
