@@ -23,7 +23,8 @@ def as_folder(project_file: Path, folder: str = "tenants") -> None:
     text = project_file.read_text(encoding="utf-8")
     head, _, mapping = text.partition("tenants:\n")
     (project_file.parent / folder).mkdir(parents=True, exist_ok=True)
-    name, lines = None, []
+    name: str | None = None
+    lines: list[str] = []
     for line in [*mapping.splitlines(), "end:"]:
         if not line.startswith(" "):  # the mapping ends
             break
