@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from runner.errors import Problem, Severity
@@ -34,18 +35,23 @@ class Files:
         """The project's tenants by name (from the project file or its tenant files; the first file of a
         name when two clash), or empty when they are missing or malformed."""
         if self.tenants_folder:
-            found: dict[str, Any] = {}
-            for doc in self.tenant_files:
-                found.setdefault(doc.path.stem, doc.data)
-            return found
+            return {name: doc.data for name, doc in self._tenant_docs.items()}
         data = self.project.data if self.project and isinstance(self.project.data, dict) else {}
         tenants = data.get("tenants")
         return tenants if isinstance(tenants, dict) else {}
 
+    @cached_property
+    def _tenant_docs(self) -> dict[str, Document]:
+        """The tenant files by tenant name (the first file of a name when two clash)."""
+        found: dict[str, Document] = {}
+        for doc in self.tenant_files:
+            found.setdefault(doc.path.stem, doc)
+        return found
+
     def tenant_at(self, name: str) -> tuple[Document, JsonPath]:
         """The file tenant `name` is written in, and the path of its entry there."""
         if self.tenants_folder:
-            return next(doc for doc in self.tenant_files if doc.path.stem == name), ()
+            return self._tenant_docs[name], ()
         assert self.project is not None
         return self.project, ("tenants", name)
 
