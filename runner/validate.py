@@ -15,7 +15,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import bounds, cron, schema, stateurl
+from runner import bounds, cron, schema, stateurl, zones
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
@@ -525,7 +525,8 @@ def _listed_specs(files: Files) -> Iterator[tuple[str, dict[str, Any], int, str]
     """(tenant name, tenant, position, spec name) of every spec name the tenants list."""
     for tname, tenant in files.tenants().items():
         if isinstance(tenant, dict) and isinstance(tenant.get("specs"), list):
-            for i, sname in enumerate(tenant["specs"]):
+            for i, item in enumerate(tenant["specs"]):
+                sname = item.get("name") if isinstance(item, dict) else item  # {name: S, schedule: C}
                 if isinstance(sname, str):
                     yield tname, tenant, i, sname
 
@@ -654,13 +655,55 @@ def check_specs_folder(files: Files) -> Iterator[Problem]:
         yield files.project.problem(path, message, rule="reference")
 
 
-def check_schedules(files: Files) -> Iterator[Problem]:
-    """Each tenant's schedule is a valid cron expression."""
+def _schedules(files: Files) -> Iterator[tuple[JsonPath, Any]]:
+    """Where each schedule is written (a tenant's, a spec's within a tenant) and its value."""
     for name, tenant in files.tenants().items():
-        schedule = tenant.get("schedule") if isinstance(tenant, dict) else None
+        if not isinstance(tenant, dict):
+            continue
+        if "schedule" in tenant:
+            yield ("tenants", name, "schedule"), tenant["schedule"]
+        specs = tenant.get("specs")
+        for i, item in enumerate(specs if isinstance(specs, list) else []):
+            if isinstance(item, dict) and "schedule" in item:
+                yield ("tenants", name, "specs", i, "schedule"), item["schedule"]
+
+
+def check_schedules(files: Files) -> Iterator[Problem]:
+    """Each schedule (a tenant's, a spec's within a tenant) is a valid cron expression with slots."""
+    for path, schedule in _schedules(files):
         if isinstance(schedule, str) and (error := cron.problem(schedule)):
             assert files.project is not None
-            yield files.project.problem(("tenants", name, "schedule"), error, rule="schedule")
+            yield files.project.problem(path, error, rule="schedule")
+
+
+def check_timezones(files: Files) -> Iterator[Problem]:
+    """The project's and each tenant's timezone is a zone this host knows by that name."""
+    data = files.project.data if files.project is not None else None
+    if not isinstance(data, dict):
+        return
+    named: list[tuple[JsonPath, Any]] = [(("timezone",), data["timezone"])] if "timezone" in data else []
+    for name, tenant in files.tenants().items():
+        if isinstance(tenant, dict) and "timezone" in tenant:
+            named.append((("tenants", name, "timezone"), tenant["timezone"]))
+    for path, value in named:
+        if isinstance(value, str) and value and (error := zones.problem(value)):
+            assert files.project is not None
+            yield files.project.problem(path, error, rule="timezone")
+
+
+def check_spec_listed_once(files: Files) -> Iterator[Problem]:
+    """A tenant lists each spec once: by name, or as {name: ..., schedule: ...} (two equal items are the
+    schema's uniqueItems problem already)."""
+    seen: dict[tuple[str, str], int] = {}
+    for tname, tenant, i, sname in _listed_specs(files):
+        first = seen.setdefault((tname, sname), i)
+        if first != i and tenant["specs"][first] != tenant["specs"][i] and files.project is not None:
+            yield files.project.problem(
+                ("tenants", tname, "specs", i),
+                f"spec {sname!r} is listed twice for tenant {tname!r} (first as specs[{first}]); "
+                "list it once",
+                rule="duplicate-spec",
+            )
 
 
 def check_tenant_urls(files: Files) -> Iterator[Problem]:
@@ -694,7 +737,9 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_spec_connections,
     check_duplicate_specs,
     check_specs_folder,
+    check_spec_listed_once,
     check_schedules,
+    check_timezones,
     check_tenant_urls,
     check_state,
 )

@@ -102,12 +102,20 @@ class RunRecord:
     id: int | None = None
 
 
+def aware(moment: Any) -> datetime:
+    """A time read from the store as an aware datetime (SQLite returns naive ones, written in UTC; a
+    MAX() over them may even come back as text)."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    assert isinstance(moment, datetime)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
 def record_of(row: Any) -> RunRecord:
     """A run record from a row (SQLite returns naive datetimes; they were written in UTC)."""
     values = dict(row)
     for key in ("started_at", "finished_at"):
-        if isinstance(values[key], datetime) and values[key].tzinfo is None:
-            values[key] = values[key].replace(tzinfo=UTC)
+        values[key] = aware(values[key])
     return RunRecord(**values)
 
 

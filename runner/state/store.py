@@ -22,9 +22,10 @@ import functools
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from runner import stateurl
@@ -36,7 +37,7 @@ from runner.spec import Secret
 from runner.state import schema
 from runner.state.backend import Backend, failure
 from runner.state.postgres import PostgresBackend
-from runner.state.schema import CHUNK, SCHEMA_VERSION, RunRecord, record_of, runs_table, synced_table
+from runner.state.schema import CHUNK, SCHEMA_VERSION, RunRecord, aware, record_of, runs_table, synced_table
 from runner.state.sqlite import SQLiteBackend
 
 _FETCH = 5000  # rows read at a time when streaming the fingerprints (some 600 kB of Python objects)
@@ -208,6 +209,21 @@ class StateStore:
         try:
             with self.engine.connect() as conn:
                 return [record_of(row._mapping) for row in conn.execute(query)]
+        except SQLAlchemyError as err:
+            raise self._fail("cannot read", err) from err
+
+    def last_starts(
+        self, tenant: str | None = None, spec: str | None = None
+    ) -> dict[tuple[str, str], datetime]:
+        """When the last recorded run of each job (tenant, spec) started, whatever its outcome, in one
+        query for every job (or for one tenant and spec)."""
+        runs = runs_table.c
+        query = select(runs.tenant, runs.spec, func.max(runs.started_at)).group_by(runs.tenant, runs.spec)
+        if tenant is not None and spec is not None:
+            query = query.where(runs.tenant == tenant, runs.spec == spec)
+        try:
+            with self.engine.connect() as conn:
+                return {(t, s): aware(started) for t, s, started in conn.execute(query)}
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
