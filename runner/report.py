@@ -383,22 +383,19 @@ def _where(shard: tuple[int, int] | None) -> str:
     return f" in shard {shard[0]}/{shard[1]}" if shard else ""
 
 
-def _of_jobs(checked: Sequence[Job]) -> str:
-    unscheduled = sum(not due.scheduled(job) for job in checked)
-    without = f", {unscheduled} of them without a schedule" if unscheduled else ""
-    return f"{_plural(len(checked), 'job')}{without}"
+def _unscheduled(checked: Sequence[Job]) -> str:
+    count = sum(not due.scheduled(job) for job in checked)
+    return f" ({count} without a schedule)" if count else ""
 
 
 def nothing_run_text(checked: Sequence[Job], skipped: int, shard: tuple[int, int] | None) -> str:
     """The one line of `run --due` when nothing ran, or of a shard that holds none of the tenants."""
     if not checked:
         return f"nothing to run: none of the chosen tenants falls{_where(shard)}"
+    jobs = f"{_plural(len(checked), 'job')} checked{_where(shard)}{_unscheduled(checked)}"
     if skipped:
-        return (
-            f"nothing ran: {_plural(skipped, 'due job')} of {len(checked)} checked{_where(shard)} "
-            "were taken by another runner (-v says which)"
-        )
-    return f"nothing is due: {_of_jobs(checked)} checked{_where(shard)}, none has a slot since its last run"
+        return f"nothing ran: {jobs}, {skipped} due but taken by another runner (-v says which)"
+    return f"nothing is due: {jobs}, none has a slot since its last run"
 
 
 def _local(moment: datetime | None, job: Job, project: Project, missing: str) -> str:
@@ -417,8 +414,9 @@ def due_text(
 ) -> str:
     """The text report of `due`: a line per due job (its slot and last run in its own zone), then a count."""
     when = at.isoformat(timespec="seconds")
+    jobs = _plural(len(checked), "job")
     if not found:
-        return f"nothing is due at {when}: {_of_jobs(checked)} checked{_where(shard)}"
+        return f"nothing is due at {when}: {jobs} checked{_where(shard)}{_unscheduled(checked)}"
     rows = [
         (
             d.job.name,
@@ -428,7 +426,9 @@ def due_text(
         for d in found
     ]
     lines = table(("job", "slot", "last run started"), rows, indent="", width=None)
-    lines.append(f"{len(found)} of {_of_jobs(checked)} due at {when}{_where(shard)}")
+    lines.append(
+        f"{len(found)} of {_plural(len(checked), 'job')} due at {when}{_where(shard)}{_unscheduled(checked)}"
+    )
     return "\n".join(lines)
 
 

@@ -201,9 +201,9 @@ class Runner:
         where = Where(tenant=job.tenant.name, spec=job.spec.name)
         lock = contextlib.ExitStack()
         try:
-            endpoint = endpoint_of(job.tenant, self.environ)
             if not self._locked(lock, result, where):
                 return result
+            endpoint = endpoint_of(job.tenant, self.environ)
             result.archive = self.archive.new_run(job.tenant.name, job.spec.name, now())
             self._plan_and_send(result, endpoint)
         except Exception as err:  # the lock held, a password not set, a source down, a bug
