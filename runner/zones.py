@@ -64,12 +64,11 @@ def _host(tz: str) -> tzinfo | None:
     local = Path("/etc/localtime")
     if not local.is_file():
         return None
-    target = local.resolve()
-    for root in zoneinfo.TZPATH:
-        if target.is_relative_to(root):
-            key = target.relative_to(root).as_posix()
-            if problem(key) is None:
-                return zoneinfo.ZoneInfo(key)
+    parts = local.resolve().parts  # a link into a zoneinfo folder names the zone (/usr/share, macOS' /var/db)
+    if "zoneinfo" in parts:
+        key = "/".join(parts[len(parts) - parts[::-1].index("zoneinfo") :])
+        if problem(key) is None:
+            return zoneinfo.ZoneInfo(key)
     with local.open("rb") as data:
         return zoneinfo.ZoneInfo.from_file(data, key="localtime")
 

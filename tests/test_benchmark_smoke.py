@@ -23,7 +23,8 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     kinds = ["sqlite", "pg"] if os.environ.get("INFINITI_SYNC_TEST_POSTGRES") else ["sqlite"]
     done = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks", "--sizes", "2000,10000", "--repeat", "1",
-         "--e2e-size", "10000", "--tenants", "20", "--state-size", "2000", "--work", str(tmp_path)],
+         "--e2e-size", "10000", "--tenants", "20", "--state-size", "2000", "--due-tenants", "50",
+         "--work", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -37,6 +38,7 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
             "version_s", "validate_example_s",
             "run_all_jobs1_s@20", "run_all_jobs2_s@20", "jobs2/jobs1_throughput@20",
             "run_tenant_s", "python_ssl_sqlite_csv_s", "run_tenant/python_startup",
+            "due_plan_s@50", "due_s@50",
         ]
         + [f"{figure}@2k_{kind}" for kind in kinds for figure in STATE_FIGURES]
         + (["record_pg/sqlite@2k"] if "pg" in kinds else [])

@@ -238,3 +238,22 @@ def test_every_tenant_is_in_exactly_one_shard(names: list[str], count: int) -> N
 def test_a_tenant_shard_is_the_same_everywhere(name: str, count: int, shard: int) -> None:
     """The shard is SHA-256 of the UTF-8 name: the same figures on every machine and Python version."""
     assert due.shard_of(name, count) == shard
+
+
+def test_without_a_timezone_schedules_are_read_in_the_hosts_zone(site: Site) -> None:
+    text = site.project_file.read_text(encoding="utf-8")
+    site.project_file.write_text(text.replace("timezone: Australia/Sydney\n", "", 1), encoding="utf-8")
+    auckland = site.invoke(
+        ["due", "--format", "json", "--at", AT, "--tenant", "demo"], env={"TZ": "Pacific/Auckland"}
+    )
+    assert [d["slot"] for d in json.loads(auckland.out)["due"]] == [
+        "2026-01-01T00:00:00+13:00",
+        "2024-02-29T03:00:00+13:00",
+    ]
+    london = site.invoke(
+        ["due", "--format", "json", "--at", AT, "--tenant", "demo"], env={"TZ": ":Europe/London"}
+    )
+    assert [d["slot"] for d in json.loads(london.out)["due"]] == [
+        "2026-01-01T00:00:00+00:00",
+        "2024-02-29T03:00:00+00:00",
+    ]
