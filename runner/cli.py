@@ -61,15 +61,32 @@ def _args_plan(p: argparse.ArgumentParser) -> None:
     _formats(p, "text", "json")
 
 
+def _shard(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shard", metavar="I/N", help="only the tenants of shard I of N (0 <= I < N), by a hash of the name"
+    )
+
+
 def _args_run(p: argparse.ArgumentParser) -> None:
     _tenant_spec(p)
     p.add_argument("--all", action="store_true", help="run every tenant")
+    p.add_argument("--due", action="store_true", help="only the jobs whose schedule says they are due")
+    _shard(p)
     p.add_argument("--force", action="store_true", help="send even when a guard holds the run")
     p.add_argument("--full", action="store_true", help="send every row, even in incremental mode")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="tenants run at once")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a lock")
     _formats(p, "text", "json")
     p.add_argument("--junit", metavar="FILE", type=Path, help="also write a JUnit XML report")
+
+
+def _args_due(p: argparse.ArgumentParser) -> None:
+    _tenant_spec(p)
+    p.add_argument(
+        "--at", metavar="TIME", help="ISO 8601 with an offset, e.g. 2026-12-01T15:16:00Z (default: now)"
+    )
+    _shard(p)
+    _formats(p, "text", "json")
 
 
 def _args_history(p: argparse.ArgumentParser) -> None:
@@ -99,6 +116,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "test": ("run the tests: cases inside specs", _args_test),
     "plan": ("write the files a run would send, and what changed; sends nothing", _args_plan),
     "run": ("plan, send to Infiniti, check the answer, record the run", _args_run),
+    "due": ("the jobs whose schedule says they are due; changes nothing", _args_due),
     "history": ("recent runs with outcome and counts", _args_history),
     "sandbox": ("serve a local Infiniti that follows the autoSync contract", _args_sandbox),
     "demo": ("the whole pipeline on the example project against an in-process sandbox", _args_demo),

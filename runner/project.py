@@ -175,6 +175,7 @@ def build(files: Files) -> Project:
         keep_runs=int(data["keep_runs"]),
         tenants=frozen(tenants),
         specs=frozen(specs),
+        timezone=data.get("timezone"),
     )
 
 
@@ -209,12 +210,16 @@ def _tenant(name: str, raw: Mapping[str, Any], root: Path) -> Tenant:
         url=raw["url"].rstrip("/"),
         username=raw["username"],
         password=_secret(raw["password"], root),
-        specs=tuple(raw["specs"]),
+        specs=tuple(item["name"] if isinstance(item, Mapping) else item for item in raw["specs"]),
         tenant_id=raw.get("tenant_id"),
         ca_bundle=root / raw["ca_bundle"] if "ca_bundle" in raw else None,
         connections=frozen(connections),
         vars=frozen(raw.get("vars", {})),
         schedule=raw.get("schedule"),
+        spec_schedules=frozen(
+            {i["name"]: i["schedule"] for i in raw["specs"] if isinstance(i, Mapping) and "schedule" in i}
+        ),
+        timezone=raw.get("timezone"),
         batch_size=raw.get("batch_size"),
         **_given(  # what the file leaves out keeps the record's default (runner/spec.py)
             connect_timeout=_number(timeout.get("connect")),

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner import due, zones
 from runner.answer import reason
 from runner.changes import Changes
 from runner.console import Console, Fields, Level, one_line
+from runner.due import Due
 from runner.errors import Problem, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
 from runner.precheck import Finding
-from runner.spec import COUNTS
+from runner.spec import COUNTS, Project
 from runner.tables import table
 from runner.yamlfile import display_path
 
@@ -414,6 +417,67 @@ def runs_junit(results: Sequence[JobResult]) -> str:
             )
         )
     return junit("infiniti-sync run", cases)
+
+
+# --- due -----------------------------------------------------------------------------------------
+
+
+def _where(shard: tuple[int, int] | None) -> str:
+    return f" in shard {shard[0]}/{shard[1]}" if shard else ""
+
+
+def _unscheduled(checked: Sequence[Job]) -> str:
+    count = sum(not due.scheduled(job) for job in checked)
+    return f" ({count} without a schedule)" if count else ""
+
+
+def nothing_run_text(checked: Sequence[Job], skipped: int, shard: tuple[int, int] | None) -> str:
+    """The one line of `run --due` when nothing ran, or of a shard that holds none of the tenants."""
+    if not checked:
+        return f"nothing to run: none of the chosen tenants falls{_where(shard)}"
+    jobs = f"{_plural(len(checked), 'job')} checked{_where(shard)}{_unscheduled(checked)}"
+    if skipped:
+        return f"nothing ran: {jobs}, {skipped} due but taken by another runner (-v says which)"
+    return f"nothing is due: {jobs}, none has a slot since its last run"
+
+
+def _local(moment: datetime | None, job: Job, project: Project, missing: str) -> str:
+    if moment is None:
+        return missing
+    zone = zones.zone(job.tenant.timezone or project.timezone)
+    return moment.astimezone(zone).isoformat(sep=" ", timespec="minutes")
+
+
+def due_text(
+    found: Sequence[Due],
+    checked: Sequence[Job],
+    project: Project,
+    at: datetime,
+    shard: tuple[int, int] | None,
+) -> str:
+    """The text report of `due`: a line per due job (its slot and last run in its own zone), then a count."""
+    when = at.isoformat(timespec="seconds")
+    jobs = _plural(len(checked), "job")
+    if not found:
+        return f"nothing is due at {when}: {jobs} checked{_where(shard)}{_unscheduled(checked)}"
+    rows = [
+        (
+            d.job.name,
+            _local(d.slot, d.job, project, "none yet"),
+            _local(d.last_run, d.job, project, "never"),
+        )
+        for d in found
+    ]
+    lines = table(("job", "slot", "last run started"), rows, indent="", width=None)
+    lines.append(
+        f"{len(found)} of {_plural(len(checked), 'job')} due at {when}{_where(shard)}{_unscheduled(checked)}"
+    )
+    return "\n".join(lines)
+
+
+def due_json(found: Sequence[Due]) -> str:
+    """The JSON report of `due`."""
+    return json.dumps({"due": [d.to_json() for d in found]}, indent=2, ensure_ascii=False)
 
 
 # --- history ------------------------------------------------------------------------------------

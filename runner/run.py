@@ -23,13 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runner import due
 from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints
 from runner.client import Client, Endpoint
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
-from runner.errors import EXIT_CHECK, EXIT_OK, InfinitiError, StateError, SyncError, Where
+from runner.errors import EXIT_CHECK, EXIT_OK, InfinitiError, LockHeld, StateError, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
 from runner.pipeline import plan_job
@@ -46,6 +47,7 @@ class Options:
     force: bool = False
     full: bool = False
     wait: float = 0.0
+    due: bool = False  # run --due: run a job only if it is still due under its lock (runner.due)
 
 
 @dataclass
@@ -199,10 +201,9 @@ class Runner:
         where = Where(tenant=job.tenant.name, spec=job.spec.name)
         lock = contextlib.ExitStack()
         try:
+            if not self._locked(lock, result, where):
+                return result
             endpoint = endpoint_of(job.tenant, self.environ)
-            lock.enter_context(
-                self.state.lock(job.tenant.name, job.spec.name, wait=self.options.wait, where=where)
-            )
             result.archive = self.archive.new_run(job.tenant.name, job.spec.name, now())
             self._plan_and_send(result, endpoint)
         except Exception as err:  # the lock held, a password not set, a source down, a bug
@@ -214,6 +215,35 @@ class Runner:
         except StateError as err:
             result.notes.append(f"the job's lock was not released cleanly: {err}")
         return result
+
+    def _locked(self, lock: contextlib.ExitStack, result: JobResult, where: Where) -> bool:
+        """Take the job's lock into `lock`. With --due, a job another runner holds, or one no longer due
+        once its lock is taken (another runner has just run it), is skipped: False, the result says why
+        (outcome "skipped": not recorded, not an error)."""
+        tenant, spec = result.job.tenant.name, result.job.spec.name
+        try:
+            lock.enter_context(self.state.lock(tenant, spec, wait=self.options.wait, where=where))
+        except LockHeld as err:
+            if not self.options.due:
+                raise
+            result.outcome = "skipped"
+            result.notes.append(f"{err.message}: that runner is doing this job")
+            return False
+        if self.options.due and self._done_meanwhile(result):
+            lock.close()
+            return False
+        return True
+
+    def _done_meanwhile(self, result: JobResult) -> bool:
+        """Whether the job is no longer due, read again under its lock (then the result says so)."""
+        job = result.job
+        last = self.state.last_starts(job.tenant.name, job.spec.name).get((job.tenant.name, job.spec.name))
+        if due.check(self.project, job, now(), last) is not None:
+            return False
+        result.outcome = "skipped"
+        shown = last.isoformat(timespec="seconds") if last else "never"
+        result.notes.append(f"no longer due: another runner ran it meanwhile (last run started {shown})")
+        return True
 
     def _plan_and_send(self, result: JobResult, endpoint: Endpoint) -> None:
         """Plan (the file, its changes and its guards, in one pass), then send, check and record: each

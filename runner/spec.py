@@ -68,11 +68,17 @@ class Tenant:
     connections: Mapping[str, Connection] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
     schedule: str | None = None
+    spec_schedules: Mapping[str, str] = field(default_factory=dict)  # a spec's own, by spec name
+    timezone: str | None = None  # None: the project's
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
     retry_attempts: int = RETRY_ATTEMPTS
     retry_max_time: float = RETRY_MAX_TIME
     batch_size: int | None = None
+
+    def schedule_of(self, spec: str) -> str | None:
+        """When `spec` is due for this tenant: its own schedule, else the tenant's (None: never)."""
+        return self.spec_schedules.get(spec, self.schedule)
 
     def context(self) -> Mapping[str, Any]:
         """What templates see as `tenant` (never the credentials)."""
@@ -238,6 +244,7 @@ class Project:
     keep_runs: int
     tenants: Mapping[str, Tenant]
     specs: Mapping[str, Spec]
+    timezone: str | None = None  # None: the host's
 
     @property
     def root(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import bounds, cron, schema, stateurl
+from runner import bounds, cron, schema, stateurl, zones
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
@@ -537,7 +537,8 @@ def _listed_specs(files: Files) -> Iterator[tuple[str, dict[str, Any], int, str]
     """(tenant name, tenant, position, spec name) of every spec name the tenants list."""
     for tname, tenant in files.tenants().items():
         if isinstance(tenant, dict) and isinstance(tenant.get("specs"), list):
-            for i, sname in enumerate(tenant["specs"]):
+            for i, item in enumerate(tenant["specs"]):
+                sname = item.get("name") if isinstance(item, dict) else item  # {name: S, schedule: C}
                 if isinstance(sname, str):
                     yield tname, tenant, i, sname
 
@@ -671,12 +672,55 @@ def check_specs_folder(files: Files) -> Iterator[Problem]:
         yield files.project.problem(path, message, rule="reference")
 
 
-def check_schedules(files: Files) -> Iterator[Problem]:
-    """Each tenant's schedule is a valid cron expression."""
+def _schedules(files: Files) -> Iterator[tuple[str, JsonPath, Any]]:
+    """Where each schedule is written (a tenant's, a spec's within a tenant): tenant, path in the tenant's
+    entry, value."""
     for name, tenant in files.tenants().items():
-        schedule = tenant.get("schedule") if isinstance(tenant, dict) else None
+        if not isinstance(tenant, dict):
+            continue
+        if "schedule" in tenant:
+            yield name, ("schedule",), tenant["schedule"]
+        specs = tenant.get("specs")
+        for i, item in enumerate(specs if isinstance(specs, list) else []):
+            if isinstance(item, dict) and "schedule" in item:
+                yield name, ("specs", i, "schedule"), item["schedule"]
+
+
+def check_schedules(files: Files) -> Iterator[Problem]:
+    """Each schedule (a tenant's, a spec's within a tenant) is a valid cron expression with slots."""
+    for name, path, schedule in _schedules(files):
         if isinstance(schedule, str) and (error := cron.problem(schedule)):
-            yield files.tenant_problem(name, ("schedule",), error, rule="schedule")
+            yield files.tenant_problem(name, path, error, rule="schedule")
+
+
+def check_timezones(files: Files) -> Iterator[Problem]:
+    """The project's and each tenant's timezone is a zone this host knows by that name."""
+    data = files.project.data if files.project is not None else None
+    if not isinstance(data, dict):
+        return
+    zone = data.get("timezone")
+    if files.project is not None and isinstance(zone, str) and zone and (error := zones.problem(zone)):
+        yield files.project.problem(("timezone",), error, rule="timezone")
+    for name, tenant in files.tenants().items():
+        value = tenant.get("timezone") if isinstance(tenant, dict) else None
+        if isinstance(value, str) and value and (error := zones.problem(value)):
+            yield files.tenant_problem(name, ("timezone",), error, rule="timezone")
+
+
+def check_spec_listed_once(files: Files) -> Iterator[Problem]:
+    """A tenant lists each spec once: by name, or as {name: ..., schedule: ...} (two equal items are the
+    schema's uniqueItems problem already)."""
+    seen: dict[tuple[str, str], int] = {}
+    for tname, tenant, i, sname in _listed_specs(files):
+        first = seen.setdefault((tname, sname), i)
+        if first != i and tenant["specs"][first] != tenant["specs"][i]:
+            yield files.tenant_problem(
+                tname,
+                ("specs", i),
+                f"spec {sname!r} is listed twice for tenant {tname!r} (first as specs[{first}]); "
+                "list it once",
+                rule="duplicate-spec",
+            )
 
 
 def check_tenant_urls(files: Files) -> Iterator[Problem]:
@@ -740,7 +784,9 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_duplicate_specs,
     check_specs_folder,
     check_tenants_folder,
+    check_spec_listed_once,
     check_schedules,
+    check_timezones,
     check_tenant_urls,
     check_state,
 )

@@ -24,6 +24,7 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "tests.benchmarks", "--sizes", "2000,10000", "--repeat", "1",
          "--e2e-size", "10000", "--tenants", "20", "--tenant-files", "50", "--state-size", "2000",
+         "--due-tenants", "50",
          "--work", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
@@ -39,6 +40,7 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
             "run_all_jobs1_s@20", "run_all_jobs2_s@20", "jobs2/jobs1_throughput@20",
             "run_tenant_s", "python_ssl_sqlite_csv_s", "run_tenant/python_startup",
             "validate_tenant_files_s@50",
+            "due_plan_s@50", "due_s@50",
         ]
         + [f"{figure}@2k_{kind}" for kind in kinds for figure in STATE_FIGURES]
         + (["record_pg/sqlite@2k"] if "pg" in kinds else [])

@@ -1,53 +1,88 @@
-"""`infiniti-sync run (--tenant T... | --all)`: plan, send, check the answer, record the run."""
+"""`infiniti-sync run (--tenant T... | --all) [--due] [--shard I/N]`: plan, send, check the answer, record
+the run."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 
-from runner import jobs, project, report
+from runner import due, jobs, project, report
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
-from runner.run import Options, Runner
-from runner.state import StateStore
+from runner.jobs import Job
+from runner.run import JobResult, Options, Runner
+from runner.spec import Project
+from runner.state import StateStore, now
 
 
 def execute(args: argparse.Namespace, console: Console) -> int:
-    """Run the selected jobs and report; the exit code is the worst of them."""
+    """Run the selected jobs (with --due, those due) and report; the exit code is the worst of them."""
     if not args.all and not args.tenant:
         raise UsageError("name the tenants to run with --tenant T (repeatable), or pass --all")
     if args.all and args.tenant:
         raise UsageError("give --tenant or --all, not both")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    shard = due.shard(args.shard) if args.shard else None
     import urllib3
 
     proj = project.load(project.find(explicit=args.project))
     selected = jobs.select(proj, [] if args.all else args.tenant, args.spec)
+    if shard is not None:
+        selected = due.in_shard(selected, *shard)
     state = StateStore.open(proj.state, environ=os.environ)
     pool = urllib3.PoolManager(num_pools=max(10, args.jobs * 2), maxsize=args.jobs)
     try:
-        options = Options(force=args.force, full=args.full, wait=args.wait)
+        chosen = _due(proj, selected, state) if args.due else selected
+        options = Options(force=args.force, full=args.full, wait=args.wait, due=args.due)
         runner = Runner(proj, Client(pool), state, environ=os.environ, console=console, options=options)
-        if args.jobs > 1 and len({job.tenant.name for job in selected}) > 1:
+        if args.jobs > 1 and len({job.tenant.name for job in chosen}) > 1:
             from runner import workers
 
             setup = workers.Setup(proj.path, options, verbose=console.verbose)
-            results = workers.run_tenants(setup, selected, args.jobs, lost=runner.finish)
+            results = workers.run_tenants(setup, chosen, args.jobs, lost=runner.finish)
         else:
-            results = runner.run_all(selected)
+            results = runner.run_all(chosen)
     finally:
         pool.clear()
         state.close()
-    for result in results:
+    ran = _ran(results, console)
+    _report(
+        args, console, ran, nothing=lambda: report.nothing_run_text(selected, len(results) - len(ran), shard)
+    )
+    if args.junit:
+        report.write_private(args.junit, report.runs_junit(ran))
+    return max((r.exit_code for r in ran), default=EXIT_OK)
+
+
+def _report(
+    args: argparse.Namespace, console: Console, ran: list[JobResult], nothing: Callable[[], str]
+) -> None:
+    """The report on standard output: JSON, the problems only (-q), the runs, or why nothing ran."""
+    for result in ran:
         report.log_job(console, result)
     if args.format == "json":
-        console.print(report.runs_json(results))
-    elif not console.quiet:
-        console.print(report.runs_text(results, verbose=console.verbose))
-    elif (problems := report.runs_quiet(results)) is not None:
-        console.print(problems)
-    if args.junit:
-        report.write_private(args.junit, report.runs_junit(results))
-    return max((r.exit_code for r in results), default=EXIT_OK)
+        console.print(report.runs_json(ran))
+    elif console.quiet:
+        if (problems := report.runs_quiet(ran)) is not None:
+            console.print(problems)
+    elif ran:
+        console.print(report.runs_text(ran, verbose=console.verbose))
+    else:
+        console.print(nothing())
+
+
+def _due(proj: Project, selected: list[Job], state: StateStore) -> list[Job]:
+    """The due ones of `selected`, from the last starts of every job, read in one query."""
+    return [d.job for d in due.due(proj, selected, state.last_starts(), now())]
+
+
+def _ran(results: list[JobResult], console: Console) -> list[JobResult]:
+    """The results of the jobs that ran; those skipped under their lock (--due) are a note at -v."""
+    if console.verbose:
+        for result in results:
+            if result.outcome == "skipped":
+                console.message(f"{result.name}: skipped: {'; '.join(result.notes)}")
+    return [r for r in results if r.outcome != "skipped"]

@@ -18,6 +18,8 @@ included and peak memory (the process's maximum RSS, from wait4) is its own.
                 `python -c "import ssl, sqlite3, csv"`.
 7. tenants:     `run --all` over `--tenants` small tenants with `--jobs 1` and with `--jobs 2`; `validate`
                 of a project of `--tenant-files` tenant files (`tenants: FOLDER`).
+8. due:         planning `due` over `--due-tenants` scheduled tenants with runs in the state, in the process
+                and as a command (tests/benchmarks/schedules.py).
 6. state:       with `--state-size` users already in the state (SQLite, and PostgreSQL at the URL of
                 `--postgres`, default $INFINITI_SYNC_TEST_POSTGRES; skipped without one), on an
                 incremental spec: recording them as a first run does (`record_s`, timed inside the
@@ -45,7 +47,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from tests.benchmarks import tenants
+from tests.benchmarks import schedules, tenants
 from tests.benchmarks.data import write_export
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -410,6 +412,20 @@ def _state_rows(figures: dict[str, float], at: str) -> list[tuple[str, str, str,
     return rows
 
 
+def _due_rows(
+    work: Path, count: int, repeat: int, figures: dict[str, float]
+) -> list[tuple[str, str, str, str]]:
+    """The `due` figures, into `figures`, and their rows of the table."""
+    found = schedules.due_planning(work, count, repeat)
+    figures.update(found)
+    n = label(count) if count >= 1000 else str(count)
+    plan, command = found[f"due_plan_s@{n}"], found[f"due_s@{n}"]
+    return [
+        (f"plan due, {count} tenants (in process)", f"{plan:.3f} s", "", ""),
+        (f"infiniti-sync due, {count} tenants", f"{command:.2f} s", "", ""),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its table, then one `name = value` line per figure."""
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.splitlines()[0])
@@ -427,6 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--postgres",
         default=os.environ.get("INFINITI_SYNC_TEST_POSTGRES"),
         help="a PostgreSQL URL for the state figures (default: $INFINITI_SYNC_TEST_POSTGRES; none: SQLite)",
+    )
+    parser.add_argument(
+        "--due-tenants", type=int, default=5000, help="scheduled tenants for planning due (0: skip)"
     )
     parser.add_argument("--work", type=Path, help="keep the generated exports here (default: temporary)")
     args = parser.parse_args(argv)
@@ -511,6 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             n = label(args.tenant_files)
             figures[f"validate_tenant_files_s@{n}"] = seconds
             rows.append((f"validate, {n} tenant files", f"{seconds:.2f} s", "", ""))
+        if args.due_tenants:
+            rows += _due_rows(work, args.due_tenants, args.repeat, figures)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
