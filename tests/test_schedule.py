@@ -176,8 +176,10 @@ def test_systemd_analyze_verify_would_see_a_broken_unit(tmp_path: Path, root: Pa
 
 def test_a_project_in_a_home_folder_keeps_home_readable(tmp_path: Path, root: Path) -> None:
     done = _schedule(root, "systemd", "--workdir", "/home/it/specs")
-    assert _units(done.out)["ProtectHome"] == ["read-only"]
-    assert _units(done.out)["WorkingDirectory"] == ["/home/it/specs"]
+    units = _units(done.out)
+    assert units["ProtectHome"] == ["read-only"]
+    assert units["WorkingDirectory"] == ["/home/it/specs"]
+    assert units["ReadWritePaths"] == ["/home/it/specs/.infiniti-sync"]  # the project's folders, there
 
 
 def test_no_archive_and_a_shared_state_leave_nothing_to_write(shared: Path) -> None:

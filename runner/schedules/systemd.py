@@ -5,7 +5,7 @@ while the machine was off)."""
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from runner.schedules import RUN, Emission, Emitted, Needs, Setting, zones_comment
 
@@ -29,10 +29,18 @@ def _under_home(path: str) -> bool:
     return any(posix == home or home in posix.parents for home in _HOMES)
 
 
+def _there(path: Path, setting: Setting, needs: Needs) -> str:
+    """Where `path` of this project is on the machine the unit runs on, whose project is --workdir."""
+    if path.is_relative_to(needs.root):
+        return str(PurePosixPath(setting.workdir, path.relative_to(needs.root).as_posix()))
+    return str(path)
+
+
 def service(setting: Setting, needs: Needs) -> str:
     """The text of the service unit."""
-    writable = [str(p) for p in needs.writable()]
-    paths = [setting.workdir, *writable, *map(str, needs.secret_files), *map(str, needs.sources)]
+    writable = [_there(p, setting, needs) for p in needs.writable()]
+    others = [_there(p, setting, needs) for p in (*needs.secret_files, *needs.sources)]
+    paths = [setting.workdir, *writable, *others]
     lines = [
         f"# {setting.name}.service: runs the jobs the tenants' schedules make due; started by the timer.",
         "# Install: copy both files to /etc/systemd/system/, then",
