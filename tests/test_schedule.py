@@ -17,7 +17,8 @@ from xml.etree import ElementTree as ET
 import pytest
 import yaml
 
-from runner import cron
+from runner import cron, project, schedules
+from runner.schedules import Needs, Setting
 from tests.support.project import Done, copy_project, invoke
 
 KUBERNETES = "1.30"  # the version whose schemas the manifests are checked against (README: Scheduling)
@@ -479,3 +480,36 @@ def test_options_that_cannot_be_carried_out_are_usage_errors(
 ) -> None:
     done = _schedule(root, *args)
     assert (done.code, done.out, done.err) == (2, "", message)
+
+
+def test_the_time_zones_of_the_project_and_its_tenants_are_read_from_its_file(shared: Path) -> None:
+    """`timezone:` (project and tenants) is read from the file as written, whether or not this runner's
+    schema knows it yet: the CronJob's timeZone is the project's, and the comments name every zone."""
+    _edit(shared / "infiniti-sync.yaml", "keep_runs: 30\n", "keep_runs: 30\ntimezone: Australia/Sydney\n")
+    _edit(
+        shared / "infiniti-sync.yaml",
+        "    tenant_id: demo\n",
+        "    tenant_id: demo\n    timezone: Pacific/Auckland\n",
+    )
+    files = project.read(shared / "infiniti-sync.yaml")
+    needs = Needs.of(project.build(files), files)
+    assert (needs.timezone, needs.zones, needs.untimed) == (
+        "Australia/Sydney",
+        ("Australia/Sydney", "Pacific/Auckland"),
+        (),
+    )
+    [emitted] = schedules.emit("kubernetes", Setting(user="10001"), needs).files
+    documents = list(yaml.safe_load_all(emitted.text))
+    assert documents[1]["spec"]["timeZone"] == "Australia/Sydney"
+    assert (
+        "# The tenants' schedules are read in their time zones (Australia/Sydney, Pacific/Auckland).\n"
+        in (emitted.text)
+    )
+
+
+def test_tenants_without_a_time_zone_are_named(root: Path) -> None:
+    done = _schedule(root, "cron")
+    assert (
+        "# Schedules are read in the tenant's or the project's timezone; those of demo, which have none, "
+        "in the local time zone of the machine that runs them.\n"
+    ) in done.out
