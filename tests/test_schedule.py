@@ -233,7 +233,7 @@ def test_the_task_is_utf16_with_a_bom_and_holds_what_task_scheduler_requires(
     assert _text(task, "Triggers/TimeTrigger/Repetition/Duration") is None  # repeats indefinitely
     boundary = _text(task, "Triggers/TimeTrigger/StartBoundary")
     assert boundary is not None and boundary.endswith("T00:00:00")
-    assert _text(task, "Principals/Principal/UserId") == ".\\infiniti-sync"
+    assert _text(task, "Principals/Principal/UserId") == "infiniti-sync"  # a local account
     assert _text(task, "Principals/Principal/LogonType") == "Password"  # whether signed in or not
     assert _text(task, "Principals/Principal/RunLevel") == "LeastPrivilege"
     assert _text(task, "Settings/MultipleInstancesPolicy") == "IgnoreNew"
@@ -241,7 +241,7 @@ def test_the_task_is_utf16_with_a_bom_and_holds_what_task_scheduler_requires(
     assert _text(task, "Actions/Exec/Command") == "D:\\sync\\infiniti-sync.exe"
     assert _text(task, "Actions/Exec/Arguments") == "run --all --due -q"
     assert _text(task, "Actions/Exec/WorkingDirectory") == "D:\\specs"
-    assert "schtasks /Create /XML infiniti-sync.xml /TN infiniti-sync /RU .\\infiniti-sync /RP *" in text
+    assert "schtasks /Create /XML infiniti-sync.xml /TN infiniti-sync /RU infiniti-sync /RP *" in text
 
 
 def test_a_built_in_service_account_is_named_by_its_sid_and_needs_no_password(

@@ -26,7 +26,7 @@ ONLY = {
     "workdir": ("cron", "systemd", "windows"),
     "executable": ("cron", "systemd", "windows"),
 }
-USERS = {"windows": ".\\infiniti-sync", "kubernetes": "10001"}
+USERS = {"kubernetes": "10001"}
 WINDOWS_INSTALL = "C:\\infiniti-sync"  # where the Windows defaults point when emitted elsewhere
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,50}[a-z0-9])?")
 

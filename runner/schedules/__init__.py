@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner import __version__
 from runner.files import Files
 from runner.spec import Project, Secret
 
@@ -60,7 +61,7 @@ class Setting:
     env_file: str = "/etc/infiniti-sync/env"
     log: str = "/var/log/infiniti-sync/run.log"
     shards: int = 1
-    image: str = "infiniti-sync:latest"
+    image: str = f"infiniti-sync:{__version__}"  # as the README builds it
     namespace: str = "infiniti-sync"
 
 

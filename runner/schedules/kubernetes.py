@@ -278,6 +278,11 @@ def _notes(setting: Setting, needs: Needs) -> list[str]:
         for p in _bundles(needs)
         if not p.is_file()
     ]
+    notes += [
+        f"The CA bundle {p} is outside the project: mount it there (a ConfigMap volume at {p.parent})."
+        for p in needs.ca_bundles
+        if not p.is_relative_to(needs.root)
+    ]
     notes.append(zones_comment(needs).replace("the machine that runs them", "the pod, UTC"))
     return notes
 
