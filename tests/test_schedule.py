@@ -513,3 +513,16 @@ def test_tenants_without_a_time_zone_are_named(root: Path) -> None:
         "# Schedules are read in the tenant's or the project's timezone; those of demo, which have none, "
         "in the local time zone of the machine that runs them.\n"
     ) in done.out
+
+
+def test_a_project_too_large_for_a_configmap_is_said_to_be_baked_into_the_image(
+    tmp_path: Path, shared: Path
+) -> None:
+    staff = shared / "specs" / "staff.yaml"
+    staff.write_text(staff.read_text(encoding="utf-8") + "# " + "x" * 1_100_000 + "\n", encoding="utf-8")
+    done = _schedule(shared, "kubernetes", "--out", os.fspath(tmp_path / "k8s"))
+    size = sum(len(p.read_bytes()) for p in (shared / "infiniti-sync.yaml", *(shared / "specs").iterdir()))
+    assert (done.code, done.err) == (
+        0,
+        f"warning: the project is {size} bytes, over a ConfigMap's 1048576: bake it into the image\n",
+    )
