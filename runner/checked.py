@@ -34,15 +34,19 @@ KEEP = 200  # passing contents kept; the oldest go first
 
 
 def folder(environ: Mapping[str, str] = os.environ) -> Path | None:
-    """Where passing contents are kept; None when keeping is off."""
+    """Where passing contents are kept; None when keeping is off, or when there is no home folder to keep
+    them in (HOME unset and a user id with no passwd entry, as in a container)."""
     if VARIABLE in environ:
         return Path(environ[VARIABLE]) / "validated" if environ[VARIABLE] else None
-    if sys.platform == "win32" and environ.get("LOCALAPPDATA"):
-        base = Path(environ["LOCALAPPDATA"])
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    try:
+        if sys.platform == "win32" and environ.get("LOCALAPPDATA"):
+            base = Path(environ["LOCALAPPDATA"])
+        elif sys.platform == "darwin":
+            base = Path.home() / "Library" / "Caches"
+        else:
+            base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:  # Path.home(): "Could not determine home directory."
+        return None
     return base / "infiniti-sync" / "validated"
 
 

@@ -111,6 +111,28 @@ def _args_schema(p: argparse.ArgumentParser) -> None:
     p.add_argument("which", choices=["spec", "project", "tenant"], nargs="?", default="spec")
 
 
+def _args_schedule(p: argparse.ArgumentParser) -> None:
+    from runner.schedules import FORMATS
+
+    p.add_argument("format", choices=FORMATS, metavar="FORMAT", help=f"the engine: {', '.join(FORMATS)}")
+    p.add_argument("--out", metavar="DIR", type=Path, help="write the files here (default: standard output)")
+    p.add_argument("--force", action="store_true", help="replace files that exist in --out")
+    p.add_argument(
+        "--every", type=int, default=5, metavar="MINUTES", help="start every N minutes (default 5)"
+    )
+    p.add_argument(
+        "--name", default="infiniti-sync", help="of the units, task or objects (default infiniti-sync)"
+    )
+    p.add_argument("--user", help="the account runs belong to (Kubernetes: its number; default 10001)")
+    p.add_argument("--workdir", metavar="DIR", help="the project folder there (default: this project's)")
+    p.add_argument("--executable", metavar="PATH", help="the infiniti-sync command there")
+    p.add_argument("--env-file", metavar="FILE", help="NAME=value lines for the secrets (cron, systemd)")
+    p.add_argument("--log", metavar="FILE", help="cron: the log file")
+    p.add_argument("--shards", type=int, metavar="N", help="kubernetes: pods, each on a slice of the tenants")
+    p.add_argument("--image", help="kubernetes: the container image")
+    p.add_argument("--namespace", metavar="NS", help="kubernetes: the namespace (default infiniti-sync)")
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "validate": ("check the project file and specs, offline", _args_validate),
     "test": ("run the tests: cases inside specs", _args_test),
@@ -121,6 +143,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "sandbox": ("serve a local Infiniti that follows the autoSync contract", _args_sandbox),
     "demo": ("the whole pipeline on the example project against an in-process sandbox", _args_demo),
     "schema": ("print the JSON Schema of a spec, the project file or a tenant file", _args_schema),
+    "schedule": (
+        "configuration for cron, systemd, Task Scheduler or Kubernetes to run what is due",
+        _args_schedule,
+    ),
 }
 
 

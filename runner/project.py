@@ -171,7 +171,7 @@ def build(files: Files) -> Project:
         path=files.project.path,
         specs_dir=root / data["specs"],
         state=_state(data["state"], root),
-        archive=root / data["archive"],
+        archive=None if data["archive"] is False else root / data["archive"],
         keep_runs=int(data["keep_runs"]),
         tenants=frozen(tenants),
         specs=frozen(specs),

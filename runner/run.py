@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import json
 import os
+import tempfile
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -183,7 +184,7 @@ class Runner:
         self.environ = environ
         self.console = console
         self.options = options
-        self.archive = Archive(project.archive, project.keep_runs)
+        self.archive = None if project.archive is None else Archive(project.archive, project.keep_runs)
 
     def run_all(self, jobs: Sequence[Job]) -> list[JobResult]:
         """Run `jobs` one after another in this process (`run --jobs N` uses runner/workers.py)."""
@@ -204,8 +205,7 @@ class Runner:
             if not self._locked(lock, result, where):
                 return result
             endpoint = endpoint_of(job.tenant, self.environ)
-            result.archive = self.archive.new_run(job.tenant.name, job.spec.name, now())
-            self._plan_and_send(result, endpoint)
+            self._plan_and_send(result, endpoint, self._folder(result, lock))
         except Exception as err:  # the lock held, a password not set, a source down, a bug
             _failed(result, err, where)
         result.finished = result.finished or now()
@@ -245,15 +245,23 @@ class Runner:
         result.notes.append(f"no longer due: another runner ran it meanwhile (last run started {shown})")
         return True
 
-    def _plan_and_send(self, result: JobResult, endpoint: Endpoint) -> None:
-        """Plan (the file, its changes and its guards, in one pass), then send, check and record: each
-        stage reads the plan's frozen result."""
+    def _folder(self, result: JobResult, lock: contextlib.ExitStack) -> Path:
+        """The run's folder: a new one in the archive, or with `archive: false` a temporary one under
+        TMPDIR, removed (under the lock) when the run is over."""
+        if self.archive is None:
+            scratch = tempfile.TemporaryDirectory(prefix="infiniti-sync-run-", ignore_cleanup_errors=True)
+            return Path(lock.enter_context(scratch))
+        result.archive = self.archive.new_run(result.job.tenant.name, result.job.spec.name, now())
+        return result.archive
+
+    def _plan_and_send(self, result: JobResult, endpoint: Endpoint, folder: Path) -> None:
+        """Plan (the file, its changes and its guards, in one pass) into `folder`, then send, check and
+        record: each stage reads the plan's frozen result."""
         tenant, spec = result.job.tenant, result.job.spec
-        assert result.archive is not None
         known = self.state.known(tenant.name, spec.name)
         planned = plan_job(
             result.job,
-            result.archive / "sent.csv",
+            folder / "sent.csv",
             known,
             environ=self.environ,
             root=self.project.root,
@@ -266,7 +274,7 @@ class Runner:
             result.outcome, result.exit_code = "held", EXIT_CHECK
             self._record(result, accepted=())
             return
-        answers = self._send(result, endpoint, planned)
+        answers = self._send(result, endpoint, planned, folder)
         answer = merge([a for a, _ in answers], [rows for _, rows in answers])
         result.rows_sent = planned.rows_out
         result.answer = answer
@@ -277,12 +285,14 @@ class Runner:
         gone = planned.changes.gone if planned.changes is not None else []
         self._record(result, accepted=_accepted(answers, planned), forget=gone)
 
-    def _send(self, result: JobResult, endpoint: Endpoint, planned: Planned) -> list[tuple[Answer, int]]:
-        """Post the file (in batches of the tenant's batch_size); each batch's answer and row count."""
+    def _send(
+        self, result: JobResult, endpoint: Endpoint, planned: Planned, folder: Path
+    ) -> list[tuple[Answer, int]]:
+        """Post the file (in batches of the tenant's batch_size, written in `folder`); each batch's answer
+        and row count."""
         tenant, spec = result.job.tenant, result.job.spec
-        assert result.archive is not None
         where = Where(tenant=tenant.name, spec=spec.name)
-        batches = split(planned.path, planned.rows_out, tenant.batch_size, result.archive)
+        batches = split(planned.path, planned.rows_out, tenant.batch_size, folder)
         result.batches = len(batches)
         progress = Progress(self.console)
         answers: list[tuple[Answer, int]] = []
@@ -291,7 +301,7 @@ class Runner:
                 if len(batches) > 1:
                     progress.update(f"{result.name}: sending batch {number}/{len(batches)}", force=True)
                 response = redact_response(self.client.post(endpoint, spec.import_name, path, where=where))
-                write_bytes(result.archive / f"answer-{number}.json", response.body)
+                write_bytes(folder / f"answer-{number}.json", response.body)
                 result.notes += list(response.notes)
                 answer = parse(response, where=where, user=endpoint.username, url=endpoint.url)
                 answers.append((answer, rows))
@@ -314,7 +324,7 @@ class Runner:
                 self.state.record(_run_record(result))
             except SyncError as err:
                 result.notes.append(f"the run could not be recorded: {err}")
-        if result.archive is not None:
+        if result.archive is not None and self.archive is not None:
             try:
                 write_text(
                     result.archive / "report.json",

@@ -240,7 +240,7 @@ class Project:
     path: Path
     specs_dir: Path
     state: str | Secret
-    archive: Path
+    archive: Path | None  # None: `archive: false`, nothing is kept
     keep_runs: int
     tenants: Mapping[str, Tenant]
     specs: Mapping[str, Spec]
