@@ -152,6 +152,9 @@ def build(files: Files) -> Project:
 def _secret(raw: Mapping[str, Any], root: Path) -> Secret:
     if "env" in raw:
         return Secret(env=raw["env"])
+    if "keyring" in raw:  # SERVICE/USERNAME: the service may hold a /, the username does not
+        service, _, username = raw["keyring"].rpartition("/")
+        return Secret(keyring=(service, username))
     return Secret(file=root / raw["file"])
 
 
