@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from runner import __version__
+from runner import __version__, streams
 from runner.console import Console
 from runner.errors import (
     EXIT_INTERNAL,
@@ -160,6 +160,7 @@ def _report_error(console: Console, err: SyncError) -> None:
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     """Run `infiniti-sync` with `argv` and return the exit code."""
+    streams.setup()
     console = console or Console()
     parser = build_parser()
     try:
