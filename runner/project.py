@@ -155,7 +155,7 @@ def _secret(raw: Mapping[str, Any], root: Path) -> Secret:
     if "keyring" in raw:  # SERVICE/USERNAME: the service may hold a /, the username does not
         service, _, username = raw["keyring"].rpartition("/")
         return Secret(keyring=(service, username))
-    return Secret(file=root / raw["file"])
+    return Secret(file=root / Path(raw["file"]).expanduser())  # ~: the home of the account that runs it
 
 
 def _state(raw: str | Mapping[str, Any], root: Path) -> str | Secret:
