@@ -105,3 +105,24 @@ def test_a_clone_validates_from_its_root() -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert (done.returncode, done.stdout, done.stderr) == (0, "3 files valid\n", "")
+
+
+def test_the_workflow_runs_every_platform_and_python_and_skips_databases_only_without_servers() -> None:
+    """.github/workflows/tests.yml: Linux with its database services and CI=true, macOS and Windows with
+    CI=false (GitHub sets CI=true everywhere, which would make the database tests fail there)."""
+    workflow = load(ROOT / ".github" / "workflows" / "tests.yml").data
+    linux, other = workflow["jobs"]["linux"], workflow["jobs"]["other"]
+    runs = {(linux["runs-on"], p) for p in linux["strategy"]["matrix"]["python"]} | {
+        (os_, p) for os_ in other["strategy"]["matrix"]["os"] for p in other["strategy"]["matrix"]["python"]
+    }
+    platforms = ("ubuntu-latest", "macos-latest", "windows-latest")
+    assert runs == {(os_, p) for os_ in platforms for p in ("3.11", "3.13")}
+    assert sorted(linux["services"]) == ["mariadb", "postgres"]
+    pytest_steps = [s for s in other["steps"] if s.get("run") == "python -m pytest"]
+    assert [s["env"] for s in pytest_steps] == [{"CI": "false"}]
+    assert [s["run"] for s in linux["steps"] if "run" in s][1:] == [
+        "python -m pytest",
+        "python -m ruff check .",
+        "python -m ruff format --check .",
+        "python -m mypy",
+    ]
