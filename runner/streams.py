@@ -8,7 +8,9 @@ it must never end in UnicodeEncodeError. `setup()`, called once when the command
   UTF-16). A Windows file or pipe (`>> logs\\sync.log` under Task Scheduler) would get the ANSI code page
   (cp1252): it gets UTF-8 instead, as Python's UTF-8 mode writes it (the default from Python 3.15, PEP 686).
 - Otherwise replacement characters: an encoding chosen on purpose (PYTHONIOENCODING=cp1252, a Latin-1
-  locale) is kept, and a character it lacks is written `?` instead of stopping the report.
+  locale) is kept, and a character it lacks is written `?` instead of stopping the report. Standard error
+  keeps Python's own choice, backslash escapes (`T\\u016b\\u012b`), which never fail either and still say
+  which character a message meant.
 """
 
 from __future__ import annotations
