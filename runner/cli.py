@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from runner import __version__
+from runner import __version__, streams
 from runner.console import LOG_FORMATS, Console, Fields, LogFormat
 from runner.errors import (
     EXIT_INTERNAL,
@@ -236,6 +236,7 @@ def _report_error(console: Console, err: SyncError) -> None:
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     """Run `infiniti-sync` with `argv` and return the exit code."""
+    streams.setup()
     console = console or Console()
     parser = build_parser()
     try:

@@ -182,7 +182,10 @@ def build(files: Files) -> Project:
 def _secret(raw: Mapping[str, Any], root: Path) -> Secret:
     if "env" in raw:
         return Secret(env=raw["env"])
-    return Secret(file=root / raw["file"])
+    if "keyring" in raw:  # SERVICE/USERNAME: the service may hold a /, the username does not
+        service, _, username = raw["keyring"].rpartition("/")
+        return Secret(keyring=(service, username))
+    return Secret(file=root / Path(raw["file"]).expanduser())  # ~: the home of the account that runs it
 
 
 def _state(raw: str | Mapping[str, Any], root: Path) -> str | Secret:

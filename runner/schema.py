@@ -219,7 +219,9 @@ class _Findings:
         instance = cast(dict[str, Any], error.instance)
         present = [k for k in keys if k in instance]
         if len(present) > 1:
-            message = f"needs exactly one of {' or '.join(keys)}, not both"
+            listed = " or ".join(keys) if len(keys) == 2 else f"{', '.join(keys[:-1])} or {keys[-1]}"
+            both = "both" if len(present) == 2 and len(keys) == 2 else " and ".join(present)
+            message = f"needs exactly one of {listed}, not {both}"
             self.problems.append(self.doc.problem(path, message, rule="schema"))
         elif not present:
             self._none_of(error, path, keys, schema)

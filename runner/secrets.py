@@ -1,7 +1,8 @@
 """Reading secrets at run time, and keeping them out of everything the runner writes.
 
-A secret is read only when a command needs it (never by `validate`). Every value read is remembered for the
-life of the process so that `redact()` can blank it out of any text before it is printed, logged, archived
+A secret is read only when a command needs it (never by `validate`): from an environment variable, a file,
+or the operating system's keyring through the optional `keyring` library. Every value read is remembered for
+the life of the process so that `redact()` can blank it out of any text before it is printed, logged, archived
 or reported, whatever path it took to get there (an error message from a driver, a URL, a traceback): as
 written, and as URL, JSON and XML escapes write it. The Basic-auth credentials sent to Infiniti are
 remembered in every form they travel in (`user:password`, its base64, the `Basic ...` header value), and
@@ -169,9 +170,53 @@ def resolve(secret: Secret, environ: Mapping[str, str], *, what: str, mask: bool
                 hint=f"set {secret.env} before running, or use {{file: PATH}} for a secret file",
             )
         return remember(value) if mask else value
+    if secret.keyring is not None:
+        value = read_keyring(*secret.keyring, what=what)
+        return remember(value) if mask else value
     assert secret.file is not None
     value = read_secret_file(secret.file, what=what)
     return remember(value) if mask else value
+
+
+KEYRING_EXTRA = "pip install 'infiniti-sync[keyring]'"
+
+
+def read_keyring(service: str, username: str, *, what: str) -> str:
+    """The password of `username` for `service` in the operating system's keyring; UsageError when the
+    keyring library is missing, the entry is absent or empty, or the keyring cannot be used.
+
+    A keyring that cannot be used (no backend on a server without a desktop session, a locked keychain) is
+    exit 2, as a secret file that cannot be read is: the fix is on this machine's setup, and running again
+    unchanged does not help.
+    """
+    try:
+        import keyring
+        from keyring.errors import KeyringError
+    except ImportError as err:
+        raise UsageError(
+            f"{what}: {{keyring: {service}/{username}}} needs the keyring library, which is not installed",
+            hint=f"install it with: {KEYRING_EXTRA}",
+        ) from err
+    try:
+        value = keyring.get_password(service, username)
+    except (KeyringError, OSError) as err:
+        raise UsageError(
+            f"{what}: the keyring cannot be read ({type(err).__name__}: {err})",
+            hint="unlock or set up the keyring of the account that runs the sync, "
+            "or use {env: NAME} or {file: PATH}",
+        ) from err
+    if not value:
+        raise UsageError(
+            f"{what}: the keyring holds no password for service {service!r}, user {username!r}",
+            hint="store it once, as the account that runs the sync: "
+            f"keyring set {_arg(service)} {_arg(username)}",
+        )
+    return value
+
+
+def _arg(text: str) -> str:
+    """`text` as one argument of a command line, in a POSIX shell, cmd.exe and PowerShell alike."""
+    return text if re.fullmatch(r"[\w@%+=:,./-]+", text) else f'"{text}"'
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")

@@ -34,12 +34,16 @@ def frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Secret:
-    """A secret's address: an environment variable or a file. The value is read only when needed."""
+    """A secret's address: an environment variable, a file or an entry (service, username) of the operating
+    system's keyring. The value is read only when needed."""
 
     env: str | None = None
     file: Path | None = None
+    keyring: tuple[str, str] | None = None
 
     def __str__(self) -> str:
+        if self.keyring is not None:
+            return f"{{keyring: {'/'.join(self.keyring)}}}"
         return f"{{env: {self.env}}}" if self.env else f"{{file: {self.file}}}"
 
 

@@ -485,7 +485,7 @@ def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
             yield doc.problem(
                 path,
                 "the password is written in the file; keep it out of the repository and write "
-                "{env: VARIABLE} or {file: PATH} instead",
+                "{env: VARIABLE}, {file: PATH} or {keyring: SERVICE/USERNAME} instead",
                 rule="secret",
             )
         elif masked := _masked_url(str(value)):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from runner import schema
 from runner.commands.demo import NEXT_STEPS
 from tests.support.project import invoke
 
@@ -72,9 +73,15 @@ def test_demo_keeps_the_project_when_asked(tmp_path: Path, capfd: pytest.Capture
     assert sorted(p.name for p in kept.iterdir()) == [
         ".infiniti-sync",
         "infiniti-sync.yaml",
+        "schemas",
         "sms-export",
         "specs",
     ]
+    for path in [kept / "infiniti-sync.yaml", *(kept / "specs").glob("*.yaml")]:  # the editor's schemas
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        named = path.parent / first.removeprefix("# yaml-language-server: $schema=")
+        shipped = schema.text("project" if path.name == "infiniti-sync.yaml" else "spec")
+        assert named.read_text(encoding="utf-8") == shipped
     runs = kept / ".infiniti-sync" / "runs" / "demo"
     assert sorted(p.name for p in runs.iterdir()) == ["staff", "students"]
     again = invoke(tmp_path, ["demo", "--keep", os.fspath(kept)])

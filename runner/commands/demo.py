@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
 
-from runner import jobs, project, report, tables
+from runner import jobs, project, report, schema, tables
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
@@ -24,6 +25,7 @@ from runner.run import JobResult, Options, Runner
 from runner.spec import Project
 from runner.state import StateStore
 
+_SCHEMA_COMMENT = re.compile(r"^(# yaml-language-server: \$schema=)\S+", re.MULTILINE)
 PASSWORD_VARIABLE = "INFINITI_DEMO_PASSWORD"  # noqa: S105 - a variable name, not a password
 NEXT_STEPS = """\
 Next: point the project at your school's Infiniti
@@ -36,7 +38,7 @@ Next: point the project at your school's Infiniti
 
 
 def copy_example(folder: Path) -> Path:
-    """Copy the shipped example project into `folder`; return its project file."""
+    """Copy the shipped example project into `folder`, the JSON Schemas beside it; return its project file."""
     source = resources.files("runner").joinpath("example")
     for relative in ("infiniti-sync.yaml", "specs", "sms-export"):
         with resources.as_file(source.joinpath(relative)) as path:
@@ -45,7 +47,21 @@ def copy_example(folder: Path) -> Path:
                 shutil.copytree(path, target, dirs_exist_ok=True)
             else:
                 shutil.copyfile(path, target)
+    _schemas_beside(folder)
     return folder / "infiniti-sync.yaml"
+
+
+def _schemas_beside(folder: Path) -> None:
+    """Write the schemas into `folder`/schemas and point the files' `$schema=` comments there (in the package
+    they name runner/schemas/), so that an editor checks the kept project as it does the shipped one."""
+    (folder / "schemas").mkdir()
+    for which, name in schema.FILES.items():
+        (folder / "schemas" / name).write_text(schema.text(which), encoding="utf-8")
+    named = [(folder / "infiniti-sync.yaml", "schemas/project.schema.json")]
+    named += [(p, "../schemas/sync-spec.schema.json") for p in sorted((folder / "specs").glob("*.yaml"))]
+    for path, target in named:
+        text = path.read_text(encoding="utf-8")
+        path.write_text(_SCHEMA_COMMENT.sub(rf"\g<1>{target}", text, count=1), encoding="utf-8")
 
 
 def _against(proj: Project, url: str, ca_file: Path | None) -> Project:
