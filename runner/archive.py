@@ -3,8 +3,10 @@
     ARCHIVE/TENANT/SPEC/20261128T021500.123456Z-12345/sent.csv, answer-1.json, report.json
 
 Folders (0700) and files (0600) are readable only by their owner (the files hold personal data); the
-runs of a tenant and spec are pruned to `keep_runs` after every run. With `archive: false` there is no
-archive: a run keeps its files in a temporary folder while it runs (runner/run.py).
+runs of a tenant and spec are pruned to `keep_runs` after every run. Those modes are POSIX's: on Windows they
+mean nothing (setting them changes nothing there), and what keeps the files private is the ACL of the
+folder they are in (README, "The archive"). With `archive: false` there is no archive: a run keeps its files
+in a temporary folder while it runs (runner/run.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 CRLF is what RFC 4180 specifies and what the CSV writers of the Windows tools schools export with produce;
 a cell that holds a line break, a comma or a quote is quoted, quotes doubled, so any text survives byte for
 byte. The file is written beside its final name and renamed into place only when complete, readable only by
-its owner (it holds personal data): a failed run leaves nothing half-written.
+its owner (it holds personal data; mode 0600 on POSIX, the folder's ACL on Windows): a failed run leaves
+nothing half-written.
 
 Every CSV file the runner reads (its own, and a CSV source) may hold cells of any practical size: the csv
 module's limit (131,072 characters by default) is raised for the whole process when this module loads.
@@ -33,7 +34,8 @@ def dialect_writer(handle: IO[str]) -> Any:
 
 
 def private_open(path: Path) -> IO[str]:
-    """Open `path` for writing text, created readable and writable by its owner only."""
+    """Open `path` for writing text, created readable and writable by its owner only (on POSIX; on
+    Windows the mode is ignored and the file has its folder's ACL)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     return open(fd, "w", encoding=ENCODING, newline="")
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.windows import posix_only
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -18,6 +20,7 @@ STATE_FIGURES = [
 ]  # fmt: skip
 
 
+@posix_only("the benchmark measures memory with os.wait4 and the resource module")
 def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     # The state figures are of SQLite, and of PostgreSQL when the tests have one (CI always has).
     kinds = ["sqlite", "pg"] if os.environ.get("INFINITI_SYNC_TEST_POSTGRES") else ["sqlite"]

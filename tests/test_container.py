@@ -24,6 +24,7 @@ import pytest
 
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Site, invoke
+from tests.support.windows import posix_only
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 UID = 54321  # no passwd entry on this machine (checked)
@@ -207,6 +208,7 @@ def test_the_dockerfile_builds_a_wheel_and_runs_it_as_a_user_that_is_not_root() 
 
 
 @pytest.mark.slow
+@posix_only("the image is Linux, and its virtual environment's commands need an executable file mode")
 def test_the_image_install_works_offline(tmp_path: Path) -> None:
     """The Dockerfile's two steps, with what this machine has installed instead of PyPI: the wheel of the
     build stage's files, then that wheel with the postgres extra into a new virtual environment, whose

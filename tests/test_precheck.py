@@ -17,6 +17,7 @@ from runner.precheck import LineChecks, SeenHashes
 from runner.source import StaticRows
 from runner.spec import Amount, Checks
 from tests.support.specs import make_spec, make_tenant
+from tests.support.windows import posix_modes
 
 SPEC = make_spec(
     {
@@ -157,7 +158,7 @@ def test_duplicates_are_confirmed_on_the_text_not_the_hash(tmp_path: Path) -> No
 # --- the import file ------------------------------------------------------------------------------
 
 
-def test_the_file_is_utf8_without_bom_crlf_rfc4180_and_private(tmp_path: Path) -> None:
+def test_the_file_is_utf8_without_bom_crlf_rfc4180(tmp_path: Path) -> None:
     path = tmp_path / "out" / "t" / "s.csv"
     with ImportFile(path, ["username", "givenName"]) as out:
         assert out.part.exists() and not path.exists()
@@ -168,8 +169,18 @@ def test_the_file_is_utf8_without_bom_crlf_rfc4180_and_private(tmp_path: Path) -
     assert path.read_bytes() == (
         b'username,givenName\r\ns1,"Bob ""Bobby"", Jr"\r\ns2,"Line\nbreak"\r\ns3,T\xc4\x81ne \xe6\x9d\x8e\r\n'
     )
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["s.csv"]
+
+
+@posix_modes
+def test_the_file_is_readable_only_by_its_owner_also_after_dropping_lines(tmp_path: Path) -> None:
+    path = tmp_path / "out" / "s.csv"
+    with ImportFile(path, ["username"]) as out:
+        assert stat.S_IMODE(os.stat(out.part).st_mode) == 0o600
+        out.write(["s1"])
+        out.drop({0})
+        out.commit()
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (path.parent, path)] == [0o700, 0o600]
 
 
 def test_a_file_not_committed_leaves_nothing(tmp_path: Path) -> None:
@@ -190,7 +201,6 @@ def test_dropping_lines_keeps_the_rest_in_order(tmp_path: Path) -> None:
         assert list(out.data_lines()) == [["s0"], ["s2"], ["s4"], ["s5"]]
         out.commit()
     assert path.read_bytes() == b"username\r\ns0\r\ns2\r\ns4\r\ns5\r\n"
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 CELL = st.sampled_from(

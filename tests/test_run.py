@@ -32,6 +32,7 @@ from tests.support import processes, stores
 from tests.support.project import Site, copy_project, example_site_fixture, invoke
 from tests.support.sandbox import start_sandbox_process
 from tests.support.stores import StateUnderTest
+from tests.support.windows import posix_modes
 
 postgres_store = stores.postgres_store_fixture
 
@@ -119,19 +120,27 @@ def test_a_run_reported_as_json_archived_and_held_by_the_sandbox(site: Site) -> 
         "error": None,
     }
     assert site.sandbox.users("demo") == _staff_users()
-    # The archive: the file sent, the raw answer, the report; readable only by the owner.
+    # The archive: the file sent, the raw answer, the report (readable only by the owner: see below).
     assert sorted(p.name for p in archive.iterdir()) == ["answer-1.json", "report.json", "sent.csv"]
     assert (archive / "sent.csv").read_bytes() == STAFF_CSV.encode()
     assert json.loads((archive / "answer-1.json").read_bytes()) == {"success": True, "summary": SIX_CREATED}
     report = json.loads((archive / "report.json").read_bytes())
     assert {k: report[k] for k in run} == run
-    runs = site.root / ".infiniti-sync" / "runs"
-    assert [_mode(p) for p in (runs, runs / "demo", runs / "demo" / "staff", archive)] == [0o700] * 4
-    assert [_mode(p) for p in sorted(archive.iterdir())] == [0o600] * 3
-    assert _mode(site.root / ".infiniti-sync" / "state.db") == 0o600
     # The request as the sandbox saw it: origin-form, credentials not in the URL.
     log = (site.root.parent / "project-sandbox.log").read_text()
     assert '127.0.0.1 "POST /api/import/userGroups?tenantId=demo HTTP/1.1" 200 -' in log.splitlines()
+
+
+@posix_modes
+def test_the_archive_the_state_and_reports_are_readable_only_by_their_owner(site: Site) -> None:
+    junit = site.root / "reports" / "run.xml"
+    assert site.invoke(["run", "--tenant", "demo", "--spec", "staff", "--junit", os.fspath(junit)]).code == 0
+    runs = site.root / ".infiniti-sync" / "runs"
+    [archive] = site.runs("demo", "staff")
+    assert [_mode(p) for p in (runs, runs / "demo", runs / "demo" / "staff", archive)] == [0o700] * 4
+    assert [_mode(p) for p in sorted(archive.iterdir())] == [0o600] * 3
+    assert _mode(site.root / ".infiniti-sync" / "state.db") == 0o600
+    assert _mode(junit) == 0o600
 
 
 def test_history_lists_runs_newest_first(site: Site) -> None:
@@ -169,7 +178,6 @@ def test_junit_has_one_case_per_tenant_and_spec(several: Site, tmp_path: Path) -
     junit = tmp_path / "reports" / "run.xml"
     done = several.invoke(["run", "--all", "--junit", os.fspath(junit)])
     assert done.code == 3
-    assert _mode(junit) == 0o600
     root = ET.parse(junit).getroot()  # noqa: S314 - our own report
     assert (root.tag, root.attrib) == ("testsuites", {"tests": "3", "failures": "1", "errors": "1"})
     [suite] = root

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from runner.errors import UsageError
 from runner.sandbox import tls
+from tests.support.windows import posix_modes
 
 NAMES = ("ca.pem", "ca-key.pem", "cert.pem", "key.pem")
 
@@ -26,11 +27,17 @@ def _cert(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
 
 
+@posix_modes
+def test_the_keys_are_readable_only_by_their_owner(tmp_path: Path) -> None:
+    # As the sandbox keeps them under --data (tests/test_sandbox_process.py), made by the same ensure().
+    tls.ensure(tmp_path / "tls")
+    modes = {name: stat.S_IMODE((tmp_path / "tls" / name).stat().st_mode) for name in (".", *NAMES)}
+    assert modes == {".": 0o700, "ca.pem": 0o644, "ca-key.pem": 0o600, "cert.pem": 0o644, "key.pem": 0o600}
+
+
 def test_a_new_folder_gets_a_ca_and_a_certificate_for_localhost(tmp_path: Path) -> None:
     files = tls.ensure(tmp_path / "tls")
     assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == sorted(NAMES)
-    modes = {name: stat.S_IMODE((tmp_path / "tls" / name).stat().st_mode) for name in NAMES}
-    assert modes == {"ca.pem": 0o644, "ca-key.pem": 0o600, "cert.pem": 0o644, "key.pem": 0o600}
     ca, cert = _cert(files.ca_file), _cert(files.cert_file)
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     cert.verify_directly_issued_by(ca)

@@ -20,6 +20,7 @@ import yaml
 from runner import cron, project, schedules
 from runner.schedules import Needs, Setting
 from tests.support.project import Done, copy_project, invoke
+from tests.support.windows import posix_only
 
 KUBERNETES = "1.30"  # the version whose schemas the manifests are checked against (README: Scheduling)
 TASK = "{http://schemas.microsoft.com/windows/2004/02/mit/task}"
@@ -76,6 +77,7 @@ def _stand_in(folder: Path) -> Path:
 # --- cron -----------------------------------------------------------------------------------------
 
 
+@posix_only("cron and /bin/sh run the line, and its stand-in command needs an executable file mode")
 def test_the_crontab_line_runs_the_due_jobs_in_the_project_with_its_secrets_and_log(
     tmp_path: Path, root: Path
 ) -> None:
@@ -140,6 +142,7 @@ def _units(text: str) -> dict[str, list[str]]:
     return found
 
 
+@posix_only("systemd-analyze checks that ExecStart is an executable file, a POSIX file mode")
 def test_the_systemd_units_pass_systemd_analyze_verify(tmp_path: Path, root: Path) -> None:
     executable = _stand_in(tmp_path)
     env_file = tmp_path / "env"

@@ -16,6 +16,7 @@ from runner.errors import UsageError
 from runner.secrets import resolve
 from runner.spec import Secret
 from tests.support.project import copy_project
+from tests.support.windows import posix_only
 
 LIMIT = 64 * 1024  # as README.md documents it
 
@@ -55,7 +56,7 @@ def test_a_secret_file_larger_than_the_limit_is_refused_naming_it(tmp_path: Path
     assert raised.value.exit_code == 2
 
 
-@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="a system without /dev/zero")
+@posix_only("/dev/zero, and a process capped with the resource module")
 def test_run_with_the_password_in_dev_zero_exits_2_naming_it(tmp_path: Path) -> None:
     """End to end, in a process whose memory is capped (so that the old unbounded read fails fast)."""
     root = tmp_path / "project"

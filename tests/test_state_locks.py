@@ -3,15 +3,21 @@ advisory lock of a PostgreSQL store (a schema of its own per test). A lock is ta
 held and names its holder (this process: host, pid, when it started holding), releasing it frees it, and
 the locks of other jobs (and, in PostgreSQL, of another store in the same database) are others.
 
-The two runners here are two openings of the store in this process, each with its own lock file handles
-or sessions; tests/test_state_processes.py takes the locks between real processes.
+The two runners here are two openings of the store in this process (or two threads), each with its own lock
+connections or sessions; tests/test_state_processes.py takes the locks between real processes. A name left by
+a holder that ended is not believed, and asking whether a process runs harms none.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
+import sqlite3
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +26,8 @@ import pytest
 
 from runner.errors import EXIT_OUTSIDE, LockHeld, Where
 from runner.state import StateStore
-from runner.state.locks import LockKind
+from runner.state.locks import UNKNOWN, LockKind
+from runner.state.processes import runs
 from tests.support import stores
 from tests.support.stores import StateUnderTest
 
@@ -90,12 +97,62 @@ def test_a_lock_file_names_its_holder_and_is_emptied_on_release(tmp_path: Path) 
     opened = StateStore.open(os.fspath(path), environ={})
     try:
         taken = _locks(opened).take("demo", "staff", time.monotonic(), WHERE)
-        lock_file = path.parent / "locks" / "demo--staff.lock"
-        assert f'"pid": {os.getpid()}' in lock_file.read_text(encoding="utf-8")
+        side = path.parent / "locks" / "demo--staff.holder"
+        assert f'"pid": {os.getpid()}' in side.read_text(encoding="utf-8")
         taken.release()
-        assert lock_file.read_text(encoding="utf-8") == ""
+        assert side.read_text(encoding="utf-8") == ""
     finally:
         opened.close()
+
+
+def test_threads_of_one_process_exclude_each_other(tmp_path: Path) -> None:
+    opened = StateStore.open(os.fspath(tmp_path / "state.db"), environ={})
+    refused: list[LockHeld] = []
+
+    def second_job() -> None:
+        with pytest.raises(LockHeld) as caught, opened.lock("demo", "staff"):
+            pass
+        refused.append(caught.value)
+
+    try:
+        with opened.lock("demo", "staff"):
+            thread = threading.Thread(target=second_job)
+            thread.start()
+            thread.join()
+        with opened.lock("demo", "staff"):  # released: free again
+            pass
+    finally:
+        opened.close()
+    [err] = refused
+    assert f"process {os.getpid()}, running since" in err.message
+
+
+@pytest.mark.parametrize("alive", [True, False], ids=["alive", "ended"])
+def test_a_name_left_by_a_process_that_ended_is_not_believed(tmp_path: Path, *, alive: bool) -> None:
+    # The lock is held by a connection that has not written its name yet (as just after taking it); the
+    # side file still names an earlier holder of this host: this process, or one that has ended.
+    pid = os.getpid() if alive else _ended_pid()
+    path = tmp_path / "state.db"
+    opened = StateStore.open(os.fspath(path), environ={})
+    locks = path.parent / "locks"
+    holding = sqlite3.connect(locks / "demo--staff.lock.sqlite", timeout=0, isolation_level=None)
+    try:
+        holding.execute("BEGIN EXCLUSIVE")
+        earlier = {"host": socket.gethostname(), "pid": pid, "since": "2026-12-01T02:15:00+00:00"}
+        (locks / "demo--staff.holder").write_text(json.dumps(earlier), encoding="utf-8")
+        err = _held_by(_locks(opened))
+    finally:
+        holding.close()
+        opened.close()
+    named = f"host {socket.gethostname()}, process {pid}, running since 2026-12-01T02:15:00+00:00"
+    assert err.message == f"another run holds this tenant and spec: {named if alive else UNKNOWN}"
+
+
+def _ended_pid() -> int:
+    """The id of a child process that has ended and been reaped: no process has it (barring reuse)."""
+    code = "import os; print(os.getpid())"
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(done.stdout)
 
 
 def test_two_postgresql_stores_in_one_database_have_their_own_locks(
@@ -115,3 +172,9 @@ def test_two_postgresql_stores_in_one_database_have_their_own_locks(
         first_opened.close()
         second_opened.close()
         second.drop()
+
+
+def test_whether_a_process_runs_is_asked_without_harming_it() -> None:
+    assert runs(os.getpid())
+    assert runs(os.getpid())  # still here: asking sent nothing
+    assert not runs(_ended_pid())

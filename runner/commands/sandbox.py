@@ -1,4 +1,5 @@
-"""`infiniti-sync sandbox`: serve the Infiniti sandbox until Ctrl-C (exit 130) or SIGTERM (exit 0).
+"""`infiniti-sync sandbox`: serve the Infiniti sandbox until Ctrl-C (exit 130) or SIGTERM (exit 0; on
+Windows, where nothing sends SIGTERM to another process, Ctrl-Break does the same).
 
 The first line on standard output is `listening on URL`, for scripts and tests to read; the rest says
 which CA to trust, the tenants with their credentials, and cURL commands ready to paste. Requests are
@@ -22,6 +23,7 @@ from runner.sandbox import DB_FILE, IMPORT_PATH, Config, Sandbox, TenantConfig, 
 
 DEFAULT_TLS_DIR = Path(".infiniti-sync/sandbox")
 _UNSAFE_IN_DOUBLE_QUOTES = set('"$`\\!')
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGBREAK") if hasattr(signal, name))
 
 
 def execute(args: argparse.Namespace, console: Console) -> int:
@@ -39,7 +41,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         log=console.message,
     )
     stop = threading.Event()
-    with _on_sigterm(stop), sandbox:
+    with _on_stop_signals(stop), sandbox:
         for line in banner(sandbox, config, data):
             console.print(line)
         console.out.flush()
@@ -50,16 +52,18 @@ def execute(args: argparse.Namespace, console: Console) -> int:
 
 
 @contextlib.contextmanager
-def _on_sigterm(stop: threading.Event) -> Iterator[None]:
-    """Set `stop` on SIGTERM while the block runs (signals can only be caught in the main thread)."""
+def _on_stop_signals(stop: threading.Event) -> Iterator[None]:
+    """Set `stop` on SIGTERM (and Windows' SIGBREAK) while the block runs (signals can only be caught in
+    the main thread)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def banner(sandbox: Sandbox, config: Config, data: Path | None) -> Iterator[str]:

@@ -1,9 +1,10 @@
 """The sandbox's own certificate authority and server certificate, so clients keep TLS verification on.
 
 In the TLS folder: `ca.pem` (the CA certificate clients trust), `ca-key.pem`, `cert.pem` and `key.pem`
-(the server's certificate for localhost, 127.0.0.1 and ::1). Private keys are written with mode 0600. Existing
-files are reused while they are valid, so a client's trust survives restarts; a server certificate that
-is missing, expiring or not signed by the CA is issued again by the same CA.
+(the server's certificate for localhost, 127.0.0.1 and ::1). Private keys are written with mode 0600 (on
+Windows, where modes mean nothing, the folder's ACL protects them). Existing files are reused while they
+are valid, so a client's trust survives restarts; a server certificate that is missing, expiring or not
+signed by the CA is issued again by the same CA.
 """
 
 from __future__ import annotations

@@ -1,31 +1,44 @@
-"""The lock kind of a SQLite store: a lock file per tenant and spec in the `locks` folder beside the store.
+"""The lock kind of a SQLite store: a small SQLite file per tenant and spec in the `locks` folder beside
+the store, held in an exclusive transaction.
 
-The lock is flock's, released by the kernel when the process dies; its holder writes its name (JSON, see
-runner.state.locks.holder) into the file just after taking it, and empties it when letting go. A run that
-finds the lock taken reads the name there; a name left by a runner killed with the lock (a process of this
-host that no longer runs) is not believed. `schema.lock` in the same folder keeps two runners from creating
-a new store at once.
+SQLite locks a file with the platform's own file lock from inside its C code (POSIX fcntl locks, Windows
+LockFileEx), so this one mechanism runs on Linux, macOS and Windows, with or without Python's `fcntl`, and
+the operating system lets go of the lock when its holder dies, however it dies. A lock is taken with
+`BEGIN EXCLUSIVE` on a connection of its own, which SQLite refuses at once while another connection holds
+it (one of another process, or of this one: two threads or two openings of the store exclude each other
+too), and is let go by closing that connection. Nothing is ever written in a lock file, and nothing else
+opens one: on POSIX, closing any descriptor of a file drops the locks its process holds on it.
 
-What is POSIX here is kept in the five functions at the end (flock, a write at offset 0, whether a process
-runs): a Windows kind would replace those and nothing else.
+A locked SQLite file cannot be read, so the holder writes its name (JSON, see runner.state.locks.holder)
+in a side file, `TENANT--SPEC.holder`, just after taking the lock, and empties it before letting go. A run
+that finds the lock taken reads the name there. The name is written in place, not renamed over the old
+one (Windows refuses that while someone reads the file), so a reader that finds it empty or half written
+reads again; a name left by a runner killed with the lock (a process of this host that no longer runs,
+runner.state.processes) is not believed. `schema.lock.sqlite` in the same folder keeps two runners from
+creating a new store at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.csvfile import private_open
 from runner.errors import StateError, Where
 from runner.state.locks import UNKNOWN, describe, held, holder, holder_of
+from runner.state.processes import runs
 
-_HOLDER_TRIES = 20  # reading who holds a lock file: the holder writes its name just after taking it
+SUFFIX = ".lock.sqlite"  # not `.lock`: the flock files of older runners hold their holders' names
+_RETRY = 0.1  # seconds between tries of a lock that another holds
+_HOLDER_TRIES = 20  # reading who holds a lock: the holder writes its name just after taking it
+_HOLD_HINT = "check that this user may write in the folder; a lock file no run holds may be deleted"
 
 
 @dataclass(frozen=True)
@@ -37,20 +50,22 @@ class FileLocks:
 
     def take(self, tenant: str, spec: str, deadline: float, where: Where) -> FileLock:
         """Take the lock file of this tenant and spec, trying until `deadline`."""
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = self.folder / f"{_safe(tenant)}--{_safe(spec)}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        name = f"{_safe(tenant)}--{_safe(spec)}"
+        path, side = self.folder / f"{name}{SUFFIX}", self.folder / f"{name}.holder"
         try:
-            while not _try_flock(fd):
-                if time.monotonic() >= deadline:
-                    raise held(where, _file_holder(path))
-                time.sleep(0.1)
-            os.ftruncate(fd, 0)
-            _write_at_start(fd, json.dumps(holder()).encode())
-        except BaseException:
-            os.close(fd)
-            raise
-        return FileLock(fd, path, where)
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            connection = _hold(path, deadline)
+            if connection is None:
+                raise held(where, _file_holder(side))
+        except (OSError, sqlite3.Error) as err:
+            why = f"lock file {path}: cannot take it: {_reason(err)}"
+            raise StateError(why, where=where, hint=_HOLD_HINT) from err
+        try:
+            _write_name(side, json.dumps(holder()))
+        except OSError as err:
+            connection.close()
+            raise StateError(f"lock file {side}: cannot write: {err.strerror}", where=where) from err
+        return FileLock(connection, side, where)
 
     @contextlib.contextmanager
     def schema(self) -> Iterator[None]:
@@ -58,39 +73,71 @@ class FileLocks:
         starting on a new store at once would both try to create it. Waits as long as it takes."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.folder / "schema.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as err:
-            raise StateError(f"state store {self.display}: cannot create its lock: {err.strerror}") from err
+            connection = _hold(self.folder / f"schema{SUFFIX}", None)
+        except (OSError, sqlite3.Error) as err:
+            raise StateError(f"state store {self.display}: cannot create its lock: {_reason(err)}") from err
+        assert connection is not None  # with no deadline, it waits until it holds the lock
         try:
-            _flock(fd)
             yield
         finally:
-            os.close(fd)  # closing releases the lock
+            connection.close()  # closing ends the transaction, which frees the lock
 
 
 @dataclass(frozen=True)
 class FileLock:
-    """A lock file taken: `fd` holds the lock."""
+    """A lock file taken: `connection` holds it, `side` names its holder."""
 
-    fd: int
-    path: Path
+    connection: sqlite3.Connection
+    side: Path
     where: Where
 
     def release(self) -> None:
-        """Empty the file and let go of the lock; the file is closed in any case (which frees it too)."""
+        """Empty the holder's name and let go of the lock; the connection is closed in any case (which
+        frees the lock)."""
         try:
-            try:
-                os.ftruncate(self.fd, 0)
-                _unflock(self.fd)
-            except OSError as err:  # closing the file releases the lock all the same
-                why = f"lock file {self.path}: cannot release: {err.strerror}"
-                raise StateError(why, where=self.where) from err
+            _write_name(self.side, "")  # before letting go: the next holder's name is never emptied
+        except OSError as err:
+            why = f"lock file {self.side}: cannot empty: {err.strerror}"
+            raise StateError(why, where=self.where) from err
         finally:
-            os.close(self.fd)
+            self.connection.close()
+
+
+def _hold(path: Path, deadline: float | None) -> sqlite3.Connection | None:
+    """A connection holding the lock of the SQLite file `path`, or None when another holds it still at
+    `deadline` (None: wait as long as it takes)."""
+    while (connection := _try_hold(path)) is None:
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(_RETRY)
+    return connection
+
+
+def _try_hold(path: Path) -> sqlite3.Connection | None:
+    """A connection holding the lock of `path` if nobody holds it, else None, at once (timeout 0)."""
+    connection = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=OFF")  # nothing is written: no journal file either
+        connection.execute("BEGIN EXCLUSIVE")
+    except sqlite3.OperationalError as err:
+        connection.close()
+        if err.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            return None
+        raise
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _write_name(path: Path, text: str) -> None:
+    """Write a holder's name (or nothing) in one write, in place."""
+    with private_open(path) as handle:
+        handle.write(text)
 
 
 def _file_holder(path: Path) -> str:
-    """Who holds a lock file, as its holder wrote it. The holder writes just after taking the lock, and
+    """Who holds a lock, as its holder wrote it. The holder writes just after taking the lock, and
     a runner killed with the lock leaves its name behind: wait a moment for a live holder's name."""
     for _ in range(_HOLDER_TRIES):
         info = ""
@@ -107,51 +154,12 @@ def _dead(data: Mapping[str, Any]) -> bool:
     """Whether the holder named is a process of this host that no longer runs."""
     if data["host"] != socket.gethostname() or not isinstance(data["pid"], int):
         return False
-    return not _runs(data["pid"])
+    return not runs(data["pid"])
+
+
+def _reason(err: OSError | sqlite3.Error) -> str:
+    return (err.strerror if isinstance(err, OSError) else None) or str(err)
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
-
-
-# --- the POSIX parts ----------------------------------------------------------------------------
-
-
-def _try_flock(fd: int) -> bool:
-    """Take the lock of the open file `fd` if nobody holds it."""
-    try:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _flock(fd: int) -> None:
-    """Take the lock of the open file `fd`, waiting for it."""
-    import fcntl
-
-    fcntl.flock(fd, fcntl.LOCK_EX)
-
-
-def _unflock(fd: int) -> None:
-    import fcntl
-
-    fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _write_at_start(fd: int, data: bytes) -> None:
-    os.pwrite(fd, data, 0)
-
-
-def _runs(pid: int) -> bool:
-    """Whether process `pid` of this host runs (one that cannot be asked is taken to run). POSIX only:
-    on Windows os.kill(pid, 0) would end the process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True

@@ -1,8 +1,9 @@
 """A state store in a SQLite file (the default): its pragmas, its private file, its writes, its locks.
 
-The file is created readable only by its owner (it lists users) and set to WAL mode with full syncs by the
-runner that creates or writes it; a reader sets nothing. The locks are lock files in the `locks` folder
-beside it (runner.state.filelock), which also keep two runners from creating the schema at once.
+The file is created readable only by its owner (it lists users; mode 0600 on POSIX, on Windows its
+folder's ACL) and set to WAL mode with full syncs by the runner that creates or writes it; a reader sets
+nothing. The locks are small SQLite files in the `locks` folder beside it (runner.state.filelock), which
+also keep two runners from creating the schema at once.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class SQLiteBackend:
 
 def _create_private(path: Path) -> None:
     """Create the SQLite file readable only by its owner (it lists users); SQLite gives its -wal and -shm
-    files the same mode. An existing file keeps the mode it has."""
+    files the same mode. An existing file keeps the mode it has. On Windows the mode means nothing: the
+    file has the ACL of its folder."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
