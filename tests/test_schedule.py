@@ -347,6 +347,34 @@ def test_the_configmap_is_the_whole_project(tmp_path: Path, shared: Path) -> Non
     assert (done.code, done.out) == (0, "3 files valid\n")
 
 
+def test_the_configmap_holds_the_tenant_files_of_a_tenants_folder(tmp_path: Path, shared: Path) -> None:
+    """A department's project with `tenants: tenants` (a file per school): the pod sees those files too,
+    and the project it sees is valid."""
+    project_file = shared / "infiniti-sync.yaml"
+    data = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+    (shared / "tenants").mkdir()
+    names = sorted(data["tenants"])
+    for name in names:
+        (shared / "tenants" / f"{name}.yaml").write_text(
+            yaml.safe_dump(data["tenants"][name]), encoding="utf-8"
+        )
+    data["tenants"] = "tenants"
+    project_file.write_text(yaml.safe_dump(data), encoding="utf-8")
+    configmap, cronjob = _manifests(shared, tmp_path / "k8s")
+    [volume] = [v for v in _pod(cronjob)["volumes"] if v["name"] == "project"]
+    pod_view = tmp_path / "pod-project"
+    for item in volume["configMap"]["items"]:
+        (pod_view / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (pod_view / item["path"]).write_text(configmap["data"][item["key"]], encoding="utf-8")
+    written = sorted(p.relative_to(pod_view).as_posix() for p in pod_view.rglob("*") if p.is_file())
+    assert names and written == sorted(
+        ["infiniti-sync.yaml", "specs/staff.yaml", "specs/students.yaml"]
+        + [f"tenants/{n}.yaml" for n in names]
+    )
+    done = invoke(pod_view, ["validate"], env={})
+    assert (done.code, done.out) == (0, f"{3 + len(names)} files valid\n")
+
+
 def test_one_shard_runs_without_an_index(tmp_path: Path, shared: Path) -> None:
     _, cronjob = _manifests(shared, tmp_path / "k8s")
     [container] = _pod(cronjob)["containers"]
@@ -407,6 +435,14 @@ def test_the_validation_would_see_a_manifest_kubernetes_refuses() -> None:
             "a ConfigMap\n"
             "  hint: read it from where the Secret is mounted, outside the project: for example "
             "{file: /run/secrets/infiniti-sync/demo.txt}\n",
+        ),
+        (
+            ("{file: /run/secrets/sync/demo}", "{keyring: infiniti-sync/autosync}"),
+            [],
+            "error: kubernetes: the project reads {keyring: infiniti-sync/autosync}, and a pod has no "
+            "keyring\n"
+            "  hint: read the secret from the Secret instead: {file: /run/secrets/infiniti-sync/NAME} or "
+            "{env: NAME}\n",
         ),
         (
             None,

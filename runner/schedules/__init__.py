@@ -80,7 +80,8 @@ class Needs:
     untimed: tuple[str, ...]  # tenants read in the machine's local time zone (none named for them)
     sources: tuple[Path, ...] = ()  # CSV files and folders the connections read
     ca_bundles: tuple[Path, ...] = ()
-    files: tuple[tuple[Path, str], ...] = field(default=())  # the project file and specs: path and text
+    files: tuple[tuple[Path, str], ...] = field(default=())  # project file, tenant files, specs: path, text
+    keyrings: tuple[str, ...] = ()  # SERVICE/USERNAME of the secrets read from the keyring, sorted
 
     @classmethod
     def of(cls, project: Project, files: Files) -> Needs:
@@ -106,7 +107,12 @@ class Needs:
                 sorted({c.files for t in project.tenants.values() for c in t.connections.values() if c.files})
             ),
             ca_bundles=tuple(sorted({t.ca_bundle for t in project.tenants.values() if t.ca_bundle})),
-            files=tuple((doc.path, doc.text) for doc in [files.project, *files.specs] if doc is not None),
+            files=tuple(
+                (doc.path, doc.text)
+                for doc in [files.project, *files.tenant_files, *files.specs]
+                if doc is not None
+            ),
+            keyrings=tuple(sorted({"/".join(s.keyring) for s in found if s.keyring})),
         )
 
     def writable(self) -> tuple[Path, ...]:

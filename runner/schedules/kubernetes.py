@@ -43,7 +43,7 @@ def _key(text: str) -> str:
 
 def _refuse(needs: Needs) -> None:
     """UsageError for what a pod cannot give the project: a local state, an archive in the read-only
-    project folder, a secret file inside it."""
+    project folder, a secret file inside it, a secret from the keyring (a pod has none)."""
     if needs.sqlite_state is not None:
         raise UsageError(
             "kubernetes: the project's state is a SQLite file, which a pod does not keep between runs and "
@@ -57,6 +57,12 @@ def _refuse(needs: Needs) -> None:
             "ConfigMap in the pod",
             hint="write archive: false (the report still goes to the pod's log), or an absolute folder "
             "such as /var/lib/infiniti-sync/runs, which is then mounted from a volume",
+        )
+    if needs.keyrings:
+        raise UsageError(
+            f"kubernetes: the project reads {{keyring: {needs.keyrings[0]}}}, and a pod has no keyring",
+            hint="read the secret from the Secret instead: {file: /run/secrets/infiniti-sync/NAME} or "
+            "{env: NAME}",
         )
     for file in needs.secret_files:
         if file.is_relative_to(needs.root):
