@@ -78,6 +78,12 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a lock")
     _formats(p, "text", "json")
     p.add_argument("--junit", metavar="FILE", type=Path, help="also write a JUnit XML report")
+    p.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        type=Path,
+        help="also write Prometheus metrics of every job's last run (node_exporter's textfile collector)",
+    )
 
 
 def _args_due(p: argparse.ArgumentParser) -> None:

@@ -176,6 +176,7 @@ def build(files: Files) -> Project:
         tenants=frozen(tenants),
         specs=frozen(specs),
         timezone=data.get("timezone"),
+        pushgateway=_url(data.get("metrics", {}).get("pushgateway"), root),
     )
 
 
@@ -188,6 +189,11 @@ def _secret(raw: Mapping[str, Any], root: Path) -> Secret:
     return Secret(file=root / Path(raw["file"]).expanduser())  # ~: the home of the account that runs it
 
 
+def _url(raw: str | Mapping[str, Any] | None, root: Path) -> str | Secret | None:
+    """A URL written in the file, or the secret that holds it."""
+    return _secret(raw, root) if isinstance(raw, Mapping) else raw
+
+
 def _state(raw: str | Mapping[str, Any], root: Path) -> str | Secret:
     if isinstance(raw, Mapping):
         return _secret(raw, root)
@@ -195,10 +201,9 @@ def _state(raw: str | Mapping[str, Any], root: Path) -> str | Secret:
 
 
 def _connection(name: str, raw: Mapping[str, Any], root: Path) -> Connection:
-    url = raw.get("url")
     return Connection(
         name=name,
-        url=_secret(url, root) if isinstance(url, Mapping) else url,
+        url=_url(raw.get("url"), root),
         files=root / raw["files"] if "files" in raw else None,
         **_given(encoding=raw.get("encoding"), delimiter=raw.get("delimiter")),
     )

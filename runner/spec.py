@@ -249,6 +249,7 @@ class Project:
     tenants: Mapping[str, Tenant]
     specs: Mapping[str, Spec]
     timezone: str | None = None  # None: the host's
+    pushgateway: str | Secret | None = None  # metrics: {pushgateway: URL} (runner/metrics.py)
 
     @property
     def root(self) -> Path:

@@ -447,6 +447,9 @@ def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any, SecretK
     """The values of a project file that may hold a secret, with their paths and kinds."""
     if "state" in data:
         yield ("state",), data["state"], "url"
+    metrics = data.get("metrics")
+    if isinstance(metrics, dict) and "pushgateway" in metrics:
+        yield ("metrics", "pushgateway"), metrics["pushgateway"], "url"
     tenants = data.get("tenants")
     for name, tenant in tenants.items() if isinstance(tenants, dict) else []:
         yield from _tenant_secret_paths(tenant, ("tenants", name))

@@ -7,7 +7,7 @@ import argparse
 import os
 from collections.abc import Callable
 
-from runner import due, jobs, project, report
+from runner import due, jobs, metrics, project, report
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
@@ -32,6 +32,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     selected = jobs.select(proj, [] if args.all else args.tenant, args.spec)
     if shard is not None:
         selected = due.in_shard(selected, *shard)
+    publisher = metrics.Publisher.prepare(proj, args.metrics_file, shard, os.environ)
     state = StateStore.open(proj.state, environ=os.environ)
     pool = urllib3.PoolManager(num_pools=max(10, args.jobs * 2), maxsize=args.jobs)
     try:
@@ -54,7 +55,8 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     )
     if args.junit:
         report.write_private(args.junit, report.runs_junit(ran))
-    return max((r.exit_code for r in ran), default=EXIT_OK)
+    code = max((r.exit_code for r in ran), default=EXIT_OK)
+    return max(code, publisher.publish(console, os.environ)) if publisher else code
 
 
 def _report(

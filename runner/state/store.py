@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from runner import stateurl
@@ -224,6 +224,44 @@ class StateStore:
             with self.engine.connect() as conn:  # the driver's own rows: SQLite's times as text, parsed once
                 rows = conn.exec_driver_sql(sql, (tenant, spec) if tenant is not None else ())
                 return {(t, s): aware(started) for t, s, started in rows}
+        except SQLAlchemyError as err:
+            raise self._fail("cannot read", err) from err
+
+    def last_runs(self) -> dict[tuple[str, str], tuple[RunRecord, datetime | None]]:
+        """The last recorded run of every job (tenant, spec), and when its last ok run started (None: never
+        ok), in one query for every job (the metrics of runner/metrics.py)."""
+        runs = runs_table
+        job = (runs.c.tenant, runs.c.spec)
+        last = select(*job, func.max(runs.c.started_at).label("started")).group_by(*job).subquery()
+        ok = (
+            select(*job, func.max(runs.c.started_at).label("ok"))
+            .where(runs.c.outcome == "ok")
+            .group_by(*job)
+            .subquery()
+        )
+        same = (
+            runs.c.tenant == last.c.tenant,
+            runs.c.spec == last.c.spec,
+            runs.c.started_at == last.c.started,
+        )
+        query = (
+            select(runs, ok.c.ok)
+            .select_from(
+                runs.join(last, and_(*same)).outerjoin(
+                    ok, and_(runs.c.tenant == ok.c.tenant, runs.c.spec == ok.c.spec)
+                )
+            )
+            .order_by(runs.c.id)  # two runs of one start (never seen): the one recorded last wins
+        )
+        try:
+            with self.engine.connect() as conn:
+                found = {}
+                for row in conn.execute(query):
+                    values = dict(row._mapping)
+                    last_ok = values.pop("ok")
+                    record = record_of(values)
+                    found[record.tenant, record.spec] = (record, None if last_ok is None else aware(last_ok))
+                return found
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
