@@ -21,7 +21,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     INFINITI_SYNC_CACHE=
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m venv /opt/infiniti-sync \
-    && /opt/infiniti-sync/bin/pip install --no-cache-dir "$(echo /wheels/infiniti_sync-*.whl)[postgres]" tzdata \
+    && /opt/infiniti-sync/bin/pip install --no-cache-dir "$(echo /wheels/infiniti_sync-*.whl)[postgres,metrics]" tzdata \
     && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin infiniti-sync
 USER 10001:10001

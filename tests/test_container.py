@@ -198,7 +198,7 @@ def test_the_dockerfile_builds_a_wheel_and_runs_it_as_a_user_that_is_not_root() 
     assert final[0] == ("FROM", "python:3.11-slim")
     [install] = [a for i, a in final if i == "RUN"]
     assert "python -m venv /opt/infiniti-sync" in install
-    assert '"$(echo /wheels/infiniti_sync-*.whl)[postgres]"' in install
+    assert '"$(echo /wheels/infiniti_sync-*.whl)[postgres,metrics]"' in install
     assert "--uid 10001" in install  # the user kubernetes.py's pods run as
     assert dict(final)["USER"] == "10001:10001"
     assert json.loads(dict(final)["ENTRYPOINT"]) == ["infiniti-sync"]
@@ -225,7 +225,14 @@ def test_the_image_install_works_offline(tmp_path: Path) -> None:
     [built] = (source / "wheels").glob("infiniti_sync-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
-    install = [os.fspath(venv / "bin" / "python"), "-m", "pip", "install", *offline, f"{built}[postgres]"]
+    install = [
+        os.fspath(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        *offline,
+        f"{built}[postgres,metrics]",
+    ]
     subprocess.run(install, check=True, capture_output=True)
     command = venv / "bin" / "infiniti-sync"
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": os.fspath(tmp_path)}
