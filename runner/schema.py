@@ -349,6 +349,13 @@ def _message(error: ValidationError) -> str:
         return f"must be at most {value}, not {_describe(instance)}"
     if kind == "exclusiveMinimum":
         return f"must be more than {value}, not {_describe(instance)}"
+    if kind == "dependentRequired":
+        key, missing = next(
+            (k, lost)
+            for k, v in value.items()
+            if k in instance and (lost := [n for n in v if n not in instance])
+        )
+        return f"{key} needs {' and '.join(missing)} as well: give both, or neither"
     return str(error.message)
 
 
