@@ -350,10 +350,9 @@ def _message(error: ValidationError) -> str:
     if kind == "exclusiveMinimum":
         return f"must be more than {value}, not {_describe(instance)}"
     if kind == "dependentRequired":
+        given = cast(dict[str, Any], instance)
         key, missing = next(
-            (k, lost)
-            for k, v in value.items()
-            if k in instance and (lost := [n for n in v if n not in instance])
+            (k, lost) for k, v in value.items() if k in given and (lost := [n for n in v if n not in given])
         )
         return f"{key} needs {' and '.join(missing)} as well: give both, or neither"
     return str(error.message)
