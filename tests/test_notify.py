@@ -207,3 +207,28 @@ def test_the_digest_by_e_mail_over_implicit_tls(site: Site) -> None:
     assert (done.code, done.err) == (3, "")
     [message] = box.messages
     assert message["Subject"] == "infiniti-sync: 1 job needs attention"
+
+
+def test_a_held_run_is_told_with_its_reason_and_the_forced_one_as_recovered(tmp_path: Path) -> None:
+    held = Site.start(tmp_path / "project", overlay=Path(__file__).parent / "run_cases" / "held-by-a-guard")
+    try:
+        with Webhook.start() as hook:
+            _notify(held, f"{{webhook: {{url: {hook.url}/hook}}}}")
+            assert held.invoke(["run", "--tenant", "demo", "--spec", "students"]).code == 1
+            assert held.invoke(["run", "--tenant", "demo", "--spec", "students", "--force"]).code == 0
+    finally:
+        held.stop()
+    first, second = (held.normalise(d["text"]) for d in _digests(hook))
+    assert first == (
+        "infiniti-sync: 1 job needs attention\n\n"
+        "demo/students: held: 3 read; nothing sent\n"
+        "  held: 3 rows is fewer than checks.min_rows (10); is the export complete? Nothing is sent until it "
+        "is (or use --force)\n"
+        "  archive: PROJECT/.infiniti-sync/runs/demo/students/STAMP"
+    )
+    assert second.splitlines()[:3] == [
+        "infiniti-sync: 1 job recovered",
+        "",
+        "demo/students: recovered (the run before was held): 3 read; 3 sent; 3 created, 0 updated, 0 failed; "
+        "expectations met",
+    ]
