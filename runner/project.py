@@ -24,9 +24,11 @@ from runner.spec import (
     Checks,
     Connection,
     CountExpectation,
+    Email,
     Expect,
     ExpectedFinding,
     Groups,
+    Notify,
     Project,
     Secret,
     SourceSpec,
@@ -177,6 +179,7 @@ def build(files: Files) -> Project:
         specs=frozen(specs),
         timezone=data.get("timezone"),
         pushgateway=_url(data.get("metrics", {}).get("pushgateway"), root),
+        notify=_notify(data["notify"], root) if "notify" in data else None,
     )
 
 
@@ -229,12 +232,46 @@ def _tenant(name: str, raw: Mapping[str, Any], root: Path) -> Tenant:
         ),
         timezone=raw.get("timezone"),
         batch_size=raw.get("batch_size"),
+        notify=_notify(raw["notify"], root) if "notify" in raw else None,
         **_given(  # what the file leaves out keeps the record's default (runner/spec.py)
             connect_timeout=_number(timeout.get("connect")),
             read_timeout=_number(timeout.get("read")),
             retry_attempts=retries.get("attempts"),
             retry_max_time=_number(retries.get("max_time")),
         ),
+    )
+
+
+def _notify(raw: Mapping[str, Any], root: Path) -> Notify:
+    email = raw.get("email")
+    return Notify(
+        webhook=_address(raw.get("webhook"), root),
+        ping=_address(raw.get("ping"), root),
+        email=None if email is None else _email(email, root),
+        ca_bundle=root / raw["ca_bundle"] if "ca_bundle" in raw else None,
+        **_given(on=frozenset(raw["on"]) if "on" in raw else None),
+    )
+
+
+def _address(raw: Mapping[str, Any] | None, root: Path) -> str | Secret | None:
+    """A webhook's or ping's url: as written, or its secret."""
+    if raw is None:
+        return None
+    url = raw["url"]
+    return _secret(url, root) if isinstance(url, Mapping) else url
+
+
+def _email(raw: Mapping[str, Any], root: Path) -> Email:
+    tls = bool(raw.get("tls", False))
+    return Email(
+        host=raw["host"],
+        port=raw.get("port", 465 if tls else 587),
+        sender=raw["from"],
+        to=tuple(raw["to"]),
+        starttls=bool(raw.get("starttls", not tls)),
+        tls=tls,
+        username=raw.get("username"),
+        password=_secret(raw["password"], root) if "password" in raw else None,
     )
 
 

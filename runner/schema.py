@@ -349,6 +349,12 @@ def _message(error: ValidationError) -> str:
         return f"must be at most {value}, not {_describe(instance)}"
     if kind == "exclusiveMinimum":
         return f"must be more than {value}, not {_describe(instance)}"
+    if kind == "dependentRequired":
+        given = cast(dict[str, Any], instance)
+        key, missing = next(
+            (k, lost) for k, v in value.items() if k in given and (lost := [n for n in v if n not in given])
+        )
+        return f"{key} needs {' and '.join(missing)} as well: give both, or neither"
     return str(error.message)
 
 

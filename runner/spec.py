@@ -59,6 +59,34 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Email:
+    """An SMTP server to mail a digest through, and who gets it."""
+
+    host: str
+    port: int
+    sender: str
+    to: tuple[str, ...]
+    starttls: bool = True
+    tls: bool = False  # implicit TLS (SMTPS)
+    username: str | None = None
+    password: Secret | None = None
+
+
+NOTIFY_ON = ("failed", "held", "error", "recovered")
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Who hears how a run went (runner/notify.py): the outcomes told, and where to."""
+
+    on: frozenset[str] = frozenset(NOTIFY_ON)
+    webhook: str | Secret | None = None
+    ping: str | Secret | None = None
+    email: Email | None = None
+    ca_bundle: Path | None = None
+
+
+@dataclass(frozen=True)
 class Tenant:
     """One school's Infiniti, its credentials and its sources."""
 
@@ -79,6 +107,7 @@ class Tenant:
     retry_attempts: int = RETRY_ATTEMPTS
     retry_max_time: float = RETRY_MAX_TIME
     batch_size: int | None = None
+    notify: Notify | None = None  # besides the project's
 
     def schedule_of(self, spec: str) -> str | None:
         """When `spec` is due for this tenant: its own schedule, else the tenant's (None: never)."""
@@ -250,6 +279,7 @@ class Project:
     specs: Mapping[str, Spec]
     timezone: str | None = None  # None: the host's
     pushgateway: str | Secret | None = None  # metrics: {pushgateway: URL} (runner/metrics.py)
+    notify: Notify | None = None  # hears every job
 
     @property
     def root(self) -> Path:

@@ -25,7 +25,7 @@ from runner.suggest import did_you_mean
 from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, certain_refs, environment, finalize
 from runner.yamlfile import Document, JsonPath, json_path
 
-_LOOPBACK = re.compile(r"^https?://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
+_LOOPBACK = re.compile(r"^(?:https?|smtp)://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
 _INT64 = (-(2**63), 2**63 - 1)  # what SQLite, PostgreSQL, MariaDB and SQL Server bind as an integer
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
@@ -440,7 +440,8 @@ SPEC_RULES: tuple[SpecRule, ...] = (
 # --- project rules ----------------------------------------------------------------------------
 
 
-SecretKind = Literal["address", "password", "url"]  # a tenant's Infiniti address, a password, a database URL
+# a tenant's Infiniti address, a password, a database URL, a notification's URL (a webhook, a ping)
+SecretKind = Literal["address", "password", "url", "hook"]
 
 
 def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any, SecretKind]]:
@@ -450,9 +451,22 @@ def _secret_paths(data: dict[str, Any]) -> Iterator[tuple[JsonPath, Any, SecretK
     metrics = data.get("metrics")
     if isinstance(metrics, dict) and "pushgateway" in metrics:
         yield ("metrics", "pushgateway"), metrics["pushgateway"], "url"
+    yield from _notify_secret_paths(data, ())
     tenants = data.get("tenants")
     for name, tenant in tenants.items() if isinstance(tenants, dict) else []:
         yield from _tenant_secret_paths(tenant, ("tenants", name))
+
+
+def _notify_secret_paths(owner: dict[str, Any], at: JsonPath) -> Iterator[tuple[JsonPath, Any, SecretKind]]:
+    """The values of the `notify` of a project or tenant (at `at`) that may hold a secret."""
+    notify = owner.get("notify")
+    if not isinstance(notify, dict):
+        return
+    for kind in ("webhook", "ping"):
+        if isinstance(notify.get(kind), dict) and "url" in notify[kind]:
+            yield (*at, "notify", kind, "url"), notify[kind]["url"], "hook"
+    if isinstance(notify.get("email"), dict) and "password" in notify["email"]:
+        yield (*at, "notify", "email", "password"), notify["email"]["password"], "password"
 
 
 def _tenant_secret_paths(tenant: Any, at: JsonPath) -> Iterator[tuple[JsonPath, Any, SecretKind]]:
@@ -467,6 +481,7 @@ def _tenant_secret_paths(tenant: Any, at: JsonPath) -> Iterator[tuple[JsonPath, 
     for cname, conn in connections.items() if isinstance(connections, dict) else []:
         if isinstance(conn, dict) and "url" in conn:
             yield (*at, "connections", cname, "url"), conn["url"], "url"
+    yield from _notify_secret_paths(tenant, at)
 
 
 def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
@@ -482,6 +497,14 @@ def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
                     path,
                     f"the url holds user information ({shown}); write the address alone ({address}), "
                     "the user in username: and the password as {env: VARIABLE} or {file: PATH}",
+                    rule="secret",
+                )
+        elif kind == "hook":
+            if found := _tenant_user_info(str(value)):
+                yield doc.problem(
+                    path,
+                    f"the url holds user information ({found[0]}); write the whole URL as "
+                    "{env: VARIABLE}, {file: PATH} or {keyring: SERVICE/USERNAME} instead",
                     rule="secret",
                 )
         elif kind == "password":
@@ -740,6 +763,53 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
             )
 
 
+def _notifies(files: Files) -> Iterator[tuple[Document, JsonPath, dict[str, Any]]]:
+    """Each `notify` of the project and its tenants: the file holding it, its path there, and its value."""
+    project = files.project
+    if (
+        project is not None
+        and isinstance(project.data, dict)
+        and isinstance(project.data.get("notify"), dict)
+    ):
+        yield project, ("notify",), project.data["notify"]
+    for name, tenant in files.tenants().items():
+        if isinstance(tenant, dict) and isinstance(tenant.get("notify"), dict):
+            doc, prefix = files.tenant_at(name)
+            yield doc, (*prefix, "notify"), tenant["notify"]
+
+
+def _notify_problems(notify: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
+    """What is wrong with a `notify` the schema cannot say: clear text off this machine, two kinds of TLS."""
+    for kind in ("webhook", "ping"):
+        url = notify[kind].get("url") if isinstance(notify.get(kind), dict) else None
+        if isinstance(url, str) and url.startswith("http://") and not _LOOPBACK.match(url):
+            yield (kind, "url"), "use https://: http:// is accepted only for a receiver on this machine"
+    email = notify.get("email")
+    if not isinstance(email, dict):
+        return
+    if email.get("tls") is True and email.get("starttls") is True:
+        yield ("email", "starttls"), "give tls: true (implicit TLS) or starttls: true, not both"
+    elif email.get("tls") is not True and email.get("starttls") is False:
+        if "username" in email:
+            yield (
+                ("email", "starttls"),
+                "starttls: false would send the password in clear text; use STARTTLS or tls: true",
+            )
+        elif not _LOOPBACK.match(f"smtp://{email.get('host')}"):
+            yield (
+                ("email", "starttls"),
+                "starttls: false (no TLS) is accepted only for a relay on this machine "
+                "(127.0.0.1, localhost); use STARTTLS or tls: true",
+            )
+
+
+def check_notify(files: Files) -> Iterator[Problem]:
+    """Notifications cross the network over TLS (except to this machine), in one kind of TLS."""
+    for doc, at, notify in _notifies(files):
+        for path, message in _notify_problems(notify):
+            yield doc.problem((*at, *path), message, rule="notify")
+
+
 def check_state(files: Files) -> Iterator[Problem]:
     """A `state` written in the file is a SQLite file path or a PostgreSQL URL, not a URL gone wrong."""
     data = files.project.data if files.project is not None else None
@@ -792,4 +862,5 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_timezones,
     check_tenant_urls,
     check_state,
+    check_notify,
 )

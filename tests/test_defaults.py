@@ -35,6 +35,8 @@ CODE: dict[tuple[str, str], Any] = {
     ("project", TIMEOUT + "read"): _default(spec.Tenant, "read_timeout"),
     ("project", RETRIES + "attempts"): _default(spec.Tenant, "retry_attempts"),
     ("project", RETRIES + "max_time"): _default(spec.Tenant, "retry_max_time"),
+    ("project", "$defs/notify/properties/on"): list(spec.NOTIFY_ON),  # Notify.on is the set of these
+    ("project", "$defs/notify/properties/email/properties/tls"): _default(spec.Email, "tls"),
     ("spec", "properties/import"): _default(spec.Spec, "import_name"),
     ("spec", "properties/mode"): _default(spec.Spec, "mode"),
     ("spec", "properties/checks/properties/duplicates"): _default(spec.Checks, "duplicates"),

@@ -7,7 +7,7 @@ import argparse
 import os
 from collections.abc import Callable
 
-from runner import due, jobs, metrics, project, report
+from runner import due, jobs, metrics, notify, project, report
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
@@ -37,6 +37,8 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     pool = urllib3.PoolManager(num_pools=max(10, args.jobs * 2), maxsize=args.jobs)
     try:
         chosen = _due(proj, selected, state) if args.due else selected
+        notices = notify.Notifier(proj, environ=os.environ, console=console)
+        notices.begin(chosen)
         options = Options(force=args.force, full=args.full, wait=args.wait, due=args.due)
         runner = Runner(proj, Client(pool), state, environ=os.environ, console=console, options=options)
         if args.jobs > 1 and len({job.tenant.name for job in chosen}) > 1:
@@ -46,6 +48,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             results = workers.run_tenants(setup, chosen, args.jobs, lost=runner.finish)
         else:
             results = runner.run_all(chosen)
+        notices.end(results, state)
     finally:
         pool.clear()
         state.close()
