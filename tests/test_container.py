@@ -108,7 +108,7 @@ def _as_nobody(
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=120,
     )
 
@@ -229,10 +229,12 @@ def test_the_image_install_works_offline(tmp_path: Path) -> None:
     subprocess.run(install, check=True, capture_output=True)
     command = venv / "bin" / "infiniti-sync"
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": os.fspath(tmp_path)}
-    version = subprocess.run([command, "--version"], env=env, check=True, capture_output=True, text=True)
+    version = subprocess.run(
+        [command, "--version"], env=env, check=True, capture_output=True, encoding="utf-8"
+    )
     assert version.stdout == "infiniti-sync 0.1.0\n"
     demo = subprocess.run(
-        [command, "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        [command, "demo"], cwd=tmp_path, env=env, capture_output=True, encoding="utf-8", check=False
     )
     assert demo.returncode == 0, demo.stderr
     assert "demo/students: ok" in demo.stdout

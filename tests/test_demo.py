@@ -39,7 +39,7 @@ def test_demo_as_a_subprocess(tmp_path: Path) -> None:
         cwd=cwd,
         env={**env, "TMPDIR": os.fspath(temp)},
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=60,
         check=False,
     )

@@ -122,7 +122,7 @@ def child(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.C
         env=env,
         input=stdin,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         check=False,
         timeout=120,
     )

@@ -340,4 +340,4 @@ def _curl(client: Client, folder: Path, *extra: str) -> subprocess.CompletedProc
     url = client.url.replace("https://", "https://autosync:change-me@") + f"{IMPORT}?tenantId=demo"
     command = ["curl", "-sS", "--cacert", str(client.ca_file), *extra, "-w", "\n%{http_code}"]
     command += ["-X", "POST", "-F", "file=@user-groups.csv", url]
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True, timeout=30)
+    return subprocess.run(command, cwd=folder, capture_output=True, encoding="utf-8", check=True, timeout=30)

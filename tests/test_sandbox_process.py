@@ -53,7 +53,7 @@ def test_the_contracts_curl_command(sandbox_process: SandboxProcess, tmp_path: P
         _contract_command(sandbox_process.url),
         cwd=tmp_path,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=30,
         check=False,
     )
@@ -81,7 +81,9 @@ def test_curl_verifying_tls_with_the_sandboxs_ca(sandbox_process: SandboxProcess
     (tmp_path / "user-groups.csv").write_text(CSV)
     command = _contract_command(sandbox_process.url)
     command[1:2] = ["--cacert", str(sandbox_process.ca_file)]
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True)
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, encoding="utf-8", timeout=30, check=True
+    )
     assert json.loads(done.stdout) == TWO_CREATED
 
 
@@ -199,7 +201,7 @@ def test_a_port_in_use_is_a_usage_error(sandbox_process: SandboxProcess) -> None
     done = subprocess.run(
         [sys.executable, "-m", "runner", "sandbox", "--no-tls", "--port", port],
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=30,
         check=False,
     )
@@ -284,7 +286,7 @@ def test_a_missing_config_file(tmp_path: Path) -> None:
         [sys.executable, "-m", "runner", "sandbox", "--config", "missing.yaml"],
         cwd=tmp_path,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=30,
         check=False,
     )

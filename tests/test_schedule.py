@@ -102,7 +102,7 @@ def test_the_crontab_line_runs_the_due_jobs_in_the_project_with_its_secrets_and_
     assert "%" not in fields[5].replace("\\%", "")  # cron would cut the line at a bare %
     command = fields[5].replace("\\%", "%")  # as cron hands it to the shell
     done = subprocess.run(  # noqa: PLW1510 - the exit code is asserted
-        ["/bin/sh", "-c", command], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+        ["/bin/sh", "-c", command], env={"PATH": "/usr/bin:/bin"}, capture_output=True, encoding="utf-8"
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "started").read_text().splitlines() == [
@@ -128,7 +128,7 @@ def _verify(*units: Path) -> subprocess.CompletedProcess[str]:
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed here")
     return subprocess.run(  # noqa: PLW1510 - the callers assert the exit code
-        ["systemd-analyze", "verify", *map(os.fspath, units)], capture_output=True, text=True
+        ["systemd-analyze", "verify", *map(os.fspath, units)], capture_output=True, encoding="utf-8"
     )
 
 

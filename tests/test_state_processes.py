@@ -77,7 +77,7 @@ def _spawn(
         env={**os.environ, **DEMO_ENV, **store.env, **(env or {}), "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        encoding="utf-8",
     )
     children.append(process)
     return process
@@ -336,7 +336,7 @@ def test_runners_starting_at_once_on_a_new_store_all_open_it(
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
+            encoding="utf-8",
         )
         for _ in range(RUNNERS)
     ]

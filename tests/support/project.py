@@ -29,6 +29,7 @@ import pytest
 from runner.cli import main
 from runner.console import Console
 from tests.support.sandbox import SandboxProcess, start_sandbox_process
+from tests.support.windows import slashed
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "runner" / "example"
 WRITTEN_URL = "https://127.0.0.1:8443"
@@ -130,7 +131,7 @@ class Site:
     def normalise(self, text: str) -> str:
         """`text` with this site's url, folder and time stamps written as the case files write them."""
         text = text.replace(self.sandbox.url, WRITTEN_URL)
-        text = text.replace(os.fspath(self.root), "PROJECT")
+        text = slashed(text, [os.fspath(self.root)]).replace(os.fspath(self.root), "PROJECT")
         return _STAMP.sub("STAMP", text)
 
     def imports(self) -> list[str]:

@@ -194,7 +194,7 @@ def start_sandbox_process(
         command,
         stdout=subprocess.PIPE,
         stderr=log or subprocess.DEVNULL,
-        text=True,
+        encoding="utf-8",
         cwd=cwd,
     )
     assert process.stdout is not None
