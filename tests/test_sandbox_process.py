@@ -19,6 +19,7 @@ from runner.cli import main
 from runner.console import Console
 from runner.sandbox import Fault
 from tests.support.sandbox import SandboxProcess, basic, multipart, start_sandbox_process
+from tests.support.windows import posix_only
 
 CSV = (
     "username,library-group,system-group,emailAddress\n"
@@ -48,7 +49,7 @@ def _contract_command(url: str) -> list[str]:
 
 
 def test_the_contracts_curl_command(sandbox_process: SandboxProcess, tmp_path: Path) -> None:
-    (tmp_path / "user-groups.csv").write_text(CSV)
+    (tmp_path / "user-groups.csv").write_text(CSV, encoding="utf-8", newline="")
     done = subprocess.run(
         _contract_command(sandbox_process.url),
         cwd=tmp_path,
@@ -78,7 +79,7 @@ def test_the_banner_gives_the_contracts_curl_command(sandbox_process: SandboxPro
 
 
 def test_curl_verifying_tls_with_the_sandboxs_ca(sandbox_process: SandboxProcess, tmp_path: Path) -> None:
-    (tmp_path / "user-groups.csv").write_text(CSV)
+    (tmp_path / "user-groups.csv").write_text(CSV, encoding="utf-8", newline="")
     command = _contract_command(sandbox_process.url)
     command[1:2] = ["--cacert", str(sandbox_process.ca_file)]
     done = subprocess.run(
@@ -191,6 +192,7 @@ def test_plain_http_with_no_tls(tmp_path: Path) -> None:
         sandbox.stop()
 
 
+@posix_only("Windows sends Ctrl-C only to a whole console, not to one process group")
 def test_ctrl_c_exits_130(tmp_path: Path) -> None:
     sandbox = start_sandbox_process(tmp_path / "data")
     assert sandbox.stop(signal.SIGINT) == 130
@@ -273,7 +275,7 @@ def test_a_bad_config_is_reported_with_exit_2(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text, messages = BAD_CONFIGS[case]
-    (tmp_path / "bad.yaml").write_text(text)
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     out, err = io.StringIO(), io.StringIO()
     assert main(["sandbox", "--config", "bad.yaml", "--port", "0"], Console(out=out, err=err)) == 2

@@ -105,13 +105,13 @@ def test_the_crontab_line_runs_the_due_jobs_in_the_project_with_its_secrets_and_
         ["/bin/sh", "-c", command], env={"PATH": "/usr/bin:/bin"}, capture_output=True, encoding="utf-8"
     )
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "started").read_text().splitlines() == [
+    assert (tmp_path / "started").read_text(encoding="utf-8").splitlines() == [
         os.fspath(workdir),
         "run --all --due -q",
         "change-me",
     ]
     assert done.stdout == "demo/staff: failed: a problem for a person\n"  # mailed by cron
-    assert log.read_text() == done.stdout  # and kept
+    assert log.read_text(encoding="utf-8") == done.stdout  # and kept
 
 
 def test_a_project_reading_no_environment_needs_no_environment_file(tmp_path: Path, root: Path) -> None:

@@ -95,7 +95,7 @@ class Site:
     def start(cls, folder: Path, *, overlay: Path | None = None, config: Path | None = None) -> Site:
         """Copy the project into `folder` and start its sandbox (`config`, or the demo tenant)."""
         project_file = copy_project(folder, overlay)
-        log = (folder.parent / f"{folder.name}-sandbox.log").open("w")
+        log = (folder.parent / f"{folder.name}-sandbox.log").open("w", encoding="utf-8")
         data = folder / ".infiniti-sync" / "sandbox"
         sandbox = start_sandbox_process(data, config=config, log=log)
         point_at(project_file, sandbox.url)
@@ -139,7 +139,9 @@ class Site:
         `dropped` for a connection closed by an injected fault."""
         self.log.flush()
         answers = []
-        for line in (self.root.parent / f"{self.root.name}-sandbox.log").read_text().splitlines():
+        for line in (
+            (self.root.parent / f"{self.root.name}-sandbox.log").read_text(encoding="utf-8").splitlines()
+        ):
             if "dropped the connection" in line:
                 answers.append("dropped")
             elif '"POST /api/import/' in line:
