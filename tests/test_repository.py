@@ -124,7 +124,10 @@ def test_the_workflow_runs_every_platform_and_python_and_skips_databases_only_wi
     assert [s["env"] for s in pytest_steps] == [{"CI": "false"}]
     assert [s["run"] for s in linux["steps"] if "run" in s][1:] == [
         "python -m pytest",
+        'python -m pytest -m "not postgres and not mariadb"',
         "python -m ruff check .",
         "python -m ruff format --check .",
         "python -m mypy",
     ]
+    [as_windows] = [s for s in linux["steps"] if s.get("env") == {"INFINITI_SYNC_TEST_AS_WINDOWS": "1"}]
+    assert as_windows["run"] == 'python -m pytest -m "not postgres and not mariadb"'  # as .ci/run does

@@ -15,7 +15,10 @@ with_proc = pytest.mark.skipif(
 )
 # Popen.kill() is SIGKILL on POSIX (the exit code is minus the signal) and TerminateProcess(handle, 1) on
 # Windows: either way the process gets no chance to clean up.
-KILLED = 1 if sys.platform == "win32" else -signal.SIGKILL
+if sys.platform == "win32":
+    KILLED = 1
+else:
+    KILLED = -signal.SIGKILL
 
 
 def connected(pid: int, port: int) -> bool:
