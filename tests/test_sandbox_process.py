@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -200,6 +201,8 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
 
 def test_a_port_in_use_is_a_usage_error(sandbox_process: SandboxProcess) -> None:
     port = sandbox_process.url.rsplit(":", 1)[1]
+    with socket.socket() as probe, pytest.raises(OSError) as in_use:  # in the system's words
+        probe.bind(("127.0.0.1", int(port)))
     done = subprocess.run(
         [sys.executable, "-m", "runner", "sandbox", "--no-tls", "--port", port],
         capture_output=True,
@@ -209,7 +212,7 @@ def test_a_port_in_use_is_a_usage_error(sandbox_process: SandboxProcess) -> None
     )
     assert done.returncode == 2
     assert done.stderr == (
-        f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        f"error: cannot listen on 127.0.0.1:{port}: {in_use.value.strerror}\n"
         "  hint: choose another --port (0 picks a free one)\n"
     )
 
