@@ -189,11 +189,13 @@ class Document:
 
 
 def display_path(path: Path) -> str:
-    """`path` relative to the working folder when it lies inside it (as CI annotations need)."""
+    """`path` for messages: relative to the working folder when it lies inside it, written with `/` on
+    every system (as git writes paths, and as GitHub's annotations need them); elsewhere, in full as the
+    system writes it (`C:\\Users\\...` on Windows)."""
     if not path.is_absolute():
-        return str(path)
+        return path.as_posix()
     try:
-        return str(path.relative_to(Path.cwd()))
+        return path.relative_to(Path.cwd()).as_posix()
     except ValueError:
         return str(path)
 

@@ -56,7 +56,7 @@ def sandbox_client(sandbox: Sandbox) -> Client:
 @pytest.fixture
 def sandbox_process(tmp_path: Path) -> Iterator[SandboxProcess]:
     """`python -m runner sandbox --port 0 --data TMP` (the demo tenant) as a child process, stopped after."""
-    with (tmp_path / "sandbox.log").open("w") as log:
+    with (tmp_path / "sandbox.log").open("w", encoding="utf-8") as log:
         running = start_sandbox_process(tmp_path / "sandbox-data", log=log)
         try:
             yield running

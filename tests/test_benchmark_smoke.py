@@ -29,7 +29,7 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
          "--e2e-size", "10000", "--tenants", "20", "--tenant-files", "50", "--state-size", "2000",
          "--due-tenants", "50",
          "--work", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=600,
+        cwd=ROOT, capture_output=True, encoding="utf-8", check=False, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     figures = dict(re.findall(r"^(\S+) = (-?[0-9.]+)$", done.stdout, re.MULTILINE))

@@ -23,6 +23,6 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
 def test_python_dash_m_runs_the_same_command() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "runner", "--version"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "runner", "--version"], capture_output=True, encoding="utf-8", check=False
     )
     assert (done.returncode, done.stdout) == (0, f"infiniti-sync {__version__}\n")

@@ -39,7 +39,7 @@ def test_demo_as_a_subprocess(tmp_path: Path) -> None:
         cwd=cwd,
         env={**env, "TMPDIR": os.fspath(temp)},
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=60,
         check=False,
     )
@@ -52,9 +52,10 @@ def test_demo_as_a_subprocess(tmp_path: Path) -> None:
     )
     assert len(lines) == 4 + 1 + 35 + 1 + len(NEXT_STEPS.splitlines())
     assert done.stdout.endswith("\n\n" + NEXT_STEPS + "\n")
+    sep = re.escape(os.sep)  # the CA's path in full, as the system writes it
     assert re.fullmatch(
-        r"sandbox listening on https://127\.0\.0\.1:\d+ \(CA .*/infiniti-sync-demo-[^/]+/\.infiniti-sync/"
-        r"sandbox/ca\.pem\)\n",
+        rf"sandbox listening on https://127\.0\.0\.1:\d+ \(CA .*{sep}infiniti-sync-demo-[^{sep}]+{sep}"
+        rf"\.infiniti-sync{sep}sandbox{sep}ca\.pem\)\n",
         done.stderr,
     )
     assert os.listdir(temp) == []  # the project copy, state, archive and TLS files are gone

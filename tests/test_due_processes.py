@@ -40,7 +40,7 @@ def _runner(site: Site, store: StateUnderTest, *args: str) -> subprocess.Popen[s
         env={**os.environ, **DEMO_ENV, **store.env, "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        encoding="utf-8",
     )
 
 

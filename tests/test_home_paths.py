@@ -20,7 +20,9 @@ def test_a_secret_file_under_the_home_folder(tmp_path: Path, monkeypatch: pytest
     (home / ".infiniti-sync" / "demo").write_text("from-home\r\n", encoding="utf-8")
     project_file = copy_project(tmp_path / "project")
     text = project_file.read_text(encoding="utf-8")
-    project_file.write_text(text.replace("{env: INFINITI_DEMO_PASSWORD}", "{file: ~/.infiniti-sync/demo}"))
+    project_file.write_text(
+        text.replace("{env: INFINITI_DEMO_PASSWORD}", "{file: ~/.infiniti-sync/demo}"), encoding="utf-8"
+    )
     tenant = project.load(project_file).tenants["demo"]
     assert tenant.password.file == home / ".infiniti-sync" / "demo"
     assert resolve(tenant.password, {}, what="tenant demo: password") == "from-home"

@@ -78,7 +78,8 @@ def test_the_form_is_read_at_the_last_slash(tmp_path: Path) -> None:
     project_file = copy_project(tmp_path / "project")
     text = project_file.read_text(encoding="utf-8")
     project_file.write_text(
-        text.replace("{env: INFINITI_DEMO_PASSWORD}", "{keyring: infiniti-sync/demo/autosync}")
+        text.replace("{env: INFINITI_DEMO_PASSWORD}", "{keyring: infiniti-sync/demo/autosync}"),
+        encoding="utf-8",
     )
     tenant = project.load(project_file).tenants["demo"]
     assert (tenant.password, str(tenant.password)) == (
@@ -122,7 +123,7 @@ def child(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.C
         env=env,
         input=stdin,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         check=False,
         timeout=120,
     )

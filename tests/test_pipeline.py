@@ -164,7 +164,10 @@ def test_the_rows_an_incremental_run_sees_fail_are_named_without_reading_the_fil
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "sandbox.yaml"
-    config.write_text((Path(__file__).parent / "run_cases" / "row-failures" / "sandbox.yaml").read_text())
+    config.write_text(
+        (Path(__file__).parent / "run_cases" / "row-failures" / "sandbox.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
     site = Site.start(tmp_path / "project", config=config)
     try:
         spec = site.root / "specs" / "students.yaml"

@@ -28,6 +28,7 @@ import yaml
 
 from runner.cli import main
 from runner.console import Console
+from tests.support.windows import slashed
 
 CASES = Path(__file__).parent / "plan_cases"
 UPDATE = os.environ.get("INFINITI_SYNC_UPDATE_GOLDEN") == "1"
@@ -82,7 +83,7 @@ def test_plan_case(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     stdout_io, stderr_io = io.StringIO(), io.StringIO()
     args = ["--project", str(project), "plan", "--out", str(out), *config.get("args", [])]
     code = main(args, Console(out=stdout_io, err=stderr_io))
-    stdout, stderr = stdout_io.getvalue(), stderr_io.getvalue()
+    stdout, stderr = (slashed(s.getvalue(), places.values()) for s in (stdout_io, stderr_io))
     if UPDATE:
         _update(folder, stdout, stderr, out, places)
     assert (code, stdout, stderr) == (

@@ -531,7 +531,7 @@ def test_a_scheduled_plan_never_hangs_on_a_template(tmp_path: Path) -> None:
             cwd=tmp_path,
             env=env,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
             timeout=120,  # generous: it takes well under a second; before the bounds it never ended
             check=False,
         )

@@ -37,11 +37,13 @@ def _git_files() -> list[str]:
     if git is None:
         pytest.skip("git is not installed")
     inside = subprocess.run(
-        [git, "rev-parse", "--show-toplevel"], cwd=ROOT, capture_output=True, text=True, check=False
+        [git, "rev-parse", "--show-toplevel"], cwd=ROOT, capture_output=True, encoding="utf-8", check=False
     )
     if inside.returncode != 0 or Path(inside.stdout.strip()).resolve() != ROOT:
         pytest.skip(f"{ROOT} is not a git checkout (an unpacked source archive)")
-    done = subprocess.run([git, "ls-files", "-s"], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [git, "ls-files", "-s"], cwd=ROOT, capture_output=True, encoding="utf-8", check=True
+    )
     return done.stdout.splitlines()
 
 
@@ -102,7 +104,7 @@ def test_a_clone_validates_from_its_root() -> None:
     env = {**os.environ, "PYTHONPATH": os.fspath(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "runner", "validate", "--strict"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=ROOT, env=env, capture_output=True, encoding="utf-8", check=False,
     )  # fmt: skip
     assert (done.returncode, done.stdout, done.stderr) == (0, "3 files valid\n", "")
 
@@ -122,7 +124,10 @@ def test_the_workflow_runs_every_platform_and_python_and_skips_databases_only_wi
     assert [s["env"] for s in pytest_steps] == [{"CI": "false"}]
     assert [s["run"] for s in linux["steps"] if "run" in s][1:] == [
         "python -m pytest",
+        'python -m pytest -m "not postgres and not mariadb"',
         "python -m ruff check .",
         "python -m ruff format --check .",
         "python -m mypy",
     ]
+    [as_windows] = [s for s in linux["steps"] if s.get("env") == {"INFINITI_SYNC_TEST_AS_WINDOWS": "1"}]
+    assert as_windows["run"] == 'python -m pytest -m "not postgres and not mariadb"'  # as .ci/run does

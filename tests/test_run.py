@@ -127,7 +127,7 @@ def test_a_run_reported_as_json_archived_and_held_by_the_sandbox(site: Site) -> 
     report = json.loads((archive / "report.json").read_bytes())
     assert {k: report[k] for k in run} == run
     # The request as the sandbox saw it: origin-form, credentials not in the URL.
-    log = (site.root.parent / "project-sandbox.log").read_text()
+    log = (site.root.parent / "project-sandbox.log").read_text(encoding="utf-8")
     assert '127.0.0.1 "POST /api/import/userGroups?tenantId=demo HTTP/1.1" 200 -' in log.splitlines()
 
 
@@ -229,7 +229,7 @@ def test_tenants_run_at_once_with_jobs(several: Site) -> None:
     assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))  # they overlap
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the worker processes in Linux's /proc")
+@processes.with_proc
 def test_a_worker_killed_mid_run_fails_only_its_tenant(several: Site) -> None:
     """`--jobs 3`: one worker is killed (as the kernel's out-of-memory killer would) while its tenant
     waits for Infiniti; that tenant's job is an error, recorded as one, and the others run to the end."""
@@ -394,17 +394,15 @@ def test_run_usage_errors(tmp_path: Path, args: list[str], message: str) -> None
 
 
 def test_an_archive_that_cannot_be_written_is_an_outside_failure(site: Site) -> None:
-    (site.root / "blocked").write_text("a file where the archive folder should be\n")
+    (site.root / "blocked").write_text("a file where the archive folder should be\n", encoding="utf-8")
     _edit(site, "archive: .infiniti-sync/runs", "archive: blocked")
     done = site.invoke(["run", "--tenant", "demo"])
     assert (done.code, done.err) == (3, "")
+    with pytest.raises(FileExistsError) as exists:  # in the system's words ("File exists" on POSIX)
+        (site.root / "blocked").mkdir()
     hint = "  hint: check the project's archive setting and that this user may write there\n"
-    assert site.normalise(done.out) == (
-        "demo/students: error: archive PROJECT/blocked: cannot create a folder for the run: File exists\n"
-        + hint
-        + "demo/staff: error: archive PROJECT/blocked: cannot create a folder for the run: File exists\n"
-        + hint
-    )
+    failed = f"error: archive PROJECT/blocked: cannot create a folder for the run: {exists.value.strerror}\n"
+    assert site.normalise(done.out) == "demo/students: " + failed + hint + "demo/staff: " + failed + hint
     assert site.imports() == []
 
 

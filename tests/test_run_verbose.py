@@ -47,5 +47,7 @@ def test_verbose_lists_the_attempts_of_an_exchange_that_failed(refusing: tuple[S
     assert re.fullmatch(rf"  note: {ATTEMPT}retrying in [01]\.\d s", first), first
     assert re.fullmatch(rf"  note: {ATTEMPT}gave up after 2 attempts: retries.attempts is 1", last), last
     assert [re.search(ATTEMPT, line)[1] for line in (first, last)] == ["1", "2"]  # type: ignore[index]
-    report = json.loads((Path(archive.removeprefix("  archive: ")) / "report.json").read_text())
+    report = json.loads(
+        (Path(archive.removeprefix("  archive: ")) / "report.json").read_text(encoding="utf-8")
+    )
     assert report["notes"] == [first.removeprefix("  note: "), last.removeprefix("  note: ")]

@@ -30,12 +30,12 @@ def test_the_demo_tenant() -> None:
 
 
 def test_the_example_projects_specs_fit_the_demo_tenant() -> None:
-    project = yaml.safe_load((EXAMPLE / "infiniti-sync.yaml").read_text())
+    project = yaml.safe_load((EXAMPLE / "infiniti-sync.yaml").read_text(encoding="utf-8"))
     demo = demo_config().tenants[project["tenants"]["demo"]["tenant_id"]]
     assert project["tenants"]["demo"]["username"] in demo.users
     assert project["tenants"]["demo"]["ca_bundle"] == ".infiniti-sync/sandbox/ca.pem"
     for spec_file in sorted((EXAMPLE / "specs").glob("*.yaml")):
-        groups = yaml.safe_load(spec_file.read_text())["groups"]
+        groups = yaml.safe_load(spec_file.read_text(encoding="utf-8"))["groups"]
         assert set(groups["library"]) <= set(demo.library_groups), spec_file.name
         assert set(groups["system"]) <= set(demo.system_groups), spec_file.name
 
@@ -55,7 +55,8 @@ tenants:
       - {delay: 0.5}
   south:
     users: {admin: {password: x, admin: true}}
-"""
+""",
+        encoding="utf-8",
     )
     config = load_config(tmp_path / "sandbox.yaml")
     assert config.max_body_bytes == 1000

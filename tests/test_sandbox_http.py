@@ -242,7 +242,9 @@ def test_a_body_at_the_limit_is_accepted(small_limit: Client) -> None:
 def test_an_oversize_body_announced_with_expect_100_continue_is_refused_before_it_is_sent(
     small_limit: Client, tmp_path: Path
 ) -> None:
-    (tmp_path / "user-groups.csv").write_text(HEADER + "s001,Year 7,Students\n" * 100)
+    (tmp_path / "user-groups.csv").write_text(
+        HEADER + "s001,Year 7,Students\n" * 100, encoding="utf-8", newline=""
+    )
     done = _curl(small_limit, tmp_path, "-H", "Expect: 100-continue")
     assert done.stdout.endswith("\n413")
     summary = "The request is larger than 1000 bytes, the sandbox's limit. No users imported."
@@ -250,7 +252,7 @@ def test_an_oversize_body_announced_with_expect_100_continue_is_refused_before_i
 
 
 def test_curl_expect_100_continue_within_the_limit(sandbox_client: Client, tmp_path: Path) -> None:
-    (tmp_path / "user-groups.csv").write_text(HEADER + "s001,Year 7,Students\n")
+    (tmp_path / "user-groups.csv").write_text(HEADER + "s001,Year 7,Students\n", encoding="utf-8", newline="")
     done = _curl(sandbox_client, tmp_path, "-H", "Expect: 100-continue")
     assert done.stdout == _json(ONE_CREATED).decode() + "\n200"
 
@@ -340,4 +342,4 @@ def _curl(client: Client, folder: Path, *extra: str) -> subprocess.CompletedProc
     url = client.url.replace("https://", "https://autosync:change-me@") + f"{IMPORT}?tenantId=demo"
     command = ["curl", "-sS", "--cacert", str(client.ca_file), *extra, "-w", "\n%{http_code}"]
     command += ["-X", "POST", "-F", "file=@user-groups.csv", url]
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True, check=True, timeout=30)
+    return subprocess.run(command, cwd=folder, capture_output=True, encoding="utf-8", check=True, timeout=30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from runner.cli import main
 from runner.console import Console
 from runner.sandbox import Fault
 from tests.support.sandbox import SandboxProcess, basic, multipart, start_sandbox_process
+from tests.support.windows import posix_only
 
 CSV = (
     "username,library-group,system-group,emailAddress\n"
@@ -48,12 +50,12 @@ def _contract_command(url: str) -> list[str]:
 
 
 def test_the_contracts_curl_command(sandbox_process: SandboxProcess, tmp_path: Path) -> None:
-    (tmp_path / "user-groups.csv").write_text(CSV)
+    (tmp_path / "user-groups.csv").write_text(CSV, encoding="utf-8", newline="")
     done = subprocess.run(
         _contract_command(sandbox_process.url),
         cwd=tmp_path,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=30,
         check=False,
     )
@@ -78,10 +80,12 @@ def test_the_banner_gives_the_contracts_curl_command(sandbox_process: SandboxPro
 
 
 def test_curl_verifying_tls_with_the_sandboxs_ca(sandbox_process: SandboxProcess, tmp_path: Path) -> None:
-    (tmp_path / "user-groups.csv").write_text(CSV)
+    (tmp_path / "user-groups.csv").write_text(CSV, encoding="utf-8", newline="")
     command = _contract_command(sandbox_process.url)
     command[1:2] = ["--cacert", str(sandbox_process.ca_file)]
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True)
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, encoding="utf-8", timeout=30, check=True
+    )
     assert json.loads(done.stdout) == TWO_CREATED
 
 
@@ -189,6 +193,7 @@ def test_plain_http_with_no_tls(tmp_path: Path) -> None:
         sandbox.stop()
 
 
+@posix_only("Windows sends Ctrl-C only to a whole console, not to one process group")
 def test_ctrl_c_exits_130(tmp_path: Path) -> None:
     sandbox = start_sandbox_process(tmp_path / "data")
     assert sandbox.stop(signal.SIGINT) == 130
@@ -196,16 +201,18 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
 
 def test_a_port_in_use_is_a_usage_error(sandbox_process: SandboxProcess) -> None:
     port = sandbox_process.url.rsplit(":", 1)[1]
+    with socket.socket() as probe, pytest.raises(OSError) as in_use:  # in the system's words
+        probe.bind(("127.0.0.1", int(port)))
     done = subprocess.run(
         [sys.executable, "-m", "runner", "sandbox", "--no-tls", "--port", port],
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=30,
         check=False,
     )
     assert done.returncode == 2
     assert done.stderr == (
-        f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+        f"error: cannot listen on 127.0.0.1:{port}: {in_use.value.strerror}\n"
         "  hint: choose another --port (0 picks a free one)\n"
     )
 
@@ -271,7 +278,7 @@ def test_a_bad_config_is_reported_with_exit_2(
     case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text, messages = BAD_CONFIGS[case]
-    (tmp_path / "bad.yaml").write_text(text)
+    (tmp_path / "bad.yaml").write_text(text, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     out, err = io.StringIO(), io.StringIO()
     assert main(["sandbox", "--config", "bad.yaml", "--port", "0"], Console(out=out, err=err)) == 2
@@ -284,7 +291,7 @@ def test_a_missing_config_file(tmp_path: Path) -> None:
         [sys.executable, "-m", "runner", "sandbox", "--config", "missing.yaml"],
         cwd=tmp_path,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=30,
         check=False,
     )

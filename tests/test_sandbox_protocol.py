@@ -196,7 +196,7 @@ def test_a_request_line_without_a_version_over_tls(sandbox: Sandbox) -> None:
 
 
 def test_malformed_requests_leave_no_traceback_on_the_processs_stderr(tmp_path: Path) -> None:
-    with (tmp_path / "stderr.log").open("w") as log:
+    with (tmp_path / "stderr.log").open("w", encoding="utf-8") as log:
         sandbox = start_sandbox_process(None, "--no-tls", log=log, cwd=tmp_path)
         try:
             port = int(sandbox.url.rsplit(":", 1)[1])
@@ -213,7 +213,7 @@ def test_malformed_requests_leave_no_traceback_on_the_processs_stderr(tmp_path: 
         "HTTP/1.1 400 Bad Request",
         {"success": False, "summary": summary},
     )
-    stderr = (tmp_path / "stderr.log").read_text()
+    stderr = (tmp_path / "stderr.log").read_text(encoding="utf-8")
     assert "Traceback" not in stderr
     assert "Exception ignored" not in stderr
     assert stderr.endswith("sandbox stopped\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import stat
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def test_valid_files_are_reused(tmp_path: Path) -> None:
 def test_a_broken_certificate_is_reissued_by_the_same_ca(tmp_path: Path) -> None:
     tls.ensure(tmp_path)
     before = _read(tmp_path)
-    (tmp_path / "cert.pem").write_text("not a certificate")
+    (tmp_path / "cert.pem").write_text("not a certificate", encoding="utf-8")
     files = tls.ensure(tmp_path)
     after = _read(tmp_path)
     assert (after["ca.pem"], after["ca-key.pem"]) == (before["ca.pem"], before["ca-key.pem"])
@@ -110,8 +111,10 @@ def test_a_missing_ca_key_means_a_new_ca(tmp_path: Path) -> None:
 
 
 def test_a_folder_that_cannot_be_made(tmp_path: Path) -> None:
-    (tmp_path / "file").write_text("")
-    with pytest.raises(
-        UsageError, match=r"^cannot keep the sandbox's TLS files in .*/file/tls: Not a directory$"
-    ):
-        tls.ensure(tmp_path / "file" / "tls")
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    folder = tmp_path / "file" / "tls"
+    with pytest.raises(OSError) as cannot:  # in the system's words ("Not a directory" on POSIX)
+        folder.mkdir(parents=True, exist_ok=True)
+    said = f"cannot keep the sandbox's TLS files in {folder}: {cannot.value.strerror}"
+    with pytest.raises(UsageError, match=f"^{re.escape(said)}$"):
+        tls.ensure(folder)

@@ -76,7 +76,7 @@ def test_run_with_the_password_in_dev_zero_exits_2_naming_it(tmp_path: Path) -> 
         [*command, "--project", os.fspath(root)],
         check=False,
         capture_output=True,
-        text=True,
+        encoding="utf-8",
         timeout=120,
         cwd=root,
     )

@@ -84,7 +84,9 @@ def site(tmp_path: Path) -> Iterator[Site]:
     secret.parent.mkdir()
     secret.write_text(PASSWORD + "\n", encoding="utf-8")
     text = PROJECT.format(secret=secret, ca_bundle=running.root / ".infiniti-sync" / "sandbox" / "ca.pem")
-    running.project_file.write_text(text.replace("https://127.0.0.1:8443", running.sandbox.url))
+    running.project_file.write_text(
+        text.replace("https://127.0.0.1:8443", running.sandbox.url), encoding="utf-8"
+    )
     try:
         yield running
     finally:
@@ -112,8 +114,10 @@ def _commands(site: Site, tmp_path: Path) -> Iterator[Done]:
             yield site.invoke([*staff, *how], ENV)
     yield site.invoke([*staff, "-v"], {"INFINITI_DEMO_PASSWORD": "wrong" + PASSWORD})
     other = ensure(tmp_path / "other-ca")
-    text = site.project_file.read_text()
-    site.project_file.write_text(text.replace(".infiniti-sync/sandbox/ca.pem", os.fspath(other.ca_file)))
+    text = site.project_file.read_text(encoding="utf-8")
+    site.project_file.write_text(
+        text.replace(".infiniti-sync/sandbox/ca.pem", os.fspath(other.ca_file)), encoding="utf-8"
+    )
     yield site.invoke([*staff, "-v"], ENV)
     yield site.invoke(["history"], ENV)
     yield site.invoke(["history", "--format", "json"], ENV)

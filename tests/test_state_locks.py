@@ -151,7 +151,7 @@ def test_a_name_left_by_a_process_that_ended_is_not_believed(tmp_path: Path, *, 
 def _ended_pid() -> int:
     """The id of a child process that has ended and been reaped: no process has it (barring reuse)."""
     code = "import os; print(os.getpid())"
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, encoding="utf-8")
     return int(done.stdout)
 
 

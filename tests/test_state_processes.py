@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import pytest
 from runner.sandbox import Fault
 from runner.state import SCHEMA_VERSION, StateStore
 from tests.support import stores
+from tests.support.processes import KILLED, with_proc
 from tests.support.processes import connected as _connected
 from tests.support.project import DEMO_ENV, Done, Site, copy_project, invoke, point_at
 from tests.support.roster import (
@@ -77,7 +77,7 @@ def _spawn(
         env={**os.environ, **DEMO_ENV, **store.env, **(env or {}), "PYTHONPATH": path},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        encoding="utf-8",
     )
     children.append(process)
     return process
@@ -189,7 +189,7 @@ CHANGED = {**STAFF, "T202": MOVED, "T209": NEW}
     ("point", "counts"),
     [
         pytest.param("rendering", "1 created, 1 updated", id="rendering"),
-        pytest.param("sending", "1 created, 1 updated", id="sending"),
+        pytest.param("sending", "1 created, 1 updated", id="sending", marks=with_proc),
         # Infiniti had imported the rows; the state did not learn it, so they are sent again.
         pytest.param("recording", "0 created, 2 updated", id="recording"),
     ],
@@ -228,8 +228,8 @@ def test_a_run_killed_leaves_the_store_as_it_was(
     _wait_for(reached, process, point)
     if point == "sending":
         time.sleep(0.3)  # for the request to reach the sandbox whole (checked below)
-    process.send_signal(signal.SIGKILL)
-    assert _finish(process).code == -signal.SIGKILL
+    process.kill()
+    assert _finish(process).code == KILLED
 
     if point == "rendering":  # killed before its file was complete, so before sending
         assert (folder / "sent.csv").exists() is False
@@ -259,6 +259,7 @@ def test_a_run_killed_leaves_the_store_as_it_was(
 
 
 @pytest.mark.postgres
+@with_proc
 def test_two_projects_share_one_postgresql_store(
     tmp_path: Path, postgres_store: StateUnderTest, children: list[subprocess.Popen[str]]
 ) -> None:
@@ -270,7 +271,7 @@ def test_two_projects_share_one_postgresql_store(
         ca = site.root / ".infiniti-sync" / "sandbox" / "ca.pem"
         text = (other / "infiniti-sync.yaml").read_text(encoding="utf-8")
         (other / "infiniti-sync.yaml").write_text(
-            text.replace(".infiniti-sync/sandbox/ca.pem", os.fspath(ca))
+            text.replace(".infiniti-sync/sandbox/ca.pem", os.fspath(ca)), encoding="utf-8"
         )
         for root in (site.root, other):
             postgres_store.use(root / "infiniti-sync.yaml")
@@ -336,7 +337,7 @@ def test_runners_starting_at_once_on_a_new_store_all_open_it(
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
+            encoding="utf-8",
         )
         for _ in range(RUNNERS)
     ]

@@ -82,7 +82,9 @@ def test_a_state_url_whose_driver_is_not_installed_is_exit_2(tmp_path: Path) -> 
 def _project(root: Path) -> None:
     project_file = copy_project(root)
     text = project_file.read_text(encoding="utf-8")
-    project_file.write_text(text.replace("state: .infiniti-sync/state.db", "state: {env: STATE_URL}"))
+    project_file.write_text(
+        text.replace("state: .infiniti-sync/state.db", "state: {env: STATE_URL}"), encoding="utf-8"
+    )
 
 
 @pytest.mark.parametrize(

@@ -30,12 +30,14 @@ def as_folder(project_file: Path, folder: str = "tenants") -> None:
             break
         if not line.startswith("    "):  # a tenant's key
             if name is not None:
-                (project_file.parent / folder / f"{name}.yaml").write_text("\n".join(lines) + "\n")
+                (project_file.parent / folder / f"{name}.yaml").write_text(
+                    "\n".join(lines) + "\n", encoding="utf-8"
+                )
             name, lines = line.strip().rstrip(":"), []
         else:
             lines.append(line[4:])
     if name is not None:
-        (project_file.parent / folder / f"{name}.yaml").write_text("\n".join(lines) + "\n")
+        (project_file.parent / folder / f"{name}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     project_file.write_text(f"{head}tenants: {folder}\n", encoding="utf-8")
 
 
@@ -44,7 +46,9 @@ def test_a_folder_of_tenant_files_is_the_project_its_mapping_is(tmp_path: Path) 
     first = project.load(project_file)
     as_folder(project_file)
     assert (
-        (tmp_path / "project" / "tenants" / "demo.yaml").read_text().startswith("url: https://127.0.0.1:8443")
+        (tmp_path / "project" / "tenants" / "demo.yaml")
+        .read_text(encoding="utf-8")
+        .startswith("url: https://127.0.0.1:8443")
     )
     second = project.load(project_file)
     assert second.tenants == first.tenants  # paths in tenant files are relative to the project file's folder
@@ -66,18 +70,18 @@ def test_the_validation_cache_sees_every_tenant_file(tmp_path: Path, monkeypatch
     before = checked.key(project.read(project_file))
     project.load(project_file)  # passes, and is remembered
     tenant = project_file.parent / "tenants" / "demo.yaml"
-    text = tenant.read_text()
-    (project_file.parent / "tenants" / "north.yaml").write_text(text)
+    text = tenant.read_text(encoding="utf-8")
+    (project_file.parent / "tenants" / "north.yaml").write_text(text, encoding="utf-8")
     assert checked.key(project.read(project_file)) != before  # a new tenant file
     (project_file.parent / "tenants" / "north.yaml").unlink()
     assert checked.key(project.read(project_file)) == before
-    tenant.write_text(text.replace("specs: [students, staff]", "specs: [stafff]"))
+    tenant.write_text(text.replace("specs: [students, staff]", "specs: [stafff]"), encoding="utf-8")
     with pytest.raises(SpecError) as raised:
         project.load(project_file)  # a changed tenant file is validated again
     [problem] = raised.value.problems
     assert (Path(problem.file).name, problem.path) == ("demo.yaml", "$.specs[0]")
-    (project_file.parent / "tenants" / "notes.md").write_text("not a tenant")
-    tenant.write_text(text)
+    (project_file.parent / "tenants" / "notes.md").write_text("not a tenant", encoding="utf-8")
+    tenant.write_text(text, encoding="utf-8")
     assert checked.key(project.read(project_file)) == before  # other files are not the project's
 
 
@@ -87,7 +91,7 @@ def test_the_tenant_schema_checks_a_tenant_file_as_validate_does(tmp_path: Path)
     validator = Draft202012Validator(json.loads(schema.text("tenant")))
     tenant = project_file.parent / "tenants" / "demo.yaml"
     assert list(validator.iter_errors(load(tenant).data)) == []
-    tenant.write_text(tenant.read_text().replace("specs:", "spec:"))
+    tenant.write_text(tenant.read_text(encoding="utf-8").replace("specs:", "spec:"), encoding="utf-8")
     assert [e.validator for e in validator.iter_errors(load(tenant).data)] == [
         "additionalProperties",
         "required",
@@ -96,7 +100,7 @@ def test_the_tenant_schema_checks_a_tenant_file_as_validate_does(tmp_path: Path)
 
 
 def _case_sensitive(folder: Path) -> bool:
-    (folder / "probe").write_text("")
+    (folder / "probe").write_text("", encoding="utf-8")
     sensitive = not (folder / "PROBE").exists()
     (folder / "probe").unlink()
     return sensitive
@@ -108,7 +112,7 @@ def test_tenant_files_named_alike_but_for_case_are_refused(tmp_path: Path) -> No
     if not _case_sensitive(tmp_path):
         pytest.skip("this file system cannot hold two names that differ in case only")
     tenants = project_file.parent / "tenants"
-    (tenants / "Demo.YML").write_text((tenants / "demo.yaml").read_text())
+    (tenants / "Demo.YML").write_text((tenants / "demo.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(SpecError) as raised:
         project.load(project_file)
     assert [str(p) for p in raised.value.problems] == [

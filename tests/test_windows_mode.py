@@ -4,6 +4,7 @@ it starts (as `python -m runner` and the workers of `run --jobs` are started) ar
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -30,7 +31,11 @@ WITHOUT = "No module named 'fcntl'\nFalse False\n0o200\n"  # what a process in t
 
 def _probe(path: Path, env: dict[str, str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, os.fspath(path)], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, os.fspath(path)],
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        check=True,
     )
     return done.stdout
 
@@ -63,3 +68,13 @@ def test_in_the_mode_this_process_and_spawned_workers_lack_it() -> None:
     assert _lacks() == (False, False)
     with multiprocessing.get_context("spawn").Pool(1) as pool:  # as runner.workers starts its workers
         assert pool.apply(_lacks) == (False, False)
+
+
+def test_paths_under_a_root_are_compared_with_slashes_as_on_windows() -> None:
+    root = "C:\\Users\\ci\\out"
+    demo = json.dumps({"out": root + "\\demo"})
+    text = f"wrote {root}\\demo\\staff.csv; {demo}; {root}: done"
+    assert windows.slashed(text, [root], sep="\\") == (
+        f'wrote {root}/demo/staff.csv; {{"out": "{root}/demo"}}; {root}: done'
+    )
+    assert windows.slashed(text, [root], sep="/") == text

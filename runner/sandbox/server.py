@@ -26,6 +26,7 @@ import re
 import socket
 import socketserver
 import ssl
+import sys
 import tempfile
 import threading
 import time
@@ -486,6 +487,9 @@ class SandboxServer(ThreadingHTTPServer):
     """A threading HTTP server for `service`, speaking TLS when given a context."""
 
     daemon_threads = True
+    # SO_REUSEADDR lets a restarted sandbox take its port at once on POSIX; on Windows it would let a second
+    # server take a port that one is listening on, so there a port in use is refused instead.
+    allow_reuse_address = sys.platform != "win32"
 
     def __init__(self, address: tuple[str, int], service: Service, context: ssl.SSLContext | None):
         self.service = service

@@ -170,7 +170,7 @@ class SandboxProcess:
             [sys.executable, "-m", "runner", "sandbox", "--port", "0", "--data", str(data)],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
+            encoding="utf-8",
         )
         assert self.process.stdout is not None
         first = self.process.stdout.readline()
@@ -304,7 +304,7 @@ def _state_of(kind: str, folder: Path, stores: Stores, size: int, repeat: int) -
         str(out / "demo" / "students.csv"),
     ]
     done = subprocess.run(
-        [*seeding, "demo", "students"], capture_output=True, text=True, check=True, cwd=ROOT
+        [*seeding, "demo", "students"], capture_output=True, encoding="utf-8", check=True, cwd=ROOT
     )
     firsts, seconds = [], []
     for _ in range(repeat):

@@ -58,7 +58,9 @@ def tenant_files(work: Path, count: int) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     shutil.copytree(EXAMPLE, folder, symlinks=True)
     text = (folder / "infiniti-sync.yaml").read_text(encoding="utf-8")
-    (folder / "infiniti-sync.yaml").write_text(text[: text.index("tenants:\n")] + "tenants: tenants\n")
+    (folder / "infiniti-sync.yaml").write_text(
+        text[: text.index("tenants:\n")] + "tenants: tenants\n", encoding="utf-8"
+    )
     (folder / "tenants").mkdir()
     for n in range(1, count + 1):
         entry = TENANT.format(name="", url=f"https://t{n:04d}.concordinfiniti.com", ca="ca.pem")

@@ -86,7 +86,11 @@ def generate(root: Path, count: int) -> None:
 def subprocess_seconds(root: Path) -> float:
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "runner", "validate"], cwd=root, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "runner", "validate"],
+        cwd=root,
+        capture_output=True,
+        encoding="utf-8",
+        check=False,
     )
     seconds = time.perf_counter() - start
     if done.returncode != 0:

@@ -1,16 +1,33 @@
-"""What a process of this machine is doing, read from Linux's /proc (tests that need it skip elsewhere)."""
+"""What a process of this machine is doing, read from Linux's /proc (tests that need it are marked
+`with_proc` and skip elsewhere), and how a process ended with `Popen.kill()` exits."""
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
+
+import pytest
+
+with_proc = pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="reads what a process does from Linux's /proc"
+)
+# Popen.kill() is SIGKILL on POSIX (the exit code is minus the signal) and TerminateProcess(handle, 1) on
+# Windows: either way the process gets no chance to clean up.
+if sys.platform == "win32":
+    KILLED = 1
+else:
+    KILLED = -signal.SIGKILL
 
 
 def connected(pid: int, port: int) -> bool:
     """Whether process `pid` has a TCP connection open to `port` on this host (Linux /proc)."""
     try:
         sockets = {socket_of(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
-        tables = [Path(f"/proc/{pid}/net/{t}").read_text().splitlines()[1:] for t in ("tcp", "tcp6")]
+        tables = [
+            Path(f"/proc/{pid}/net/{t}").read_text(encoding="utf-8").splitlines()[1:] for t in ("tcp", "tcp6")
+        ]
     except FileNotFoundError:  # the process has ended
         return False
     for line in (line for table in tables for line in table):
@@ -36,7 +53,7 @@ def children(pid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                stat = (entry / "stat").read_text()
+                stat = (entry / "stat").read_text(encoding="utf-8")
             except OSError:  # ended meanwhile
                 continue
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:

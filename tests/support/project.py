@@ -29,6 +29,7 @@ import pytest
 from runner.cli import main
 from runner.console import Console
 from tests.support.sandbox import SandboxProcess, start_sandbox_process
+from tests.support.windows import slashed
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "runner" / "example"
 WRITTEN_URL = "https://127.0.0.1:8443"
@@ -94,7 +95,7 @@ class Site:
     def start(cls, folder: Path, *, overlay: Path | None = None, config: Path | None = None) -> Site:
         """Copy the project into `folder` and start its sandbox (`config`, or the demo tenant)."""
         project_file = copy_project(folder, overlay)
-        log = (folder.parent / f"{folder.name}-sandbox.log").open("w")
+        log = (folder.parent / f"{folder.name}-sandbox.log").open("w", encoding="utf-8")
         data = folder / ".infiniti-sync" / "sandbox"
         sandbox = start_sandbox_process(data, config=config, log=log)
         point_at(project_file, sandbox.url)
@@ -130,7 +131,7 @@ class Site:
     def normalise(self, text: str) -> str:
         """`text` with this site's url, folder and time stamps written as the case files write them."""
         text = text.replace(self.sandbox.url, WRITTEN_URL)
-        text = text.replace(os.fspath(self.root), "PROJECT")
+        text = slashed(text, [os.fspath(self.root)]).replace(os.fspath(self.root), "PROJECT")
         return _STAMP.sub("STAMP", text)
 
     def imports(self) -> list[str]:
@@ -138,7 +139,9 @@ class Site:
         `dropped` for a connection closed by an injected fault."""
         self.log.flush()
         answers = []
-        for line in (self.root.parent / f"{self.root.name}-sandbox.log").read_text().splitlines():
+        for line in (
+            (self.root.parent / f"{self.root.name}-sandbox.log").read_text(encoding="utf-8").splitlines()
+        ):
             if "dropped the connection" in line:
                 answers.append("dropped")
             elif '"POST /api/import/' in line:

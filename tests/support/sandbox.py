@@ -4,6 +4,10 @@ sandbox = start_sandbox_process(tmp_path / "data")       # `python -m runner san
 reply = sandbox.client.post_csv(b"username,library-group,system-group\\n")
 sandbox.users("demo"); sandbox.inject("demo", Fault(status=503, retry_after=1), count=2)
 sandbox.stop()                                            # SIGTERM; returns the exit code
+
+On Windows, where nothing sends SIGTERM to another process (`send_signal(SIGTERM)` there terminates it, exit
+1), the sandbox starts in a process group of its own and is stopped with Ctrl-Break, which it catches as
+SIGBREAK and takes as SIGTERM.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from runner.sandbox import Fault
 ADMIN = ("autosync", "change-me")
 IMPORT = "/api/import/userGroups"
 START_TIMEOUT = 30.0
+if sys.platform == "win32":
+    STOP = signal.CTRL_BREAK_EVENT
+    GROUP = subprocess.CREATE_NEW_PROCESS_GROUP  # what Ctrl-Break is sent to
+else:
+    STOP = signal.SIGTERM
+    GROUP = 0
 
 
 def multipart(
@@ -166,8 +176,8 @@ class SandboxProcess:
         reply = self.client.clear_faults(tenant)
         assert reply.status == 200, reply
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send `sig` (SIGTERM by default), wait for the exit and return its code."""
+    def stop(self, sig: int = STOP) -> int:
+        """Send `sig` (by default SIGTERM, Ctrl-Break on Windows), wait for the exit and return its code."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
@@ -194,8 +204,9 @@ def start_sandbox_process(
         command,
         stdout=subprocess.PIPE,
         stderr=log or subprocess.DEVNULL,
-        text=True,
+        encoding="utf-8",
         cwd=cwd,
+        creationflags=GROUP,
     )
     assert process.stdout is not None
     first = process.stdout.readline().strip()

@@ -10,8 +10,11 @@ POSIX file mode are marked `posix_modes` and skip in this mode, as on Windows.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,19 @@ def posix_only(why: str) -> pytest.MarkDecorator:
 posix_modes = posix_only(
     "file modes (0600, 0700) mean nothing on Windows, where the folder's ACL protects files"
 )
+
+
+def slashed(text: str, roots: Iterable[str], sep: str = os.sep) -> str:
+    """`text` with every path under one of `roots` written with `/` after the root, as the expected outputs
+    of the case tests write it. The runner shows a path outside the working folder in full, as the system
+    writes it: `C:\\...\\out\\demo\\staff.csv` on Windows, each backslash doubled inside JSON."""
+    if sep == "/":
+        return text
+    for root in sorted(roots, key=len, reverse=True):
+        text = text.replace(json.dumps(root)[1:-1], root)
+        under = "(" + re.escape(root) + r")((?:\\{1,2}[^\\\s\"',:;()]+)+)"
+        text = re.sub(under, lambda m: m[1] + re.sub(r"\\{1,2}", "/", m[2]), text)
+    return text
 
 
 def enter() -> None:
