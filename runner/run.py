@@ -2,7 +2,9 @@
 spec's expectations, record what Infiniti accepted, and archive the run.
 
     lock -> plan (source -> render -> pre-checks -> changes since the last accepted run -> file
-         -> guards: min_rows, max_change; one pass, a frozen result) -> POST (in batches) -> answer
+         -> guards: min_rows, max_change; one pass, a frozen result)
+         -> held (its change kept), unless a waiting approval covers it (runner.approve)
+         -> POST (in batches) -> answer
          -> expectations
          -> state (one transaction) -> archive (sent.csv, answers, report.json) -> prune
 
