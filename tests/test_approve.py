@@ -330,3 +330,19 @@ def test_a_version_2_store_is_read_as_it_is_and_migrated_by_approve(
     tables = state_store.tables()
     assert tables["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]
     assert (tables["infiniti_sync_held"], tables["infiniti_sync_approvals"]) == ([], [])
+
+
+def test_approve_waits_for_no_run_holding_the_jobs_lock(site: Site, state_store: StateUnderTest) -> None:
+    _guarded(site)
+    assert _do(site, state_store, "run", *JOB).code == 0
+    _only(site, "T201")
+    assert _do(site, state_store, "run", *JOB).code == 1
+    opened = _store(state_store)
+    try:
+        with opened.lock("demo", "staff"):  # a run of the job under way
+            busy = _do(site, state_store, "approve", *JOB)
+    finally:
+        opened.close()
+    assert busy.code == 3
+    assert busy.err.startswith("error: tenant demo, spec staff: ")
+    assert "approved" not in _do(site, state_store, "history").out  # nothing recorded
