@@ -1,7 +1,8 @@
 """The state store: one SQLAlchemy Core code path over the database behind it (runner.state.backend).
 
 A run is written in one transaction at its end (its history row and the fingerprints of the rows Infiniti
-accepted), so a run killed at any moment leaves the store exactly as it was before it. `plan` and `history`
+accepted; a held run's change, or the approval a run was sent by, used up), so a run killed at any moment
+leaves the store exactly as it was before it. `plan` and `history`
 open a store read-only (`open_existing`): they never create, migrate or write one.
 
 Comparing reads what the state knows, sorted by fingerprint, as two arrays (runner.changes.Known) rather
