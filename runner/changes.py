@@ -361,7 +361,7 @@ def hold(spec: Spec, changes: Changes, known: int) -> list[str]:
     return [
         f"{changes.total} users changed since the last accepted run ({changes.new} new, {changes.changed} "
         f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}{of}); check the "
-        "source, then run again with --force to send"
+        "source, then let it through with infiniti-sync approve (or run again with --force)"
     ]
 
 

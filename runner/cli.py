@@ -95,6 +95,18 @@ def _args_due(p: argparse.ArgumentParser) -> None:
     _formats(p, "text", "json")
 
 
+def _args_approve(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tenant", required=True, metavar="T", help="the tenant of the held job")
+    p.add_argument("--spec", required=True, metavar="S", help="the spec of the held job")
+    p.add_argument(
+        "--for",
+        dest="for_",
+        default="24h",
+        metavar="DURATION",
+        help="how long it waits: 30m, 12h, 2d (default 24h)",
+    )
+
+
 def _args_history(p: argparse.ArgumentParser) -> None:
     _tenant_spec(p)
     p.add_argument("--limit", type=int, default=20, metavar="N", help="runs to show (default 20)")
@@ -145,6 +157,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "plan": ("write the files a run would send, and what changed; sends nothing", _args_plan),
     "run": ("plan, send to Infiniti, check the answer, record the run", _args_run),
     "due": ("the jobs whose schedule says they are due; changes nothing", _args_due),
+    "approve": ("let the change the last held run found through on the next run, once", _args_approve),
     "history": ("recent runs with outcome and counts", _args_history),
     "sandbox": ("serve a local Infiniti that follows the autoSync contract", _args_sandbox),
     "demo": ("the whole pipeline on the example project against an in-process sandbox", _args_demo),

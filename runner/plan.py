@@ -330,7 +330,8 @@ def _guards(
     if checks.min_rows is not None and lines < checks.min_rows:
         holds.append(
             f"{lines} rows is fewer than checks.min_rows ({checks.min_rows}); "
-            "is the export complete? Nothing is sent until it is (or use --force)"
+            "is the export complete? Nothing is sent until it is, or until infiniti-sync approve lets it "
+            "through (or --force)"
         )
     invalid = len({f.row for f in findings})
     allowed = checks.max_invalid.of(considered)

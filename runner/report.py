@@ -4,7 +4,7 @@ GitHub annotations. The core never prints; commands hand their results to one of
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from runner.tables import table
 from runner.yamlfile import display_path
 
 if TYPE_CHECKING:
+    from runner.approve import Approval, Change
     from runner.run import JobResult
     from runner.spectest import CaseResult
     from runner.state import RunRecord
@@ -102,8 +103,8 @@ def _finding_text(f: Finding) -> str:
     return f"{f.where}: {f.check}: {f.message}"
 
 
-def plan_text(p: Planned) -> list[str]:
-    """The text report of one planned file."""
+def plan_text(p: Planned, approval: str | None = None) -> list[str]:
+    """The text report of one planned file (and what the approval waiting for its job would do)."""
     left_out = len({f.row for f in p.findings})
     lines = [
         f"{p.tenant}/{p.spec}: {_plural(p.rows_out, 'row')} in the file "
@@ -124,6 +125,7 @@ def plan_text(p: Planned) -> list[str]:
         lines += [f"    {_finding_text(f)}" for f in p.dropped]
     lines += changes_text(p.changes)
     lines += [f"  held: {h}" for h in p.holds]
+    lines += [f"  approval: {approval}"] if approval else []
     lines += [f"  failed: {f}" for f in p.failures]
     return lines
 
@@ -156,12 +158,14 @@ def changes_json(changes: Changes | None) -> dict[str, Any] | None:
     return None if changes is None else changes.to_json()
 
 
-def plans_text(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) -> str:
-    """The text report of `plan`."""
+def plans_text(
+    results: Sequence[Planned | tuple[Job, SyncError]], out: Path, approvals: Mapping[str, str] | None = None
+) -> str:
+    """The text report of `plan`; `approvals` says, by `tenant/spec`, what a waiting approval would do."""
     lines: list[str] = []
     for result in results:
         if isinstance(result, Planned):
-            lines += plan_text(result)
+            lines += plan_text(result, (approvals or {}).get(f"{result.tenant}/{result.spec}"))
         else:
             job, err = result
             lines.append(f"{job.name}: error: {err}")
@@ -170,8 +174,8 @@ def plans_text(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) ->
     return "\n".join(lines)
 
 
-def plan_json(p: Planned) -> dict[str, Any]:
-    """One planned file as a JSON object."""
+def plan_json(p: Planned, approval: str | None = None) -> dict[str, Any]:
+    """One planned file as a JSON object (with what the approval waiting for its job would do)."""
     return {
         "tenant": p.tenant,
         "spec": p.spec,
@@ -190,6 +194,7 @@ def plan_json(p: Planned) -> dict[str, Any]:
         "preview": [dict(zip(p.header, row, strict=True)) for row in p.preview],
         "changes": changes_json(p.changes),
         "holds": p.holds,
+        **({"approval": approval} if approval else {}),  # an approval waits for the job
         "failures": p.failures,
     }
 
@@ -205,11 +210,17 @@ def error_json(job: Job, err: SyncError) -> dict[str, Any]:
     }
 
 
-def plans_json(results: Sequence[Planned | tuple[Job, SyncError]], out: Path) -> str:
+def plans_json(
+    results: Sequence[Planned | tuple[Job, SyncError]], out: Path, approvals: Mapping[str, str] | None = None
+) -> str:
     """The JSON report of `plan`."""
+    shown = approvals or {}
     doc = {
         "out": str(out),
-        "plans": [plan_json(r) if isinstance(r, Planned) else error_json(*r) for r in results],
+        "plans": [
+            plan_json(r, shown.get(f"{r.tenant}/{r.spec}")) if isinstance(r, Planned) else error_json(*r)
+            for r in results
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
@@ -316,7 +327,8 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
     if result.outcome == "held":
         lines += [f"  held: {h}" for h in result.holds]
     else:
-        lines += [f"  sent despite a hold (--force): {h}" for h in result.holds]
+        why = "--force" if result.approval is None else f"approved by {result.approval.by}"
+        lines += [f"  sent despite a hold ({why}): {h}" for h in result.holds]
     if result.planned is not None:
         lines += [f"  left out: {f.where}: {f.check}: {f.message}" for f in result.planned.findings]
         lines += [f"  failed: {f}" for f in result.planned.failures]
@@ -480,6 +492,33 @@ def due_json(found: Sequence[Due]) -> str:
     return json.dumps({"due": [d.to_json() for d in found]}, indent=2, ensure_ascii=False)
 
 
+# --- approve -------------------------------------------------------------------------------------
+
+
+def approved_text(
+    job: str, approval: Approval, change: Change, held: str, replaced: Sequence[Approval]
+) -> str:
+    """What `approve` says: the approval recorded, and any it replaced."""
+    lines = [
+        f"replaced the approval of {job} by {old.by} (until {old.until()}), which was still waiting"
+        for old in replaced
+    ]
+    lines.append(
+        f"approved {job}: the change its run held at {held} found ({change.describe()}), "
+        f"by {approval.by}, until {approval.until()}"
+    )
+    lines.append("  the next run sends it if it finds this change or part of it; a larger one is held again")
+    return "\n".join(lines)
+
+
+def approval_text(approval: Approval, refused: str | None, held: bool) -> str:
+    """What `plan` says of the approval waiting for a job: whether it lets the held change through."""
+    head = f"an approval by {approval.by} (until {approval.until()}) is waiting"
+    if not held:
+        return head
+    return f"{head}; {refused}: a run holds" if refused else f"{head}; it covers this change: a run sends it"
+
+
 # --- history ------------------------------------------------------------------------------------
 
 
@@ -487,38 +526,82 @@ def _shown(n: int | None) -> str:
     return "" if n is None else str(n)
 
 
-def history_text(records: Sequence[RunRecord]) -> str:
-    """The text report of `history`: one line per run, newest first."""
-    if not records:
+def _approval_status(a: Approval, at: datetime) -> str:
+    """`approved (waiting)`: waiting, expired, used or replaced."""
+    return f"approved ({'expired' if a.status == 'waiting' and a.expired(at) else a.status})"
+
+
+def history_text(
+    records: Sequence[RunRecord],
+    approvals: Sequence[Approval] = (),
+    at: datetime | None = None,
+    limit: int | None = None,
+) -> str:
+    """The text report of `history`: one line per run and per approval (its state at `at`, who approved
+    and until when in the last column), newest first, at most `limit`; a run sent by an approval names
+    who approved it."""
+    if not records and not approvals:
         return "no runs recorded yet"
+    used = {a.used_by: a for a in approvals if a.used_by is not None}
     rows = [
         (
-            r.finished_at.strftime("%Y-%m-%d %H:%M:%SZ"),
-            f"{r.tenant}/{r.spec}",
-            r.outcome,
-            r.mode,
-            _shown(r.rows_sent),
-            _shown(r.created),
-            _shown(r.updated),
-            _shown(r.failed),
-            r.archive or "",
+            r.finished_at,
+            (
+                r.finished_at.strftime("%Y-%m-%d %H:%M:%SZ"),
+                f"{r.tenant}/{r.spec}",
+                r.outcome + (f" (approved by {used[r.id].by})" if r.id in used else ""),
+                r.mode,
+                _shown(r.rows_sent),
+                _shown(r.created),
+                _shown(r.updated),
+                _shown(r.failed),
+                r.archive or "",
+            ),
         )
         for r in records
     ]
+    rows += [
+        (
+            a.approved_at,
+            (a.approved_at.strftime("%Y-%m-%d %H:%M:%SZ"), f"{a.tenant}/{a.spec}", _approval_status(a, at))
+            + ("",) * 5
+            + (f"by {a.by}, until {a.until()}",),
+        )
+        for a in approvals
+        if at is not None
+    ]
+    rows.sort(key=lambda row: row[0], reverse=True)
     header = ("finished (UTC)", "job", "outcome", "mode", "sent", "created", "updated", "failed", "archive")
-    return "\n".join(table(header, rows, indent="", width=None))
+    return "\n".join(table(header, [row for _, row in rows[:limit]], indent="", width=None))
 
 
-def history_json(records: Sequence[RunRecord]) -> str:
-    """The JSON report of `history`."""
+def history_json(records: Sequence[RunRecord], approvals: Sequence[Approval] = ()) -> str:
+    """The JSON report of `history`: the runs (each with who approved it, if an approval sent it) and the
+    approvals."""
+    used: dict[int | None, str] = {a.used_by: a.by for a in approvals if a.used_by is not None}
 
     def one(r: RunRecord) -> dict[str, object]:
         data = dict(r.__dict__)
         data["started_at"] = r.started_at.isoformat()
         data["finished_at"] = r.finished_at.isoformat()
+        data["approved_by"] = used.get(r.id)
         return data
 
-    return json.dumps({"runs": [one(r) for r in records]}, indent=2, ensure_ascii=False)
+    def approval(a: Approval) -> dict[str, object]:
+        return {
+            "tenant": a.tenant,
+            "spec": a.spec,
+            "held_run": a.run_id,
+            "user": a.user,
+            "host": a.host,
+            "approved_at": a.approved_at.isoformat(),
+            "expires": a.expires.isoformat(),
+            "status": a.status,
+            "used_by_run": a.used_by,
+        }
+
+    doc = {"runs": [one(r) for r in records], "approvals": [approval(a) for a in approvals]}
+    return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 # --- test ---------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 spec's expectations, record what Infiniti accepted, and archive the run.
 
     lock -> plan (source -> render -> pre-checks -> changes since the last accepted run -> file
-         -> guards: min_rows, max_change; one pass, a frozen result) -> POST (in batches) -> answer
+         -> guards: min_rows, max_change; one pass, a frozen result)
+         -> held (its change kept), unless a waiting approval covers it (runner.approve)
+         -> POST (in batches) -> answer
          -> expectations
          -> state (one transaction) -> archive (sent.csv, answers, report.json) -> prune
 
@@ -24,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import due
+from runner import approve, due
 from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints
@@ -73,6 +75,7 @@ class JobResult:
     archive: Path | None = None
     finished: datetime | None = None
     mode: str = "full"  # as sent: the spec's mode, or full with --full
+    approval: approve.Approval | None = None  # the approval it was sent by, despite its holds
 
     @property
     def name(self) -> str:
@@ -106,6 +109,7 @@ class JobResult:
             "findings": [] if planned is None else [f.to_json() for f in planned.findings],
             "changes": None if self.changes is None else self.changes.to_json(),
             "holds": self.holds,
+            **({} if self.approval is None else {"approved_by": self.approval.by}),  # sent by an approval
             "batches": self.batches,
             "batches_imported": self.batches_imported,
             "answer": None
@@ -271,9 +275,12 @@ class Runner:
         result.planned, result.changes = planned, planned.changes
         result.holds = list(planned.holds)
         if result.holds and not self.options.force:
-            result.outcome, result.exit_code = "held", EXIT_CHECK
-            self._record(result, accepted=())
-            return
+            change = approve.change_of(planned)
+            result.approval = self._approval(result, change)
+            if result.approval is None:
+                result.outcome, result.exit_code = "held", EXIT_CHECK
+                self._record(result, accepted=(), held=change)
+                return
         answers = self._send(result, endpoint, planned, folder)
         answer = merge([a for a, _ in answers], [rows for _, rows in answers])
         result.rows_sent = planned.rows_out
@@ -283,7 +290,24 @@ class Runner:
         clean = not result.unmet and not planned.failures
         result.outcome, result.exit_code = ("ok", EXIT_OK) if clean else ("failed", EXIT_CHECK)
         gone = planned.changes.gone if planned.changes is not None else []
-        self._record(result, accepted=_accepted(answers, planned), forget=gone)
+        used = result.approval.id if result.approval is not None else None
+        self._record(result, accepted=_accepted(answers, planned), forget=gone, used=used)
+
+    def _approval(self, result: JobResult, change: approve.Change) -> approve.Approval | None:
+        """The approval waiting for the job if it covers the held `change` (read under the job's lock, so
+        no other run can use it meanwhile); else None, and the holds say why a waiting one does not apply."""
+        job = result.job
+        waiting = self.state.waiting(job.tenant.name, job.spec.name)
+        if waiting is None or waiting.change is None:
+            return None
+        refused = approve.refusal(waiting, change, now())
+        if refused is not None:
+            result.holds.append(
+                f"the approval by {waiting.by} (until {waiting.until()}) does not apply: {refused}; "
+                "check the source, then approve again to send"
+            )
+            return None
+        return waiting
 
     def _send(
         self, result: JobResult, endpoint: Endpoint, planned: Planned, folder: Path
@@ -313,9 +337,17 @@ class Runner:
                     path.unlink(missing_ok=True)
         return answers
 
-    def _record(self, result: JobResult, accepted: Any, forget: Sequence[str] = ()) -> None:
+    def _record(
+        self,
+        result: JobResult,
+        accepted: Any,
+        forget: Sequence[str] = (),
+        *,
+        held: approve.Change | None = None,
+        used: int | None = None,
+    ) -> None:
         result.finished = now()
-        self.state.record(_run_record(result), accepted, forget)
+        self.state.record(_run_record(result), accepted, forget, held=held, used=used)
 
     def finish(self, result: JobResult) -> None:
         """Record an error run (if the state can take it), write the report, prune the archive."""

@@ -157,7 +157,7 @@ def test_a_usage_error_in_text_is_argparse_s_usage_and_complaint(tmp_path: Path)
 def test_a_bug_is_an_internal_error_event(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     import runner.report
 
-    def history_with_a_bug(records: Any) -> str:
+    def history_with_a_bug(*args: Any) -> str:
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(runner.report, "history_text", history_with_a_bug)

@@ -223,7 +223,7 @@ def test_a_held_run_is_told_with_its_reason_and_the_forced_one_as_recovered(tmp_
         "infiniti-sync: 1 job needs attention\n\n"
         "demo/students: held: 3 read; nothing sent\n"
         "  held: 3 rows is fewer than checks.min_rows (10); is the export complete? Nothing is sent until it "
-        "is (or use --force)\n"
+        "is, or until infiniti-sync approve lets it through (or --force)\n"
         "  archive: PROJECT/.infiniti-sync/runs/demo/students/STAMP"
     )
     assert second.splitlines()[:3] == [

@@ -123,8 +123,8 @@ def test_max_invalid_as_a_percentage_of_the_rows_where_kept(tmp_path: Path, allo
 def test_min_rows_holds_a_short_file(tmp_path: Path) -> None:
     planned = _plan(tmp_path, [{"u": "a"}, {"u": "b"}], min_rows=3)
     assert planned.holds == [
-        "2 rows is fewer than checks.min_rows (3); is the export complete? Nothing is sent until it is "
-        "(or use --force)"
+        "2 rows is fewer than checks.min_rows (3); is the export complete? Nothing is sent until it is, "
+        "or until infiniti-sync approve lets it through (or --force)"
     ]
     assert (planned.ok, planned.failures) == (False, [])
     assert _plan(tmp_path, [{"u": "a"}, {"u": "b"}], min_rows=2).ok

@@ -228,6 +228,8 @@ def test_a_store_is_created_by_the_first_run_at_the_current_version(
     assert _run(site, state_store).code == 0
     tables = state_store.tables()
     assert sorted(tables) == [
+        "infiniti_sync_approvals",
+        "infiniti_sync_held",
         "infiniti_sync_meta",
         "infiniti_sync_runs",
         "infiniti_sync_synced",
@@ -371,7 +373,7 @@ def test_history_filters(
     _record(state_store)
     done = invoke(root, ["history", "--format", "json", *args], state_store.env)
     assert (done.code, done.err) == (0, "")
-    assert json.loads(done.out) == {"runs": [_as_json(minute) for minute in minutes]}
+    assert json.loads(done.out) == {"runs": [_as_json(minute) for minute in minutes], "approvals": []}
 
 
 def _as_json(minute: int) -> dict[str, object]:
@@ -396,6 +398,7 @@ def _as_json(minute: int) -> dict[str, object]:
         "message": None if outcome == "ok" else f"{outcome} at minute {minute}",
         "host": "cron-1",
         "pid": 1000 + minute,
+        "approved_by": None,
     }
 
 

@@ -6,10 +6,11 @@ import argparse
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import jobs, pipeline, project, report
+from runner import approve, jobs, pipeline, project, report
 from runner.changes import Known
 from runner.console import Console
 from runner.dburl import unwritten_sqlite
@@ -59,6 +60,17 @@ def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
         raise
 
 
+def _approval(state: StateStore | None, planned: Planned) -> tuple[str | None, bool]:
+    """What the approval waiting for the planned job would do, and whether it lets the held plan through."""
+    waiting = state.waiting(planned.tenant, planned.spec) if state is not None else None
+    if waiting is None or waiting.change is None:
+        return None, False
+    if not planned.holds:
+        return report.approval_text(waiting, None, held=False), False
+    refused = approve.refusal(waiting, approve.change_of(planned), datetime.now(UTC))
+    return report.approval_text(waiting, refused, held=True), refused is None
+
+
 def execute(args: argparse.Namespace, console: Console) -> int:
     """Plan every selected job; one job's failure does not stop the others."""
     proj = project.load(project.find(explicit=args.project))
@@ -67,6 +79,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     state = None if unwritten_sqlite(proj.state) else _open_state(proj.state)
     setting = _Setting(proj.root, out, state, full=args.full, lists=args.format == "json")
     results: list[Planned | tuple[Job, SyncError]] = []
+    approvals: dict[str, str] = {}
     worst = EXIT_OK
     try:
         for job in selected:
@@ -77,13 +90,16 @@ def execute(args: argparse.Namespace, console: Console) -> int:
                 worst = max(worst, err.exit_code)
                 continue
             results.append(planned)
-            if not planned.ok:
+            shown, covered = _approval(state, planned)
+            if shown is not None:
+                approvals[job.name] = shown
+            if planned.failures or (planned.holds and not covered):  # a run would hold it, or fail
                 worst = max(worst, EXIT_CHECK)
     finally:
         if state is not None:
             state.close()
     if args.format == "json":
-        console.print(report.plans_json(results, out))
+        console.print(report.plans_json(results, out, approvals))
     else:
-        console.print(report.plans_text(results, out))
+        console.print(report.plans_text(results, out, approvals))
     return worst

@@ -1,4 +1,5 @@
-"""The runner's memory: runs, the fingerprint of every row Infiniti accepted, and one lock per job.
+"""The runner's memory: runs, the fingerprint of every row Infiniti accepted, the change of each job's last
+held run and the approvals of such changes (runner.approve), and one lock per job.
 
 One code path (SQLAlchemy Core, runner.state.store) serves a SQLite file (the default) and a PostgreSQL
 database shared by many runners; what differs between the two is in one place each, behind one interface

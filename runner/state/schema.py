@@ -3,7 +3,9 @@
 The schema carries a version (`infiniti_sync_meta`); the runner creates and migrates it, and refuses a store
 written by a newer runner before anything in it is touched. Version 2 keeps, beside each username, a 64-bit
 hash of it (`user_hash`, runner.changes.user_hash), so that comparing reads the state as two arrays; a
-version 1 store (made before the hash) is migrated by `run` when it opens it.
+version 1 store (made before the hash) is migrated by `run` when it opens it. Version 3 adds the change of
+each job's last held run (`infiniti_sync_held`) and approvals of such changes (`infiniti_sync_approvals`,
+runner.approve): new tables only, created by whichever command next opens the store for writing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -35,7 +38,9 @@ from sqlalchemy import (
 from runner.changes import user_hash
 from runner.errors import StateError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+HASHED = 2  # the first version with `user_hash`
+APPROVING = 3  # the first version with held changes and approvals
 CHUNK = 5000  # rows written (or migrated, or forgotten) at a time
 
 metadata = MetaData()
@@ -80,6 +85,43 @@ synced_table = Table(
     Column("run_id", Integer, nullable=False),
     Column("user_hash", BigInteger),  # runner.changes.user_hash(username); version 2 on, always written
 )
+
+# The change the last held run of a job found (runner.approve.Change): one row a job, replaced by each held
+# run; sorted 64-bit integers, 8 bytes a user.
+held_table = Table(
+    "infiniti_sync_held",
+    metadata,
+    Column("tenant", String(200), primary_key=True),
+    Column("spec", String(200), primary_key=True),
+    Column("run_id", Integer, nullable=False),
+    Column("lines", LargeBinary, nullable=False),  # fingerprints of the lines it would have sent
+    Column("gone", LargeBinary, nullable=False),  # username hashes of the users gone
+    Column("new", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("vanished", Integer, nullable=False),
+)
+# Approvals of a held run's change, kept for history; the change is copied in (the next held run replaces
+# the job's held row) and dropped once the approval is used or replaced.
+approvals_table = Table(
+    "infiniti_sync_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(200), nullable=False),
+    Column("spec", String(200), nullable=False),
+    Column("run_id", Integer, nullable=False),  # the held run approved
+    Column("user", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    Column("expires", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),  # waiting, used, replaced
+    Column("used_by", Integer),  # the run that sent the change
+    Column("lines", LargeBinary),
+    Column("gone", LargeBinary),
+    Column("new", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("vanished", Integer, nullable=False),
+)
+Index("ix_infiniti_sync_approvals_job", approvals_table.c.tenant, approvals_table.c.spec)
 
 
 @dataclass(frozen=True)
@@ -146,18 +188,23 @@ def create_or_migrate(conn: Connection, display: str) -> None:
     found = version(conn)
     if found is not None and found > SCHEMA_VERSION:
         raise newer(display, found)
-    metadata.create_all(conn, checkfirst=True)
+    metadata.create_all(conn, checkfirst=True)  # version 3's tables, in an older store too
     for index in runs_table.indexes:  # create_all adds no index to a table that exists already
         index.create(conn, checkfirst=True)
     if found is None:
         conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-    elif found < SCHEMA_VERSION:
-        _upgrade(conn)
+        return
+    if found < HASHED:
+        _hash_usernames(conn)
+    if found < SCHEMA_VERSION:
+        conn.execute(
+            update(meta_table).where(meta_table.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        )
 
 
-def _upgrade(conn: Connection) -> None:
-    """Migrate a version 1 store to this version inside the caller's transaction: add `user_hash`, fill
-    it in chunks (by primary key, so each chunk reads on from the last), note the version.
+def _hash_usernames(conn: Connection) -> None:
+    """Migrate a version 1 store to version 2 inside the caller's transaction: add `user_hash`, fill it
+    in chunks (by primary key, so each chunk reads on from the last).
     Each step may be done again: a SQLite store's ALTER TABLE commits on its own, so a migration killed
     after it leaves a version 1 store with the column, and the next run goes on from there."""
     table = synced_table
@@ -183,6 +230,3 @@ def _upgrade(conn: Connection) -> None:
             fill, [{"k_tenant": t, "k_spec": s, "k_username": u, "k_hash": user_hash(u)} for t, s, u in rows]
         )
         last = tuple(rows[-1])
-    conn.execute(
-        update(meta_table).where(meta_table.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
-    )

@@ -1,7 +1,8 @@
 """The state store: one SQLAlchemy Core code path over the database behind it (runner.state.backend).
 
 A run is written in one transaction at its end (its history row and the fingerprints of the rows Infiniti
-accepted), so a run killed at any moment leaves the store exactly as it was before it. `plan` and `history`
+accepted; a held run's change, or the approval a run was sent by, used up), so a run killed at any moment
+leaves the store exactly as it was before it. `plan` and `history`
 open a store read-only (`open_existing`): they never create, migrate or write one.
 
 Comparing reads what the state knows, sorted by fingerprint, as two arrays (runner.changes.Known) rather
@@ -23,9 +24,9 @@ import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Connection, and_, delete, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from runner import stateurl
@@ -37,8 +38,21 @@ from runner.spec import Secret
 from runner.state import schema
 from runner.state.backend import Backend, failure
 from runner.state.postgres import PostgresBackend
-from runner.state.schema import CHUNK, SCHEMA_VERSION, RunRecord, aware, record_of, runs_table, synced_table
+from runner.state.schema import (
+    CHUNK,
+    SCHEMA_VERSION,
+    RunRecord,
+    approvals_table,
+    aware,
+    held_table,
+    record_of,
+    runs_table,
+    synced_table,
+)
 from runner.state.sqlite import SQLiteBackend
+
+if TYPE_CHECKING:
+    from runner.approve import Approval, Change
 
 _FETCH = 5000  # rows read at a time when streaming the fingerprints (some 600 kB of Python objects)
 _ASK_NAMES = 2000  # at most so many vanished users are asked for by fingerprint; more: every user is read
@@ -136,7 +150,7 @@ class StateStore:
         A version 1 store (opened read-only by `plan`, which must not migrate it) has no hashes: its
         usernames are hashed here, which is slower and holds them while sorting; `run` upgrades it."""
         names = functools.partial(self._names, tenant, spec)
-        if self.version < SCHEMA_VERSION:
+        if self.version < schema.HASHED:
             rows = self._rows(_NAMES, (tenant, spec))
             return Known.of_rows(((fp, user_hash(u)) for fp, u in rows), names)
         fingerprints, hashes = array("q"), array("q")
@@ -149,7 +163,7 @@ class StateStore:
     def _names(self, tenant: str, spec: str, wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
         """(fingerprint, username) of the `wanted` fingerprints: asked for by fingerprint when they are
         few, else every user of the tenant and spec (the caller picks)."""
-        if len(wanted) > _ASK_NAMES or self.version < SCHEMA_VERSION:
+        if len(wanted) > _ASK_NAMES or self.version < schema.HASHED:
             yield from self._rows(_NAMES, (tenant, spec))
             return
         for start in range(0, len(wanted), _IN_LIST):
@@ -265,13 +279,70 @@ class StateStore:
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
+    def held(self, tenant: str, spec: str) -> tuple[int, Change] | None:
+        """The id of the job's last held run and the change it found, or None (none recorded)."""
+        from runner.approve import Change
+
+        table = held_table
+        if self.version < schema.APPROVING:
+            return None
+        query = select(table).where(table.c.tenant == tenant, table.c.spec == spec)
+        row = self._first(query)
+        if row is None:
+            return None
+        return row.run_id, Change.from_bytes(row.lines, row.gone, row.new, row.changed, row.vanished)
+
+    def waiting(self, tenant: str, spec: str) -> Approval | None:
+        """The approval waiting for the job (expired or not), with its change; None when there is none."""
+        table = approvals_table
+        if self.version < schema.APPROVING:
+            return None
+        query = select(table).where(
+            table.c.tenant == tenant, table.c.spec == spec, table.c.status == "waiting"
+        )
+        row = self._first(query.order_by(table.c.id.desc()))
+        return None if row is None else _approval(row, with_change=True)
+
+    def approvals(
+        self, tenants: Iterable[str] = (), specs: Iterable[str] = (), limit: int = 20
+    ) -> list[Approval]:
+        """The most recent approvals (without their changes), newest first, for history."""
+        table = approvals_table
+        if self.version < schema.APPROVING:
+            return []
+        query = select(table).order_by(table.c.approved_at.desc(), table.c.id.desc()).limit(limit)
+        tenants, specs = list(tenants), list(specs)
+        if tenants:
+            query = query.where(table.c.tenant.in_(tenants))
+        if specs:
+            query = query.where(table.c.spec.in_(specs))
+        try:
+            with self.engine.connect() as conn:
+                return [_approval(row, with_change=False) for row in conn.execute(query)]
+        except SQLAlchemyError as err:
+            raise self._fail("cannot read", err) from err
+
+    def _first(self, query: Any) -> Any:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(query).first()
+        except SQLAlchemyError as err:
+            raise self._fail("cannot read", err) from err
+
     # --- writing ------------------------------------------------------------------------------
 
     def record(
-        self, run: RunRecord, accepted: Iterable[tuple[str, int]] = (), forget: Iterable[str] = ()
+        self,
+        run: RunRecord,
+        accepted: Iterable[tuple[str, int]] = (),
+        forget: Iterable[str] = (),
+        *,
+        held: Change | None = None,
+        used: int | None = None,
     ) -> int:
         """Write a finished run and the fingerprints of its accepted rows, and drop those of the
-        `forget` usernames (gone from the source), in one transaction."""
+        `forget` usernames (gone from the source), in one transaction; with it, the change a held run
+        found (`held`), or the approval (`used`, its id) a run sent by, now used up."""
         values = {k: v for k, v in run.__dict__.items() if k != "id"}
         try:
             with self.engine.begin() as conn:
@@ -280,11 +351,47 @@ class StateStore:
                 run_id = int(key[0])
                 self.backend.write(conn, run.tenant, run.spec, run_id, accepted)
                 _forget(conn, run.tenant, run.spec, list(forget))
+                if held is not None:
+                    _hold(conn, run.tenant, run.spec, run_id, held)
+                if used is not None:
+                    _close(conn, [used], "used", used_by=run_id)
                 if StateStore.before_commit is not None:
                     StateStore.before_commit()
                 return run_id
         except SQLAlchemyError as err:
             raise self._fail("cannot record the run", err) from err
+
+    def approve(self, approval: Approval, change: Change) -> list[Approval]:
+        """Record `approval` of `change` (its id is the store's), replacing any approval still waiting for
+        the job, in one transaction; the approvals replaced."""
+        table = approvals_table
+        lines, gone = change.to_bytes()
+        values = {
+            "tenant": approval.tenant,
+            "spec": approval.spec,
+            "run_id": approval.run_id,
+            "user": approval.user,
+            "host": approval.host,
+            "approved_at": approval.approved_at,
+            "expires": approval.expires,
+            "status": "waiting",
+            "lines": lines,
+            "gone": gone,
+            "new": change.new,
+            "changed": change.changed,
+            "vanished": change.vanished,
+        }
+        job = (table.c.tenant == approval.tenant, table.c.spec == approval.spec, table.c.status == "waiting")
+        try:
+            with self.engine.begin() as conn:
+                replaced = [
+                    _approval(row, with_change=False) for row in conn.execute(select(table).where(*job))
+                ]
+                _close(conn, [a.id for a in replaced], "replaced")
+                conn.execute(insert(table).values(**values))
+                return replaced
+        except SQLAlchemyError as err:
+            raise self._fail("cannot record the approval", err) from err
 
     # --- locks --------------------------------------------------------------------------------
 
@@ -311,6 +418,58 @@ def _forget(conn: Connection, tenant: str, spec: str, usernames: list[str]) -> N
                 synced_table.c.username.in_(usernames[start : start + CHUNK]),
             )
         )
+
+
+def _hold(conn: Connection, tenant: str, spec: str, run_id: int, change: Change) -> None:
+    """Keep `change` as the job's last held change, in place of the one before."""
+    lines, gone = change.to_bytes()
+    table = held_table
+    conn.execute(delete(table).where(table.c.tenant == tenant, table.c.spec == spec))
+    conn.execute(
+        insert(table).values(
+            tenant=tenant,
+            spec=spec,
+            run_id=run_id,
+            lines=lines,
+            gone=gone,
+            new=change.new,
+            changed=change.changed,
+            vanished=change.vanished,
+        )
+    )
+
+
+def _close(conn: Connection, ids: Sequence[int], status: str, used_by: int | None = None) -> None:
+    """Mark waiting approvals `status`, their changes dropped; only a waiting one changes, so that no two
+    runs use one approval."""
+    table = approvals_table
+    if ids:
+        conn.execute(
+            update(table)
+            .where(table.c.id.in_(ids), table.c.status == "waiting")
+            .values(status=status, used_by=used_by, lines=None, gone=None)
+        )
+
+
+def _approval(row: Any, *, with_change: bool) -> Approval:
+    from runner.approve import Approval, Change
+
+    change = None
+    if with_change and row.lines is not None:
+        change = Change.from_bytes(row.lines, row.gone, row.new, row.changed, row.vanished)
+    return Approval(
+        id=row.id,
+        tenant=row.tenant,
+        spec=row.spec,
+        run_id=row.run_id,
+        user=row.user,
+        host=row.host,
+        approved_at=aware(row.approved_at),
+        expires=aware(row.expires),
+        status=row.status,
+        used_by=row.used_by,
+        change=change,
+    )
 
 
 def _from_secret(state: Secret, environ: Mapping[str, str]) -> str:
