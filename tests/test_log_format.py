@@ -4,7 +4,6 @@ collectors; standard output is what it is without it; `-q` keeps only warnings a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,22 +11,14 @@ from typing import Any
 import pytest
 
 from runner.sandbox import Fault
-from tests.support.project import Site, example_site_fixture, invoke
+from tests.support.project import Site, example_site_fixture, invoke, several_tenants_fixture
 
-SEVERAL = Path(__file__).parent / "run_cases" / "several-tenants-one-failing"
 KEYS = ["time", "level", "event", "tenant", "spec", "outcome", "counts", "duration", "message"]
 
 site = example_site_fixture
 
 
-@pytest.fixture
-def several(tmp_path: Path) -> Iterator[Site]:
-    """Tenants north, south (no Staff group: its rows fail) and west, each running the staff spec."""
-    running = Site.start(tmp_path / "project", overlay=SEVERAL, config=SEVERAL / "sandbox.yaml")
-    try:
-        yield running
-    finally:
-        running.stop()
+several = several_tenants_fixture
 
 
 def events(err: str) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ import socket
 import stat
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,12 +25,10 @@ from runner.due import shard_of
 from runner.sandbox import Fault
 from runner.state import RunRecord, StateStore
 from tests.support import stores
-from tests.support.project import DEMO_ENV, Site, example_site_fixture
+from tests.support.project import DEMO_ENV, Site, edit_project, example_site_fixture, several_tenants_fixture
 from tests.support.stores import StateUnderTest
 from tests.support.windows import posix_modes
 
-CASES = Path(__file__).parent / "run_cases"
-SEVERAL = CASES / "several-tenants-one-failing"
 WEST_ERROR = (
     "west/staff: error: Infiniti at https://127.0.0.1:8443 answered HTTP 500: Internal Server Error "
     "(a fault injected into the sandbox)."
@@ -73,20 +70,10 @@ def outcomes(found: Samples) -> dict[tuple[str, ...], str]:
     return chosen
 
 
-@pytest.fixture
-def several(tmp_path: Path) -> Iterator[Site]:
-    """Tenants north, south (no Staff group: its rows fail) and west, each running the staff spec."""
-    running = Site.start(tmp_path / "project", overlay=SEVERAL, config=SEVERAL / "sandbox.yaml")
-    try:
-        yield running
-    finally:
-        running.stop()
+several = several_tenants_fixture
 
 
-def _edit(site: Site, old: str, new: str) -> None:
-    text = site.project_file.read_text(encoding="utf-8")
-    assert old in text
-    site.project_file.write_text(text.replace(old, new), encoding="utf-8")
+_edit = edit_project
 
 
 def test_the_file_holds_every_jobs_last_run(several: Site, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ sandbox's certificate) and a real SMTP server (aiosmtpd, STARTTLS) on loopback p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +11,14 @@ import pytest
 
 from runner.sandbox import Fault
 from runner.sandbox.tls import TlsFiles, ensure
-from tests.support.project import DEMO_ENV, Site, example_site_fixture
+from tests.support.project import DEMO_ENV, Site, example_site_fixture, several_tenants_fixture
 from tests.support.receivers import Mailbox, Webhook, dead_port
 
 site = example_site_fixture
-SEVERAL = Path(__file__).parent / "run_cases" / "several-tenants-one-failing"
 CA = ".infiniti-sync/sandbox/ca.pem"
 
 
-@pytest.fixture
-def several(tmp_path: Path) -> Iterator[Site]:
-    """Tenants north (ok), south (its rows fail) and west, each running the staff spec."""
-    running = Site.start(tmp_path / "project", overlay=SEVERAL, config=SEVERAL / "sandbox.yaml")
-    try:
-        yield running
-    finally:
-        running.stop()
+several = several_tenants_fixture
 
 
 def _tls(site: Site) -> TlsFiles:

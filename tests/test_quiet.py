@@ -3,27 +3,15 @@ line per job that needs a person when one is not (its outcome, why, and where it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from runner.sandbox import Fault
-from tests.support.project import Site, example_site_fixture
-
-SEVERAL = Path(__file__).parent / "run_cases" / "several-tenants-one-failing"
+from tests.support.project import Site, example_site_fixture, several_tenants_fixture
 
 site = example_site_fixture
 
 
-@pytest.fixture
-def several(tmp_path: Path) -> Iterator[Site]:
-    """Tenants north, south (no Staff group: its rows fail) and west, each running the staff spec."""
-    running = Site.start(tmp_path / "project", overlay=SEVERAL, config=SEVERAL / "sandbox.yaml")
-    try:
-        yield running
-    finally:
-        running.stop()
+several = several_tenants_fixture
 
 
 def test_a_quiet_run_that_goes_well_says_nothing_at_all(site: Site) -> None:

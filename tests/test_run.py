@@ -15,7 +15,6 @@ import socket
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,15 +28,20 @@ from runner.sandbox import Fault
 from runner.sandbox.tls import ensure
 from runner.state import StateStore
 from tests.support import processes, stores
-from tests.support.project import Site, copy_project, example_site_fixture, invoke
+from tests.support.project import (
+    Site,
+    copy_project,
+    edit_project,
+    example_site_fixture,
+    invoke,
+    several_tenants_fixture,
+)
 from tests.support.sandbox import start_sandbox_process
 from tests.support.stores import StateUnderTest
 from tests.support.windows import posix_modes
 
 postgres_store = stores.postgres_store_fixture
 
-CASES = Path(__file__).parent / "run_cases"
-SEVERAL = CASES / "several-tenants-one-failing"
 STAFF_CSV = (
     "username,library-group,system-group,emailAddress,givenName,surname,staffMember\r\n"
     "t201,Staff,Staff,helen.carter@example.edu,Helen,Carter,TRUE\r\n"
@@ -53,20 +57,10 @@ SIX_CREATED = "6 users processed. 6 users created. 0 users updated. 0 users fail
 site = example_site_fixture
 
 
-@pytest.fixture
-def several(tmp_path: Path) -> Iterator[Site]:
-    """Tenants north, south (no Staff group: its rows fail) and west, each running the staff spec."""
-    running = Site.start(tmp_path / "project", overlay=SEVERAL, config=SEVERAL / "sandbox.yaml")
-    try:
-        yield running
-    finally:
-        running.stop()
+several = several_tenants_fixture
 
 
-def _edit(site: Site, old: str, new: str) -> None:
-    text = site.project_file.read_text(encoding="utf-8")
-    assert old in text
-    site.project_file.write_text(text.replace(old, new), encoding="utf-8")
+_edit = edit_project
 
 
 def _mode(path: Path) -> int:

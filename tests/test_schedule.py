@@ -332,14 +332,19 @@ def test_the_kubernetes_manifests_validate_and_run_one_shard_per_pod(tmp_path: P
     assert container["workingDir"] == "/project"
 
 
+def _pod_view(configmap: dict[str, Any], cronjob: dict[str, Any], folder: Path) -> Path:
+    """The project folder as the pod sees it: the ConfigMap's items laid out in `folder`."""
+    [volume] = [v for v in _pod(cronjob)["volumes"] if v["name"] == "project"]
+    for item in volume["configMap"]["items"]:
+        (folder / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+        (folder / item["path"]).write_text(configmap["data"][item["key"]], encoding="utf-8")
+    return folder
+
+
 def test_the_configmap_is_the_whole_project(tmp_path: Path, shared: Path) -> None:
     """The project laid out from the ConfigMap's items, as the pod sees it, is the project, and valid."""
     configmap, cronjob = _manifests(shared, tmp_path / "k8s")
-    [volume] = [v for v in _pod(cronjob)["volumes"] if v["name"] == "project"]
-    pod_view = tmp_path / "pod-project"
-    for item in volume["configMap"]["items"]:
-        (pod_view / item["path"]).parent.mkdir(parents=True, exist_ok=True)
-        (pod_view / item["path"]).write_text(configmap["data"][item["key"]], encoding="utf-8")
+    pod_view = _pod_view(configmap, cronjob, tmp_path / "pod-project")
     written = sorted(p.relative_to(pod_view).as_posix() for p in pod_view.rglob("*") if p.is_file())
     assert written == ["infiniti-sync.yaml", "specs/staff.yaml", "specs/students.yaml"]
     for name in written:
@@ -362,11 +367,7 @@ def test_the_configmap_holds_the_tenant_files_of_a_tenants_folder(tmp_path: Path
     data["tenants"] = "tenants"
     project_file.write_text(yaml.safe_dump(data), encoding="utf-8")
     configmap, cronjob = _manifests(shared, tmp_path / "k8s")
-    [volume] = [v for v in _pod(cronjob)["volumes"] if v["name"] == "project"]
-    pod_view = tmp_path / "pod-project"
-    for item in volume["configMap"]["items"]:
-        (pod_view / item["path"]).parent.mkdir(parents=True, exist_ok=True)
-        (pod_view / item["path"]).write_text(configmap["data"][item["key"]], encoding="utf-8")
+    pod_view = _pod_view(configmap, cronjob, tmp_path / "pod-project")
     written = sorted(p.relative_to(pod_view).as_posix() for p in pod_view.rglob("*") if p.is_file())
     assert names and written == sorted(
         ["infiniti-sync.yaml", "specs/staff.yaml", "specs/students.yaml"]

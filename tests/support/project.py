@@ -162,3 +162,24 @@ def example_site_fixture(tmp_path: Path) -> Iterator[Site]:
         yield running
     finally:
         running.stop()
+
+
+SEVERAL = Path(__file__).parent.parent / "run_cases" / "several-tenants-one-failing"
+
+
+@pytest.fixture(name="several")
+def several_tenants_fixture(tmp_path: Path) -> Iterator[Site]:
+    """Tenants north (ok), south (no Staff group: its rows fail) and west, each running the staff spec
+    (use: `several = several_tenants_fixture`)."""
+    running = Site.start(tmp_path / "project", overlay=SEVERAL, config=SEVERAL / "sandbox.yaml")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def edit_project(site: Site, old: str, new: str) -> None:
+    """Replace `old` (which must be there) by `new` in the site's project file."""
+    text = site.project_file.read_text(encoding="utf-8")
+    assert old in text
+    site.project_file.write_text(text.replace(old, new), encoding="utf-8")
