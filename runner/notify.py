@@ -142,6 +142,7 @@ class Notifier:
         self._pool = pool
         self.sleep = sleep
         self.started: list[Audience] = []  # the audiences whose ping heard /start
+        self.undelivered: list[str] = []  # what could not be delivered, one line each, for the run's report
 
     def begin(self, jobs: Sequence[Job]) -> None:
         """Ping URL/start of the project's ping, and of each tenant's with a job among `jobs`."""
@@ -195,10 +196,10 @@ class Notifier:
                     self.sleep(PAUSE)
                     continue
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
+                line = f"the {what} of {audience.who} was not delivered{tries}: {err}"
+                self.undelivered.append(line)
                 self.console.error(
-                    f"notify: the {what} of {audience.who} was not delivered{tries}: {err} "
-                    "(the runs' outcomes and exit code are unchanged)",
-                    event="notify.failed",
+                    f"notify: {line} (the runs' outcomes and exit code are unchanged)", event="notify.failed"
                 )
                 return
 

@@ -407,9 +407,20 @@ def log_job(console: Console, result: JobResult) -> None:
     console.log(_JOB_LEVEL.get(result.outcome, "error"), event, one_line(run_line(result)), about)
 
 
-def runs_json(results: Sequence[JobResult]) -> str:
-    """The JSON report of `run`."""
-    return json.dumps({"runs": [r.to_json() for r in results]}, indent=2, ensure_ascii=False)
+def runs_json(results: Sequence[JobResult], undelivered: Sequence[str] = ()) -> str:
+    """The JSON report of `run`; `undelivered` (the notifications that could not be delivered) only when
+    there are some."""
+    report: dict[str, Any] = {"runs": [r.to_json() for r in results]}
+    if undelivered:
+        report["notifications_undelivered"] = list(undelivered)
+    return json.dumps(report, indent=2, ensure_ascii=False)
+
+
+def undelivered_text(undelivered: Sequence[str]) -> str | None:
+    """The lines of the text report on the notifications that could not be delivered, or None."""
+    if not undelivered:
+        return None
+    return "\n".join(f"notify: {line}" for line in undelivered)
 
 
 def runs_junit(results: Sequence[JobResult]) -> str:

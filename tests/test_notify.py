@@ -96,9 +96,15 @@ def test_a_dead_receiver_changes_neither_outcome_nor_exit_code(several: Site) ->
     env = {**DEMO_ENV, "HOOK_URL": f"http://127.0.0.1:{port}/T0KEN-in-the-path"}
     done = several.invoke(["run", "--all", "--format", "json"], env=env)
     assert done.code == 3
-    assert [r["outcome"] for r in json.loads(done.out)["runs"]] == ["ok", "failed", "error"]
+    report = json.loads(done.out)
+    assert [r["outcome"] for r in report["runs"]] == ["ok", "failed", "error"]
     refused = "not delivered after 2 attempts: cannot connect: the connection was refused"
     unchanged = "(the runs' outcomes and exit code are unchanged)"
+    assert report["notifications_undelivered"] == [  # the run's report says so too
+        f"the ping of the project was {refused}",
+        f"the webhook of the project was {refused}",
+        f"the ping of the project was {refused}",
+    ]
     assert done.err.splitlines() == [
         f"notify: the ping of the project was {refused} {unchanged}",  # URL/start, before the jobs
         f"notify: the webhook of the project was {refused} {unchanged}",
@@ -114,11 +120,11 @@ def test_a_receiver_that_answers_an_error_is_reported(site: Site) -> None:
         done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
     assert done.code == 3
     assert hook.paths() == ["/hook", "/hook"]
-    assert done.err == (
-        "notify: the webhook of the project was not delivered after 2 attempts: "
-        "the receiver answered HTTP 404 "
-        "(the runs' outcomes and exit code are unchanged)\n"
+    undelivered = (
+        "the webhook of the project was not delivered after 2 attempts: the receiver answered HTTP 404"
     )
+    assert done.err == f"notify: {undelivered} (the runs' outcomes and exit code are unchanged)\n"
+    assert done.out.splitlines()[-1] == f"notify: {undelivered}"  # the last line of the run's report
 
 
 def test_the_ping_of_an_ok_run_and_nothing_sent_when_no_job_meets_on(site: Site) -> None:

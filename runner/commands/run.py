@@ -54,7 +54,11 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         state.close()
     ran = _ran(results, console)
     _report(
-        args, console, ran, nothing=lambda: report.nothing_run_text(selected, len(results) - len(ran), shard)
+        args,
+        console,
+        ran,
+        nothing=lambda: report.nothing_run_text(selected, len(results) - len(ran), shard),
+        undelivered=notices.undelivered,
     )
     if args.junit:
         report.write_private(args.junit, report.runs_junit(ran))
@@ -63,20 +67,28 @@ def execute(args: argparse.Namespace, console: Console) -> int:
 
 
 def _report(
-    args: argparse.Namespace, console: Console, ran: list[JobResult], nothing: Callable[[], str]
+    args: argparse.Namespace,
+    console: Console,
+    ran: list[JobResult],
+    *,
+    nothing: Callable[[], str],
+    undelivered: list[str],
 ) -> None:
-    """The report on standard output: JSON, the problems only (-q), the runs, or why nothing ran."""
+    """The report on standard output: JSON, the problems only (-q), the runs, or why nothing ran; then
+    (but in JSON, where it is a key) the notifications that could not be delivered, which standard error
+    has told already and -q leaves there."""
     for result in ran:
         report.log_job(console, result)
     if args.format == "json":
-        console.print(report.runs_json(ran))
-    elif console.quiet:
+        console.print(report.runs_json(ran, undelivered))
+        return
+    if console.quiet:
         if (problems := report.runs_quiet(ran)) is not None:
             console.print(problems)
-    elif ran:
-        console.print(report.runs_text(ran, verbose=console.verbose))
-    else:
-        console.print(nothing())
+        return
+    console.print(report.runs_text(ran, verbose=console.verbose) if ran else nothing())
+    if (lines := report.undelivered_text(undelivered)) is not None:
+        console.print(lines)
 
 
 def _due(proj: Project, selected: list[Job], state: StateStore) -> list[Job]:
