@@ -25,12 +25,8 @@ only here.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import os
-import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +35,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit, urlunsplit
 
 from runner import due, jobs
+from runner.atomic import replace_file
 from runner.console import Console
 from runner.errors import EXIT_OK, EXIT_OUTSIDE, SyncError, UsageError
 from runner.secrets import remember_basic, remember_url, resolve
@@ -54,7 +51,6 @@ PUSH_TIMEOUT = 10.0  # seconds for each of connecting, sending and reading the P
 OUTCOMES = ("ok", "held", "failed", "error")
 _PREFIX = "infiniti_sync_"
 _LABELS = ("tenant", "spec")
-_REPLACE_TRIES = 10  # Windows refuses to replace a file another process has open: a collector reading it
 
 Job = tuple[str, str]
 LastRun = tuple[RunRecord, datetime | None]  # the last run, and the start of the last ok one
@@ -191,7 +187,7 @@ def _write(path: Path, registry: CollectorRegistry, console: Console) -> int:
     from prometheus_client import generate_latest
 
     try:
-        replace_file(path, generate_latest(registry))
+        replace_file(path, generate_latest(registry), mode=0o644)  # node_exporter runs as its own user
     except OSError as err:
         console.error(
             f"error: cannot write the metrics file {path}: {err.strerror or err}\n"
@@ -200,40 +196,6 @@ def _write(path: Path, registry: CollectorRegistry, console: Console) -> int:
         )
         return EXIT_OUTSIDE
     return EXIT_OK
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically: to a hidden temporary file in the same folder, flushed to the disk,
-    then renamed over `path`, so that a reader at any moment finds the old file or the new one, whole.
-    The file is readable by others (node_exporter runs as a user of its own; it holds counts only)."""
-    with _temporary(path) as (handle, part):
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        part.chmod(0o644)
-        for attempt in range(_REPLACE_TRIES):
-            try:
-                os.replace(part, path)
-                return
-            except PermissionError:  # on Windows: a reader has it open for a moment; elsewhere: final
-                if os.name != "nt" or attempt == _REPLACE_TRIES - 1:
-                    raise
-                time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def _temporary(path: Path) -> Iterator[tuple[Any, Path]]:
-    """A new temporary file beside `path`, removed again unless it was renamed."""
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed before its rename, removed on failure
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    part = Path(handle.name)
-    try:
-        yield handle, part
-    finally:
-        handle.close()
-        part.unlink(missing_ok=True)
 
 
 def _address(pushgateway: str | Secret, environ: Mapping[str, str]) -> str:

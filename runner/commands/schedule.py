@@ -8,10 +8,10 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from runner import project, schedules
+from runner.atomic import replace_file
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
 from runner.schedules import Emission, Needs, Setting
@@ -89,14 +89,7 @@ def write(emission: Emission, out: Path, *, force: bool) -> list[Path]:
         )
     out.mkdir(parents=True, exist_ok=True)
     for emitted, target in zip(emission.files, targets, strict=True):
-        fd, temporary = tempfile.mkstemp(dir=out, prefix=f".{emitted.name}.")
-        try:
-            with open(fd, "wb") as handle:
-                handle.write(emitted.data())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        replace_file(target, emitted.data(), mode=0o600)
     return targets
 
 

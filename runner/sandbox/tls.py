@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from runner.atomic import replace_file
 from runner.errors import UsageError
 
 CA_FILE = "ca.pem"
@@ -191,20 +190,8 @@ def _write_pair(cert_path: Path, key_path: Path, cert: x509.Certificate, key: Ke
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write(key_path, pem_key, 0o600)
-    _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as stream:  # mkstemp made it 0600: no one else can read it
-            stream.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_file(key_path, pem_key, mode=0o600)
+    replace_file(cert_path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
 def _remove(path: Path) -> None:
