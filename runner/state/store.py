@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, Table, and_, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from runner import stateurl
@@ -212,14 +212,7 @@ class StateStore:
         self, tenants: Iterable[str] = (), specs: Iterable[str] = (), limit: int = 20
     ) -> list[RunRecord]:
         """The most recent runs, newest first."""
-        query = (
-            select(runs_table).order_by(runs_table.c.finished_at.desc(), runs_table.c.id.desc()).limit(limit)
-        )
-        tenants, specs = list(tenants), list(specs)
-        if tenants:
-            query = query.where(runs_table.c.tenant.in_(tenants))
-        if specs:
-            query = query.where(runs_table.c.spec.in_(specs))
+        query = _newest(runs_table, runs_table.c.finished_at, tenants, specs, limit)
         try:
             with self.engine.connect() as conn:
                 return [record_of(row._mapping) for row in conn.execute(query)]
@@ -310,12 +303,7 @@ class StateStore:
         table = approvals_table
         if self.version < schema.APPROVING:
             return []
-        query = select(table).order_by(table.c.approved_at.desc(), table.c.id.desc()).limit(limit)
-        tenants, specs = list(tenants), list(specs)
-        if tenants:
-            query = query.where(table.c.tenant.in_(tenants))
-        if specs:
-            query = query.where(table.c.spec.in_(specs))
+        query = _newest(table, table.c.approved_at, tenants, specs, limit)
         try:
             with self.engine.connect() as conn:
                 return [_approval(row, with_change=False) for row in conn.execute(query)]
@@ -449,6 +437,17 @@ def _close(conn: Connection, ids: Sequence[int], status: str, used_by: int | Non
             .where(table.c.id.in_(ids), table.c.status == "waiting")
             .values(status=status, used_by=used_by, lines=None, gone=None)
         )
+
+
+def _newest(table: Table, when: Any, tenants: Iterable[str], specs: Iterable[str], limit: int) -> Select[Any]:
+    """The `limit` newest rows of `table` by `when` (then id), of these tenants and specs (none: all)."""
+    query = select(table).order_by(when.desc(), table.c.id.desc()).limit(limit)
+    tenants, specs = list(tenants), list(specs)
+    if tenants:
+        query = query.where(table.c.tenant.in_(tenants))
+    if specs:
+        query = query.where(table.c.spec.in_(specs))
+    return query
 
 
 def _approval(row: Any, *, with_change: bool) -> Approval:
