@@ -12,10 +12,7 @@ import os
 import socket
 import stat
 import sys
-import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,6 +23,7 @@ from runner.sandbox import Fault
 from runner.state import RunRecord, StateStore
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Site, edit_project, example_site_fixture, several_tenants_fixture
+from tests.support.receivers import Webhook
 from tests.support.stores import StateUnderTest
 from tests.support.windows import posix_modes
 
@@ -180,7 +178,7 @@ def test_with_due_the_file_keeps_the_whole_picture_when_nothing_is_due(site: Sit
 
 
 def test_a_shard_writes_and_pushes_its_own_jobs(several: Site, tmp_path: Path) -> None:
-    with Receiver() as receiver:
+    with Webhook.start() as receiver:
         _edit(several, "version: 1\n", f"version: 1\nmetrics: {{pushgateway: '{receiver.url}'}}\n")
         metrics = tmp_path / "sync.prom"
         done = several.invoke(["run", "--all", "--shard", "0/2", "--metrics-file", os.fspath(metrics)])
@@ -192,57 +190,7 @@ def test_a_shard_writes_and_pushes_its_own_jobs(several: Site, tmp_path: Path) -
     [pushed] = receiver.requests
     shard = base64.urlsafe_b64encode(b"0/2").decode()
     assert (pushed.method, pushed.path) == ("PUT", f"/metrics/job/infiniti-sync/shard@base64/{shard}")
-    assert samples(pushed.body) == found
-
-
-@dataclass
-class Pushed:
-    """One request the receiver was sent."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: str
-
-
-@dataclass
-class Receiver:
-    """A Pushgateway's stand-in on a loopback port: keeps every request, answers `status`."""
-
-    status: int = 200
-    requests: list[Pushed] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _keep(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length).decode("utf-8")
-                receiver.requests.append(Pushed(self.command, self.path, dict(self.headers.items()), body))
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_PUT = do_POST = _keep
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    assert samples(pushed.body.decode("utf-8")) == found
 
 
 def test_the_pushgateway_gets_the_file_s_metrics_with_basic_auth_from_a_secret(
@@ -250,7 +198,7 @@ def test_the_pushgateway_gets_the_file_s_metrics_with_basic_auth_from_a_secret(
 ) -> None:
     _edit(site, "version: 1\n", "version: 1\nmetrics:\n  pushgateway: {env: PUSHGATEWAY_URL}\n")
     metrics = tmp_path / "sync.prom"
-    with Receiver() as receiver:
+    with Webhook.start() as receiver:
         url = receiver.url.replace("http://", "http://sync-bot:Push-s3cret@")
         env = {**DEMO_ENV, "PUSHGATEWAY_URL": url}
         done = site.invoke(["run", "--all", "-v", "--metrics-file", os.fspath(metrics)], env=env)
@@ -259,8 +207,8 @@ def test_the_pushgateway_gets_the_file_s_metrics_with_basic_auth_from_a_secret(
     assert (pushed.method, pushed.path) == ("PUT", "/metrics/job/infiniti-sync")
     token = base64.b64encode(b"sync-bot:Push-s3cret").decode()
     assert pushed.headers["Authorization"] == f"Basic {token}"
-    assert samples(pushed.body) == samples(metrics.read_text(encoding="utf-8"))
-    assert set(outcomes(samples(pushed.body))) == {("demo", "students"), ("demo", "staff")}
+    assert samples(pushed.body.decode("utf-8")) == samples(metrics.read_text(encoding="utf-8"))
+    assert set(outcomes(samples(pushed.body.decode("utf-8")))) == {("demo", "students"), ("demo", "staff")}
     assert "Push-s3cret" not in done.out + done.err
 
 
@@ -273,7 +221,7 @@ def _closed_port() -> int:
 
 
 def test_a_pushgateway_that_answers_an_error_is_reported_and_leaves_the_exit_code(site: Site) -> None:
-    with Receiver(status=500) as receiver:
+    with Webhook.start(status=500) as receiver:
         _edit(site, "version: 1\n", f"version: 1\nmetrics: {{pushgateway: '{receiver.url}/'}}\n")
         done = site.invoke(["run", "--tenant", "demo", "-q"])
     assert len(receiver.requests) == 1

@@ -36,7 +36,7 @@ def _notify(site: Site, yaml: str, tenant: str | None = None) -> None:
 
 
 def _digests(hook: Webhook) -> list[dict[str, Any]]:
-    return [json.loads(body) for path, body in hook.requests if path == "/hook"]
+    return [json.loads(r.body) for r in hook.requests if r.path == "/hook"]
 
 
 @pytest.mark.parametrize("jobs", [[], ["--jobs", "2"]], ids=["one-process", "jobs-2"])

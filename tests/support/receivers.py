@@ -2,7 +2,7 @@
 the sandbox's certificate) that records every request, and an SMTP server (aiosmtpd, STARTTLS optional)
 that keeps every message.
 
-    with Webhook.start() as hook:            # hook.url, hook.requests: [(path, body), ...]
+    with Webhook.start() as hook:            # hook.url, hook.requests: [Received(method, path, ...), ...]
     with Mailbox.start(tls=files) as box:    # box.port, box.messages: [email.message.Message, ...]
 """
 
@@ -22,13 +22,24 @@ from typing import Any
 from runner.sandbox.tls import TlsFiles, server_context
 
 
+@dataclass(frozen=True)
+class Received:
+    """One request a receiver was sent."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
 @dataclass
 class Webhook:
-    """An HTTP server thread that answers every POST with `status` and records its path and body."""
+    """An HTTP server thread that answers every POST or PUT with `status` and records it: a webhook, or a
+    Pushgateway's stand-in."""
 
     server: ThreadingHTTPServer
     scheme: str
-    requests: list[tuple[str, bytes]] = field(default_factory=list)
+    requests: list[Received] = field(default_factory=list)
     status: int = 200
 
     @classmethod
@@ -38,12 +49,14 @@ class Webhook:
         hook: Webhook
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def _keep(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                hook.requests.append((self.path, body))
+                hook.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
                 self.send_response(hook.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            do_POST = do_PUT = _keep
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -68,7 +81,7 @@ class Webhook:
 
     def paths(self) -> list[str]:
         """The path of each request, in order."""
-        return [path for path, _ in self.requests]
+        return [r.path for r in self.requests]
 
 
 def dead_port() -> int:
