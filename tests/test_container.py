@@ -236,7 +236,10 @@ def test_the_image_install_works_offline(tmp_path: Path) -> None:
         *offline,
         f"{built}[postgres,metrics]",
     ]
-    subprocess.run(install, check=True, capture_output=True)
+    # Without the caller's PYTHONPATH: a source tree on it (with the egg-info an editable install leaves)
+    # would look installed already to the new environment's pip, which would then install nothing.
+    isolated = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    subprocess.run(install, check=True, capture_output=True, env=isolated)
     command = venv / "bin" / "infiniti-sync"
     env = {"PATH": "/usr/bin:/bin", "TMPDIR": os.fspath(tmp_path)}
     version = subprocess.run(
