@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.bounds import MAX_CELL
-from runner.contract import BOOLEAN_FIELDS, EMAIL_FIELD, canonical_field, is_boolean, is_email
+from runner.contract import is_boolean, is_email
 from runner.spec import GROUP_COLUMNS, Spec
 
 
@@ -55,10 +55,15 @@ class LineChecks:
         header = spec.header
         self.header = header
         self.username = header.index("username")
-        self.groups = [(header.index(c), c, spec.groups.of(c), GROUP_COLUMNS[c]) for c in GROUP_COLUMNS]
-        fields = [canonical_field(name) for name in header]
-        self.emails = [(i, header[i]) for i, f in enumerate(fields) if f == EMAIL_FIELD]
-        self.booleans = [(i, header[i]) for i, f in enumerate(fields) if f in BOOLEAN_FIELDS]
+        kind = spec.kind
+        self.groups = [
+            (header.index(c), c, spec.groups.of(c), GROUP_COLUMNS[c]) for c in GROUP_COLUMNS if c in header
+        ]
+        fields = [kind.canonical(name) for name in header]
+        self.emails = [(i, header[i]) for i, f in enumerate(fields) if f in kind.emails]
+        self.booleans = [(i, header[i]) for i, f in enumerate(fields) if f in kind.booleans]
+        self.rules = kind.rules  # the import's own rules of a whole line (runner.imports)
+        self.fields = tuple(f or name for f, name in zip(fields, header, strict=True))
 
     def fast(self, constants: Mapping[int, str]) -> Callable[[Sequence[str]], bool]:
         """One compiled test that is true exactly when `problems(cells)` is empty.
@@ -83,6 +88,9 @@ class LineChecks:
             for i, test in tests
             if i not in constants or not eval(test, names, {"c": constants})  # noqa: S307
         ]
+        if self.rules is not None:
+            names["_rules"], names["_fields"] = self.rules, self.fields
+            kept.append("not _rules(dict(zip(_fields, c)))")
         source = "def ok(c):\n    return bool(" + " and ".join([*kept, "_plain(c)"]) + ")"
         exec(compile(source, "<pre-checks>", "exec"), names)  # noqa: S102 - built from indexes only
         return names["ok"]  # type: ignore[no-any-return]
@@ -104,6 +112,8 @@ class LineChecks:
         for i, column in self.booleans:
             if cells[i] and not is_boolean(cells[i]):
                 found.append(("boolean", f"{column} {cells[i]!r} is not TRUE or FALSE"))
+        if self.rules is not None:
+            found += self.rules(dict(zip(self.fields, cells, strict=True)))
         if not _plain(cells):
             found += self._text(cells)
         return found

@@ -1,8 +1,10 @@
-"""What the sandbox holds: each tenant's users, in memory, and also in a SQLite file when given one.
+"""What the sandbox holds: each tenant's users and their imported contacts, in memory, and also in a
+SQLite file when given one.
 
 A user is a mapping of contract field names to text (`username`, `library-group`, `system-group` and any
-other field an import set). Changes are applied through `Store.apply`, which runs a whole import under
-one lock and commits all of its changes or none.
+other field an import set); a user's contacts are a list of such mappings (`type`, `role`, `contact`...).
+Changes are applied through `Store.apply`, which runs a whole import under one lock and commits all of its
+changes or none.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from runner.errors import StateError
 Record = Mapping[str, str]
 Users = Mapping[str, Record]
 UserChanges = dict[str, dict[str, str]]
+Contacts = Mapping[str, list[Record]]  # username -> the contacts imported for the user
+ContactChanges = dict[str, list[Record]]  # username -> the user's contacts now
 R = TypeVar("R")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: contacts
 _ORDER = {name: i for i, name in enumerate(USER_FIELDS)}
 
 
@@ -37,10 +41,12 @@ class Store:
     def __init__(self, path: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._users: dict[str, dict[str, Record]] = {}
+        self._contacts: dict[str, dict[str, list[Record]]] = {}
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._db = _open(path)
             self._users = _read_all(self._db, path)
+            self._contacts = _read_contacts(self._db, path)
 
     def users(self, tenant: str) -> list[dict[str, str]]:
         """The users of `tenant`, sorted by username, fields in the contract's order."""
@@ -59,6 +65,24 @@ class Store:
             result, changes = plan(current)
             if changes:
                 self._persist(tenant, changes)
+                current.update(changes)
+            return result
+
+    def contacts(self, tenant: str) -> dict[str, list[Record]]:
+        """The contacts imported for each user of `tenant`, by username (sorted)."""
+        with self._lock:
+            held = dict(self._contacts.get(tenant, {}))
+        return {name: list(held[name]) for name in sorted(held)}
+
+    def apply_contacts(self, tenant: str, plan: Callable[[Users, Contacts], tuple[R, ContactChanges]]) -> R:
+        """As `apply`, for a contacts import: `plan` sees the users and their contacts and returns the new
+        contacts of the users it changes, committed together or not at all."""
+        with self._lock:
+            users = self._users.setdefault(tenant, {})
+            current = self._contacts.setdefault(tenant, {})
+            result, changes = plan(users, current)
+            if changes:
+                self._persist_contacts(tenant, changes)
                 current.update(changes)
             return result
 
@@ -81,6 +105,18 @@ class Store:
         except sqlite3.Error as err:
             raise StateError(f"cannot write the sandbox's users: {err}") from err
 
+    def _persist_contacts(self, tenant: str, changes: ContactChanges) -> None:
+        if self._db is None:
+            return
+        rows = [(tenant, name, json.dumps(records, ensure_ascii=False)) for name, records in changes.items()]
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO contacts (tenant, username, records) VALUES (?, ?, ?)", rows
+                )
+        except sqlite3.Error as err:
+            raise StateError(f"cannot write the sandbox's contacts: {err}") from err
+
 
 def _open(path: Path) -> sqlite3.Connection:
     try:
@@ -94,6 +130,10 @@ def _open(path: Path) -> sqlite3.Connection:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS users (tenant TEXT NOT NULL, username TEXT NOT NULL, "
                 "fields TEXT NOT NULL, PRIMARY KEY (tenant, username)) WITHOUT ROWID"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS contacts (tenant TEXT NOT NULL, username TEXT NOT NULL, "
+                "records TEXT NOT NULL, PRIMARY KEY (tenant, username)) WITHOUT ROWID"
             )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except (sqlite3.Error, OSError) as err:
@@ -109,3 +149,13 @@ def _read_all(db: sqlite3.Connection, path: Path) -> dict[str, dict[str, Record]
     except (sqlite3.Error, ValueError) as err:
         raise StateError(f"cannot read the sandbox's users from {path}: {err}") from err
     return users
+
+
+def _read_contacts(db: sqlite3.Connection, path: Path) -> dict[str, dict[str, list[Record]]]:
+    contacts: dict[str, dict[str, list[Record]]] = {}
+    try:
+        for tenant, username, records in db.execute("SELECT tenant, username, records FROM contacts"):
+            contacts.setdefault(tenant, {})[username] = json.loads(records)
+    except (sqlite3.Error, ValueError) as err:
+        raise StateError(f"cannot read the sandbox's contacts from {path}: {err}") from err
+    return contacts
