@@ -281,8 +281,8 @@ class _Writer:
                 Finding(
                     self.source_rows[i],
                     "user",
-                    f"left out with row {row} of username {user!r}: the import replaces a user's "
-                    "lines as a whole, so the user is sent with every line or not at all",
+                    f"left out because row {row} of username {user!r} failed a pre-check, and "
+                    f"{self.spec.import_name} replaces a user's lines as a whole",
                     username=user,
                 )
             )
