@@ -2,7 +2,9 @@
 
 They are the "Manual Import File Pre-checks" Infiniti applies, plus the spec's own promises: a username, both
 groups named and listed in the spec's `groups`, a well-formed email address, booleans written TRUE/FALSE, and
-one line per username. A line that fails is left out of the file and reported with its source row.
+one line per username. An import with rules of its own (runner.imports: the contacts import's type, role,
+booleans, scenarios and contact, in runner.contract, shared with the sandbox) adds them. A line that fails
+is left out of the file and reported with its source row.
 
 Any text survives the file byte for byte except two things no import file can carry: a NUL character (C
 string handling on the receiving side cuts the value there, and no SMS means one) and a lone surrogate

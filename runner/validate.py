@@ -472,7 +472,6 @@ def check_expect(doc: Document, files: Files) -> Iterator[Problem]:
             )
 
 
-SpecRule = Callable[[Document, Files], Iterator[Problem]]
 def check_import(doc: Document, files: Files) -> Iterator[Problem]:
     """A contacts mode nobody has seen is sent as written (a warning: the list of modes is not public);
     groups mean nothing to an import whose lines name none (a warning)."""
@@ -497,6 +496,7 @@ def check_import(doc: Document, files: Files) -> Iterator[Problem]:
         )
 
 
+SpecRule = Callable[[Document, Files], Iterator[Problem]]
 SPEC_RULES: tuple[SpecRule, ...] = (
     check_templates,
     check_import,

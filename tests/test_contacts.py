@@ -94,7 +94,7 @@ def _plan(tmp_path: Path, rows: list[dict[str, str]], known: Known | None, **opt
 def _known(planned: Planned) -> Known:
     """What the state knows once Infiniti accepted every line of `planned`."""
     assert planned.changes is not None and planned.changes.pending is not None
-    return Known.of(dict((user, fp) for _, user, fp in planned.changes.pending))
+    return Known.of({user: fp for _, user, fp in planned.changes.pending})
 
 
 def _users_in(planned: Planned) -> list[str]:
@@ -134,7 +134,7 @@ def test_incremental_sends_every_line_of_a_changed_user_and_none_of_an_unchanged
 
 def test_full_mode_sends_every_line_and_compares_users(tmp_path: Path) -> None:
     first = _plan(tmp_path, S1 + S2, Known.of({}))
-    planned = _plan(tmp_path, [S1[0], _row("s1", "c@example.net")] + S2, _known(first))
+    planned = _plan(tmp_path, [S1[0], _row("s1", "c@example.net"), *S2], _known(first))
     assert planned.rows_out == 4
     assert planned.changes is not None and (planned.changes.changed, planned.changes.unchanged) == (1, 1)
     assert [line for line, _, _ in planned.changes.pending or ()] == [1, 2]  # s1's lines, in the file

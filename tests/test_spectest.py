@@ -13,9 +13,9 @@ from tests.support.projects import run
 
 EXAMPLE = Path(__file__).parent.parent / "runner" / "example"
 PASSED = """\
-ok   guardians: a guardian's mobile takes text messages and the overdue notices (specs/guardians.yaml:56)
-ok   guardians: a guardian's e-mail is written in lower case and takes no notice when the school says so (specs/guardians.yaml:64)
-ok   guardians: an e-mail that is not an address is left out, with the student's other lines (specs/guardians.yaml:71)
+ok   guardians: a guardian's mobile takes texts and overdue notices (specs/guardians.yaml:56)
+ok   guardians: an e-mail is lower-cased; a guardian may take no notices (specs/guardians.yaml:64)
+ok   guardians: a bad e-mail leaves the student out, with all its lines (specs/guardians.yaml:71)
 ok   staff: a teacher is a staff member in the Staff groups (specs/staff.yaml:33)
 ok   students: a year 7 student goes into Year 7 (specs/students.yaml:39)
 ok   students: the preferred name wins, and a year outside the lookup is skipped (specs/students.yaml:47)
