@@ -1,7 +1,9 @@
 """What changed since Infiniti last accepted a spec's rows: new, changed, unchanged and vanished users.
 
 Each line of the file has a fingerprint (64 bits of BLAKE2b over its cells); the state store keeps, per
-username, the fingerprint of the line Infiniti last accepted. The planner classifies every line as it
+username, the fingerprint of the line Infiniti last accepted. For an import of several lines per user (the
+contacts import), a user's fingerprint covers its whole set of lines (`compare_users`), and a user whose
+set changed is sent with all of its lines. The planner classifies every line as it
 writes it (`Classifier`), never by reading the file back; in incremental mode an unchanged line is not
 written at all, so only new and changed rows are sent.
 Users who vanished from the source are reported, never deleted: the contract has no delete. Once a run
@@ -159,7 +161,8 @@ class Changes:
     gone: list[str] = field(default_factory=list)  # every vanished username, to forget once sent
     # (line in the file to send, username, fingerprint) of each new or changed user, worked out while
     # planning, so that recording what Infiniti accepts need not read the file again. None: not known
-    # (a first run compares nothing; every line of the file is new).
+    # (a first run compares nothing; every line of the file is new). For an import whose user's record
+    # is all of its lines (compare_users), every line of each such user, with the record's fingerprint.
     pending: list[tuple[int, str, int]] | None = None
 
     def to_json(self) -> dict[str, Any]:

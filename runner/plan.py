@@ -142,7 +142,7 @@ class _Writer:
         self.checks = LineChecks(spec)
         self.key = _key(spec)
         self.seen = SeenHashes()
-        self.suspects: dict[int, set[str]] = {}  # hash -> usernames seen again under it
+        self.suspects: dict[int, set[str]] = {}  # hash -> keys (usernames, for groups) seen again under it
         self.findings: list[Finding] = []
         self.dropped: list[Finding] = []
         self.source_rows: array[int] = array("q")

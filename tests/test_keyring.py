@@ -150,7 +150,7 @@ def test_a_missing_entry_is_exit_2_through_the_command_line(site: Site, tmp_path
     )
     assert (done.returncode, done.stdout, done.stderr) == (
         2,
-        f"demo/students: {message}demo/staff: {message}",
+        f"demo/students: {message}demo/staff: {message}demo/guardians: {message}",
         "",
     )
     assert site.imports() == []
@@ -195,4 +195,4 @@ def test_validate_reads_no_keyring(site: Site, tmp_path: Path) -> None:
     """`validate` checks the form only: no keyring library, no entry needed."""
     args = ["-c", WITHOUT_KEYRING, "validate", "--project", os.fspath(site.root)]
     done = child(args, child_env(tmp_path))
-    assert (done.returncode, done.stdout, done.stderr) == (0, "3 files valid\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "4 files valid\n", "")

@@ -331,7 +331,8 @@ def test_a_host_that_refuses_connections(site: Site) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     _edit(site, site.sandbox.url, f"https://127.0.0.1:{port}")
-    _edit(site, "    specs: [students, staff]", "    specs: [students, staff]\n    retries: {attempts: 0}")
+    specs = "    specs: [students, staff, guardians]"
+    _edit(site, specs, f"{specs}\n    retries: {{attempts: 0}}")
     done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
     assert (done.code, done.err) == (3, "")
     assert done.out == (
@@ -357,7 +358,8 @@ def test_a_second_run_of_the_same_tenant_and_spec_waits_for_the_lock(site: Site)
         rf"process {os.getpid()}, running since \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00",
         lines[1],
     )
-    assert lines[2:] == ["  hint: wait for it to finish, or pass --wait SECONDS"]
+    assert lines[2] == "  hint: wait for it to finish, or pass --wait SECONDS"
+    assert (len(lines), lines[3].startswith("demo/guardians: ok: ")) == (4, True)
 
 
 def test_the_archive_keeps_the_newest_keep_runs(site: Site) -> None:
@@ -396,7 +398,9 @@ def test_an_archive_that_cannot_be_written_is_an_outside_failure(site: Site) -> 
         (site.root / "blocked").mkdir()
     hint = "  hint: check the project's archive setting and that this user may write there\n"
     failed = f"error: archive PROJECT/blocked: cannot create a folder for the run: {exists.value.strerror}\n"
-    assert site.normalise(done.out) == "demo/students: " + failed + hint + "demo/staff: " + failed + hint
+    assert site.normalise(done.out) == "".join(
+        f"demo/{spec}: " + failed + hint for spec in ("students", "staff", "guardians")
+    )
     assert site.imports() == []
 
 
@@ -436,7 +440,8 @@ class _Terminal(io.StringIO):
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_progress_only_on_a_terminal_and_never_with_json(site: Site, fmt: str) -> None:
-    _edit(site, "    specs: [students, staff]", "    specs: [students, staff]\n    batch_size: 10")
+    specs = "    specs: [students, staff, guardians]"
+    _edit(site, specs, f"{specs}\n    batch_size: 10")
     out, err = io.StringIO(), _Terminal()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("INFINITI_DEMO_PASSWORD", "change-me")
