@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from runner.contract import USER_FIELDS
 from runner.errors import StateError
@@ -27,6 +27,7 @@ ContactChanges = dict[str, list[Record]]  # username -> the user's contacts now
 R = TypeVar("R")
 
 SCHEMA_VERSION = 2  # 2: contacts
+_VALUE = {"users": "fields", "contacts": "records"}  # each table's JSON column (constants: no user input)
 _ORDER = {name: i for i, name in enumerate(USER_FIELDS)}
 
 
@@ -45,8 +46,8 @@ class Store:
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._db = _open(path)
-            self._users = _read_all(self._db, path)
-            self._contacts = _read_contacts(self._db, path)
+            self._users = _read_all(self._db, path, "users")
+            self._contacts = _read_all(self._db, path, "contacts")
 
     def users(self, tenant: str) -> list[dict[str, str]]:
         """The users of `tenant`, sorted by username, fields in the contract's order."""
@@ -64,7 +65,7 @@ class Store:
             current = self._users.setdefault(tenant, {})
             result, changes = plan(current)
             if changes:
-                self._persist(tenant, changes)
+                self._persist("users", tenant, changes)
                 current.update(changes)
             return result
 
@@ -82,7 +83,7 @@ class Store:
             current = self._contacts.setdefault(tenant, {})
             result, changes = plan(users, current)
             if changes:
-                self._persist_contacts(tenant, changes)
+                self._persist("contacts", tenant, changes)
                 current.update(changes)
             return result
 
@@ -93,29 +94,19 @@ class Store:
                 self._db.close()
                 self._db = None
 
-    def _persist(self, tenant: str, changes: UserChanges) -> None:
+    def _persist(self, table: str, tenant: str, changes: Mapping[str, object]) -> None:
+        """Write the new value (a user's fields, or its contacts) of each username in `changes`."""
         if self._db is None:
             return
-        rows = [(tenant, name, json.dumps(record, ensure_ascii=False)) for name, record in changes.items()]
+        rows = [(tenant, name, json.dumps(value, ensure_ascii=False)) for name, value in changes.items()]
         try:
             with self._db:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO users (tenant, username, fields) VALUES (?, ?, ?)", rows
+                    f"INSERT OR REPLACE INTO {table} (tenant, username, {_VALUE[table]}) VALUES (?, ?, ?)",
+                    rows,
                 )
         except sqlite3.Error as err:
-            raise StateError(f"cannot write the sandbox's users: {err}") from err
-
-    def _persist_contacts(self, tenant: str, changes: ContactChanges) -> None:
-        if self._db is None:
-            return
-        rows = [(tenant, name, json.dumps(records, ensure_ascii=False)) for name, records in changes.items()]
-        try:
-            with self._db:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO contacts (tenant, username, records) VALUES (?, ?, ?)", rows
-                )
-        except sqlite3.Error as err:
-            raise StateError(f"cannot write the sandbox's contacts: {err}") from err
+            raise StateError(f"cannot write the sandbox's {table}: {err}") from err
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -141,21 +132,12 @@ def _open(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _read_all(db: sqlite3.Connection, path: Path) -> dict[str, dict[str, Record]]:
-    users: dict[str, dict[str, Record]] = {}
+def _read_all(db: sqlite3.Connection, path: Path, table: str) -> dict[str, dict[str, Any]]:
+    """Tenant -> username -> the stored value (a user's fields, or its contacts) of `table`."""
+    held: dict[str, dict[str, Any]] = {}
     try:
-        for tenant, username, fields in db.execute("SELECT tenant, username, fields FROM users"):
-            users.setdefault(tenant, {})[username] = json.loads(fields)
+        for tenant, username, value in db.execute(f"SELECT tenant, username, {_VALUE[table]} FROM {table}"):
+            held.setdefault(tenant, {})[username] = json.loads(value)
     except (sqlite3.Error, ValueError) as err:
-        raise StateError(f"cannot read the sandbox's users from {path}: {err}") from err
-    return users
-
-
-def _read_contacts(db: sqlite3.Connection, path: Path) -> dict[str, dict[str, list[Record]]]:
-    contacts: dict[str, dict[str, list[Record]]] = {}
-    try:
-        for tenant, username, records in db.execute("SELECT tenant, username, records FROM contacts"):
-            contacts.setdefault(tenant, {})[username] = json.loads(records)
-    except (sqlite3.Error, ValueError) as err:
-        raise StateError(f"cannot read the sandbox's contacts from {path}: {err}") from err
-    return contacts
+        raise StateError(f"cannot read the sandbox's {table} from {path}: {err}") from err
+    return held
