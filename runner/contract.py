@@ -151,7 +151,6 @@ SCENARIOS_SEEN = (  # the scenario names the public script sends; others may exi
 )
 _SCENARIO = re.compile(r"[A-Z][A-Z0-9_]*")
 _PHONE_LABEL = re.compile(r"^\s*\([A-Za-z0-9]{1,4}\)")  # (H), (B), (M1): a label the script writes first
-_CONTACT_CANONICAL = {name.lower(): name for name in CONTACT_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -163,11 +162,6 @@ class ContactProblem:
     field: str
     value: str
     expected: str
-
-
-def contact_field(name: str) -> str | None:
-    """The contacts import's spelling of a column name, matched without regard to case; None if unknown."""
-    return _CONTACT_CANONICAL.get(name.lower())
 
 
 def scenarios_problem(text: str) -> str | None:
@@ -226,8 +220,3 @@ def contact_failure(problem: ContactProblem) -> str:
     if problem.check == "required":
         return empty_field(problem.field)
     return row_failure(f"Field ({problem.field}) is not {problem.expected}.")
-
-
-def contact_key(row: Mapping[str, str]) -> tuple[str, str, str]:
-    """What makes a contacts line one of its own: a user has one line per (username, type, contact)."""
-    return row.get("username", ""), row.get("type", ""), row.get("contact", "")

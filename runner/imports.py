@@ -32,7 +32,6 @@ class Import:
     emails: tuple[str, ...] = ()  # columns the common pre-checks hold to a well-formed address
     booleans: tuple[str, ...] = ()  # columns the common pre-checks hold to TRUE or FALSE
     rules: LineRules | None = None  # the rules of a line beyond the runner's common pre-checks
-    description: str = ""
 
     @property
     def default_mode(self) -> str | None:
@@ -68,7 +67,6 @@ GROUPS = Import(
     key=("username",),
     emails=(contract.EMAIL_FIELD,),
     booleans=contract.BOOLEAN_FIELDS,
-    description="users and their library and system groups",
 )
 CONTACTS = Import(
     name="userContacts",
@@ -78,6 +76,5 @@ CONTACTS = Import(
     whole_user=True,
     modes=contract.CONTACTS_MODES,
     rules=_contact_rules,
-    description="patrons' and guardians' e-mail addresses and phone numbers",
 )
 IMPORTS: Mapping[str, Import] = {i.name: i for i in (GROUPS, CONTACTS)}

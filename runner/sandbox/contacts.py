@@ -55,7 +55,7 @@ def evaluate(csv_file: CsvFile, users: Users, contacts: Contacts) -> tuple[Reply
     """Each line's outcome, the answer, and the new contacts of every patron whose lines all passed."""
     outcomes: list[str | None] = []  # None: the line passes (its outcome is known once its patron's is)
     rows: list[Record | None] = []
-    seen: dict[tuple[str, str, str], int] = {}
+    seen: dict[tuple[str, ...], int] = {}
     width = len(csv_file.columns)
     for number, cells in enumerate(csv_file.rows, 1):
         row: Record | None = dict(zip(csv_file.columns, cells, strict=True)) if len(cells) == width else None
@@ -84,9 +84,7 @@ def evaluate(csv_file: CsvFile, users: Users, contacts: Contacts) -> tuple[Reply
     return answer([o or "" for o in outcomes], removed), changes
 
 
-def _problem(
-    row: Record | None, users: Users, seen: dict[tuple[str, str, str], int], number: int
-) -> str | None:
+def _problem(row: Record | None, users: Users, seen: dict[tuple[str, ...], int], number: int) -> str | None:
     """Why line `number` fails on its own (its outcome), or None (a line of the wrong width has none here)."""
     if row is None:
         return None
@@ -95,7 +93,7 @@ def _problem(
         return contract.contact_failure(problems[0])
     if row["username"] not in users:
         return contract.row_failure(f"Patron ({row['username']}) does not exist.")
-    key = contract.contact_key(row)
+    key = tuple(row.get(column, "") for column in CONTACTS.key)  # one line per (username, type, contact)
     if key in seen:
         return contract.row_failure(
             f"Contact ({row['type']} {row['contact']}) of patron ({row['username']}) is already on line "
