@@ -20,3 +20,7 @@ def on_files(files: Files, config: Any) -> Files:
     for path, text in docsgen.pages().items():
         files.append(File.generated(config, path, content=text))
     return files
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    return docsgen.fill(markdown)
