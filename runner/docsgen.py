@@ -31,7 +31,25 @@ _SCHEMA_TITLES: dict[schema.Which, str] = {
     "spec": "A sync spec",
 }
 _COMMAND = "infiniti-sync schema"
+# The guide that shows a command at work, where one does (under docs/).
+GUIDES = {
+    "validate": ("Validating specs", "guides/validating.md"),
+    "test": ("Planning and testing", "guides/planning.md#infiniti-sync-test"),
+    "plan": ("Planning and testing", "guides/planning.md#infiniti-sync-plan"),
+    "run": ("Running a sync", "guides/running.md"),
+    "due": ("Scheduling", "guides/scheduling.md#what-is-due"),
+    "approve": ("Approving a held run", "guides/monitoring.md#approving-a-held-run"),
+    "history": ("State", "guides/state.md#history"),
+    "sandbox": ("The Infiniti sandbox", "guides/sandbox.md"),
+    "demo": ("The demo", "getting-started/demo.md"),
+    "schema": ("A sync spec", "getting-started/first-sync.md#a-sync-spec"),
+    "schedule": ("Scheduling", "guides/scheduling.md#configuration-for-the-scheduler"),
+}
 _TENANT = "#/$defs/tenant"  # the project file's tenant, documented as a tenant file
+# A secret is documented once, at the end of each page (these are a schema's words, not passwords).
+_SECRET = "#/$defs/secret"  # noqa: S105
+_SECRET_KINDS = "{env: NAME}, {file: PATH} or {keyring: SERVICE/USERNAME}"  # noqa: S105
+_ONCE = (_TENANT, _SECRET)
 _GENERATED = "<!-- Made by runner/docsgen.py from {source} when the site is built: edit that, not this. -->"
 
 
@@ -74,7 +92,7 @@ def commands(parser: argparse.ArgumentParser) -> str:
         lines += [
             f"## {name}",
             "",
-            (sub.description or "").rstrip(".") + ".",
+            _sentence(sub.description or "") + _guide(name),
             "",
             "```text",
             _usage(sub),
@@ -148,9 +166,20 @@ def _help(action: argparse.Action) -> str:
 
 def _default(action: argparse.Action) -> str:
     value = action.default
-    if value in (None, False, argparse.SUPPRESS) or isinstance(action, argparse._VersionAction):
+    if value is None or value is False or value in ([], argparse.SUPPRESS):
         return ""
     return f"`{value}`"
+
+
+def _guide(command: str) -> str:
+    if command not in GUIDES:
+        return ""
+    title, path = GUIDES[command]
+    return f" Guide: [{title}](../{path})."
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:].rstrip(".") + "."
 
 
 def _cell(text: str) -> str:
@@ -263,24 +292,27 @@ def schema_page(which: schema.Which) -> str:
     for path, node, required in _keys(document, defs, ()):
         level = "##" if len(path) == 1 else "###"
         lines += [f"{level} `{'.'.join(path)}`", "", *_describe(node, defs, required), ""]
+    if "secret" in defs:
+        lines += _secrets(defs)
     return "\n".join(lines)
 
 
-def _keys(
-    node: Mapping[str, Any], defs: Mapping[str, Any], path: tuple[str, ...]
-) -> Iterator[tuple[tuple[str, ...], Mapping[str, Any], bool]]:
-    """Each key below `node`, depth first: its path, its schema and whether it is required."""
+Entry = tuple[tuple[str, ...], Mapping[str, Any], bool | None]
+
+
+def _keys(node: Mapping[str, Any], defs: Mapping[str, Any], path: tuple[str, ...]) -> Iterator[Entry]:
+    """Each key below `node`, depth first: its path, its schema and whether it is required (None: a name of
+    one's choosing). A tenant and a secret are described once, not at every place they may go."""
     node = _resolved(node, defs)
-    if node.get("$ref") == _TENANT:
-        return  # the project file's tenants are documented once, as a tenant file
+    if node.get("$ref") in _ONCE:
+        return
     required = set(node.get("required", ()))
     for key, child in node.get("properties", {}).items():
         yield (*path, key), child, key in required
         yield from _keys(child, defs, (*path, key))
     extra = node.get("additionalProperties")
-    if isinstance(extra, dict) and extra.get("$ref") == _TENANT:
-        yield (*path, "NAME"), extra, False
-    elif isinstance(extra, dict) and _has_keys(extra, defs):
+    if isinstance(extra, dict) and (extra.get("$ref") == _TENANT or _has_keys(extra, defs)):
+        yield (*path, "NAME"), extra, None
         yield from _keys(extra, defs, (*path, "NAME"))
     items = node.get("items")
     if isinstance(items, dict):
@@ -294,23 +326,27 @@ def _has_keys(node: Mapping[str, Any], defs: Mapping[str, Any]) -> bool:
 
 
 def _resolved(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
-    """`node` with a local `$ref` replaced by its definition (the node's own keys win), but the tenant's."""
+    """`node` with a local `$ref` replaced by its definition (the node's own keys win), but for those
+    described once."""
     ref = node.get("$ref")
-    if not isinstance(ref, str) or not ref.startswith("#/$defs/") or ref == _TENANT:
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/") or ref in _ONCE:
         return node
     target = defs[ref.removeprefix("#/$defs/")]
     return {**_resolved(target, defs), **{key: value for key, value in node.items() if key != "$ref"}}
 
 
-def _describe(node: Mapping[str, Any], defs: Mapping[str, Any], required: bool) -> list[str]:
+def _describe(node: Mapping[str, Any], defs: Mapping[str, Any], required: bool | None) -> list[str]:
     if node.get("$ref") == _TENANT:
         name = defs.get("tenant_name", {})
         said = [defs["tenant"].get("description"), name.get("description"), name.get("patternErrorMessage")]
         return [" ".join([*filter(None, said), "Its keys are those of [a tenant file](tenant-file.md)."])]
     resolved = _resolved(node, defs)
-    facts = [f"**{'Required' if required else 'Optional'}.**", f"**Value:** {_kinds(resolved, defs)}."]
+    facts = [] if required is None else [f"**{'Required' if required else 'Optional'}.**"]
+    facts.append(f"**Value:** {_kinds(resolved, defs)}.")
     if "default" in resolved:
         facts.append(f"**Default:** `{json.dumps(resolved['default'], ensure_ascii=False)}`.")
+    if "patternErrorMessage" in resolved:
+        facts.append(str(resolved["patternErrorMessage"]))
     return [str(resolved.get("description", "")), "", " ".join(facts)]
 
 
@@ -318,8 +354,26 @@ def _kinds(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
     """What a value may be, in words: the alternatives' own descriptions where the schema gives them."""
     alternatives = node.get("oneOf", ()) or node.get("anyOf", ())
     if alternatives:
-        return "; or ".join(alt.get("description") or _kind(_resolved(alt, defs)) for alt in alternatives)
+        return "; or ".join(_alternative(alt, defs) for alt in alternatives)
+    if node.get("$ref") == _SECRET:
+        return _alternative({**defs["secret"], "$ref": _SECRET, "description": _SECRET_KINDS}, defs)
     return _kind(node)
+
+
+def _alternative(node: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
+    said = node.get("description") or _kind(_resolved(node, defs))
+    return f"{said} ([a secret](#secrets))" if node.get("$ref") == _SECRET else str(said)
+
+
+def _secrets(defs: Mapping[str, Any]) -> list[str]:
+    """The section on secrets, which many keys refer to."""
+    secret = defs["secret"]
+    lines = ["## Secrets", "", str(secret.get("description", "")), ""]
+    for form in secret.get("oneOf", ()):
+        for key, node in form.get("properties", {}).items():
+            lines += [f"### `{key}`", "", f"Written `{form.get('description', key)}`.", ""]
+            lines += [*_describe(node, defs, None), ""]
+    return lines
 
 
 def _kind(node: Mapping[str, Any]) -> str:

@@ -111,6 +111,11 @@ def test_the_commands_page_lists_every_command_and_option() -> None:
                 assert str(choice) in own, (name, action.dest, choice)
 
 
+def test_every_command_links_to_its_guide() -> None:
+    missing = set(subcommands(build_parser())) ^ set(docsgen.GUIDES)
+    assert missing == set(), "name each command's guide in runner/docsgen.py's GUIDES (and no other)"
+
+
 def test_an_argument_is_written_as_the_usage_writes_it() -> None:
     parser = argparse.ArgumentParser(prog="x")
     parser.add_argument("paths", nargs="*", metavar="PATH")
