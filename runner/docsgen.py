@@ -85,7 +85,10 @@ def commands(parser: argparse.ArgumentParser) -> str:
         "|---|---|",
     ]
     subcommands = _subcommands(parser)
-    lines += [f"| [`{name}`](#{name}) | {_cell(str(sub.description))} |" for name, sub in subcommands.items()]
+    lines += [
+        f"| [`{command}`](#{command}) | {_cell(sub.description or '')} |"
+        for command, sub in subcommands.items()
+    ]
     lines += ["", "## Global options", "", *_table(own), ""]
     for name, sub in subcommands.items():
         options = [action for action in _options(sub) if action.dest not in global_dests]
@@ -207,7 +210,7 @@ def exit_codes() -> str:
         "## Errors",
         "",
         "An error that stops a command is one of these; its message says where and what to do. "
-        f"{_cell(errors.__doc__.split(chr(10) + chr(10))[-1]) if errors.__doc__ else ''}",
+        + _cell((errors.__doc__ or "").strip().split("\n\n")[-1]),  # the docstring's last paragraph
         "",
         "| error | exit | what it means |",
         "|---|---|---|",
