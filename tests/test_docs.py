@@ -82,6 +82,11 @@ def test_the_readme_says_where_the_docs_are_and_how_to_build_them() -> None:
     assert any("mkdocs build --strict" in body and "mkdocs serve" in body for body in commands)
 
 
+def test_the_readme_names_every_exit_code() -> None:
+    said = sections(readme())["Exit codes"]
+    assert re.findall(r"(?:^|; )(\d+) ", said, re.M) == [str(code) for code in errors.EXIT_CODES]
+
+
 # The generated reference.
 
 
