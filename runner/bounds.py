@@ -37,7 +37,7 @@ MAX_WORK = 1_000_000
 MAX_SPEC_WORK = 100_000_000
 _MAX_BITS = int(MAX_DIGITS * math.log2(10))
 SIZED = frozenset({str, list, tuple, dict, set, frozenset, bytes, range})
-SEE = "(see Templates in the README)"
+SEE = "(see docs/guides/templates.md)"
 
 
 class TemplateLimit(SecurityError):

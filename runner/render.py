@@ -439,7 +439,7 @@ class Renderer:
                 "characters made) over the rows read so far; a spec's templates take at most that for all "
                 "rows, so that no run can go on for hours",
                 where=self.where,
-                hint="simplify the templates with loops (see Templates in the README)",
+                hint="simplify the templates with loops (see docs/guides/templates.md)",
             )
 
 

@@ -18,7 +18,7 @@ from runner.spec import Secret
 from tests.support.project import copy_project
 from tests.support.windows import posix_only
 
-LIMIT = 64 * 1024  # as README.md documents it
+LIMIT = 64 * 1024  # as docs/guides/project-file.md documents it
 
 
 CONTENTS = [  # how editors save a one-line secret; each gives the same value

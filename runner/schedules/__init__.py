@@ -61,7 +61,7 @@ class Setting:
     env_file: str = "/etc/infiniti-sync/env"
     log: str = "/var/log/infiniti-sync/run.log"
     shards: int = 1
-    image: str = f"infiniti-sync:{__version__}"  # as the README builds it
+    image: str = f"infiniti-sync:{__version__}"  # as docs/guides/scheduling.md builds it
     namespace: str = "infiniti-sync"
 
 
