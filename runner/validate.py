@@ -15,7 +15,7 @@ from typing import Any, Literal
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import bounds, cron, schema, stateurl, zones
+from runner import bounds, choices, cron, schema, stateurl, zones
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
@@ -428,7 +428,18 @@ def check_expect(doc: Document, files: Files) -> Iterator[Problem]:
 
 
 SpecRule = Callable[[Document, Files], Iterator[Problem]]
+def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
+    """Each `<CHOOSE: ...>` left in the spec (runner/choices.py): a choice still to be made."""
+    for path, key, line, what in choices.found(doc.data):
+        message = f"a choice to make: {what}; write it in place of the <CHOOSE: ...> marker"
+        if key:
+            yield doc.problem(path, message, rule="choice", key=True)
+        else:
+            yield _at(doc, path, doc.template_line(path, line), message, "choice")
+
+
 SPEC_RULES: tuple[SpecRule, ...] = (
+    check_choices,
     check_templates,
     check_constants,
     check_column_names,
