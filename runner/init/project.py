@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
+import yaml
+
+from runner import choices
 from runner.choices import PATTERN, marker
 from runner.init import generic
 from runner.init.export import Export
@@ -57,7 +60,7 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
         title, students_sql, staff_sql, notes = "an export of no known layout", *_guessed(guessed)
         notes = [
             "init did not recognise this export: the query's columns are guessed from their names, and "
-            "what it could not guess is a <CHOOSE: ...> to replace (validate lists them).",
+            "what it could not guess is a choice marked CHOOSE, to replace (validate lists them).",
             *notes,
         ]
     else:
@@ -65,11 +68,8 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
         students_sql, staff_sql, notes = layout.queries(export.tables)
     students, staff = _run(export, students_sql, STUDENT_COLUMNS), _run(export, staff_sql, STAFF_COLUMNS)
     groups = _year_groups(students.values if students else ())
-    common = {
-        "source": _comment_safe(export.description),
-        "title": title,
-        "connection": export.connection_name,
-    }
+    header = f"Written by `infiniti-sync init` from {export.description} ({title})."
+    common = {"header": _comment(header), "connection": export.connection_name}
     files = {
         "infiniti-sync.yaml": _fill(
             "infiniti-sync.yaml",
@@ -88,8 +88,10 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
         ),
         **common_files(),
     }
-    choices = sum(len(PATTERN.findall(files[f"specs/{name}.yaml"])) for name in ("students", "staff"))
-    return Project(files, title, choices, students, staff)
+    left = sum(
+        len(list(choices.found(yaml.safe_load(files[f"specs/{n}.yaml"])))) for n in ("students", "staff")
+    )
+    return Project(files, title, left, students, staff)
 
 
 def _guessed(guessed: generic.Guess) -> tuple[str, str, list[str]]:
