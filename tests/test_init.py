@@ -160,14 +160,17 @@ def test_the_project_validates_passes_its_tests_and_plans(tmp_path: Path, name: 
     for group in (first, last):
         assert f'"{group}"' in spec and f'"{group}"' in sandbox
     connection = "../export/people.csv" if name == "generic" else "../export"
-    assert f'export: {{"files": "{connection}"}}' in (project / "infiniti-sync.yaml").read_text(encoding="utf-8")
+    written = (project / "infiniti-sync.yaml").read_text(encoding="utf-8")
+    assert f'export: {{"files": "{connection}"}}' in written
 
 
 def test_the_files_point_editors_at_the_schemas_and_keep_state_out_of_git(tmp_path: Path) -> None:
     init(tmp_path, oneroster_11(tmp_path / "export"))
     project = tmp_path / "project"
-    assert (project / "infiniti-sync.yaml").read_text(encoding="utf-8").startswith(
-        "# yaml-language-server: $schema=schemas/project.schema.json\n"
+    assert (
+        (project / "infiniti-sync.yaml")
+        .read_text(encoding="utf-8")
+        .startswith("# yaml-language-server: $schema=schemas/project.schema.json\n")
     )
     for spec in ("students", "staff"):
         first = (project / "specs" / f"{spec}.yaml").read_text(encoding="utf-8").splitlines()[0]
