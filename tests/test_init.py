@@ -3,9 +3,11 @@ and plans at once, runs against the sandbox its own config describes, and never 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -285,3 +287,24 @@ def test_what_init_cannot_start_from(tmp_path: Path, args: Sequence[str], messag
     assert done.code == 2
     assert message in done.err
     assert not (tmp_path / "project").exists()
+
+
+def test_demo_keep_writes_the_same_gitignore_and_schemas(tmp_path: Path) -> None:
+    init(tmp_path, oneroster_11(tmp_path / "export"))
+    kept = tmp_path / "kept"
+    assert invoke(tmp_path, ["demo", "--keep", os.fspath(kept)]).code == 0
+    for name in (".gitignore", *(f"schemas/{n}" for n in schema.FILES.values())):
+        assert (kept / name).read_bytes() == (tmp_path / "project" / name).read_bytes()
+
+
+def test_the_package_data_ships_the_templates() -> None:
+    """A wheel holds what pyproject.toml's package-data names; init reads its templates out of it."""
+    root = Path(__file__).resolve().parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"][
+        "package-data"
+    ]
+    templates = [
+        p.relative_to(root / "runner").as_posix() for p in (root / "runner" / "init" / "templates").iterdir()
+    ]
+    assert len(templates) == 5
+    assert [t for t in templates if not any(fnmatch.fnmatchcase(t, p) for p in patterns["runner"])] == []
