@@ -428,6 +428,8 @@ def check_expect(doc: Document, files: Files) -> Iterator[Problem]:
 
 
 SpecRule = Callable[[Document, Files], Iterator[Problem]]
+
+
 def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
     """Each `<CHOOSE: ...>` left in the spec (runner/choices.py): a choice still to be made."""
     for path, key, line, what in choices.found(doc.data):

@@ -3,6 +3,7 @@ database, its tables found by SQLAlchemy's inspection (a SQLite file, the Postgr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -126,23 +127,30 @@ def test_init_from_a_sqlite_database(tmp_path: Path) -> None:
     assert 'sms: {"url": "sqlite:///../sms.db"}' in written
 
 
-@pytest.fixture(name="schema_url")
-def schema_url_fixture(tmp_path: Path) -> Iterator[str]:
-    """A PostgreSQL schema of this test's own holding a people table, and a URL whose search path is it."""
+@contextlib.contextmanager
+def postgres_schema(tmp_path: Path, *statements: str) -> Iterator[str]:
+    """A PostgreSQL schema of the test's own, made by `statements`, and a URL whose search path is it."""
     server = open_database("postgresql", tmp_path)
     name = f"init_{uuid.uuid4().hex[:12]}"
-    with server.engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {name}"))
-        connection.execute(text(f"SET search_path TO {name}"))
-        connection.execute(text(PEOPLE))
-        connection.execute(text(PEOPLE_ROWS))
     try:
+        with server.engine.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {name}"))
+            connection.execute(text(f"SET search_path TO {name}"))
+            for statement in statements:
+                connection.execute(text(statement))
         url = make_url(server.url).update_query_dict({"options": f"-csearch_path={name}"})
         yield url.render_as_string(hide_password=False)
     finally:
         with server.engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         server.drop()
+
+
+@pytest.fixture(name="schema_url")
+def schema_url_fixture(tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL schema holding the people table."""
+    with postgres_schema(tmp_path, PEOPLE, PEOPLE_ROWS) as url:
+        yield url
 
 
 @pytest.mark.postgres
@@ -164,3 +172,21 @@ def test_a_database_password_is_not_written(tmp_path: Path, schema_url: str) -> 
     written = (tmp_path / "project" / "infiniti-sync.yaml").read_text(encoding="utf-8")
     assert 'sms: {"url": {"env": "SCHOOL_SMS_URL"}}' in written
     assert str(url.password) not in written
+
+
+@pytest.mark.postgres
+def test_a_oneroster_database_in_postgresql(tmp_path: Path) -> None:
+    """OneRoster's camelCase names survive PostgreSQL, which folds unquoted names to lower case."""
+    columns = ("sourcedId", "status", "enabledUser", "role", "username", "givenName", "familyName", "email")
+    listed = ", ".join(f'"{c}" VARCHAR(40)' for c in (*columns, "grades"))
+    rows = (
+        "INSERT INTO users VALUES "
+        "('u1', 'active', 'true', 'student', 'aa.one', 'Aa', 'One', 'aa@example.edu', '09'), "
+        "('u2', 'active', 'true', 'teacher', 'bb.two', 'Bb', 'Two', 'bb@example.edu', '')"
+    )
+    with postgres_schema(tmp_path, f"CREATE TABLE users ({listed})", rows) as url:
+        out, counts = _init_and_plan(tmp_path, url, {})
+    assert "Wrote a starting project for a OneRoster 1.1 bundle" in out
+    assert counts == {"students": 1, "staff": 1}
+    spec = (tmp_path / "project" / "specs" / "students.yaml").read_text(encoding="utf-8")
+    assert '"sourcedId" AS id' in spec and '"givenName" AS given_name' in spec

@@ -8,6 +8,7 @@ found by SQLAlchemy's inspection of the URL's default schema.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from runner.init.layouts import quote
 from runner.source import CsvFiles, Database, Source
 
 _WHERE = Where(connection="--from")
+_QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,19 @@ class Export:
     source: Source
     quote: Callable[[str], str]  # an identifier as the source's SQL writes it
     secret_variable: str | None = None  # the variable the connection's URL is read from, if any
+
+    def identifiers(self, sql: str) -> str:
+        """`sql`, written with SQLite's quoting, with the export's table and column names as its SQL
+        quotes them: PostgreSQL keeps `sourcedId` only in double quotes, MySQL quotes with backticks."""
+        if self.quote is quote:
+            return sql
+        names = {name for table, columns in self.tables.items() for name in (table, *columns)}
+        bare = sorted((n for n in names if self.quote(n) != n), key=len, reverse=True)
+        quoted = _QUOTED.sub(lambda m: self.quote(m[1].replace('""', '"')), sql)
+        if not bare:
+            return quoted
+        pattern = re.compile(r"(?<![\w\"'`])(" + "|".join(map(re.escape, bare)) + r")(?![\w\"'`])")
+        return pattern.sub(lambda m: self.quote(m[1]), quoted)
 
     def rows(self, sql: str) -> list[Sequence[Any]]:
         """Every row `sql` returns (init reads exports of a school's size)."""

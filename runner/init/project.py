@@ -66,6 +66,7 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
     else:
         title = layout.title
         students_sql, staff_sql, notes = layout.queries(export.tables)
+        students_sql, staff_sql = export.identifiers(students_sql), export.identifiers(staff_sql)
     students, staff = _run(export, students_sql, STUDENT_COLUMNS), _run(export, staff_sql, STAFF_COLUMNS)
     groups = _year_groups(students.values if students else ())
     header = f"Written by `infiniti-sync init` from {export.description} ({title})."
