@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from runner.yamlfile import JsonPath
@@ -23,16 +24,31 @@ def marker(what: str) -> str:
     return f"<CHOOSE: {text}>"
 
 
-def found(data: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, bool, int, str]]:
-    """Each choice in `data` (a loaded YAML document): the path of its text, whether the text is a key,
-    the line inside the text (1-based) and what to choose."""
+@dataclass(frozen=True)
+class Choice:
+    """A choice in a loaded YAML document: at `path` (its key when `key`), line `line` (1-based) of the text
+    there, `col` characters after that line's indentation (as Document.template_line counts), and what to
+    choose."""
+
+    path: JsonPath
+    key: bool
+    line: int
+    col: int
+    what: str
+
+
+def found(data: Any, path: JsonPath = ()) -> Iterator[Choice]:
+    """Each choice in `data` (a loaded YAML document), in the order of the document."""
     if isinstance(data, str):
         for match in PATTERN.finditer(data):
-            yield path, False, data.count("\n", 0, match.start()) + 1, match[1]
+            start = data.rfind("\n", 0, match.start()) + 1
+            before = data[start : match.start()]
+            indent = len(before) - len(before.lstrip(" "))
+            yield Choice(path, False, data.count("\n", 0, start) + 1, len(before) - indent, match[1])
     elif isinstance(data, dict):
         for key, value in data.items():
-            for _, _, line, what in found(str(key)):
-                yield (*path, key), True, line, what
+            for choice in found(str(key)):
+                yield Choice((*path, key), True, choice.line, choice.col, choice.what)
             yield from found(value, (*path, key))
     elif isinstance(data, list):
         for i, item in enumerate(data):

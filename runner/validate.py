@@ -432,12 +432,13 @@ SpecRule = Callable[[Document, Files], Iterator[Problem]]
 
 def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
     """Each `<CHOOSE: ...>` left in the spec (runner/choices.py): a choice still to be made."""
-    for path, key, line, what in choices.found(doc.data):
-        message = f"a choice to make: {what}; write it in place of the <CHOOSE: ...> marker"
-        if key:
-            yield doc.problem(path, message, rule="choice", key=True)
+    for choice in choices.found(doc.data):
+        message = f"a choice to make: {choice.what}; write it in place of the <CHOOSE: ...> marker"
+        if choice.key:
+            yield doc.problem(choice.path, message, rule="choice", key=True)
         else:
-            yield _at(doc, path, doc.template_line(path, line), message, "choice")
+            where = doc.template_line(choice.path, choice.line, choice.col)
+            yield _at(doc, choice.path, where, message, "choice")
 
 
 SPEC_RULES: tuple[SpecRule, ...] = (

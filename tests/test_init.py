@@ -252,9 +252,12 @@ def test_an_unrecognised_export_leaves_choices_that_validate_reports(tmp_path: P
     wanted = "the column of eleves that holds the Infiniti username (one of: Ref, Nom, Prenom, Classe)"
     assert any(line.startswith("specs/students.yaml:") and wanted in line for line in choices)
     assert any(line.startswith("specs/staff.yaml:") and "keeps the staff's rows" in line for line in choices)
-    spec = (project / "specs" / "students.yaml").read_text(encoding="utf-8").splitlines()
-    line, col = (int(n) for n in choices[0].split(":")[1:3])
-    assert spec[line - 1][col - 1 :].startswith("<CHOOSE: ")
+    in_queries = [line for line in choices if ": $.source.query: " in line]
+    assert len(in_queries) == 10  # five columns in each query, and the staff's condition
+    for found in in_queries:  # each at its place inside the query
+        name, line, col = found.split(":")[:3]
+        text = (project / name).read_text(encoding="utf-8").splitlines()[int(line) - 1]
+        assert text[int(col) - 1 :].startswith("<CHOOSE: ")
     assert invoke(project, ["plan"]).code == 2  # nothing runs until the choices are made
 
 
