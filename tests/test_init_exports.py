@@ -122,7 +122,7 @@ def test_init_from_a_sqlite_database(tmp_path: Path) -> None:
     engine.dispose()
     out, counts = _init_and_plan(tmp_path, "sqlite:///sms.db", {})
     assert counts == {"students": 2, "staff": 1}
-    assert "Found 2 students: 7, 8" in out
+    assert "Found 2 students; year levels: 7, 8\nFound 1 staff; roles: teacher\n" in out
     written = (tmp_path / "project" / "infiniti-sync.yaml").read_text(encoding="utf-8")
     assert 'sms: {"url": "sqlite:///../sms.db"}' in written
 

@@ -56,11 +56,9 @@ def _report(folder: Path, made: project.Project, secret: str | None, tenant: str
             continue
         lines.append(f"  {name:<20} {_WHAT[name]}")
     lines.append(f"  {SCHEMAS + '/':<20} the JSON Schemas, for an editor's checks as you type")
-    for name, found in (("students", made.students), ("staff", made.staff)):
+    for name, what, found in (("students", "year levels", made.students), ("staff", "roles", made.staff)):
         if found is not None:
-            lines.append(
-                f"Found {found.count} {name}" + (f": {', '.join(found.values)}" if found.values else "")
-            )
+            lines.append(f"Found {found.count} {name}; {what}: {', '.join(found.values) or 'none'}")
     lines.append("")
     lines.append("Next:")
     lines.append(f"  cd {folder}")

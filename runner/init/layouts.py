@@ -51,7 +51,7 @@ class Layout:
             return False
         tables = {name.lower(): {c.lower() for c in columns} for name, columns in found.items()}
         for table, columns in self.tables.items():
-            if not {c.lower() for c in columns} <= tables.get(table.lower(), {"\0"}):
+            if table.lower() not in tables or not {c.lower() for c in columns} <= tables[table.lower()]:
                 return False
         return not any(
             {c.lower() for c in columns} & tables.get(table.lower(), set())
