@@ -427,9 +427,6 @@ def check_expect(doc: Document, files: Files) -> Iterator[Problem]:
             )
 
 
-SpecRule = Callable[[Document, Files], Iterator[Problem]]
-
-
 def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
     """Each `<CHOOSE: ...>` left in the spec (runner/choices.py): a choice still to be made."""
     for choice in choices.found(doc.data):
@@ -441,6 +438,7 @@ def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
             yield _at(doc, choice.path, where, message, "choice")
 
 
+SpecRule = Callable[[Document, Files], Iterator[Problem]]
 SPEC_RULES: tuple[SpecRule, ...] = (
     check_choices,
     check_templates,

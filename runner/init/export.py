@@ -18,7 +18,7 @@ from runner.errors import UsageError, Where
 from runner.init.layouts import quote
 from runner.source import CsvFiles, Database, Source
 
-_WHERE = Where(connection="--from")
+_WHERE = Where()  # the message names the file or the database
 _QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 
 
