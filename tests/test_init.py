@@ -10,8 +10,10 @@ import shutil
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from runner import schema
 from tests.support.project import Done, invoke, point_at
@@ -157,13 +159,16 @@ def test_the_project_validates_passes_its_tests_and_plans(tmp_path: Path, name: 
     assert tested.code == 0, tested.out
     assert "4 passed, 0 failed" in tested.out
     assert plan_counts(project) == {"students": students, "staff": staff}
-    sandbox = (project / "sandbox.yaml").read_text(encoding="utf-8")
-    spec = (project / "specs" / "students.yaml").read_text(encoding="utf-8")
-    for group in (first, last):
-        assert f'"{group}"' in spec and f'"{group}"' in sandbox
+    library = _yaml(project / "specs" / "students.yaml")["groups"]["library"]
+    assert (library[0], library[-1]) == (first, last)
+    assert _yaml(project / "sandbox.yaml")["tenants"]["school"]["library_groups"] == [*library, "Staff"]
     connection = "../export/people.csv" if name == "generic" else "../export"
     written = (project / "infiniti-sync.yaml").read_text(encoding="utf-8")
-    assert f'export: {{"files": "{connection}"}}' in written
+    assert f"      export: {{files: {connection}}}\n" in written
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def test_the_files_point_editors_at_the_schemas_and_keep_state_out_of_git(tmp_path: Path) -> None:

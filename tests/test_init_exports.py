@@ -124,7 +124,7 @@ def test_init_from_a_sqlite_database(tmp_path: Path) -> None:
     assert counts == {"students": 2, "staff": 1}
     assert "Found 2 students; year levels: 7, 8\nFound 1 staff; roles: teacher\n" in out
     written = (tmp_path / "project" / "infiniti-sync.yaml").read_text(encoding="utf-8")
-    assert 'sms: {"url": "sqlite:///../sms.db"}' in written
+    assert '      sms: {url: "sqlite:///../sms.db"}\n' in written
 
 
 @contextlib.contextmanager
@@ -170,7 +170,7 @@ def test_a_database_password_is_not_written(tmp_path: Path, schema_url: str) -> 
     assert counts == {"students": 2, "staff": 1}
     assert "set SCHOOL_SMS_URL to the database URL" in out
     written = (tmp_path / "project" / "infiniti-sync.yaml").read_text(encoding="utf-8")
-    assert 'sms: {"url": {"env": "SCHOOL_SMS_URL"}}' in written
+    assert "      sms: {url: {env: SCHOOL_SMS_URL}}\n" in written
     assert str(url.password) not in written
 
 

@@ -57,7 +57,9 @@ class Export:
         table = next((name for name in self.tables if name.lower() == "manifest"), None)
         if table is None or {"propertyname", "value"} - {c.lower() for c in self.tables[table]}:
             return None
-        sql = f"SELECT value FROM {self.quote(table)} WHERE propertyName = 'oneroster.version'"
+        columns = {c.lower(): c for c in self.tables[table]}
+        value, name = self.quote(columns["value"]), self.quote(columns["propertyname"])
+        sql = f"SELECT {value} FROM {self.quote(table)} WHERE {name} = 'oneroster.version'"
         found = self.rows(sql)
         return str(found[0][0]).strip() if found else None
 

@@ -10,6 +10,7 @@ choice too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from string import Template
@@ -25,6 +26,9 @@ from runner.init.layouts import STAFF_COLUMNS, STUDENT_COLUMNS, recognise
 from runner.init.write import common_files, template
 
 SANDBOX_CONFIG = "sandbox.yaml"
+_PLAIN = re.compile(r"[\w./][\w ./'-]*(?<! )")
+_NUMBER = re.compile(r"[-+]?[\d._]*\d[\d._]*(e[-+]?\d+)?", re.IGNORECASE)
+_WORDS = frozenset({"yes", "no", "y", "n", "on", "off", "true", "false", "null", "~", ".inf", ".nan"})
 _NAMED_GRADES = {
     "pk": "Pre-Kindergarten",
     "tk": "Transitional Kindergarten",
@@ -56,12 +60,13 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
     """The starting project for `export`, with one tenant `tenant`."""
     layout = recognise(export.tables, export.manifest())
     if layout is None:
+        title = "an export of no known layout"
         guessed = generic.guess(export)
-        title, students_sql, staff_sql, notes = "an export of no known layout", *_guessed(guessed)
+        students_sql, staff_sql = guessed.students, guessed.staff
         notes = [
             "init did not recognise this export: the query's columns are guessed from their names, and "
             "what it could not guess is a choice marked CHOOSE, to replace (validate lists them).",
-            *notes,
+            *guessed.notes,
         ]
     else:
         title = layout.title
@@ -93,10 +98,6 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
         len(list(choices.found(yaml.safe_load(files[f"specs/{n}.yaml"])))) for n in ("students", "staff")
     )
     return Project(files, title, left, students, staff)
-
-
-def _guessed(guessed: generic.Guess) -> tuple[str, str, list[str]]:
-    return guessed.students, guessed.staff, list(guessed.notes)
 
 
 def _run(export: Export, sql: str, columns: Sequence[str]) -> Found | None:
@@ -191,8 +192,16 @@ def _block(sql: str) -> str:
 
 
 def _flow(value: Any) -> str:
-    """`value` as YAML flow text (JSON is YAML; text that YAML would read as another type is quoted)."""
-    return json.dumps(value, ensure_ascii=False)
+    """`value` as YAML flow text: text plain where no YAML reader could take it for anything else, in
+    double quotes otherwise (`"07"`, `"yes"`, a URL)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    text = str(value)
+    if _PLAIN.fullmatch(text) and not _NUMBER.fullmatch(text) and text.lower() not in _WORDS:
+        return text
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _fill(name: str, common: dict[str, str], **values: str) -> str:
