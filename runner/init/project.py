@@ -142,7 +142,7 @@ def _students(
         common,
         notes=_notes(notes, found, "students", "year levels"),
         query=_block(sql),
-        lookup=_flow(groups),
+        lookup="\n".join(f"    {_flow(level)}: {_flow(group)}" for level, group in groups.items()),
         library=_flow(list(dict.fromkeys(groups.values()))),
         min_rows=str(max(1, found.count // 2) if found else 1),
         year=_flow(year),
