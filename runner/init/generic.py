@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from runner.choices import marker
 from runner.init.export import Export, distinct
+from runner.init.layouts import STAFF_COLUMNS, STUDENT_COLUMNS
 
 # What each column of the queries is called in exports, as compared (see _key).
 NAMES: Mapping[str, tuple[str, ...]] = {
@@ -62,8 +63,8 @@ def guess(export: Export) -> Guess:
     staff_table = _named(tables, _STAFF_TABLES)
     if students_table and staff_table:
         return Guess(
-            _query(export, students_table, "year_level", _current(export, students_table)),
-            _query(export, staff_table, "role", _current(export, staff_table)),
+            _query(export, students_table, STUDENT_COLUMNS, _current(export, students_table)),
+            _query(export, staff_table, STAFF_COLUMNS, _current(export, staff_table)),
             (f"students come from {students_table}, staff from {staff_table}, by the tables' names.",),
         )
     table = max(tables, key=lambda name: sum(_find(tables[name], w) is not None for w in NAMES))
@@ -74,8 +75,8 @@ def guess(export: Export) -> Guess:
     if len(tables) > 1:
         notes.append(f"the export's other tables: {', '.join(t for t in tables if t != table)}.")
     return Guess(
-        _query(export, table, "year_level", " AND ".join(c for c in (students, both) if c)),
-        _query(export, table, "role", " AND ".join(c for c in (staff, both) if c)),
+        _query(export, table, STUDENT_COLUMNS, " AND ".join(c for c in (students, both) if c)),
+        _query(export, table, STAFF_COLUMNS, " AND ".join(c for c in (staff, both) if c)),
         tuple(notes),
     )
 
@@ -120,17 +121,17 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _query(export: Export, table: str, last: str, condition: str) -> str:
-    """SELECT every column the templates read (guessed, or a choice) FROM `table`."""
+def _query(export: Export, table: str, wanted: Sequence[str], condition: str) -> str:
+    """SELECT the `wanted` columns (each guessed, or a choice) FROM `table`."""
     columns = export.tables[table]
     listed = ", ".join(columns)
-    found = {w: _find(columns, w) for w in (*NAMES, last)}
+    found = {w: _find(columns, w) for w in NAMES}
     if found["username"] is None and found["id"] is not None:
         found["username"] = found["id"]
     if found["id"] is None and found["username"] is not None:
         found["id"] = found["username"]
     lines = []
-    for name in ("id", "username", "given_name", "preferred_name", "family_name", "email", last):
+    for name in wanted:
         column = found[name]
         if column is not None:
             expression = export.quote(column)

@@ -22,7 +22,7 @@ from runner import choices
 from runner.choices import PATTERN, marker
 from runner.init import generic
 from runner.init.export import Export
-from runner.init.layouts import STAFF_COLUMNS, STUDENT_COLUMNS, recognise
+from runner.init.layouts import recognise
 from runner.init.write import common_files, template
 
 SANDBOX_CONFIG = "sandbox.yaml"
@@ -72,7 +72,7 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
         title = layout.title
         students_sql, staff_sql, notes = layout.queries(export.tables)
         students_sql, staff_sql = export.identifiers(students_sql), export.identifiers(staff_sql)
-    students, staff = _run(export, students_sql, STUDENT_COLUMNS), _run(export, staff_sql, STAFF_COLUMNS)
+    students, staff = _run(export, students_sql), _run(export, staff_sql)
     groups = _year_groups(students.values if students else ())
     header = f"Written by `infiniti-sync init` from {export.description} ({title})."
     common = {"header": _comment(header), "connection": export.connection_name}
@@ -100,13 +100,13 @@ def build(export: Export, tenant: str, password_variable: str) -> Project:
     return Project(files, title, left, students, staff)
 
 
-def _run(export: Export, sql: str, columns: Sequence[str]) -> Found | None:
-    """The rows `sql` gives on the export, or None when a choice is left in it."""
+def _run(export: Export, sql: str) -> Found | None:
+    """How many rows `sql` gives on the export and the values of its last column (the year level or the
+    role), or None when a choice is left in it."""
     if PATTERN.search(sql):
         return None
     rows = export.rows(sql)
-    last = len(columns) - 1
-    values = {str(row[last]).strip() for row in rows if row[last] is not None and str(row[last]).strip()}
+    values = {str(row[-1]).strip() for row in rows if row[-1] is not None and str(row[-1]).strip()}
     return Found(len(rows), tuple(sorted(values, key=_level_order)))
 
 
