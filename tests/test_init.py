@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from runner import schema
-from tests.support.project import Done, invoke, point_at
+from tests.support.project import EXAMPLE, Done, invoke, point_at
 from tests.support.sandbox import start_sandbox_process
 
 SDS = Path(__file__).parent / "data" / "sds-samples"
@@ -125,6 +125,8 @@ EXPORTS = {
     "sds-v1-uk": (SDS / "sds_v1_uk_format_100_users", "School Data Sync v1", 86, 12, "Year 9", "Year 12"),
     "sds-v2": (SDS / "sds_v2_oneroster_style", "School Data Sync v2", 22, 7, "Year 6", "undergraduate"),
     "sds-v2.1": (SDS / "sds_v2.1", "School Data Sync v2.1", 4, 2, "Year 10", "ps1"),
+    # students.csv and staff.csv of no known layout: the example project's SMS export
+    "named-tables": (EXAMPLE / "sms-export", "an export of no known layout", 31, 7, "Year 7", "Year 12"),
 }
 BUILT = {
     "oneroster-1.1": (oneroster_11, "OneRoster 1.1", 3, 2, "Year 7", "Year 8"),
@@ -162,7 +164,7 @@ def test_the_project_validates_passes_its_tests_and_plans(tmp_path: Path, name: 
     library = _yaml(project / "specs" / "students.yaml")["groups"]["library"]
     assert (library[0], library[-1]) == (first, last)
     assert _yaml(project / "sandbox.yaml")["tenants"]["school"]["library_groups"] == [*library, "Staff"]
-    connection = "../export/people.csv" if name == "generic" else "../export"
+    connection = "../export/people.csv" if name == "generic" else "../export"  # beside the project
     written = (project / "infiniti-sync.yaml").read_text(encoding="utf-8")
     assert f"      export: {{files: {connection}}}\n" in written
 

@@ -70,13 +70,12 @@ def guess(export: Export) -> Guess:
     table = max(tables, key=lambda name: sum(_find(tables[name], w) is not None for w in NAMES))
     students, staff = _split(export, table)
     current = _current(export, table)
-    both = " AND ".join(c for c in (current,) if c)
     notes = [f"students and staff both come from {table}, the table with the most of the columns wanted."]
     if len(tables) > 1:
         notes.append(f"the export's other tables: {', '.join(t for t in tables if t != table)}.")
     return Guess(
-        _query(export, table, STUDENT_COLUMNS, " AND ".join(c for c in (students, both) if c)),
-        _query(export, table, STAFF_COLUMNS, " AND ".join(c for c in (staff, both) if c)),
+        _query(export, table, STUDENT_COLUMNS, " AND ".join(c for c in (students, current) if c)),
+        _query(export, table, STAFF_COLUMNS, " AND ".join(c for c in (staff, current) if c)),
         tuple(notes),
     )
 
@@ -141,7 +140,7 @@ def _query(export: Export, table: str, wanted: Sequence[str], condition: str) ->
             expression = "'Staff'"
         else:
             expression = marker(f"the column of {table} that holds the {_WHAT[name]} (one of: {listed})")
-        lines.append(f"  {expression} AS {name}")
+        lines.append(f"  {expression}" if expression == name else f"  {expression} AS {name}")
     sql = "SELECT\n" + ",\n".join(lines) + f"\nFROM {export.quote(table)}\n"
     if condition:
         sql += f"WHERE {condition}\n"
