@@ -125,6 +125,18 @@ def _args_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the demo project in DIR")
 
 
+def _args_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", nargs="?", type=Path, default=Path(), metavar="DIR", help="where (default: here)")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        required=True,
+        metavar="SOURCE",
+        help="the export: a folder of CSV files, one CSV file, or a database URL",
+    )
+    p.add_argument("--tenant", default="school", metavar="T", help="the tenant's name (default school)")
+
+
 def _args_schema(p: argparse.ArgumentParser) -> None:
     p.add_argument("which", choices=["spec", "project", "tenant"], nargs="?", default="spec")
 
@@ -161,6 +173,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "history": ("recent runs with outcome and counts", _args_history),
     "sandbox": ("serve a local Infiniti that follows the autoSync contract", _args_sandbox),
     "demo": ("the whole pipeline on the example project against an in-process sandbox", _args_demo),
+    "init": ("a starting project from an export: OneRoster, School Data Sync or another", _args_init),
     "schema": ("print the JSON Schema of a spec, the project file or a tenant file", _args_schema),
     "schedule": (
         "configuration for cron, systemd, Task Scheduler or Kubernetes to run what is due",

@@ -299,6 +299,7 @@ class _Table:
     name: str
     path: Path
     header: tuple[str, ...]
+    named: int  # the columns up to the header's last named one: a row may stop after them
 
 
 class CsvFiles:
@@ -337,7 +338,14 @@ class CsvFiles:
         # A column without a name (Excel's trailing commas) is named after its position: column_10.
         names = [h.strip() or f"column_{i}" for i, h in enumerate(header, 1)]
         problem = _header_problem(names)
-        return self._fail(path, problem) if problem else _Table(path.stem, path, tuple(names))
+        if problem:
+            return self._fail(path, problem)
+        named = len(header) - next((i for i, h in enumerate(reversed(header)) if h.strip()), len(header))
+        return _Table(path.stem, path, tuple(names), named)
+
+    def columns(self) -> dict[str, tuple[str, ...]]:
+        """The tables the files give and their columns, by table name (files that cannot be one left out)."""
+        return {name: table.header for name, table in self._tables()[0].items()}
 
     def _open(self, path: Path) -> Any:
         try:
@@ -437,7 +445,10 @@ class CsvFiles:
             # A table the query reads holds only the columns it reads (smaller rows load and read faster);
             # the others are created whole and empty, so that SQLite words any error as it would anyway.
             _schema(
-                {name: _Table(name, t.path, tuple(reads.get(name, t.header))) for name, t in tables.items()},
+                {
+                    name: _Table(name, t.path, tuple(reads.get(name, t.header)), t.named)
+                    for name, t in tables.items()
+                },
                 db,
             )
             for name, columns in reads.items():
@@ -453,13 +464,15 @@ class CsvFiles:
         marks = ", ".join("?" * len(columns))
         insert = f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({marks})"
         with self._open(table.path) as handle:
-            records = _Records(self._reader(handle), len(table.header), positions)
+            records = _Records(self._reader(handle), len(table.header), positions, table.named)
             try:
                 db.executemany(insert, records)
             except _RowWidth as err:
-                raise self._fail(
+                wrong = self._fail(
                     table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
-                ) from None
+                )
+                wrong.hint = _width_hint(table)
+                raise wrong from None
             except (csv.Error, UnicodeError) as err:
                 raise self._read_error(table.path, err, records.start) from err
 
@@ -485,27 +498,47 @@ class _RowWidth(Exception):
         self.found, self.wanted = found, wanted
 
 
+def _width_hint(table: _Table) -> str:
+    """What a line of the wrong width should be, for the message."""
+    width = len(table.header)
+    if table.named < width:
+        return (
+            f"a line has {width} fields, or stops after the header's last named column "
+            f"({table.header[table.named - 1]!r}, field {table.named}): the empty-named columns after it "
+            "may be left out; look for a comma too many or too few on the line, or export the file again"
+        )
+    return (
+        f"every line has {width} fields, as the header does; look for a comma too many or too few "
+        "(a cell holding a comma must be in double quotes), or export the file again"
+    )
+
+
 class _Records:
     """The wanted cells of each record after the header, and the line where the record being read starts.
 
-    Blank lines are skipped; a record of the wrong width is an error.
+    Blank lines are skipped. A record that stops before the header's trailing empty-named columns has
+    them empty (a OneRoster 1.2 roles.csv ends its header with `,,` and its rows without them); a record
+    of any other width is an error.
     """
 
-    def __init__(self, reader: Any, width: int, positions: Sequence[int]):
+    def __init__(self, reader: Any, width: int, positions: Sequence[int], named: int):
         from operator import itemgetter
 
         self.reader, self.width = reader, width
+        self.shortest = max(named, 1)
         self.pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
         self.start = 1
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
-        reader, width, pick = self.reader, self.width, self.pick
+        reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
         next(reader, None)  # the header, read already
         start = reader.line_num + 1
         try:
             for record in reader:
                 if len(record) == width:
                     yield pick(record)
+                elif shortest <= len(record) < width:
+                    yield pick(record + [""] * (width - len(record)))
                 elif record:
                     raise _RowWidth(len(record), width)
                 start = reader.line_num + 1

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import bounds, cron, schema, stateurl, zones
+from runner import bounds, choices, cron, schema, stateurl, zones
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
@@ -427,8 +427,20 @@ def check_expect(doc: Document, files: Files) -> Iterator[Problem]:
             )
 
 
+def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
+    """Each `<CHOOSE: ...>` left in the spec (runner/choices.py): a choice still to be made."""
+    for choice in choices.found(doc.data):
+        message = f"a choice to make: {choice.what}; write it in place of the <CHOOSE: ...> marker"
+        if choice.key:
+            yield doc.problem(choice.path, message, rule="choice", key=True)
+        else:
+            where = doc.template_line(choice.path, choice.line, choice.col)
+            yield _at(doc, choice.path, where, message, "choice")
+
+
 SpecRule = Callable[[Document, Files], Iterator[Problem]]
 SPEC_RULES: tuple[SpecRule, ...] = (
+    check_choices,
     check_templates,
     check_constants,
     check_column_names,
