@@ -42,6 +42,7 @@ GUIDES = {
     "history": ("State", "guides/state.md#history"),
     "sandbox": ("The Infiniti sandbox", "guides/sandbox.md"),
     "demo": ("The demo", "getting-started/demo.md"),
+    "init": ("A project from an export", "getting-started/init.md"),
     "schema": ("A sync spec", "getting-started/first-sync.md#a-sync-spec"),
     "schedule": ("Scheduling", "guides/scheduling.md#configuration-for-the-scheduler"),
 }
