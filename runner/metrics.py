@@ -1,9 +1,9 @@
 """Prometheus metrics of the runs: `run --metrics-file PATH` writes them for node_exporter's textfile
 collector, and `metrics: {pushgateway: URL}` in the project file pushes them to a Pushgateway.
 
-Both hold the whole picture, read from the state store in one query after the jobs ran: the last recorded
-run of every job of the project (of the shard, with --shard) that has one, not only the jobs this invocation
-ran. A collector shows only what the last write held, and with `run --due` most invocations run few jobs or
+Both hold the whole picture, read in one query after the jobs ran, from the state store the run has open
+(never opened a second time): the last recorded run of every job of the project (of the shard, with
+--shard) that has one, not only the jobs this invocation ran. A collector shows only what the last write held, and with `run --due` most invocations run few jobs or
 none; a job skipped under its lock is not a run, and a job removed from the project drops out. Every gauge
 has the labels `tenant` and `spec`:
 
@@ -85,6 +85,14 @@ _GAUGES: tuple[tuple[str, str, Callable[[LastRun], float | None]], ...] = (
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What the metrics show, read from the state: the last run of each job; or why it could not be read."""
+
+    last_runs: Mapping[Job, LastRun]
+    error: SyncError | None = None
+
+
+@dataclass(frozen=True)
 class Publisher:
     """Where this invocation's metrics go: a file, a Pushgateway (its address read), or both."""
 
@@ -117,32 +125,29 @@ class Publisher:
         address = None if project.pushgateway is None else _address(project.pushgateway, environ)
         return cls(project, shard, file, address)
 
-    def publish(self, console: Console, environ: Mapping[str, str]) -> int:
-        """Write and push the metrics; EXIT_OUTSIDE when the file was asked for and is not written."""
+    def read(self, state: StateStore) -> Reading:
+        """The last run of each job of the project (of the shard) that has one, in the project's order, read
+        in one query from the store the run has open, after its jobs ran (never a second open)."""
+        every = jobs.select(self.project)
+        if self.shard is not None:
+            every = due.in_shard(every, *self.shard)
         try:
-            registry = registry_of(self._last_runs(environ))
+            found = state.last_runs()
         except SyncError as err:
-            console.error(f"error: no metrics: {err}", event="metrics")
+            return Reading({}, err)
+        named = ((job.tenant.name, job.spec.name) for job in every)
+        return Reading({key: found[key] for key in named if key in found})
+
+    def publish(self, reading: Reading, console: Console) -> int:
+        """Write and push the metrics read; EXIT_OUTSIDE when the file was asked for and is not written."""
+        if reading.error is not None:
+            console.error(f"error: no metrics: {reading.error}", event="metrics")
             return EXIT_OUTSIDE if self.file is not None else EXIT_OK
+        registry = registry_of(reading.last_runs)
         code = EXIT_OK if self.file is None else _write(self.file, registry, console)
         if self.pushgateway is not None:
             self._push(registry, console)
         return code
-
-    def _last_runs(self, environ: Mapping[str, str]) -> dict[Job, LastRun]:
-        """The last run of each job of the project (of the shard) that has one, in the project's order."""
-        every = jobs.select(self.project)
-        if self.shard is not None:
-            every = due.in_shard(every, *self.shard)
-        state = StateStore.open_existing(self.project.state, environ=environ)
-        if state is None:
-            return {}
-        try:
-            found = state.last_runs()
-        finally:
-            state.close()
-        named = ((job.tenant.name, job.spec.name) for job in every)
-        return {key: found[key] for key in named if key in found}
 
     def _push(self, registry: CollectorRegistry, console: Console) -> None:
         """PUT the metrics to the Pushgateway (replacing its group's); a failure is a message only."""
