@@ -13,8 +13,9 @@ the parent notifies; a job skipped under its lock (`run --due`) is not told.
 
 A digest is bounded, however many jobs it tells of: it lists the first jobs in full (at most LISTED, and no
 more than fit in TEXT_BYTES of text and a webhook body of BODY_BYTES), then one line counting the others by
-outcome; its subject counts every job. A listed job's paragraph is cut at JOB_BYTES, and its entry of
-the webhook's `runs` lists at most ENTRIES findings, failed rows and notes (report.json has them all).
+outcome; its subject counts every job. A listed job's paragraph is cut at JOB_BYTES, and in its entry of
+the webhook's `runs` each list (findings, failed rows, notes) holds its first ENTRIES and each text at most
+JOB_BYTES / 2 characters (the run's report.json has them all).
 
 Delivery is best effort and bounded: each message is tried ATTEMPTS times, each attempt ended by its own
 deadline (runner/deadline.py for HTTP, socket timeouts for SMTP); one that still fails is an error on
@@ -59,7 +60,7 @@ TEXT_BYTES = 12_000  # a digest's text at most, in UTF-8: the e-mail's body, the
 BODY_BYTES = 27_000  # a webhook's JSON body at most (Microsoft Teams refuses one over 28 KB)
 JOB_BYTES = 2_000  # one listed job's paragraph at most; a longer one is cut
 ENTRIES = 10  # a listed run's findings, failed rows and notes in the webhook's `runs`, at most each
-_LISTS = ("findings", "failed_rows", "notes")
+CUT = " ... (cut here: the run's report.json in its archive has it all)"
 
 
 class DeliveryError(Exception):
@@ -116,12 +117,10 @@ class Told:
         return _cut("\n".join(lines), JOB_BYTES)
 
     def run(self) -> dict[str, Any]:
-        """The job as the webhook's `runs` list it: `run --format json`'s fields, each list of findings,
-        failed rows and notes cut to its first ENTRIES."""
-        data = self.result.to_json()
-        for key in _LISTS:
-            data[key] = data[key][:ENTRIES]
-        return data
+        """The job as the webhook's `runs` list it: `run --format json`'s fields, each list (findings,
+        failed rows, notes) cut to its first ENTRIES and each text to JOB_BYTES / 2 characters."""
+        shortened: dict[str, Any] = _short(self.result.to_json())
+        return shortened
 
 
 def digest_subject(told: Sequence[Told]) -> str:
@@ -191,12 +190,22 @@ def _cut(text: str, limit: int) -> str:
     """`text` in at most `limit` bytes of UTF-8: whole lines while they fit, then a line saying it was cut."""
     if len(text.encode()) <= limit:
         return text
-    note = "  ... (cut here: the run's report.json in its archive has it all)"
-    room = limit - len(note.encode()) - 1
+    room = limit - len(CUT.encode()) - 2
     kept = text.encode()[:room].decode(errors="ignore")
     if "\n" in kept:
         kept = kept.rsplit("\n", 1)[0]
-    return f"{kept}\n{note}"
+    return f"{kept}\n {CUT}"
+
+
+def _short(value: Any) -> Any:
+    """A run's JSON value with each list cut to its first ENTRIES and each text to JOB_BYTES / 2."""
+    if isinstance(value, str) and len(value) > JOB_BYTES // 2:
+        return value[: JOB_BYTES // 2 - len(CUT)] + CUT
+    if isinstance(value, list):
+        return [_short(v) for v in value[:ENTRIES]]
+    if isinstance(value, dict):
+        return {k: _short(v) for k, v in value.items()}
+    return value
 
 
 class Notifier:

@@ -24,6 +24,7 @@ from runner.state import RunRecord, StateStore
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Site, edit_project, example_site_fixture, several_tenants_fixture
 from tests.support.receivers import Webhook
+from tests.support.statements import counted
 from tests.support.stores import StateUnderTest
 from tests.support.windows import posix_modes
 
@@ -330,3 +331,24 @@ def test_the_last_runs_of_every_job_in_one_query(tmp_path: Path, state_store: St
         ("north", "students"): (at + timedelta(minutes=5), "ok", at + timedelta(minutes=5)),
         ("south", "staff"): (at + timedelta(minutes=1), "held", None),
     }
+
+
+def test_the_metrics_are_read_from_the_store_the_run_has_open(site: Site, tmp_path: Path) -> None:
+    """`--metrics-file` opens the state store once (SQLAlchemy's first connect of each engine, counted) and
+    reads it once for the metrics, the last success of a job whose last run failed included."""
+    metrics = tmp_path / "sync.prom"
+    args = ["run", "--tenant", "demo", "--spec", "staff"]
+    assert site.invoke(args).code == 0
+    with counted() as plain:
+        assert site.invoke(args).code == 0
+    site.sandbox.inject("demo", Fault(status=500))
+    with counted() as seen:
+        assert site.invoke([*args, "--metrics-file", os.fspath(metrics)]).code == 3
+    assert (plain.engines, seen.engines) == (1, 1)
+    assert len(seen.reading("infiniti_sync_runs")) == len(plain.reading("infiniti_sync_runs")) + 1
+    found, runs = samples(metrics.read_text(encoding="utf-8")), site.invoke(["history", "--format", "json"])
+    ok, failed = json.loads(runs.out)["runs"][1::-1]
+    job = ("demo", "staff")
+    assert outcomes(found) == {job: "error"}  # students never ran: no series
+    assert found["infiniti_sync_last_run_timestamp_seconds"][job] == started(failed)
+    assert found["infiniti_sync_last_success_timestamp_seconds"][job] == started(ok)
