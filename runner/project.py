@@ -179,6 +179,9 @@ def build(files: Files) -> Project:
         specs=frozen(specs),
         timezone=data.get("timezone"),
         pushgateway=_url(data.get("metrics", {}).get("pushgateway"), root),
+        pushgateway_ca_bundle=root / data["metrics"]["ca_bundle"]
+        if "ca_bundle" in data.get("metrics", {})
+        else None,
         notify=_notify(data["notify"], root) if "notify" in data else None,
     )
 
