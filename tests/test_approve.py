@@ -346,3 +346,48 @@ def test_approve_waits_for_no_run_holding_the_jobs_lock(site: Site, state_store:
     assert busy.code == 3
     assert busy.err.startswith("error: tenant demo, spec staff: ")
     assert "approved" not in _do(site, state_store, "history").out  # nothing recorded
+
+
+def test_approve_in_json_speaks_history_s_vocabulary(site: Site, state_store: StateUnderTest) -> None:
+    _guarded(site)
+    env = {**DEMO_ENV, **state_store.env, "LOGNAME": "alice"}
+    nothing = site.invoke(["approve", *JOB, "--format", "json"], env)
+    assert (nothing.code, nothing.err) == (1, "")
+    assert json.loads(nothing.out) == {
+        "approval": None,
+        "replaced": [],
+        "nothing_to_approve": "no run of demo/staff is recorded: the state store has not been created yet",
+    }
+    assert _do(site, state_store, "run", *JOB).code == 0
+    _only(site, "T201", "T202")
+    assert _do(site, state_store, "run", *JOB).code == 1
+    first = site.invoke(["approve", *JOB, "--format", "json"], env)
+    assert (first.code, first.err) == (0, "")
+    second = site.invoke(["approve", *JOB, "--format", "json", "--for", "2h"], env)
+    approved, again = json.loads(first.out), json.loads(second.out)
+    history = json.loads(site.invoke(["history", "--format", "json"], env).out)
+    newest, older = history["approvals"]
+    held = history["runs"][0]
+    assert held["outcome"] == "held"
+    assert approved["replaced"] == [] and approved["nothing_to_approve"] is None
+    assert approved["approval"] == {
+        **older,
+        "status": "waiting",
+        "change": {"new": 0, "changed": 0, "vanished": 4},
+    }
+    assert (older["status"], older["held_run"], older["user"], older["host"]) == (
+        "replaced",
+        held["id"],
+        "alice",
+        HOST,
+    )
+    assert again["approval"] == {**newest, "change": {"new": 0, "changed": 0, "vanished": 4}}
+    assert again["replaced"] == [older]  # as history shows it now: replaced
+    assert datetime.fromisoformat(newest["expires"]) - datetime.fromisoformat(
+        newest["approved_at"]
+    ) == timedelta(hours=2)
+    assert _do(site, state_store, "run", *JOB).code == 0  # sent by the approval
+    used = site.invoke(["approve", *JOB, "--format", "json"], env)
+    assert used.code == 1
+    assert json.loads(used.out)["nothing_to_approve"].startswith("the last run of demo/staff (")
+    assert json.loads(used.out)["nothing_to_approve"].endswith(") was ok, not held")
