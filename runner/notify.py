@@ -416,11 +416,14 @@ def _reason(err: BaseException) -> str:
 
 
 def _cause(err: BaseException) -> BaseException:
-    """The operating system's error (OSError, TLS and timeouts included) that caused `err`, else `err`."""
+    """The operating system's error (OSError, TLS and timeouts included) that caused `err`, else `err`.
+    smtplib's own errors are OSErrors too: the one that caused them is looked for (a timeout, say)."""
+    import smtplib
+
     seen: BaseException | None = err
     for _ in range(10):  # a chain is short; a cycle must not hang the run
-        if seen is None or isinstance(seen, OSError):
+        if seen is None or (isinstance(seen, OSError) and not isinstance(seen, smtplib.SMTPException)):
             break
         reason = getattr(seen, "reason", None)
         seen = reason if isinstance(reason, BaseException) else seen.__cause__ or seen.__context__
-    return seen if isinstance(seen, OSError) else err
+    return seen if isinstance(seen, OSError) and not isinstance(seen, smtplib.SMTPException) else err

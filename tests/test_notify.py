@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -397,3 +398,29 @@ def test_a_job_too_long_to_tell_is_cut_and_the_next_still_listed(site: Site) -> 
     assert (digest.unlisted, len(digest.runs)) == (0, 6)
     message = digest.runs[4]["error"]["message"]
     assert message.endswith(notify.CUT) and len(message) < notify.JOB_BYTES
+
+
+def test_receivers_that_never_answer_are_given_up_on_within_their_bounds(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook and a mail server that accept the connection (the kernel does) and never say a word: each
+    attempt ends at its own deadline (made short here), and the run ends with its own exit code."""
+    monkeypatch.setattr(notify, "ATTEMPT_TIMEOUT", 0.3)
+    monkeypatch.setattr(notify, "PAUSE", 0.0)
+    site.sandbox.inject("demo", Fault(status=500))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        _notify(
+            site,
+            f"{{webhook: {{url: http://127.0.0.1:{port}/hook}}, email: {{host: 127.0.0.1, port: {port}, "
+            "from: a@example.edu, to: [b@example.edu]}}",
+        )
+        done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
+    assert done.code == 3
+    unchanged = "(the runs' outcomes and exit code are unchanged)"
+    assert done.err.splitlines() == [
+        f"notify: the webhook of the project was not delivered after 2 attempts: timed out {unchanged}",
+        f"notify: the e-mail of the project was not delivered after 2 attempts: timed out {unchanged}",
+    ]
