@@ -105,6 +105,7 @@ def _args_approve(p: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how long it waits: 30m, 12h, 2d (default 24h)",
     )
+    _formats(p, "text", "json")
 
 
 def _args_history(p: argparse.ArgumentParser) -> None:

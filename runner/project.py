@@ -169,6 +169,7 @@ def build(files: Files) -> Project:
     root = files.project.path.parent
     specs = {files.spec_name(doc): build_spec(doc, files.spec_name(doc)) for doc in files.specs}
     tenants = {name: _tenant(name, raw, root) for name, raw in files.tenants().items()}
+    metrics: dict[str, Any] = data.get("metrics", {})
     return Project(
         path=files.project.path,
         specs_dir=root / data["specs"],
@@ -178,7 +179,8 @@ def build(files: Files) -> Project:
         tenants=frozen(tenants),
         specs=frozen(specs),
         timezone=data.get("timezone"),
-        pushgateway=_url(data.get("metrics", {}).get("pushgateway"), root),
+        pushgateway=_url(metrics.get("pushgateway"), root),
+        pushgateway_ca_bundle=root / metrics["ca_bundle"] if "ca_bundle" in metrics else None,
         notify=_notify(data["notify"], root) if "notify" in data else None,
     )
 

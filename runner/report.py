@@ -3,6 +3,7 @@ GitHub annotations. The core never prints; commands hand their results to one of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -522,6 +523,24 @@ def approved_text(
     return "\n".join(lines)
 
 
+def approved_json(
+    approved: tuple[Approval, Change] | None, replaced: Sequence[Approval] = (), nothing: str | None = None
+) -> str:
+    """The JSON report of `approve`: the approval recorded (as history shows it) with the counts of the
+    change it lets through, and those it replaced; or, none recorded, why there was nothing to approve."""
+    approval: dict[str, object] | None = None
+    if approved is not None:
+        change = approved[1]
+        counts = {"new": change.new, "changed": change.changed, "vanished": change.vanished}
+        approval = {**approval_json(approved[0]), "change": counts}
+    doc = {
+        "approval": approval,
+        "replaced": [approval_json(dataclasses.replace(old, status="replaced")) for old in replaced],
+        "nothing_to_approve": nothing,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
 def approval_text(approval: Approval, refused: str | None, held: bool) -> str:
     """What `plan` says of the approval waiting for a job: whether it lets the held change through."""
     head = f"an approval by {approval.by} (until {approval.until()}) is waiting"
@@ -598,21 +617,23 @@ def history_json(records: Sequence[RunRecord], approvals: Sequence[Approval] = (
         data["approved_by"] = used.get(r.id)
         return data
 
-    def approval(a: Approval) -> dict[str, object]:
-        return {
-            "tenant": a.tenant,
-            "spec": a.spec,
-            "held_run": a.run_id,
-            "user": a.user,
-            "host": a.host,
-            "approved_at": a.approved_at.isoformat(),
-            "expires": a.expires.isoformat(),
-            "status": a.status,
-            "used_by_run": a.used_by,
-        }
-
-    doc = {"runs": [one(r) for r in records], "approvals": [approval(a) for a in approvals]}
+    doc = {"runs": [one(r) for r in records], "approvals": [approval_json(a) for a in approvals]}
     return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def approval_json(a: Approval) -> dict[str, object]:
+    """An approval as `history --format json` and `approve --format json` show it."""
+    return {
+        "tenant": a.tenant,
+        "spec": a.spec,
+        "held_run": a.run_id,
+        "user": a.user,
+        "host": a.host,
+        "approved_at": a.approved_at.isoformat(),
+        "expires": a.expires.isoformat(),
+        "status": a.status,
+        "used_by_run": a.used_by,
+    }
 
 
 # --- test ---------------------------------------------------------------------------------------

@@ -279,6 +279,7 @@ class Project:
     specs: Mapping[str, Spec]
     timezone: str | None = None  # None: the host's
     pushgateway: str | Secret | None = None  # metrics: {pushgateway: URL} (runner/metrics.py)
+    pushgateway_ca_bundle: Path | None = None  # metrics: {ca_bundle: PATH}: the CAs trusted for it
     notify: Notify | None = None  # hears every job
 
     @property
