@@ -230,3 +230,20 @@ def reason(outcome: str) -> str:
     """A row outcome said once: Infiniti words a failure "REASON User failed to import: REASON "."""
     match = _REPEATED.fullmatch(outcome.strip())
     return match.group("reason") if match else outcome.strip()
+
+
+_UNDEFINED_GROUP = re.compile(r"(?P<kind>Library|System) group \((?P<name>.*)\) is not defined\.")
+
+
+def hint(outcome: str) -> str | None:
+    """What to do about a failed row's outcome, when its wording says what: a group Infiniti does not
+    define (the pre-checks let it through, so the spec's `groups` lists it)."""
+    match = _UNDEFINED_GROUP.fullmatch(reason(outcome))
+    if match is None:
+        return None
+    kind, name = match["kind"].lower(), match["name"]
+    return (
+        f"the spec's groups.{kind} lists {name!r}, which Infiniti does not define: create that {kind} "
+        f"group in Infiniti (it imports users only into groups defined there), or take it out of "
+        f"groups.{kind} so that the pre-checks leave such rows out"
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import due, zones
-from runner.answer import reason
+from runner.answer import hint, reason
 from runner.changes import Changes
 from runner.console import Console, Fields, Level, one_line
 from runner.due import Due
@@ -103,6 +103,18 @@ def _finding_text(f: Finding) -> str:
     return f"{f.where}: {f.check}: {f.message}"
 
 
+DUPLICATES_HINT = (
+    "a username on several rows leaves them all out (a query that joins a table with several rows per "
+    "user, such as contacts, repeats it): make the query return one row per user, or set checks.duplicates: "
+    "first or last to send one of them"
+)
+
+
+def _findings_hints(findings: Sequence[Finding], indent: str) -> list[str]:
+    """The hint after the findings, when some have one: duplicates left out point to checks.duplicates."""
+    return [f"{indent}hint: {DUPLICATES_HINT}"] if any(f.check == "duplicate" for f in findings) else []
+
+
 def plan_text(p: Planned, approval: str | None = None) -> list[str]:
     """The text report of one planned file (and what the approval waiting for its job would do)."""
     left_out = len({f.row for f in p.findings})
@@ -120,6 +132,7 @@ def plan_text(p: Planned, approval: str | None = None) -> list[str]:
     if p.findings:
         lines.append(f"  left out ({left_out}):")
         lines += [f"    {_finding_text(f)}" for f in p.findings]
+        lines += _findings_hints(p.findings, "    ")
     if p.dropped:
         lines.append(f"  duplicates dropped ({len(p.dropped)}):")
         lines += [f"    {_finding_text(f)}" for f in p.dropped]
@@ -330,7 +343,8 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
         why = "--force" if result.approval is None else f"approved by {result.approval.by}"
         lines += [f"  sent despite a hold ({why}): {h}" for h in result.holds]
     if result.planned is not None:
-        lines += [f"  left out: {f.where}: {f.check}: {f.message}" for f in result.planned.findings]
+        lines += [f"  left out: {_finding_text(f)}" for f in result.planned.findings]
+        lines += _findings_hints(result.planned.findings, "  ")
         lines += [f"  failed: {f}" for f in result.planned.failures]
     lines += [f"  unmet: {u}" for u in result.unmet]
     done = result.batches_imported
@@ -356,6 +370,8 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
         lines.append(
             f"  {_plural(more, 'more failed row')}: -v lists them all, as does the archive's report.json"
         )
+    failing = (hint(row.outcome) for row in result.failed_rows if not row.tolerated)
+    lines += [f"  hint: {h}" for h in dict.fromkeys(h for h in failing if h is not None)]
     if verbose:
         lines += [f"  note: {n}" for n in result.all_notes]
         if result.archive is not None:
