@@ -219,7 +219,7 @@ def error_json(job: Job, err: SyncError) -> dict[str, Any]:
         "spec": job.spec.name,
         "ok": False,
         "exit_code": err.exit_code,
-        "error": str(err),
+        "error": err.to_json(),
     }
 
 
@@ -558,6 +558,22 @@ def _approval_status(a: Approval, at: datetime) -> str:
     return f"approved ({'expired' if a.status == 'waiting' and a.expired(at) else a.status})"
 
 
+def _run_outcome(r: RunRecord, approved_by: str | None) -> str:
+    """`ok (approved by alice@sync-1)`, `error (exit 3)`: the outcome, with who approved the run or, for an
+    error, its exit code (held and failed are always 1)."""
+    if approved_by is not None:
+        return f"{r.outcome} (approved by {approved_by})"
+    return f"{r.outcome} (exit {r.exit_code})" if r.outcome == "error" else r.outcome
+
+
+def _reason_lines(r: RunRecord) -> list[str]:
+    """The lines under a run that was not ok: why (the error, the holds, the unmet expectations)."""
+    if r.outcome == "ok" or not r.message:
+        return []
+    first, *more = r.message.splitlines()
+    return [f"  reason: {first}", *(f"  {line}" for line in more)]
+
+
 def history_text(
     records: Sequence[RunRecord],
     approvals: Sequence[Approval] = (),
@@ -566,17 +582,17 @@ def history_text(
 ) -> str:
     """The text report of `history`: one line per run and per approval (its state at `at`, who approved
     and until when in the last column), newest first, at most `limit`; a run sent by an approval names
-    who approved it."""
+    who approved it, an error its exit code, and a run that was not ok says why on the lines under it."""
     if not records and not approvals:
         return "no runs recorded yet"
-    used = {a.used_by: a for a in approvals if a.used_by is not None}
+    used: dict[int | None, str] = {a.used_by: a.by for a in approvals if a.used_by is not None}
     rows = [
         (
             r.finished_at,
             (
                 r.finished_at.strftime("%Y-%m-%d %H:%M:%SZ"),
                 f"{r.tenant}/{r.spec}",
-                r.outcome + (f" (approved by {used[r.id].by})" if r.id in used else ""),
+                _run_outcome(r, used.get(r.id)),
                 r.mode,
                 _shown(r.rows_sent),
                 _shown(r.created),
@@ -584,6 +600,7 @@ def history_text(
                 _shown(r.failed),
                 r.archive or "",
             ),
+            _reason_lines(r),
         )
         for r in records
     ]
@@ -593,13 +610,18 @@ def history_text(
             (a.approved_at.strftime("%Y-%m-%d %H:%M:%SZ"), f"{a.tenant}/{a.spec}", _approval_status(a, at))
             + ("",) * 5
             + (f"by {a.by}, until {a.until()}",),
+            [],
         )
         for a in approvals
         if at is not None
     ]
     rows.sort(key=lambda row: row[0], reverse=True)
+    shown = rows[:limit]
     header = ("finished (UTC)", "job", "outcome", "mode", "sent", "created", "updated", "failed", "archive")
-    return "\n".join(table(header, [row for _, row in rows[:limit]], indent="", width=None))
+    head, *lines = table(header, [cells for _, cells, _ in shown], indent="", width=None)
+    return "\n".join(
+        [head] + [text for line, (_, _, why) in zip(lines, shown, strict=True) for text in [line, *why]]
+    )
 
 
 def history_json(records: Sequence[RunRecord], approvals: Sequence[Approval] = ()) -> str:
@@ -622,7 +644,7 @@ def history_json(records: Sequence[RunRecord], approvals: Sequence[Approval] = (
             "user": a.user,
             "host": a.host,
             "approved_at": a.approved_at.isoformat(),
-            "expires": a.expires.isoformat(),
+            "expires_at": a.expires.isoformat(),
             "status": a.status,
             "used_by_run": a.used_by,
         }
@@ -669,7 +691,7 @@ def tests_json(results: Sequence[tuple[CaseResult, float]]) -> str:
                 {
                     "spec": r.spec.name,
                     "name": r.case.name,
-                    "file": str(r.spec.path),
+                    "file": display_path(r.spec.path),
                     "line": r.case.line,
                     "passed": r.passed,
                     "differences": r.differences,

@@ -95,8 +95,8 @@ class JobResult:
             "spec": self.job.spec.name,
             "outcome": self.outcome,
             "exit_code": self.exit_code,
-            "started": self.started.isoformat(),
-            "finished": self.finished.isoformat() if self.finished else None,
+            "started_at": self.started.isoformat(),
+            "finished_at": self.finished.isoformat() if self.finished else None,
             "rows": None
             if planned is None
             else {
@@ -122,9 +122,7 @@ class JobResult:
             "failed_rows": [dataclasses.asdict(f) for f in self.failed_rows],
             "unmet": self.unmet,
             "notes": self.all_notes,
-            "error": None
-            if self.error is None
-            else {"exit_code": self.error.exit_code, "message": str(self.error)},
+            "error": None if self.error is None else self.error.to_json(),
             "archive": str(self.archive) if self.archive else None,
         }
 

@@ -79,7 +79,7 @@ def test_a_run_reported_as_json_archived_and_held_by_the_sandbox(site: Site) -> 
     [run] = json.loads(done.out)["runs"]
     archive = Path(run.pop("archive"))
     assert archive.parent == site.root / ".infiniti-sync" / "runs" / "demo" / "staff"
-    assert run.pop("started") < run.pop("finished")
+    assert run.pop("started_at") < run.pop("finished_at")
     assert run == {
         "tenant": "demo",
         "spec": "staff",
@@ -145,10 +145,12 @@ def test_history_lists_runs_newest_first(site: Site) -> None:
     text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", "YYYY-MM-DD HH:MM:SSZ", site.normalise(done.out))
     assert (done.code, done.err) == (0, "")
     assert text == (
-        "finished (UTC)        job         outcome  mode  sent  created  updated  failed  archive\n"
-        "YYYY-MM-DD HH:MM:SSZ  demo/staff  error    full  0" + " " * 31 + ""
+        "finished (UTC)        job         outcome         mode  sent  created  updated  failed  archive\n"
+        "YYYY-MM-DD HH:MM:SSZ  demo/staff  error (exit 3)  full  0" + " " * 31 + ""
         "PROJECT/.infiniti-sync/runs/demo/staff/STAMP\n"
-        "YYYY-MM-DD HH:MM:SSZ  demo/staff  ok       full  6     6        0        0       "
+        "  reason: tenant demo, spec staff: Infiniti at https://127.0.0.1:8443 answered HTTP 500: "
+        "Internal Server Error (a fault injected into the sandbox).\n"
+        "YYYY-MM-DD HH:MM:SSZ  demo/staff  ok              full  6     6        0        0       "
         "PROJECT/.infiniti-sync/runs/demo/staff/STAMP\n"
     )
     records = json.loads(site.invoke(["history", "--format", "json", "--limit", "1"]).out)["runs"]
