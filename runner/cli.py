@@ -24,6 +24,7 @@ from runner.errors import (
     SpecError,
     SyncError,
 )
+from runner.numbers import plural
 from runner.suggest import did_you_mean
 
 EXIT_CODES = """exit codes: 0 all well, 1 a declared check did not hold, 2 usage error or invalid project or
@@ -376,7 +377,7 @@ def _report_error(console: Console, err: SyncError) -> None:
             console.log(problem.severity, "problem", str(problem))
         errors = sum(1 for p in err.problems if p.severity == "error")
         if not console.quiet:
-            console.error(f"{errors} problem{'s' if errors != 1 else ''}; fix them and run again")
+            console.error(f"{plural(errors, 'problem')}; fix them and run again")
         return
     console.error(f"error: {err}", about=Fields(err.where.tenant, err.where.spec))
 

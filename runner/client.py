@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 
 from runner import __version__
 from runner.errors import InfinitiError, UsageError, Where
+from runner.numbers import number, plural
 from runner.spec import CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_ATTEMPTS, RETRY_MAX_TIME
 
 if TYPE_CHECKING:
@@ -349,15 +350,16 @@ def _cut_off(response: urllib3.BaseHTTPResponse, kept: int, err: Exception, endp
     got = max(response.tell(), kept + len(partial))
     if isinstance(err, ReadTimeoutError):
         return (
-            f"the answer stopped after {got:,} bytes: nothing more within timeout.read, "
+            f"the answer stopped after {number(got)} bytes: nothing more within timeout.read, "
             f"{endpoint.read_timeout:g} s"
         )
     length = response.headers.get("Content-Length", "")
     if length.isdigit():
-        return f"the answer was cut off: {got:,} of its {int(length):,} bytes arrived"
+        return f"the answer was cut off: {number(got)} of its {number(int(length))} bytes arrived"
     if "chunked" in response.headers.get("Transfer-Encoding", "").lower():
-        return f"the answer was cut off: its chunked body stopped after {got:,} bytes, before the last chunk"
-    return f"the answer was cut off after {got:,} bytes: {_reason(err)}"
+        stopped = f"its chunked body stopped after {number(got)} bytes"
+        return f"the answer was cut off: {stopped}, before the last chunk"
+    return f"the answer was cut off after {number(got)} bytes: {_reason(err)}"
 
 
 def _discard(response: urllib3.BaseHTTPResponse) -> None:
@@ -414,7 +416,7 @@ class _Retryable(Exception):
 def _gave_up(attempts: int, why: str) -> str:
     if why == "retries.attempts is 0":
         return "no retries: retries.attempts is 0"
-    return f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {why}"
+    return f"gave up after {plural(attempts, 'attempt')}: {why}"
 
 
 REACH_HINT = "check the tenant's url, and that this machine can reach it (firewall, proxy)"

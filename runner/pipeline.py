@@ -15,6 +15,7 @@ from runner.changes import Known
 from runner.console import Console, Progress
 from runner.errors import Where
 from runner.jobs import Job
+from runner.numbers import number
 from runner.plan import Planned, build
 from runner.source import open_source
 
@@ -46,7 +47,7 @@ def plan_job(
             known=known,
             incremental=spec.mode == "incremental" and not full,
             keep_lists=keep_lists,
-            progress=lambda n: progress.update(f"{job.name}: {n:,} rows read"),
+            progress=lambda n: progress.update(f"{job.name}: {number(n)} rows read"),
         )
     finally:
         progress.done()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runner.csvfile import FIELD_LIMIT
 from runner.dburl import EXTRAS, engine_url
 from runner.errors import QueryError, SourceError, UsageError, Where
+from runner.numbers import number
 from runner.secrets import remember_url, resolve
 from runner.spec import Connection
 
@@ -365,7 +366,7 @@ class CsvFiles:
         if reason == "unexpected end of data":
             reason = "a quoted field that starts here is never closed"
         elif reason.startswith("field larger than field limit"):
-            reason = f"a cell is longer than {FIELD_LIMIT:,} characters"
+            reason = f"a cell is longer than {number(FIELD_LIMIT)} characters"
         return self._fail(path, f"line {line}: malformed CSV: {reason}")
 
     def _tables(self) -> tuple[dict[str, _Table], dict[str, SourceError]]:
@@ -533,8 +534,8 @@ def _header_problem(names: Sequence[str]) -> str | None:
     most = _max_columns()
     if len(names) > most:
         return (
-            f"the header has {len(names):,} columns, more than the {most:,} that SQLite, which runs the "
-            "query, holds in one table; export only the columns the spec reads"
+            f"the header has {number(len(names))} columns, more than the {number(most)} that SQLite, which "
+            "runs the query, holds in one table; export only the columns the spec reads"
         )
     return None
 
