@@ -78,11 +78,20 @@ class Response:
     location: str | None = None
 
 
-class MultipartFile(io.RawIOBase):
-    """A multipart/form-data body with one file part, read from disk as it is sent."""
+Sent = Callable[[int, int], None]
+"""Told, as a request's body goes out, the bytes of it sent so far and its length (equal once it is sent
+whole, when the answer is awaited)."""
 
-    def __init__(self, path: Path, field_name: str = "file", filename: str | None = None):
+
+class MultipartFile(io.RawIOBase):
+    """A multipart/form-data body with one file part, read from disk as it is sent; `sent` is told how
+    far it has gone each time the next part is asked for (what was read before has been sent)."""
+
+    def __init__(
+        self, path: Path, field_name: str = "file", filename: str | None = None, sent: Sent | None = None
+    ):
         super().__init__()
+        self._sent, self._done = sent, 0
         self.boundary = f"infiniti-sync-{uuid.uuid4().hex}"
         name = (filename or path.name).replace('"', "")
         head = (
@@ -104,9 +113,12 @@ class MultipartFile(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         """Fill `buffer` from the parts in order (what http.client calls while sending)."""
+        if self._sent is not None:
+            self._sent(self._done, self.length)
         while self._parts:
             count = self._parts[0].readinto(buffer)
             if count:
+                self._done += count
                 return int(count)
             self._parts.pop(0).close()
         return 0
@@ -133,12 +145,15 @@ class Client:
     jitter: Callable[[], float] = field(default=random.random)
     wall: Callable[[], float] = time.time
 
-    def post(self, endpoint: Endpoint, import_name: str, path: Path, *, where: Where) -> Response:
+    def post(
+        self, endpoint: Endpoint, import_name: str, path: Path, *, where: Where, sent: Sent | None = None
+    ) -> Response:
         """POST the file at `path`, retrying what is safe to retry; InfinitiError when it cannot be done.
 
         An answer with a retryable status that outlasts the retry budget is returned (`gave_up` says why),
         so that the caller reports what Infiniti said. Each attempt (when it started, what happened, how
         long the wait before the next) is a note, in the Response or in the InfinitiError's `notes`.
+        `sent` is told how far the body of each attempt has gone.
         """
         context = tls_context(endpoint.ca_bundle, where)
         started = self.clock()
@@ -149,7 +164,7 @@ class Client:
             at = f"attempt {attempt} at {time.strftime('%H:%M:%SZ', time.gmtime(self.wall()))}"
             try:
                 status, body, headers = self._once(
-                    endpoint, import_name, path, context, self._budget(endpoint, started)
+                    endpoint, import_name, path, context, self._budget(endpoint, started), sent=sent
                 )
             except _Retryable as err:
                 if err.spent:
@@ -218,12 +233,19 @@ class Client:
         return delay, ""
 
     def _once(
-        self, endpoint: Endpoint, import_name: str, path: Path, context: ssl.SSLContext, budget: _Budget
+        self,
+        endpoint: Endpoint,
+        import_name: str,
+        path: Path,
+        context: ssl.SSLContext,
+        budget: _Budget,
+        *,
+        sent: Sent | None,
     ) -> tuple[int, bytes, Mapping[str, str]]:
         """One attempt, ended by its budget: the status, the whole body and the headers of the answer."""
         from runner.deadline import Attempt
 
-        body = MultipartFile(path)
+        body = MultipartFile(path, sent=sent)
         try:
             with Attempt(budget.seconds).running() as attempt:
                 response = self._request(endpoint, import_name, body, attempt, budget, context=context)

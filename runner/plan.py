@@ -139,7 +139,10 @@ class _Writer:
 
     def run(self, rows: Any, progress: Progress | None) -> None:
         """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
-        (incremental mode) is classified and never written."""
+        (incremental mode) is classified and never written. `progress` is told 0 first, then the rows
+        read every 10,000."""
+        if progress is not None:
+            progress(0)
         render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
         ok = checks.fast(self.renderer.constant_cells)
         username, lines = self.checks.username, self.source_rows

@@ -439,29 +439,62 @@ class _Terminal(io.StringIO):
         return True
 
 
+STUDENTS_HEADER = (
+    "student_code,given_name,family_name,preferred_name,year_level,form_class,email,status,campus"
+)
+# A status line without its counts: "demo/students: loading students.csv: 10,000 rows" is the phase
+# "demo/students: loading students.csv"; "demo/students: 20,000 rows read" is "... reading the rows".
+_COUNTS = re.compile(r"(: [\d,]+ rows|: \d+%)$")
+_READ = re.compile(r"(?P<job>\S+): [\d,]+ rows? read$")
+
+
+def _phases(err: str) -> list[str]:
+    """The phases the status line went through, in order, each once (the lines of a phase differ only in
+    their counts, and which of those are shown depends on the clock); the line is cleared at the end."""
+    assert err.endswith("\r"), err[-200:]
+    shown = [line.rstrip() for line in err.split("\r") if line.strip()]
+    keys = [_READ.sub(r"\g<job>: reading the rows", _COUNTS.sub("", line)) for line in shown]
+    return [key for n, key in enumerate(keys) if n == 0 or keys[n - 1] != key]
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_progress_only_on_a_terminal_and_never_with_json(site: Site, fmt: str) -> None:
-    _edit(site, "    specs: [students, staff]", "    specs: [students, staff]\n    batch_size: 10")
+def test_progress_shows_every_phase_in_order_only_on_a_terminal_and_never_with_json(
+    site: Site, fmt: str
+) -> None:
+    """Loading a large CSV source, reading its rows, sending each batch and waiting for Infiniti's answer
+    each show on the status line, in that order; counts there and in the report are written one way."""
+    _edit(site, "    specs: [students, staff]", "    specs: [students, staff]\n    batch_size: 10000")
+    rows = [
+        f"S{n:06d},Given{n},Family{n},,{7 + n % 5:02d},07A,s{n}@students.example.edu,Active,North"
+        for n in range(25_000)
+    ]
+    students = site.root / "sms-export" / "students.csv"
+    students.write_text("\n".join([STUDENTS_HEADER, *rows]) + "\n", encoding="utf-8")
     out, err = io.StringIO(), _Terminal()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("INFINITI_DEMO_PASSWORD", "change-me")
-        args = [
-            "run",
-            "--tenant",
-            "demo",
-            "--spec",
-            "students",
-            "--format",
-            fmt,
-            "--project",
-            os.fspath(site.root),
-        ]
-        assert main(args, Console(out=out, err=err)) == 0
+        args = ["run", "--tenant", "demo", "--spec", "students", "--format", fmt]
+        assert main([*args, "--project", os.fspath(site.root)], Console(out=out, err=err)) == 0
     if fmt == "json":
         assert err.getvalue() == ""
-    else:
-        steps = [f"\rdemo/students: sending batch {n}/3" for n in (1, 2, 3)]
-        assert err.getvalue() == "".join(steps) + "\r" + " " * len(steps[-1][1:]) + "\r"
+        return
+    batches = [(1, "10,000"), (2, "10,000"), (3, "5,000")]
+    assert _phases(err.getvalue()) == [
+        "demo/students: loading students.csv",
+        "demo/students: reading the rows",
+        *(
+            phase
+            for n, count in batches
+            for phase in (
+                f"demo/students: sending batch {n}/3, {count} rows",
+                f"demo/students: batch {n}/3 sent; waiting for Infiniti's answer",
+            )
+        ),
+    ]
+    assert out.getvalue() == (
+        "demo/students: ok: 25,000 read; 25,000 sent in 3 batches; 25,000 created, 0 updated, 0 failed; "
+        "expectations met\n"
+    )
 
 
 def test_a_user_gone_from_the_source_is_reported_once(site: Site) -> None:
