@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from runner.changes import fingerprint, user_hash
 from runner.csvfile import read_records
 from runner.errors import UsageError
-from runner.numbers import number
+from runner.numbers import number, plural
 from runner.plan import Planned
 
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -151,7 +151,10 @@ def refusal(approval: Approval, change: Change, at: datetime) -> str | None:
     outside = approval.change.outside(change) if approval.change is not None else change.users
     if outside:
         users = change.users
-        return f"it does not cover this change: {outside} of its {users} users are not in the approved one"
+        return (
+            f"it does not cover this change: {number(outside)} of its {plural(users, 'user')} are not in the "
+            "approved one"
+        )
     return None
 
 
