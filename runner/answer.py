@@ -180,8 +180,7 @@ def _why_unconfirmed(answer: Answer, rows: int) -> str | None:
         )
     return (
         f"the answer's counts ({number(c.processed)} processed, {number(imported)} created or updated, "
-        f"{number(c.failed)} failed, "
-        f"no rows listed) do not match the {sent}"
+        f"{number(c.failed)} failed, no rows listed) do not match the {sent}"
     )
 
 

@@ -180,8 +180,15 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
 }
 
 
-# A few real command lines of each command, for its --help.
+# A few real command lines of each command (of infiniti-sync itself: ""), for its --help.
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": (
+        "infiniti-sync demo                          # the whole pipeline on the example project",
+        "infiniti-sync validate && infiniti-sync test",
+        "infiniti-sync plan --out plan/              # the files a run would send; sends nothing",
+        "infiniti-sync run --all",
+        "infiniti-sync COMMAND --help                # the options and examples of one command",
+    ),
     "validate": (
         "infiniti-sync validate                      # the project file and every spec",
         "infiniti-sync validate specs/staff.yaml --strict",
@@ -224,13 +231,6 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "schema": (
         "infiniti-sync schema spec > schemas/sync-spec.schema.json",
         "infiniti-sync schema project > schemas/project.schema.json",
-    ),
-    "": (
-        "infiniti-sync demo                          # the whole pipeline on the example project",
-        "infiniti-sync validate && infiniti-sync test",
-        "infiniti-sync plan --out plan/              # the files a run would send; sends nothing",
-        "infiniti-sync run --all",
-        "infiniti-sync COMMAND --help                # the options and examples of one command",
     ),
     "schedule": (
         "infiniti-sync schedule cron --every 10",
