@@ -95,6 +95,10 @@ class SyncError(Exception):
         text = f"{place}: {self.message}" if place else self.message
         return f"{text}\n  hint: {self.hint}" if self.hint else text
 
+    def to_json(self) -> dict[str, int | str]:
+        """The error as the JSON reports give it: its exit code and its message (hint included)."""
+        return {"exit_code": self.exit_code, "message": str(self)}
+
     def at(self, where: Where) -> SyncError:
         """Fill in the parts of `where` this error does not know yet, and return it."""
         self.where = Where(

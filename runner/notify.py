@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from runner.console import Console, one_line
 from runner.errors import SyncError
 from runner.jobs import Job
+from runner.numbers import number
 from runner.report import run_line
 from runner.secrets import redact, resolve
 from runner.spec import Email, Notify, Project, Secret
@@ -111,7 +112,7 @@ class Told:
             lines += [f"  failed: {f}" for f in self.result.planned.failures]
         lines += [f"  unmet: {u}" for u in self.result.unmet]
         if failed := len(self.result.failed_rows):
-            lines.append(f"  failed rows: {failed}")
+            lines.append(f"  failed rows: {number(failed)}")
         if self.result.archive is not None:
             lines.append(f"  archive: {self.result.archive}")
         return _cut("\n".join(lines), JOB_BYTES)

@@ -24,6 +24,7 @@ from typing import Any
 from runner.changes import Changes, Classifier, Known, hold, user_hash
 from runner.csvfile import ImportFile
 from runner.errors import QueryError, Where
+from runner.numbers import number, plural
 from runner.precheck import Finding, LineChecks, SeenHashes
 from runner.render import Context, Renderer, RowError, render_params
 from runner.source import Source
@@ -138,7 +139,10 @@ class _Writer:
 
     def run(self, rows: Any, progress: Progress | None) -> None:
         """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
-        (incremental mode) is classified and never written."""
+        (incremental mode) is classified and never written. `progress` is told 0 first, then the rows
+        read every 10,000."""
+        if progress is not None:
+            progress(0)
         render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
         ok = checks.fast(self.renderer.constant_cells)
         username, lines = self.checks.username, self.source_rows
@@ -221,7 +225,12 @@ class _Writer:
         listed = ", ".join(map(str, rows))
         if policy == "error":
             self.findings += [
-                Finding(r, "duplicate", f"username {user!r} is on {len(rows)} rows: {listed}", username=user)
+                Finding(
+                    r,
+                    "duplicate",
+                    f"username {user!r} is on {plural(len(rows), 'row')}: {listed}",
+                    username=user,
+                )
                 for r in rows
             ]
             return at
@@ -329,7 +338,7 @@ def _guards(
     holds, failures = [], []
     if checks.min_rows is not None and lines < checks.min_rows:
         holds.append(
-            f"{lines} rows is fewer than checks.min_rows ({checks.min_rows}); "
+            f"{plural(lines, 'row')} is fewer than checks.min_rows ({number(checks.min_rows)}); "
             "is the export complete? Nothing is sent until it is, or until infiniti-sync approve lets it "
             "through (or --force)"
         )
@@ -337,7 +346,7 @@ def _guards(
     allowed = checks.max_invalid.of(considered)
     if invalid > allowed:
         failures.append(
-            f"{invalid} row{'s' if invalid != 1 else ''} failed the pre-checks and "
+            f"{plural(invalid, 'row')} failed the pre-checks and "
             f"{'were' if invalid != 1 else 'was'} left out; checks.max_invalid allows {checks.max_invalid}"
         )
     return holds, failures

@@ -22,6 +22,7 @@ from jinja2.utils import _PassArg
 
 from runner import bounds
 from runner.errors import QueryError, SyncError, Where
+from runner.numbers import number
 from runner.spec import Spec
 from runner.templates import (
     BoundedTemplate,
@@ -435,7 +436,7 @@ class Renderer:
         self.work_left -= steps
         if self.work_left < 0:
             raise QueryError(
-                f"the templates took more than {self._work:,} steps of work (loop turns, calls, "
+                f"the templates took more than {number(self._work)} steps of work (loop turns, calls, "
                 "characters made) over the rows read so far; a spec's templates take at most that for all "
                 "rows, so that no run can go on for hours",
                 where=self.where,

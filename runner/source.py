@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runner.csvfile import FIELD_LIMIT
 from runner.dburl import EXTRAS, engine_url
 from runner.errors import QueryError, SourceError, UsageError, Where
+from runner.numbers import number
 from runner.secrets import remember_url, resolve
 from runner.spec import Connection
 
@@ -80,10 +81,26 @@ class Source(Protocol):
         ...
 
 
-def open_source(connection: Connection, *, environ: Mapping[str, str], root: Path, where: Where) -> Source:
-    """The source behind `connection` (secrets resolved from `environ`, paths relative to `root`)."""
+Loading = Callable[[str, int], None]
+"""Told, as a CSV source loads, the file's name and the records loaded so far (0 as each file starts)."""
+
+LOADING_EVERY = 10_000  # records between two calls of a Loading
+
+
+def open_source(
+    connection: Connection,
+    *,
+    environ: Mapping[str, str],
+    root: Path,
+    where: Where,
+    loading: Loading | None = None,
+) -> Source:
+    """The source behind `connection` (secrets resolved from `environ`, paths relative to `root`); a CSV
+    source tells `loading` how its files load."""
     if connection.files is not None:
-        return CsvFiles(connection.files, connection.encoding, connection.delimiter, where=where)
+        return CsvFiles(
+            connection.files, connection.encoding, connection.delimiter, where=where, loading=loading
+        )
     assert connection.url is not None
     url = connection.url
     if not isinstance(url, str):
@@ -305,8 +322,11 @@ class _Table:
 class CsvFiles:
     """A CSV file or a folder of them, queried with SQL in a temporary SQLite database."""
 
-    def __init__(self, path: Path, encoding: str, delimiter: str, *, where: Where):
+    def __init__(
+        self, path: Path, encoding: str, delimiter: str, *, where: Where, loading: Loading | None = None
+    ):
         self.path = path
+        self.loading = loading
         self.encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
         self.delimiter = delimiter
         self.where = where
@@ -373,7 +393,7 @@ class CsvFiles:
         if reason == "unexpected end of data":
             reason = "a quoted field that starts here is never closed"
         elif reason.startswith("field larger than field limit"):
-            reason = f"a cell is longer than {FIELD_LIMIT:,} characters"
+            reason = f"a cell is longer than {number(FIELD_LIMIT)} characters"
         return self._fail(path, f"line {line}: malformed CSV: {reason}")
 
     def _tables(self) -> tuple[dict[str, _Table], dict[str, SourceError]]:
@@ -466,7 +486,8 @@ class CsvFiles:
         with self._open(table.path) as handle:
             records = _Records(self._reader(handle), len(table.header), positions, table.named)
             try:
-                db.executemany(insert, records)
+                told = records if self.loading is None else _telling(records, table.path.name, self.loading)
+                db.executemany(insert, told)
             except _RowWidth as err:
                 wrong = self._fail(
                     table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
@@ -546,6 +567,16 @@ class _Records:
             self.start = start  # where the record being read began, for messages
 
 
+def _telling(records: Iterable[tuple[str, ...]], name: str, loading: Loading) -> Iterator[tuple[str, ...]]:
+    """`records`, telling `loading` of the file `name` as they go: at the start, then every LOADING_EVERY
+    records."""
+    loading(name, 0)
+    for n, record in enumerate(records, 1):
+        if not n % LOADING_EVERY:
+            loading(name, n)
+        yield record
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -566,8 +597,8 @@ def _header_problem(names: Sequence[str]) -> str | None:
     most = _max_columns()
     if len(names) > most:
         return (
-            f"the header has {len(names):,} columns, more than the {most:,} that SQLite, which runs the "
-            "query, holds in one table; export only the columns the spec reads"
+            f"the header has {number(len(names))} columns, more than the {number(most)} that SQLite, which "
+            "runs the query, holds in one table; export only the columns the spec reads"
         )
     return None
 

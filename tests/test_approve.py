@@ -81,8 +81,9 @@ APPROVED = (
 
 
 def _history(site: Site, store: StateUnderTest) -> list[list[str]]:
-    """The cells of `history`'s lines (its header first)."""
-    return [re.split(r" {2,}", line) for line in _do(site, store, "history").out.splitlines()]
+    """The cells of `history`'s lines (its header first; the reason lines under a run left out)."""
+    lines = _do(site, store, "history").out.splitlines()
+    return [re.split(r" {2,}", line) for line in lines if not line.startswith(" ")]
 
 
 def _waiting(store: StateUnderTest) -> tuple[datetime, datetime]:
@@ -143,6 +144,9 @@ def test_an_approved_change_is_sent_once(site: Site, state_store: StateUnderTest
         "ok",
     ]
     assert rows[3][3] == "by alice@HOST, until TIME"
+    # A held run says why on the line under it.
+    lines = _do(site, state_store, "history").out.splitlines()
+    assert lines[2] == f"  reason: {_hold(0, known=2, new=4)}"
     runs = json.loads(site.invoke(["history", "--format", "json"], {**DEMO_ENV, **state_store.env}).out)
     assert [(r["outcome"], r["approved_by"]) for r in runs["runs"]] == [
         ("held", None),
@@ -383,7 +387,7 @@ def test_approve_in_json_speaks_history_s_vocabulary(site: Site, state_store: St
     )
     assert again["approval"] == {**newest, "change": {"new": 0, "changed": 0, "vanished": 4}}
     assert again["replaced"] == [older]  # as history shows it now: replaced
-    assert datetime.fromisoformat(newest["expires"]) - datetime.fromisoformat(
+    assert datetime.fromisoformat(newest["expires_at"]) - datetime.fromisoformat(
         newest["approved_at"]
     ) == timedelta(hours=2)
     assert _do(site, state_store, "run", *JOB).code == 0  # sent by the approval

@@ -234,7 +234,10 @@ def test_an_unreachable_server_is_an_outside_failure_and_the_password_is_masked(
             "spec": "people",
             "ok": False,
             "exit_code": 3,
-            "error": f"tenant stmarys, spec people, connection sms: {shown}: cannot connect: {reason}",
+            "error": {
+                "exit_code": 3,
+                "message": f"tenant stmarys, spec people, connection sms: {shown}: cannot connect: {reason}",
+            },
         }
     ]
     for output in (ran.out, ran.err, as_json.out, as_json.err):

@@ -3,6 +3,7 @@ side; --junit writes a report CI dashboards read."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -128,6 +129,9 @@ def test_junit_report_counts_the_cases(example: Path) -> None:
 
 
 def test_json_report(example: Path) -> None:
+    """Paths as `validate --format json` gives them: relative to the working folder inside it."""
+    checked = json.loads(run(["validate", "--format", "json", "specs/staff.yaml"]).out)
+    assert "specs/staff.yaml" in checked["files"]
     ran = run(["test", "--format", "json", "specs/staff.yaml"])
     assert ran.code == 0
     assert ran.out == (
@@ -137,7 +141,7 @@ def test_json_report(example: Path) -> None:
         "    {\n"
         '      "spec": "staff",\n'
         '      "name": "a teacher is a staff member in the Staff groups",\n'
-        f'      "file": "{example}/specs/staff.yaml",\n'
+        '      "file": "specs/staff.yaml",\n'
         '      "line": 33,\n'
         '      "passed": true,\n'
         '      "differences": []\n'

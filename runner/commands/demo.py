@@ -22,6 +22,7 @@ from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
 from runner.init.write import common_files, write_new
+from runner.numbers import plural
 from runner.run import JobResult, Options, Runner
 from runner.spec import Project
 from runner.state import StateStore
@@ -76,7 +77,7 @@ def _against(proj: Project, url: str, ca_file: Path | None) -> Project:
 def _holdings(users: list[dict[str, str]]) -> list[str]:
     header = ("username", "library-group", "system-group", "givenName", "surname", "emailAddress")
     rows = [tuple(u.get(c, "") for c in header) for u in users]
-    return [f"The sandbox now holds {len(users)} users:", *tables.table(header, rows, indent="  ")]
+    return [f"The sandbox now holds {plural(len(users), 'user')}:", *tables.table(header, rows, indent="  ")]
 
 
 def execute(args: argparse.Namespace, console: Console) -> int:

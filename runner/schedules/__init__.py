@@ -19,6 +19,7 @@ from typing import Any
 
 from runner import __version__
 from runner.files import Files
+from runner.numbers import number
 from runner.spec import Project, Secret
 
 FORMATS = ("cron", "systemd", "windows", "kubernetes")
@@ -145,7 +146,7 @@ def zones_comment(needs: Needs) -> str:
 
 
 def _some(names: tuple[str, ...], shown: int = 5) -> str:
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    more = f" and {number(len(names) - shown)} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
 
 
