@@ -15,7 +15,7 @@ from typing import Any, Literal
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import bounds, cron, schema, stateurl, zones
+from runner import address, bounds, cron, schema, stateurl, zones
 from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
 from runner.errors import Problem
 from runner.files import Files
@@ -25,10 +25,11 @@ from runner.suggest import did_you_mean
 from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, certain_refs, environment, finalize
 from runner.yamlfile import Document, JsonPath, json_path
 
-_LOOPBACK = re.compile(r"^(?:https?|smtp)://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
 _INT64 = (-(2**63), 2**63 - 1)  # what SQLite, PostgreSQL, MariaDB and SQL Server bind as an integer
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
+# A shell's or Windows' variable written as a value (${NAME}, $NAME, %NAME%): nothing expands it.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)|%([A-Za-z_]\w*)%")
 
 
 def check(files: Files) -> list[Problem]:
@@ -490,13 +491,23 @@ def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
     for path, value, kind in values:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             continue
-        if kind == "address":
+        if isinstance(value, str) and (variable := _VARIABLE.fullmatch(value.strip())):
+            name = next(v for v in variable.groups() if v)
+            yield doc.problem(
+                path,
+                f"{value.strip()} is not expanded (infiniti-sync expands no variables in its files); write "
+                f"{{env: {name}}} to read environment variable {name}, or {{file: PATH}} or "
+                "{keyring: SERVICE/USERNAME}",
+                rule="secret",
+            )
+        elif kind == "address":
             if found := _tenant_user_info(str(value)):
                 shown, address = found
                 yield doc.problem(
                     path,
                     f"the url holds user information ({shown}); write the address alone ({address}), "
-                    "the user in username: and the password as {env: VARIABLE} or {file: PATH}",
+                    "the user in username: and the password as {env: VARIABLE}, {file: PATH} or "
+                    "{keyring: SERVICE/USERNAME}",
                     rule="secret",
                 )
         elif kind == "hook":
@@ -517,8 +528,8 @@ def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
         elif masked := _masked_url(str(value)):
             yield doc.problem(
                 path,
-                f"the URL {masked} holds a password; write the whole URL as {{env: VARIABLE}} "
-                "or {file: PATH} instead",
+                f"the URL {masked} holds a password; write the whole URL as {{env: VARIABLE}}, "
+                "{file: PATH} or {keyring: SERVICE/USERNAME} instead",
                 rule="secret",
             )
 
@@ -753,14 +764,8 @@ def check_tenant_urls(files: Files) -> Iterator[Problem]:
     """Credentials travel only over TLS, except to a sandbox on this machine."""
     for name, tenant in files.tenants().items():
         url = tenant.get("url") if isinstance(tenant, dict) else None
-        if isinstance(url, str) and url.startswith("http://") and not _LOOPBACK.match(url):
-            yield files.tenant_problem(
-                name,
-                ("url",),
-                "use https://: the password would cross the network in clear text "
-                "(http:// is accepted only for a sandbox on this machine)",
-                rule="url",
-            )
+        if isinstance(url, str) and address.clear_text(url):
+            yield files.tenant_problem(name, ("url",), address.CLEAR_TEXT, rule="url")
 
 
 def _notifies(files: Files) -> Iterator[tuple[Document, JsonPath, dict[str, Any]]]:
@@ -782,7 +787,7 @@ def _notify_problems(notify: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
     """What is wrong with a `notify` the schema cannot say: clear text off this machine, two kinds of TLS."""
     for kind in ("webhook", "ping"):
         url = notify[kind].get("url") if isinstance(notify.get(kind), dict) else None
-        if isinstance(url, str) and url.startswith("http://") and not _LOOPBACK.match(url):
+        if isinstance(url, str) and url.startswith("http://") and not address.LOOPBACK.match(url):
             yield (kind, "url"), "use https://: http:// is accepted only for a receiver on this machine"
     email = notify.get("email")
     if not isinstance(email, dict):
@@ -795,7 +800,7 @@ def _notify_problems(notify: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
                 ("email", "starttls"),
                 "starttls: false would send the password in clear text; use STARTTLS or tls: true",
             )
-        elif not _LOOPBACK.match(f"smtp://{email.get('host')}"):
+        elif not address.LOOPBACK.match(f"smtp://{email.get('host')}"):
             yield (
                 ("email", "starttls"),
                 "starttls: false (no TLS) is accepted only for a relay on this machine "
