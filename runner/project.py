@@ -242,7 +242,7 @@ def _tenant(name: str, raw: Mapping[str, Any], place: _In) -> Tenant:
     connections = {
         c: _connection(c, v, place / "connections" / c) for c, v in raw.get("connections", {}).items()
     }
-    url = _url(raw["url"], place / "url")
+    url = _secret(raw["url"], place / "url") if isinstance(raw["url"], Mapping) else raw["url"]
     return Tenant(
         name=name,
         url=url.rstrip("/") if isinstance(url, str) else url,
@@ -260,6 +260,7 @@ def _tenant(name: str, raw: Mapping[str, Any], place: _In) -> Tenant:
         timezone=raw.get("timezone"),
         batch_size=raw.get("batch_size"),
         notify=_notify(raw["notify"], place / "notify") if "notify" in raw else None,
+        specs_at=(place / "specs").line(),
         **_given(  # what the file leaves out keeps the record's default (runner/spec.py)
             connect_timeout=_number(timeout.get("connect")),
             read_timeout=_number(timeout.get("read")),

@@ -113,6 +113,7 @@ class Tenant:
     retry_max_time: float = RETRY_MAX_TIME
     batch_size: int | None = None
     notify: Notify | None = None  # besides the project's
+    specs_at: str | None = field(default=None, compare=False)  # where `specs:` is written (file:line)
 
     def schedule_of(self, spec: str) -> str | None:
         """When `spec` is due for this tenant: its own schedule, else the tenant's (None: never)."""

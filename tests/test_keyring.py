@@ -190,7 +190,8 @@ def test_a_machine_without_a_usable_keyring_is_exit_2(site: Site, tmp_path: Path
     done = child(args, child_env(tmp_path, backend="keyring.backends.fail.Keyring"))
     assert done.returncode == 2
     assert done.stdout.startswith(
-        f"demo/staff: error: tenant demo: password ({_at(site)}): the keyring cannot be read (NoKeyringError: "
+        f"demo/staff: error: tenant demo: password ({_at(site)}): "
+        "the keyring cannot be read (NoKeyringError: "
     )
     assert done.stdout.endswith(
         "  hint: unlock or set up the keyring of the account that runs the sync, "

@@ -300,8 +300,8 @@ def test_a_pushgateway_secret_that_is_not_set_stops_the_run_before_it_starts(sit
     assert (done.code, done.err) == (
         2,
         "error: metrics.pushgateway (infiniti-sync.yaml:6): environment variable PUSHGATEWAY_URL is not set\n"
-        "  hint: set PUSHGATEWAY_URL in the environment the sync runs in, or write {file: PATH} (a secret file) "
-        "or {keyring: SERVICE/USERNAME} in its place\n",
+        "  hint: set PUSHGATEWAY_URL in the environment the sync runs in, or write {file: PATH} "
+        "(a secret file) or {keyring: SERVICE/USERNAME} in its place\n",
     )
     assert site.imports() == []
 
