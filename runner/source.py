@@ -62,12 +62,17 @@ _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
 _SQLITE_ALIASES = {"sqlite_schema": "sqlite_master", "sqlite_temp_schema": "sqlite_temp_master"}
 
 
+QUERY_RETURNS = "the query returns"
+
+
 @dataclass
 class Rows:
-    """A query's result: its column names, and its rows as tuples (read once, in order)."""
+    """A query's result: its column names, and its rows as tuples (read once, in order). `origin` says
+    where the columns come from, in messages: `the query returns` (code, given), `the test rows have`."""
 
     columns: tuple[str, ...]
     rows: Iterable[Sequence[Any]]
+    origin: str = QUERY_RETURNS
 
     def __iter__(self) -> Iterator[Sequence[Any]]:
         return iter(self.rows)
@@ -725,4 +730,4 @@ class StaticRows:
     @contextlib.contextmanager
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
         """The given rows, whatever the query (a key missing from a row is NULL)."""
-        yield Rows(self.columns, iter(self.rows))
+        yield Rows(self.columns, iter(self.rows), origin="the test rows have")
