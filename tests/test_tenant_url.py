@@ -3,12 +3,13 @@ the project file. The address read is checked when the run starts as validate ch
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from runner import project
+from runner import address, project, schema
 from runner.schedules import Needs
 from tests.support.project import DEMO_ENV, Site, copy_project, example_site_fixture
 
@@ -96,3 +97,9 @@ def test_a_schedule_passes_the_url_variable_on(tmp_path: Path) -> None:
     _url_from_env(project_file)
     files = project.read(project_file)
     assert Needs.of(project.build(files), files).env == ("INFINITI_DEMO_PASSWORD", "INFINITI_DEMO_URL")
+
+
+def test_the_address_read_is_checked_with_the_schemas_own_pattern() -> None:
+    tenant = json.loads(schema.text("project"))["$defs"]["tenant"]
+    [written, _] = tenant["properties"]["url"]["anyOf"]
+    assert address.PATTERN.pattern == written["pattern"]
