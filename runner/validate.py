@@ -31,8 +31,9 @@ _INT64 = (-(2**63), 2**63 - 1)  # what SQLite, PostgreSQL, MariaDB and SQL Serve
 # Where `infiniti-sync sandbox`, started in the project's folder, writes its CA (runner/commands/sandbox.py).
 SANDBOX_CA = Path(".infiniti-sync", "sandbox", "ca.pem")
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
-# A shell's or Windows' variable written as a value (${NAME}, $NAME, %NAME%): nothing expands it.
-_VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)|%([A-Za-z_]\w*)%")
+# A shell's or Windows' variable written as a value (${NAME}, $NAME, %NAME%): nothing expands it. A bare
+# $ is taken for one only before a name in capitals ($ecret is a password).
+_VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)\}|\$([A-Z_][A-Z0-9_]*)|%([A-Za-z_]\w*)%")
 
 
 def check(files: Files) -> list[Problem]:
