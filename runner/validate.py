@@ -897,15 +897,17 @@ def _ca_bundles(files: Files) -> Iterator[tuple[Document, JsonPath, Any]]:
 
 
 def check_unlisted_specs(files: Files) -> Iterator[Problem]:
-    """A spec that no tenant lists is never run (a warning naming where to list it)."""
+    """A spec that no tenant lists is never run (a warning naming where to list it); not while a tenant lists
+    a spec that does not exist (that error is the one to fix first, often a misspelt name)."""
     if files.project is None or not _tenants_readable(files) or not _spec_lists_readable(files):
         return
     specs = [files.spec_name(d) for d in files.specs]
     listed = {sname for _, _, _, sname in _listed_specs(files)}
-    meant = {did_you_mean(n, specs) for n in listed if n not in specs}  # a typo, which is reported already
     tenants = list(files.tenants())
+    if not tenants or not listed <= set(specs):  # a list naming a spec that is not there is wrong already
+        return
     for doc, name in zip(files.specs, specs, strict=True):
-        if name in listed or name in meant or not tenants:
+        if name in listed:
             continue
         path = ("name",) if isinstance(doc.data, dict) and "name" in doc.data else ()
         message = (
