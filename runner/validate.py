@@ -812,13 +812,14 @@ def check_encodings(files: Files) -> Iterator[Problem]:
 
 _COMMON_ENCODINGS = "utf-8, utf-16, cp1252 or iso-8859-1"
 # Names that other programs use, Python does not know (or knows on Windows only), and what they mean.
+_WINDOWS_ONLY = frozenset({"ansi", "mbcs", "dbcs", "oem"})  # whatever the Windows machine reading it uses
 _ENCODING_ADVICE = {
     **dict.fromkeys(
         ("ansi", "mbcs", "dbcs"),
-        'Windows\' "ANSI" is the code page of the machine that wrote the file: write that code page, for '
-        "example cp1252 (Western Europe), cp1250 (Central Europe) or cp1251 (Cyrillic)",
+        "write the code page the file was saved in, for example cp1252 (Western Europe), cp1250 (Central "
+        "Europe) or cp1251 (Cyrillic)",
     ),
-    "oem": "Windows' \"OEM\" is the console's code page: write it, for example cp850 or cp437",
+    "oem": "write the code page the file was saved in, for example cp850 or cp437",
     "unicode": 'Windows\' "Unicode" is UTF-16: write utf-16 (utf-16-le if the file has no byte order mark)',
     **dict.fromkeys(("utf8bom", "utf8withbom"), "write utf-8: a byte order mark is accepted"),
 }
@@ -845,8 +846,9 @@ def encoding_problem(name: str) -> str | None:
         names = _text_encodings()
         hint = did_you_mean(_squeezed(name), names)
         advice = f"did you mean {names[hint]!r}?" if hint else f"for example {_COMMON_ENCODINGS}"
-    if codec is not None:  # Windows' own names, which mean whatever the machine that runs the sync uses
-        return f"encoding {name!r} is read on Windows only, in that machine's code page; {advice}"
+    if _squeezed(name) in _WINDOWS_ONLY:  # the same words on every system, Windows (which reads it) too
+        windows = "is Windows' name for each machine's own code page, read on Windows only"
+        return f"encoding {name!r} {windows}; {advice}"
     return f"unknown encoding {name!r}; {advice}"
 
 
