@@ -214,12 +214,11 @@ def _address(pushgateway: str | Secret, environ: Mapping[str, str]) -> str:
     """The Pushgateway's address, read from its secret and checked as validate checks a written one."""
     if not isinstance(pushgateway, Secret):
         return pushgateway
-    what = f"metrics.pushgateway ({pushgateway})"
-    address = remember_url(resolve(pushgateway, environ, what=what, mask=False))
+    address = remember_url(resolve(pushgateway, environ, what="metrics.pushgateway", mask=False))
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
-            f"{what}: not an http:// or https:// address",
+            f"{pushgateway.named('metrics.pushgateway')}: not an http:// or https:// address",
             hint=f"fix the value of {pushgateway}, for example http://pushgateway.monitoring:9091",
         )
     return address

@@ -27,7 +27,7 @@ from runner.errors import QueryError, Where
 from runner.numbers import number, plural
 from runner.precheck import Finding, LineChecks, SeenHashes
 from runner.render import Context, Renderer, RowError, render_params
-from runner.source import Source
+from runner.source import Rows, Source
 from runner.spec import Spec, Tenant
 
 PREVIEW_LINES = 5
@@ -70,14 +70,15 @@ def context_of(spec: Spec, tenant: Tenant, vars: Mapping[str, Any] | None = None
     return Context.of(spec, tenant.vars if vars is None else vars, tenant.context())
 
 
-def _identity(columns: Sequence[str], spec: Spec, where: Where) -> Callable[[Sequence[Any]], str]:
+def _identity(rows: Rows, spec: Spec, where: Where) -> Callable[[Sequence[Any]], str]:
+    columns = rows.columns
     names = spec.source.id_columns or columns[:1]
     missing = [n for n in names if n not in columns]
     if missing:
         raise QueryError(
-            f"source.id names {missing[0]!r}, which the query does not return",
+            f"source.id names {missing[0]!r}, which is not among the columns {rows.origin}",
             where=where,
-            hint=f"the query returns: {', '.join(columns)}",
+            hint=f"{rows.origin}: {', '.join(columns)}",
         )
     positions = [(name, columns.index(name)) for name in names]
     return lambda row: ", ".join(f"{name}={row[i]}" for name, i in positions)
@@ -294,8 +295,8 @@ def build(
         source.query(spec.source.query, params) as rows,
         ImportFile(path, spec.header) as out,
     ):
-        renderer = Renderer(spec, rows.columns, context, where=where)
-        identity = _identity(rows.columns, spec, where)
+        renderer = Renderer(spec, rows.columns, context, where=where, origin=rows.origin)
+        identity = _identity(rows, spec, where)
         writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier)
         writer.run(rows, progress)
         writer.duplicates()

@@ -179,17 +179,34 @@ def changes_json(changes: Changes | None) -> dict[str, Any] | None:
     return None if changes is None else changes.to_json()
 
 
+def repeated(errors: Sequence[tuple[str, SyncError | None]]) -> dict[int, str]:
+    """By position in `errors` (job name, its error), the job that stopped with the same error before: a
+    password that is not set stops every job of its tenant, and a text report says so once."""
+    first: dict[tuple[object, ...], str] = {}
+    found: dict[int, str] = {}
+    for i, (name, err) in enumerate(errors):
+        if err is None:
+            continue
+        key = (type(err), err.message, err.hint, err.where.tenant, err.where.connection)
+        if key in first:
+            found[i] = first[key]
+        else:
+            first[key] = name
+    return found
+
+
 def plans_text(
     results: Sequence[Planned | tuple[Job, SyncError]], out: Path, approvals: Mapping[str, str] | None = None
 ) -> str:
     """The text report of `plan`; `approvals` says, by `tenant/spec`, what a waiting approval would do."""
     lines: list[str] = []
-    for result in results:
+    same = repeated([(r[0].name, r[1]) if isinstance(r, tuple) else ("", None) for r in results])
+    for i, result in enumerate(results):
         if isinstance(result, Planned):
             lines += plan_text(result, (approvals or {}).get(f"{result.tenant}/{result.spec}"))
         else:
             job, err = result
-            lines.append(f"{job.name}: error: {err}")
+            lines.append(f"{job.name}: error: " + (f"the same as {same[i]}" if i in same else str(err)))
     written = any(isinstance(r, Planned) for r in results)
     lines.append(f"files written to {out}" if written else "no file written")
     return "\n".join(lines)
@@ -385,15 +402,25 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
 
 
 def runs_text(results: Sequence[JobResult], verbose: bool = False) -> str:
-    """The text report of `run`."""
-    return "\n".join(line for r in results for line in run_text(r, verbose))
+    """The text report of `run` (an error met again is told once: the later jobs name the first)."""
+    same = repeated([(r.name, r.error) for r in results])
+    lines: list[str] = []
+    for i, result in enumerate(results):
+        told = run_text(result, verbose)
+        if i in same:
+            told[0] = f"{result.name}: {result.outcome}: the same as {same[i]}"
+        lines += told
+    return "\n".join(lines)
 
 
-def problem_line(result: JobResult) -> str | None:
-    """What `run -q` says of a job: nothing when it is ok, else one line with why and where its archive is."""
+def problem_line(result: JobResult, same_as: str | None = None) -> str | None:
+    """What `run -q` says of a job: nothing when it is ok, else one line with why (or the job that stopped
+    with the same error before it) and where its archive is."""
     if result.outcome == "ok":
         return None
-    if result.error is not None:
+    if same_as is not None:
+        why = [f"the same as {same_as}"]
+    elif result.error is not None:
         why = [result.error.message] + ([f"hint: {result.error.hint}"] if result.error.hint else [])
     else:
         failures = result.planned.failures if result.planned is not None else []
@@ -404,7 +431,8 @@ def problem_line(result: JobResult) -> str | None:
 
 def runs_quiet(results: Sequence[JobResult]) -> str | None:
     """The report of `run -q`: a line per job that needs a person; None when every job is ok."""
-    lines = [line for r in results if (line := problem_line(r)) is not None]
+    same = repeated([(r.name, r.error) for r in results])
+    lines = [line for i, r in enumerate(results) if (line := problem_line(r, same.get(i))) is not None]
     return "\n".join(lines) if lines else None
 
 

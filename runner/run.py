@@ -26,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import approve, due
+from runner import address, approve, due
 from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints
@@ -129,11 +129,17 @@ class JobResult:
 
 
 def endpoint_of(tenant: Tenant, environ: Mapping[str, str]) -> Endpoint:
-    """The tenant's Infiniti endpoint, its password read from its secret."""
+    """The tenant's Infiniti endpoint, its password (and the url, when a secret holds it) read."""
+    url = tenant.url
+    if not isinstance(url, str):  # an address, not a secret to mask: messages name it
+        what = f"tenant {tenant.name}: url"
+        read = resolve(url, environ, what=what, mask=False)
+        address.check(read, what=url.named(what))
+        url = read.rstrip("/")
     password = resolve(tenant.password, environ, what=f"tenant {tenant.name}: password")
     remember_basic(tenant.username, password)
     return Endpoint(
-        url=tenant.url,
+        url=url,
         username=tenant.username,
         password=password,
         tenant_id=tenant.tenant_id,

@@ -302,9 +302,9 @@ def test_a_pushgateway_secret_that_is_not_set_stops_the_run_before_it_starts(sit
     done = site.invoke(["run", "--all"], env={**DEMO_ENV, "PUSHGATEWAY_URL": None})
     assert (done.code, done.err) == (
         2,
-        "error: metrics.pushgateway ({env: PUSHGATEWAY_URL}): environment variable PUSHGATEWAY_URL "
-        "is not set\n"
-        "  hint: set PUSHGATEWAY_URL before running, or use {file: PATH} for a secret file\n",
+        "error: metrics.pushgateway (infiniti-sync.yaml:6): environment variable PUSHGATEWAY_URL is not set\n"
+        "  hint: set PUSHGATEWAY_URL in the environment the sync runs in, or write {file: PATH} "
+        "(a secret file) or {keyring: SERVICE/USERNAME} in its place\n",
     )
     assert site.imports() == []
 

@@ -205,8 +205,8 @@ def test_id_columns_the_query_does_not_return_are_a_spec_error(tmp_path: Path) -
     with pytest.raises(QueryError) as caught:
         build(spec, make_tenant(), StaticRows([{"code": "S1"}]), tmp_path / "f.csv")
     assert str(caught.value) == (
-        "tenant stmarys, spec people, connection db: source.id names 'student_code', which the query "
-        "does not return\n  hint: the query returns: code"
+        "tenant stmarys, spec people, connection db: source.id names 'student_code', which is not among "
+        "the columns the test rows have\n  hint: the test rows have: code"
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -81,4 +81,5 @@ def test_run_with_the_password_in_dev_zero_exits_2_naming_it(tmp_path: Path) -> 
         cwd=root,
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "tenant demo: password: secret file /dev/zero is larger than 64 KiB" in done.stdout + done.stderr
+    said = "tenant demo: password (infiniti-sync.yaml:15): secret file /dev/zero is larger than 64 KiB"
+    assert said in done.stdout + done.stderr

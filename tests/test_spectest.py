@@ -95,10 +95,29 @@ def test_a_case_that_cannot_run_says_why(example: Path) -> None:
         1,
         "FAIL staff: a teacher is a staff member in the Staff groups (specs/staff.yaml:33)\n"
         "     the case could not run: tenant test, spec staff, connection export: the template of username "
-        "reads row.staff_code, but the query returns no such column\n"
-        "  hint: the query returns: code, given_name, family_name, email, role\n"
+        "reads row.staff_code, but the test rows have no such column\n"
+        "     hint: the test rows have: code, given_name, family_name, email, role\n"
         "0 passed, 1 failed\n",
     )
+    quiet = run(["test", "-q", "specs/staff.yaml"])
+    hint = "hint: the test rows have: code, given_name, family_name, email, role"
+    assert quiet.out.endswith(f"the test rows have no such column; {hint}\n")
+
+
+def test_a_line_left_out_by_a_pre_check_shows_the_finding(example: Path) -> None:
+    _edit(example / "specs" / "students.yaml", 'email: " Tane.H@Example.edu "', 'email: " Tane.H@ "')
+    _edit(example / "specs" / "students.yaml", 'year_level: "08"', 'year_level: "13"')
+    ran = run(["test", "specs/students.yaml"])
+    assert (ran.code, ran.err) == (1, "")
+    assert ran.out.splitlines()[:4] == [
+        "FAIL students: a year 7 student goes into Year 7 (specs/students.yaml:39)",
+        "     expected 1 line(s) in the file, got 0",
+        "     left out: row 1 (student_code=S001): email: emailAddress 'tane.h@' is not a well-formed email "
+        "address",
+        "     line 1 differs:",
+    ]
+    # the second case's year 08 is now 13, which the lookup its where reads does not hold (nor its 06)
+    assert "     expected 1 line(s) in the file, got 0\n     skipped by where: 2 rows\n" in ran.out
 
 
 def test_junit_report_counts_the_cases(example: Path) -> None:

@@ -87,7 +87,7 @@ class Needs:
     @classmethod
     def of(cls, project: Project, files: Files) -> Needs:
         """The needs of `project`, whose loaded `files` give its text and the keys not in the records yet."""
-        secrets: list[object] = [t.password for t in project.tenants.values()]
+        secrets: list[object] = [s for t in project.tenants.values() for s in (t.password, t.url)]
         secrets += [c.url for t in project.tenants.values() for c in t.connections.values()]
         secrets.append(project.state)
         found = [s for s in secrets if isinstance(s, Secret)]
