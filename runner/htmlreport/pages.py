@@ -34,24 +34,32 @@ _CLASS = {"ok": "ok", "failed": "failed", "held": "held", "error": "error", "nev
 
 @dataclass(frozen=True)
 class Bar:
-    """One bar of a chart, in SVG user units, with what it says."""
+    """One bar of a chart, in SVG user units, and what it shows (its class)."""
 
     x: float
     y: float
     width: float
     height: float
     kind: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """One run in a chart: its created, updated and failed bars, the mark of its outcome under them, and
+    what it says (a tooltip, and what a screen reader reads)."""
+
     title: str
+    bars: tuple[Bar, ...]
+    mark: Bar
 
 
 @dataclass(frozen=True)
 class Chart:
-    """A job page's chart: bars of created, updated and failed per run, an outcome mark under each run."""
+    """A job page's chart: a column of bars per run, with a y scale."""
 
     width: int
     height: int
-    bars: tuple[Bar, ...]
-    marks: tuple[Bar, ...]
+    columns: tuple[Column, ...]
     ticks: tuple[tuple[float, str], ...]  # y, label
     first: str
     last: str
@@ -142,34 +150,32 @@ def trend(runs: Sequence[RunRecord]) -> Trend:
 def chart(runs: Sequence[RunRecord], zone: tzinfo) -> Chart:
     """Created, updated and failed of each run (oldest on the left) as grouped bars, with a y scale."""
     shown = list(reversed(runs))
-    width, height, left, top, bottom = 760, 260, 56, 12, 40
+    height, left, top, bottom = 260, 56, 12, 40
     most = _nice(max((max(r.created or 0, r.updated or 0, r.failed or 0) for r in shown), default=0))
-    slot = min(40.0, (width - left - 8) / max(len(shown), 1))
+    slot = min(40.0, 696 / max(len(shown), 1))  # at most 760 wide
+    width = max(360, round(left + 8 + slot * len(shown)))
     bar = max(1.0, min(14.0, (slot - 2) / 3))
     plot = height - top - bottom
-    bars, marks = [], []
+    columns = []
     for i, run in enumerate(shown):
         x0 = left + i * slot + (slot - 3 * bar) / 2
-        when = local(run.started_at, zone)
-        for j, kind in enumerate(("created", "updated", "failed")):
-            value = getattr(run, kind) or 0
-            h = plot * value / most
-            title = f"{when}: {value:,} {kind}"
-            bars.append(_bar(x0 + j * bar, top + plot - h, bar, h, kind=kind, title=title))
-        said = f"{when}: {run.outcome}"
-        x = left + i * slot + 1
-        marks.append(
-            _bar(x, height - bottom + 6, max(slot - 2, 1), 8, kind=css_class(run.outcome), title=said)
+        values = [(kind, getattr(run, kind) or 0) for kind in ("created", "updated", "failed")]
+        bars = tuple(
+            _bar(x0 + j * bar, top + plot * (1 - value / most), bar, plot * value / most, kind)
+            for j, (kind, value) in enumerate(values)
         )
+        mark = _bar(left + i * slot + 1, height - bottom + 6, max(slot - 2, 1), 8, css_class(run.outcome))
+        said = ", ".join(f"{value:,} {kind}" for kind, value in values)
+        columns.append(Column(f"{local(run.started_at, zone)}: {run.outcome}; {said}", bars, mark))
     ticks = tuple((round(top + plot - plot * k / 4, 1), f"{most * k // 4:,}") for k in range(5))
     first = local(shown[0].started_at, zone) if shown else ""
     last = local(shown[-1].started_at, zone) if shown else ""
     label = f"created, updated and failed rows of the last {len(shown)} runs, oldest first"
-    return Chart(width, height, tuple(bars), tuple(marks), ticks, first, last, label)
+    return Chart(width, height, tuple(columns), ticks, first, last, label)
 
 
-def _bar(x: float, y: float, width: float, height: float, *, kind: str, title: str) -> Bar:
-    return Bar(round(x, 1), round(y, 1), round(width, 1), round(height, 1), kind, title)
+def _bar(x: float, y: float, width: float, height: float, kind: str) -> Bar:
+    return Bar(round(x, 1), round(y, 1), round(width, 1), round(height, 1), kind)
 
 
 def _nice(value: int) -> int:
