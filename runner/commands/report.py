@@ -41,8 +41,14 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         state.close()
     written = site.write(views, args.html, project_file=proj.path, at=at, since=window)
     pages = written.pages - 1
-    console.print(
-        f"wrote {written.folder / 'index.html'} and {pages} job page{'s' if pages != 1 else ''} "
-        f"({written.size / 1e6:.1f} MB)"
-    )
+    if not console.quiet:  # -q: nothing when all is well, as after `run -q` in a schedule
+        console.print(
+            f"wrote {written.folder / 'index.html'} and {pages} job page{'s' if pages != 1 else ''} "
+            f"({_size(written.size)})"
+        )
     return EXIT_OK
+
+
+def _size(size: int) -> str:
+    """`840 kB`, `5.6 MB`."""
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(1, round(size / 1e3))} kB"
