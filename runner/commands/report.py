@@ -40,7 +40,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     finally:
         state.close()
     written = site.write(views, args.html, project_file=proj.path, at=at, since=window)
-    pages = written.pages - 1
+    pages = written.jobs
     if not console.quiet:  # -q: nothing when all is well, as after `run -q` in a schedule
         console.print(
             f"wrote {written.folder / 'index.html'} and {pages} job page{'s' if pages != 1 else ''} "

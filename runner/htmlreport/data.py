@@ -13,7 +13,7 @@ import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,10 @@ def jobs_of(
 
 
 def _zone(name: str | None) -> tzinfo:
+    """The zone named, else the host's; UTC where the host's has no name (Windows without TZ), since a
+    report, unlike a schedule, can say which zone its times are in."""
+    if name is None and zones.host() is None:
+        return UTC
     return zones.zone(name)
 
 

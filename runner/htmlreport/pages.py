@@ -75,6 +75,23 @@ class Trend:
     label: str
 
 
+@dataclass(frozen=True)
+class Row:
+    """A job as the overview shows it: its cells, and the keys its columns sort and filter by."""
+
+    view: JobView
+    href: str
+    css: str
+    rank: int
+    last_run: str
+    last_run_key: float
+    last_ok: str
+    ago: str
+    age_key: int
+    stale: tuple[int, ...]
+    trend: Trend
+
+
 def css_class(outcome: str) -> str:
     """The class (and colour) of an outcome; unknown ones look like errors."""
     return _CLASS.get(outcome, "error")
@@ -221,7 +238,7 @@ def asset(name: str) -> str:
 
 def policy(script: bool) -> str:
     """The page's Content-Security-Policy: its own inline style and script (by hash) and nothing else."""
-    sources = ["default-src 'none'", f"style-src '{_hash(asset('site.css'))}'", "img-src data:"]
+    sources = ["default-src 'none'", f"style-src '{_hash(asset('site.css'))}'"]
     if script:
         sources.append(f"script-src '{_hash(asset('sort.js'))}'")
     return "; ".join(sources)

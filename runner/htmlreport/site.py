@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner import __version__, zones
 from runner.atomic import replace_file
@@ -20,24 +20,27 @@ from runner.errors import UsageError
 from runner.htmlreport import pages
 from runner.htmlreport.data import RUNS, JobView
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 MODE = 0o600
 
 
 @dataclass(frozen=True)
 class Written:
-    """What a report wrote: its folder, its pages and their bytes."""
+    """What a report wrote: its folder, how many job pages (beside the overview), and their bytes."""
 
     folder: Path
-    pages: int
+    jobs: int
     size: int
 
 
-def _environment() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
 
     return Environment(
         loader=PackageLoader("runner.htmlreport", "templates"),
-        autoescape=select_autoescape(("html", "j2"), default_for_string=True, default=True),
+        autoescape=True,  # everything: usernames, messages and names are data
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -75,7 +78,7 @@ def write(
             + (f" ({err.filename})" if err.filename and str(err.filename) != str(folder) else ""),
             hint="give --html a folder this account may write (it is made if it does not exist)",
         ) from err
-    return Written(folder, len(views) + 1, size)
+    return Written(folder, len(views), size)
 
 
 def _private_dir(path: Path) -> None:
@@ -97,27 +100,27 @@ def _window(since: timedelta) -> str:
     return f"{hours:g} hours"
 
 
-def _row(view: JobView, at: datetime) -> dict[str, Any]:
-    last = view.last
-    return {
-        "view": view,
-        "href": pages.href(pages.page_name(view)),
-        "class": pages.css_class(view.outcome),
-        "rank": pages.rank(view.outcome),
-        "last_run": pages.local(last.started_at if last else None, view.zone),
-        "last_run_key": last.started_at.timestamp() if last else 0,
-        "last_ok": pages.local(view.last_ok, view.zone),
-        "ago": pages.ago(view.last_ok, at),
-        "age_key": int((at - view.last_ok).total_seconds()) if view.last_ok else 10**12,
-        "stale": pages.stale(view.last_ok, at),
-        "trend": pages.trend(view.runs),
-    }
+def _row(view: JobView, at: datetime) -> pages.Row:
+    last, ok = view.last, view.last_ok
+    return pages.Row(
+        view=view,
+        href=pages.href(pages.page_name(view)),
+        css=pages.css_class(view.outcome),
+        rank=pages.rank(view.outcome),
+        last_run=pages.local(last.started_at if last else None, view.zone),
+        last_run_key=last.started_at.timestamp() if last else 0.0,
+        last_ok=pages.local(ok, view.zone),
+        ago=pages.ago(ok, at),
+        age_key=int((at - ok).total_seconds()) if ok else 10**12,  # never ok: the oldest of all
+        stale=tuple(pages.stale(ok, at)),
+        trend=pages.trend(view.runs),
+    )
 
 
 def _index(views: Sequence[JobView], at: datetime, common: dict[str, Any]) -> dict[str, Any]:
-    rows = sorted((_row(v, at) for v in views), key=lambda r: (r["rank"], -r["age_key"], r["view"].name))
+    rows = sorted((_row(v, at) for v in views), key=lambda r: (r.rank, -r.age_key, r.view.name))
     tally = {o: sum(v.outcome == o for v in views) for o in pages.OUTCOMES}
-    stale = {days: sum(days in r["stale"] for r in rows) for days in pages.AGES}
+    stale = {days: sum(days in r.stale for r in rows) for days in pages.AGES}
     return pages.context(
         **common,
         rows=rows,
