@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -323,6 +324,45 @@ def test_the_window_and_a_job_only_the_store_knows(
     quiet = report(site, state_store, tmp_path / "demo", "--tenant", "demo", "-q")
     assert (quiet.code, quiet.out, quiet.err) == (0, "", "")  # -q: nothing when all is well
     assert not (tmp_path / "demo" / "jobs" / "demo" / "gone.html").exists()  # not of the project
+
+
+@pytest.mark.parametrize("state_store", ["sqlite"], indirect=True)
+def test_a_job_never_run_and_an_archive_pruned(
+    site: Site, state_store: StateUnderTest, tmp_path: Path
+) -> None:
+    make_runs(site, state_store)
+    edit_project(site, "specs: [students, staff, library]", "specs: [students, staff, library, newcomer]")
+    staff = site.root / "specs" / "library.yaml"
+    (site.root / "specs" / "newcomer.yaml").write_text(staff.read_text(encoding="utf-8"), encoding="utf-8")
+    shutil.rmtree(site.runs("demo", "library")[-1])  # as keep_runs prunes it
+    report_json = site.runs("demo", "staff")[-1] / "report.json"
+    report_json.write_text("{not json", encoding="utf-8")
+    assert report(site, state_store, tmp_path / "out").code == 0
+
+    rows = table(parse(tmp_path / "out" / "index.html").one("table", id="jobs"))
+    newcomer = [row for row in rows if row[0] == "demo/newcomer"]
+    assert newcomer == [
+        ["demo/newcomer", "never run", "never", "never", "", "", "", "", "no runs in the window"]
+    ]
+    page = parse(tmp_path / "out" / "index.html")
+    labels = {label.attrs["for"]: label.text() for label in page.all("label")}
+    assert labels["outcome-never"] == "never run (1)"
+    assert labels["age-7d"] == "not synced for 7 days (1)"  # never synced is not synced for 7 days
+    never = page.one("tr", **{"data-outcome": "never run"})
+    assert {"s-1d", "s-3d", "s-7d", "o-never"} <= set(never.attrs["class"].split())
+
+    library = parse(tmp_path / "out" / "jobs" / "demo" / "library.html")
+    assert library.one("p", class_="missing").text() == (
+        "this run's archive folder is gone (pruned by keep_runs, or moved)."
+    )
+    assert not library.all("ul", class_="files")
+    broken = parse(tmp_path / "out" / "jobs" / "demo" / "staff.html")
+    assert broken.one("p", class_="missing").text() == "this run's report.json cannot be read."
+    assert not broken.all("table", id="failed-rows")
+    assert table(broken.one("table", id="runs"))[1][7] == "7"  # the state's counts all the same
+    fresh = parse(tmp_path / "out" / "jobs" / "demo" / "newcomer.html")
+    assert fresh.one("h1").text() == "demo/newcomer never run"
+    assert "No run in the last 30 days." in fresh.text()
 
 
 # --- what goes wrong ------------------------------------------------------------------------------------

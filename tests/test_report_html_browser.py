@@ -99,7 +99,12 @@ def test_the_report_in_a_browser(
     page.get_by_text("all (3)").click()
     page.get_by_role("button", name="Failed").click()  # sorted by failed rows, fewest first
     assert [r.locator("th a").inner_text() for r in rows.all()][-1] == "demo/staff"
+    ok = page.locator("#jobs .badge.ok").first
+    assert ok.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(26, 127, 55)"  # styled: allowed
     page.screenshot(path=tmp_path / "overview.png", full_page=True)
+    page.emulate_media(media="print")
+    assert not page.locator("nav.filters").is_visible() and rows.first.is_visible()  # printed: no filters
+    page.emulate_media(media="screen")
 
     page.get_by_role("link", name="demo/staff").click()
     page.wait_for_load_state()
