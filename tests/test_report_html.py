@@ -356,6 +356,7 @@ def test_a_job_never_run_and_an_archive_pruned(
         "this run's archive folder is gone (pruned by keep_runs, or moved)."
     )
     assert not library.all("ul", class_="files")
+    assert [row[9] for row in table(library.one("table", id="runs"))[1:]] == ["", "folder"]  # pruned: no link
     broken = parse(tmp_path / "out" / "jobs" / "demo" / "staff.html")
     assert broken.one("p", class_="missing").text() == "this run's report.json cannot be read."
     assert not broken.all("table", id="failed-rows")

@@ -1,10 +1,11 @@
 """What the report shows, read once from the state store and the archive, never written to either.
 
-Three reads of the store serve every job at once, however many there are: each job's last run and last ok
-run (`StateStore.last_runs`), its newest `RUNS` runs since the window's start (one query, numbered per job by
-the database), and the approval waiting for each held job. From the archive only the newest run's
-`report.json` of each job is read (its failed rows, unmet expectations and holds) and the names of that run's
-files listed; a run that was pruned, or an archive turned off, just leaves those parts out.
+Two reads of the store serve every job at once, however many there are: each job's last run and last ok
+run (`StateStore.last_runs`), and its newest `RUNS` runs since the window's start (one query, numbered per
+job by the database); a third asks, for each held job only, for the approval waiting for it. From the
+archive only the newest run's `report.json` of each job is read (its failed rows, unmet expectations and
+holds) and the names of that run's files listed; a run that was pruned, or an archive turned off, just
+leaves those parts out.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def jobs_of(
     """The report's jobs: the chosen ones of the project, and (with `every`: no tenant was named) the jobs
     the store has runs of that the project no longer has."""
     last = state.last_runs()
-    recent = _recent(state, since, {(j.tenant.name, j.spec.name) for j in chosen}, every=every)
+    recent = _recent(state, since, None if every else {(j.tenant.name, j.spec.name) for j in chosen})
     known = {(j.tenant.name, j.spec.name): _zone(j.tenant.timezone or project.timezone) for j in chosen}
     gone = sorted(key for key in last if key not in known) if every else []
     views = [_view(key, zone, recent.get(key, ()), last.get(key), True) for key, zone in known.items()] + [
@@ -108,14 +109,18 @@ def _view(
 
 
 def _recent(
-    state: StateStore, since: datetime, keys: set[tuple[str, str]], *, every: bool
+    state: StateStore, since: datetime, keys: set[tuple[str, str]] | None
 ) -> dict[tuple[str, str], list[RunRecord]]:
-    """The newest RUNS runs of each job started since `since`, newest first, in one query."""
+    """The newest RUNS runs started since `since` of each job (of `keys`; None: every job), newest first,
+    in one query."""
     runs = runs_table
     number = func.row_number().over(
         partition_by=(runs.c.tenant, runs.c.spec), order_by=(runs.c.started_at.desc(), runs.c.id.desc())
     )
-    numbered = select(runs, number.label("n")).where(runs.c.started_at >= since).subquery()
+    recent = select(runs, number.label("n")).where(runs.c.started_at >= since)
+    if keys is not None:
+        recent = recent.where(runs.c.tenant.in_(sorted({tenant for tenant, _ in keys})))
+    numbered = recent.subquery()
     query = (
         select(*(numbered.c[c.name] for c in runs.columns))
         .where(numbered.c.n <= RUNS)
@@ -126,7 +131,7 @@ def _recent(
         with state.engine.connect() as conn:
             for row in conn.execute(query):
                 record = record_of(row._mapping)
-                if every or (record.tenant, record.spec) in keys:
+                if keys is None or (record.tenant, record.spec) in keys:
                     found.setdefault((record.tenant, record.spec), []).append(record)
     except SQLAlchemyError as err:
         raise failure(state.display, "cannot read", err) from err

@@ -147,8 +147,10 @@ def _job(
         approve=pages.approve_command(view, project_file) if view.outcome == "held" else None,
         files=[(f.name, pages.link(f, page.parent)) for f in latest.files],
         folder_link=pages.link(latest.folder, page.parent) if latest.folder else None,
-        run_links={
-            r.id: pages.link(Path(r.archive), page.parent) for r in view.runs if r.archive is not None
+        run_links={  # the runs the archive still keeps (keep_runs prunes the older ones)
+            r.id: pages.link(Path(r.archive), page.parent)
+            for r in view.runs
+            if r.archive is not None and Path(r.archive).is_dir()
         },
         zone_name=zones.name_of(view.zone),
         policy=pages.policy(script=False),
