@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -272,6 +273,20 @@ def test_the_held_jobs_page_gives_the_approve_command(written: Path, site: Site)
     assert command == f"infiniti-sync approve --tenant demo --spec students --project {project}"
     assert "more than checks.max_change allows" in held.one("ul").text()
     assert page.one("h1").text() == "demo/students held"
+    assert not held.all("p", class_="waiting")
+
+
+def test_an_approval_waiting_is_shown(site: Site, state_store: StateUnderTest, written: Path) -> None:
+    approved = site.invoke(
+        ["approve", "--tenant", "demo", "--spec", "students"],
+        {**DEMO_ENV, **state_store.env, "LOGNAME": "alice"},
+    )
+    assert approved.code == 0
+    assert report(site, state_store, written).code == 0  # again, over the pages of the last one
+    held = parse(written / "jobs" / "demo" / "students.html").one("section", class_="held-box")
+    waiting = held.one("p", class_="waiting").text()
+    assert waiting.startswith(f"An approval by alice@{socket.gethostname()} (until ")
+    assert waiting.endswith(") is waiting: the next run sends this change if it finds it, or part of it.")
 
 
 def test_the_pages_need_nothing_from_the_network(written: Path) -> None:
