@@ -37,10 +37,14 @@ def _formats(parser: argparse.ArgumentParser, *choices: str) -> None:
     parser.add_argument("--format", choices=choices, default="text", help="report format (default: text)")
 
 
-def _tenant_spec(parser: argparse.ArgumentParser) -> None:
+def _tenants(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tenant", action="append", default=[], metavar="T", help="only this tenant (repeatable)"
     )
+
+
+def _tenant_spec(parser: argparse.ArgumentParser) -> None:
+    _tenants(parser)
     parser.add_argument(
         "--spec", action="append", default=[], metavar="S", help="only this spec (repeatable)"
     )
@@ -118,6 +122,17 @@ def _args_history(p: argparse.ArgumentParser) -> None:
     _formats(p, "text", "json")
 
 
+def _args_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--html", required=True, type=Path, metavar="DIR", help="write the site into DIR")
+    _tenants(p)
+    p.add_argument(
+        "--since",
+        default="30d",
+        metavar="DURATION",
+        help="runs started this long ago or later: 12h, 7d (default 30d)",
+    )
+
+
 def _args_sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, metavar="FILE", help="sandbox config (default: demo)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -183,6 +198,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "due": ("the jobs whose schedule says they are due; changes nothing", _args_due),
     "approve": ("let the change the last held run found through on the next run, once", _args_approve),
     "history": ("recent runs with outcome and counts", _args_history),
+    "report": ("a static HTML site of every job's health and recent runs; changes nothing", _args_report),
     "sandbox": ("serve a local Infiniti that follows the autoSync contract", _args_sandbox),
     "demo": ("the whole pipeline on the example project against an in-process sandbox", _args_demo),
     "init": ("a starting project from an export: OneRoster, School Data Sync or another", _args_init),
@@ -233,6 +249,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "history": (
         "infiniti-sync history",
         "infiniti-sync history --tenant stmarys --spec staff --limit 5 --format json",
+    ),
+    "report": (
+        "infiniti-sync report --html site/                  # every tenant and spec",
+        "infiniti-sync report --html site/ --tenant stmarys --since 7d",
     ),
     "sandbox": (
         "infiniti-sync sandbox                       # the demo's users, https://127.0.0.1:8443",

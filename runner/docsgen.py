@@ -40,6 +40,7 @@ GUIDES = {
     "due": ("Scheduling", "guides/scheduling.md#what-is-due"),
     "approve": ("Approving a held run", "guides/monitoring.md#approving-a-held-run"),
     "history": ("State", "guides/state.md#history"),
+    "report": ("A run-history page", "guides/report-page.md"),
     "sandbox": ("The Infiniti sandbox", "guides/sandbox.md"),
     "demo": ("The demo", "getting-started/demo.md"),
     "init": ("A project from an export", "getting-started/init.md"),
