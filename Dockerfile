@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The infiniti-sync image: a short-lived, stateless runner (README: Scheduling, The container image).
+# The infiniti-sync image: a short-lived, stateless runner (docs/guides/scheduling.md, The container image).
 #   docker build -t infiniti-sync:0.1.0 .
 #   docker run --rm --read-only --tmpfs /tmp -v "$PWD:/project:ro" -e INFINITI_SYNC_STATE_URL \
 #     infiniti-sync:0.1.0 run --all --due -q

@@ -30,6 +30,7 @@ from runner.contract import (
     parse_summary,
 )
 from runner.errors import AuthError, InfinitiError, Where
+from runner.numbers import number, plural
 from runner.spec import COUNTS
 
 ACCEPTED = frozenset({USER_CREATED, USER_UPDATED, CONTACT_CREATED, CONTACT_UPDATED})
@@ -182,17 +183,17 @@ def _why_unconfirmed(answer: Answer, rows: int) -> str | None:
     if c.processed == rows == imported and c.failed == 0:
         return None
     if imported < rows and imported <= c.processed:
-        return f"the answer confirms {imported} of the {sent}" + (
+        return f"the answer confirms {number(imported)} of the {sent}" + (
             ", without saying which" if imported else ""
         )
     return (
-        f"the answer's counts ({c.processed} processed, {imported} created or updated, {c.failed} failed, "
-        f"no rows listed) do not match the {sent}"
+        f"the answer's counts ({number(c.processed)} processed, {number(imported)} created or updated, "
+        f"{number(c.failed)} failed, no rows listed) do not match the {sent}"
     )
 
 
 def _lines(count: int, what: str) -> str:
-    return f"{count} line {what}" if count == 1 else f"{count} lines {what}"
+    return f"{plural(count, 'line')} {what}"
 
 
 def unconfirmed(batches: Sequence[tuple[Answer, int]]) -> list[str]:
@@ -202,8 +203,8 @@ def unconfirmed(batches: Sequence[tuple[Answer, int]]) -> list[str]:
     for."""
     problems: list[str] = []
     first = 1
-    for number, (answer, rows) in enumerate(batches, 1):
-        where = f"batch {number} of {len(batches)} (lines {first} to {first + rows - 1}): "
+    for batch, (answer, rows) in enumerate(batches, 1):
+        where = f"batch {batch} of {len(batches)} (lines {first} to {first + rows - 1}): "
         prefix = where if len(batches) > 1 else ""
         if not answer.details:
             problem = _why_unconfirmed(answer, rows)
@@ -221,7 +222,7 @@ def _unlisted(missing: Sequence[int], rows: int, first: int) -> str:
     """The lines (of a batch starting at line `first` of the file) an answer with details does not list."""
     numbers = [str(first + line - 1) for line in missing[:5]] + (["..."] if len(missing) > 5 else [])
     which = f"line {numbers[0]}" if len(missing) == 1 else f"lines {', '.join(numbers)}"
-    return f"the answer lists no outcome for {len(missing)} of the {_lines(rows, 'sent')} ({which})"
+    return f"the answer lists no outcome for {number(len(missing))} of the {_lines(rows, 'sent')} ({which})"
 
 
 def _not_recorded(count: int, all_of: bool = False) -> str:
@@ -238,3 +239,20 @@ def reason(outcome: str) -> str:
     """A row outcome said once: Infiniti words a failure "REASON User failed to import: REASON "."""
     match = _REPEATED.fullmatch(outcome.strip())
     return match.group("reason") if match else outcome.strip()
+
+
+_UNDEFINED_GROUP = re.compile(r"(?P<kind>Library|System) group \((?P<name>.*)\) is not defined\.")
+
+
+def hint(outcome: str) -> str | None:
+    """What to do about a failed row's outcome, when its wording says what: a group Infiniti does not
+    define (the pre-checks let it through, so the spec's `groups` lists it)."""
+    match = _UNDEFINED_GROUP.fullmatch(reason(outcome))
+    if match is None:
+        return None
+    kind, name = match["kind"].lower(), match["name"]
+    return (
+        f"the spec's groups.{kind} lists {name!r}, which Infiniti does not define: create that {kind} "
+        f"group in Infiniti (it imports users only into groups defined there), or take it out of "
+        f"groups.{kind} so that the pre-checks leave such rows out"
+    )

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from runner.changes import fingerprint, user_hash
 from runner.csvfile import read_records
 from runner.errors import UsageError
+from runner.numbers import number, plural
 from runner.plan import Planned
 
 _DURATION = re.compile(r"(\d+)([smhd])")
@@ -92,7 +93,7 @@ class Change:
 
     def describe(self) -> str:
         """`2 new, 0 changed, 2 gone`."""
-        return f"{self.new} new, {self.changed} changed, {self.vanished} gone"
+        return f"{number(self.new)} new, {number(self.changed)} changed, {number(self.vanished)} gone"
 
 
 def change_of(planned: Planned) -> Change:
@@ -150,7 +151,10 @@ def refusal(approval: Approval, change: Change, at: datetime) -> str | None:
     outside = approval.change.outside(change) if approval.change is not None else change.users
     if outside:
         users = change.users
-        return f"it does not cover this change: {outside} of its {users} users are not in the approved one"
+        return (
+            f"it does not cover this change: {number(outside)} of its {plural(users, 'user')} are not in the "
+            "approved one"
+        )
     return None
 
 

@@ -5,8 +5,8 @@
 Folders (0700) and files (0600) are readable only by their owner (the files hold personal data); the
 runs of a tenant and spec are pruned to `keep_runs` after every run. Those modes are POSIX's: on Windows they
 mean nothing (setting them changes nothing there), and what keeps the files private is the ACL of the
-folder they are in (README, "The archive"). With `archive: false` there is no archive: a run keeps its files
-in a temporary folder while it runs (runner/run.py).
+folder they are in (docs/guides/running.md, "The archive"). With `archive: false` there is no archive: a
+run keeps its files in a temporary folder while it runs (runner/run.py).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
+from runner.numbers import number
+
 MAX_TEXT = 10_000
 MAX_CELL = 1_000_000
 MAX_RANGE = 10_000
@@ -37,7 +39,7 @@ MAX_WORK = 1_000_000
 MAX_SPEC_WORK = 100_000_000
 _MAX_BITS = int(MAX_DIGITS * math.log2(10))
 SIZED = frozenset({str, list, tuple, dict, set, frozenset, bytes, range})
-SEE = "(see Templates in the README)"
+SEE = "(see docs/guides/templates.md)"
 
 
 class TemplateLimit(SecurityError):
@@ -57,8 +59,8 @@ class Work:
         self.left -= steps
         if self.left < 0:
             raise TemplateLimit(
-                f"the template takes more than {MAX_WORK:,} steps of work for one row (loop turns, calls, "
-                f"characters made); simplify its loops {SEE}"
+                f"the template takes more than {number(MAX_WORK)} steps of work for one row (loop turns, "
+                f"calls, characters made); simplify its loops {SEE}"
             )
 
     def spent(self, limit: int = MAX_WORK) -> int:
@@ -85,7 +87,8 @@ def most_text(length: int, what: str) -> None:
     """Refuse to make text or a list of `length`."""
     if length > MAX_TEXT:
         raise TemplateLimit(
-            f"{what} would make {length:,} characters (or items); a template makes at most {MAX_TEXT:,} {SEE}"
+            f"{what} would make {number(length)} characters (or items); a template makes at most "
+            f"{number(MAX_TEXT)} {SEE}"
         )
 
 
@@ -95,14 +98,15 @@ def checked(value: Any, what: str) -> Any:
         length = len(value)
         if length > MAX_CELL:
             raise TemplateLimit(
-                f"{what} returned {length:,} characters (or items); a value holds at most {MAX_CELL:,} {SEE}"
+                f"{what} returned {number(length)} characters (or items); a value holds at most "
+                f"{number(MAX_CELL)} {SEE}"
             )
     return value
 
 
 def _most_bits(bits: int, what: str) -> None:
     if bits > _MAX_BITS:
-        raise TemplateLimit(f"{what} would make a number of more than {MAX_DIGITS:,} digits {SEE}")
+        raise TemplateLimit(f"{what} would make a number of more than {number(MAX_DIGITS)} digits {SEE}")
 
 
 def _is_int(value: Any) -> bool:
@@ -113,7 +117,9 @@ def bounded_range(*args: Any) -> range:
     """range(), at most MAX_RANGE numbers."""
     numbers = range(*args)
     if len(numbers) > MAX_RANGE:
-        raise TemplateLimit(f"range() of {len(numbers):,} numbers; a range holds at most {MAX_RANGE:,} {SEE}")
+        raise TemplateLimit(
+            f"range() of {number(len(numbers))} numbers; a range holds at most {number(MAX_RANGE)} {SEE}"
+        )
     spend(len(numbers))
     return numbers
 
@@ -146,7 +152,7 @@ _DIGITS = re.compile(r"\d+")
 def _most_width(digits: str) -> None:
     if len(digits) > len(str(MAX_TEXT)) or int(digits) > MAX_TEXT:
         shown = digits if len(digits) <= 20 else digits[:20] + "..."
-        raise TemplateLimit(f"a width or precision of {shown} is more than {MAX_TEXT:,} {SEE}")
+        raise TemplateLimit(f"a width or precision of {shown} is more than {number(MAX_TEXT)} {SEE}")
 
 
 def check_percent(text: str, args: Any) -> None:
@@ -157,7 +163,7 @@ def check_percent(text: str, args: Any) -> None:
             if part == "*":
                 for value in values:
                     if _is_int(value):
-                        most_text(value, f"a width of {value:,}")
+                        most_text(value, f"a width of {number(value)}")
             elif part:
                 _most_width(part)
 
@@ -192,7 +198,7 @@ def concat(*values: Any) -> str:
 
 def _width(owner: Any, width: Any = 0, *rest: Any, **kwargs: Any) -> None:
     if _is_int(width):
-        most_text(width, f"a width of {width:,}")
+        most_text(width, f"a width of {number(width)}")
 
 
 def _expandtabs(owner: Any, tabsize: Any = 8, *rest: Any, **kwargs: Any) -> None:
@@ -238,7 +244,7 @@ def _filter_indent(value: Any, width: Any = 4, *rest: Any, **kwargs: Any) -> Non
 
 def _filter_count(value: Any, count: Any = 1, *rest: Any, **kwargs: Any) -> None:
     if _is_int(count):
-        most_text(count, f"{count:,} parts")
+        most_text(count, f"{number(count)} parts")
 
 
 def _filter_format(value: Any, *args: Any, **kwargs: Any) -> None:
@@ -247,7 +253,7 @@ def _filter_format(value: Any, *args: Any, **kwargs: Any) -> None:
 
 def _filter_tojson(value: Any, indent: Any = None, *rest: Any, **kwargs: Any) -> None:
     if _is_int(indent):
-        most_text(indent, f"an indent of {indent:,}")
+        most_text(indent, f"an indent of {number(indent)}")
 
 
 FILTER_CHECKS: dict[str, Callable[..., None]] = {
@@ -318,7 +324,9 @@ def _range_size(node: nodes.Node) -> int | None:
     except (TypeError, ValueError):
         return None
     if len(numbers) > MAX_RANGE:
-        raise TemplateLimit(f"range() of {len(numbers):,} numbers; a range holds at most {MAX_RANGE:,} {SEE}")
+        raise TemplateLimit(
+            f"range() of {number(len(numbers))} numbers; a range holds at most {number(MAX_RANGE)} {SEE}"
+        )
     return len(numbers)
 
 
@@ -372,8 +380,8 @@ def _nested_loops(node: nodes.Node, turns: int) -> Iterator[tuple[int, str]]:
                 yield (
                     child.lineno,
                     (
-                        f"these nested loops turn {inner:,} times for each row; a template takes at most "
-                        f"{MAX_WORK:,} steps of work for one row {SEE}"
+                        f"these nested loops turn {number(inner)} times for each row; a template takes at "
+                        f"most {number(MAX_WORK)} steps of work for one row {SEE}"
                     ),
                 )
         yield from _nested_loops(child, inner)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.numbers import number, plural
 from runner.precheck import Finding
 from runner.spec import Spec
 
@@ -360,11 +361,12 @@ def hold(spec: Spec, changes: Changes, known: int) -> list[str]:
     allowed = limit.of(known)
     if changes.total <= allowed:
         return []
-    of = f" of the {known} last accepted: {math.floor(allowed)}" if limit.percent else ""
+    of = f" of the {number(known)} last accepted: {number(math.floor(allowed))}" if limit.percent else ""
     return [
-        f"{changes.total} users changed since the last accepted run ({changes.new} new, {changes.changed} "
-        f"changed, {changes.vanished} gone), more than checks.max_change allows ({limit}{of}); check the "
-        "source, then let it through with infiniti-sync approve (or run again with --force)"
+        f"{plural(changes.total, 'user')} changed since the last accepted run ({number(changes.new)} new, "
+        f"{number(changes.changed)} changed, {number(changes.vanished)} gone), more than checks.max_change "
+        f"allows ({limit}{of}); check the source, then let it through with infiniti-sync approve (or run "
+        "again with --force)"
     ]
 
 

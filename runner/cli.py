@@ -10,9 +10,9 @@ import argparse
 import importlib
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from runner import __version__, streams
 from runner.console import LOG_FORMATS, Console, Fields, LogFormat
@@ -24,19 +24,27 @@ from runner.errors import (
     SpecError,
     SyncError,
 )
+from runner.numbers import plural
+from runner.suggest import did_you_mean
 
-EPILOG = """exit codes: 0 all well, 1 a declared check did not hold, 2 usage error or invalid project/spec,
-3 an outside failure stopped the work, 4 internal error (a bug; -v shows the traceback), 130 interrupted"""
+EXIT_CODES = """exit codes: 0 all well, 1 a declared check did not hold, 2 usage error or invalid project or
+  spec, 3 an outside failure stopped the work, 4 internal error (a bug; -v shows the traceback),
+  130 interrupted"""
+DOCUMENTATION = "documentation: README.md and the docs/ folder of infiniti-sync's source"
 
 
 def _formats(parser: argparse.ArgumentParser, *choices: str) -> None:
     parser.add_argument("--format", choices=choices, default="text", help="report format (default: text)")
 
 
-def _tenant_spec(parser: argparse.ArgumentParser) -> None:
+def _tenants(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tenant", action="append", default=[], metavar="T", help="only this tenant (repeatable)"
     )
+
+
+def _tenant_spec(parser: argparse.ArgumentParser) -> None:
+    _tenants(parser)
     parser.add_argument(
         "--spec", action="append", default=[], metavar="S", help="only this spec (repeatable)"
     )
@@ -105,12 +113,24 @@ def _args_approve(p: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how long it waits: 30m, 12h, 2d (default 24h)",
     )
+    _formats(p, "text", "json")
 
 
 def _args_history(p: argparse.ArgumentParser) -> None:
     _tenant_spec(p)
     p.add_argument("--limit", type=int, default=20, metavar="N", help="runs to show (default 20)")
     _formats(p, "text", "json")
+
+
+def _args_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--html", required=True, type=Path, metavar="DIR", help="write the site into DIR")
+    _tenants(p)
+    p.add_argument(
+        "--since",
+        default="30d",
+        metavar="DURATION",
+        help="runs started this long ago or later: 12h, 7d (default 30d)",
+    )
 
 
 def _args_sandbox(p: argparse.ArgumentParser) -> None:
@@ -125,8 +145,27 @@ def _args_demo(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep the demo project in DIR")
 
 
+def _args_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", nargs="?", type=Path, default=Path(), metavar="DIR", help="where (default: here)")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        required=True,
+        metavar="SOURCE",
+        help="the export: a folder of CSV files, one CSV file, or a database URL",
+    )
+    p.add_argument("--tenant", default="school", metavar="T", help="the tenant's name (default school)")
+
+
 def _args_schema(p: argparse.ArgumentParser) -> None:
-    p.add_argument("which", choices=["spec", "project", "tenant"], nargs="?", default="spec")
+    p.add_argument(
+        "which",
+        choices=["spec", "project", "tenant"],
+        nargs="?",
+        default="spec",
+        metavar="KIND",
+        help="spec, project or tenant (default: spec)",
+    )
 
 
 def _args_schedule(p: argparse.ArgumentParser) -> None:
@@ -159,14 +198,92 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "due": ("the jobs whose schedule says they are due; changes nothing", _args_due),
     "approve": ("let the change the last held run found through on the next run, once", _args_approve),
     "history": ("recent runs with outcome and counts", _args_history),
+    "report": ("a static HTML site of every job's health and recent runs; changes nothing", _args_report),
     "sandbox": ("serve a local Infiniti that follows the autoSync contract", _args_sandbox),
     "demo": ("the whole pipeline on the example project against an in-process sandbox", _args_demo),
+    "init": ("a starting project from an export: OneRoster, School Data Sync or another", _args_init),
     "schema": ("print the JSON Schema of a spec, the project file or a tenant file", _args_schema),
     "schedule": (
         "configuration for cron, systemd, Task Scheduler or Kubernetes to run what is due",
         _args_schedule,
     ),
 }
+
+
+# A few real command lines of each command (of infiniti-sync itself: ""), for its --help.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "": (
+        "infiniti-sync demo                          # the whole pipeline on the example project",
+        "infiniti-sync validate && infiniti-sync test",
+        "infiniti-sync plan --out plan/              # the files a run would send; sends nothing",
+        "infiniti-sync run --all",
+        "infiniti-sync COMMAND --help                # the options and examples of one command",
+    ),
+    "validate": (
+        "infiniti-sync validate                      # the project file and every spec",
+        "infiniti-sync validate specs/staff.yaml --strict",
+        "infiniti-sync validate --format github      # annotations in a GitHub Actions job",
+    ),
+    "test": (
+        "infiniti-sync test                          # every spec's tests: cases",
+        "infiniti-sync test specs/students.yaml --junit reports/tests.xml",
+    ),
+    "plan": (
+        "infiniti-sync plan --out plan/              # every tenant and spec, files kept in plan/",
+        "infiniti-sync plan --tenant stmarys --spec staff --format json",
+    ),
+    "run": (
+        "infiniti-sync run --tenant stmarys          # every spec of one tenant",
+        "infiniti-sync run --tenant stmarys --spec staff",
+        "infiniti-sync run --all --due -q            # what a scheduler starts every few minutes",
+        "infiniti-sync run --all --jobs 4 --format json --junit reports/sync.xml",
+    ),
+    "due": (
+        "infiniti-sync due",
+        "infiniti-sync due --at 2026-12-05T16:05:00Z --format json",
+    ),
+    "approve": (
+        "infiniti-sync approve --tenant stmarys --spec staff",
+        "infiniti-sync approve --tenant stmarys --spec staff --for 2d --format json",
+    ),
+    "history": (
+        "infiniti-sync history",
+        "infiniti-sync history --tenant stmarys --spec staff --limit 5 --format json",
+    ),
+    "report": (
+        "infiniti-sync report --html site/                  # every tenant and spec",
+        "infiniti-sync report --html site/ --tenant stmarys --since 7d",
+    ),
+    "sandbox": (
+        "infiniti-sync sandbox                       # the demo's users, https://127.0.0.1:8443",
+        "infiniti-sync sandbox --config sandbox.yaml --port 0 --data .sandbox",
+    ),
+    "demo": (
+        "infiniti-sync demo",
+        "infiniti-sync demo --keep my-project        # keep the example project to start from",
+    ),
+    "init": (
+        "infiniti-sync init my-school --from exports/oneroster/   # a project from a CSV export folder",
+        "infiniti-sync init --from 'postgresql://sync@sms.example.edu/sms' --tenant stmarys",
+    ),
+    "schema": (
+        "infiniti-sync schema spec > schemas/sync-spec.schema.json",
+        "infiniti-sync schema project > schemas/project.schema.json",
+    ),
+    "schedule": (
+        "infiniti-sync schedule cron --every 10",
+        "infiniti-sync schedule systemd --out /etc/systemd/system --user sync",
+        "infiniti-sync schedule kubernetes --shards 4 --image registry.example/infiniti-sync:1 --out k8s/",
+    ),
+}
+
+
+def _epilog(command: str = "") -> str:
+    """The end of a --help: the command's examples (infiniti-sync's own: ""), the exit codes, where the
+    documentation is."""
+    examples = EXAMPLES.get(command, ())
+    parts = ["examples:\n" + "\n".join(f"  {line}" for line in examples)] if examples else []
+    return "\n\n".join([*parts, EXIT_CODES, DOCUMENTATION])
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -209,10 +326,53 @@ class _BadUsage(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse's parser whose usage errors are raised, not written to standard error by argparse."""
+    """argparse's parser whose usage errors are raised, not written to standard error by argparse, and
+    whose refused choices say which one was meant."""
 
     def error(self, message: str) -> NoReturn:
         raise _BadUsage(self.format_usage().rstrip(), f"{self.prog}: error: {message}")
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        if action.choices is None or value in action.choices:
+            return
+        choices = ", ".join(repr(c) for c in action.choices)
+        raise argparse.ArgumentError(
+            action, f"invalid choice: {value!r} (choose from {choices})" + _meant(value, action.choices)
+        )
+
+
+def _meant(word: str, choices: Iterable[str]) -> str:
+    """The hint line naming the choice `word` is a likely typo of, or ""."""
+    guess = did_you_mean(word, choices)
+    return f"\n  hint: did you mean {guess}?" if guess else ""
+
+
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
+def _unrecognized(parser: argparse.ArgumentParser, argv: Sequence[str], bad: _BadUsage) -> _BadUsage:
+    """An "unrecognized arguments" complaint with the usage of the command it was given to and, for a
+    misspelt option (`--sepc`), the option it is a likely typo of."""
+    if _UNRECOGNIZED not in bad.complaint:
+        return bad
+    try:
+        known, unknown = parser.parse_known_args(argv)
+    except _BadUsage:
+        return bad
+    command = _subparsers(parser).get(getattr(known, "command", None) or "", parser)
+    options = [o for action in command._actions for o in action.option_strings if o.startswith("--")]
+    hints = "".join(_meant(arg.split("=", 1)[0], options) for arg in unknown if arg.startswith("--"))
+    return _BadUsage(
+        command.format_usage().rstrip(), f"{command.prog}: error: {_UNRECOGNIZED}{' '.join(unknown)}{hints}"
+    )
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parsers of the commands, by name."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
 
 
 def _log_format(argv: Sequence[str]) -> LogFormat:
@@ -228,14 +388,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="infiniti-sync",
         description="Sync a Student Management System into Concord Infiniti with validated specs.",
-        epilog=EPILOG,
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"infiniti-sync {__version__}")
     _global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (help_text, add_arguments) in COMMANDS.items():
-        command = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        command = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_epilog(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         _global_options(command, suppress=True)
         add_arguments(command)
     return parser
@@ -248,7 +415,7 @@ def _report_error(console: Console, err: SyncError) -> None:
             console.log(problem.severity, "problem", str(problem))
         errors = sum(1 for p in err.problems if p.severity == "error")
         if not console.quiet:
-            console.error(f"{errors} problem{'s' if errors != 1 else ''}; fix them and run again")
+            console.error(f"{plural(errors, 'problem')}; fix them and run again")
         return
     console.error(f"error: {err}", about=Fields(err.where.tenant, err.where.spec))
 
@@ -258,10 +425,12 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     streams.setup()
     console = console or Console()
     parser = build_parser()
+    given = sys.argv[1:] if argv is None else list(argv)
     try:
-        args = parser.parse_args(argv)
-    except _BadUsage as bad:
-        console.log_format = _log_format(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(given)
+    except _BadUsage as refused:
+        bad = _unrecognized(parser, given, refused)
+        console.log_format = _log_format(given)
         text = bad.complaint if console.log_format == "json" else f"{bad.usage}\n{bad.complaint}"
         console.error(text, event="usage")
         return EXIT_USAGE

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 
 from runner import __version__
 from runner.errors import InfinitiError, UsageError, Where
+from runner.numbers import number, plural
 from runner.spec import CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_ATTEMPTS, RETRY_MAX_TIME
 
 if TYPE_CHECKING:
@@ -77,11 +78,20 @@ class Response:
     location: str | None = None
 
 
-class MultipartFile(io.RawIOBase):
-    """A multipart/form-data body with one file part, read from disk as it is sent."""
+Sent = Callable[[int, int], None]
+"""Told, as a request's body goes out, the bytes of it sent so far and its length (equal once it is sent
+whole, when the answer is awaited)."""
 
-    def __init__(self, path: Path, field_name: str = "file", filename: str | None = None):
+
+class MultipartFile(io.RawIOBase):
+    """A multipart/form-data body with one file part, read from disk as it is sent; `sent` is told how
+    far it has gone each time the next part is asked for (what was read before has been sent)."""
+
+    def __init__(
+        self, path: Path, field_name: str = "file", filename: str | None = None, sent: Sent | None = None
+    ):
         super().__init__()
+        self._sent, self._done = sent, 0
         self.boundary = f"infiniti-sync-{uuid.uuid4().hex}"
         name = (filename or path.name).replace('"', "")
         head = (
@@ -103,9 +113,12 @@ class MultipartFile(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         """Fill `buffer` from the parts in order (what http.client calls while sending)."""
+        if self._sent is not None:
+            self._sent(self._done, self.length)
         while self._parts:
             count = self._parts[0].readinto(buffer)
             if count:
+                self._done += count
                 return int(count)
             self._parts.pop(0).close()
         return 0
@@ -132,12 +145,15 @@ class Client:
     jitter: Callable[[], float] = field(default=random.random)
     wall: Callable[[], float] = time.time
 
-    def post(self, endpoint: Endpoint, import_name: str, path: Path, *, where: Where) -> Response:
+    def post(
+        self, endpoint: Endpoint, import_name: str, path: Path, *, where: Where, sent: Sent | None = None
+    ) -> Response:
         """POST the file at `path`, retrying what is safe to retry; InfinitiError when it cannot be done.
 
         An answer with a retryable status that outlasts the retry budget is returned (`gave_up` says why),
         so that the caller reports what Infiniti said. Each attempt (when it started, what happened, how
         long the wait before the next) is a note, in the Response or in the InfinitiError's `notes`.
+        `sent` is told how far the body of each attempt has gone.
         """
         context = tls_context(endpoint.ca_bundle, where)
         started = self.clock()
@@ -148,7 +164,7 @@ class Client:
             at = f"attempt {attempt} at {time.strftime('%H:%M:%SZ', time.gmtime(self.wall()))}"
             try:
                 status, body, headers = self._once(
-                    endpoint, import_name, path, context, self._budget(endpoint, started)
+                    endpoint, import_name, path, context, self._budget(endpoint, started), sent=sent
                 )
             except _Retryable as err:
                 if err.spent:
@@ -217,12 +233,19 @@ class Client:
         return delay, ""
 
     def _once(
-        self, endpoint: Endpoint, import_name: str, path: Path, context: ssl.SSLContext, budget: _Budget
+        self,
+        endpoint: Endpoint,
+        import_name: str,
+        path: Path,
+        context: ssl.SSLContext,
+        budget: _Budget,
+        *,
+        sent: Sent | None,
     ) -> tuple[int, bytes, Mapping[str, str]]:
         """One attempt, ended by its budget: the status, the whole body and the headers of the answer."""
         from runner.deadline import Attempt
 
-        body = MultipartFile(path)
+        body = MultipartFile(path, sent=sent)
         try:
             with Attempt(budget.seconds).running() as attempt:
                 response = self._request(endpoint, import_name, body, attempt, budget, context=context)
@@ -349,15 +372,16 @@ def _cut_off(response: urllib3.BaseHTTPResponse, kept: int, err: Exception, endp
     got = max(response.tell(), kept + len(partial))
     if isinstance(err, ReadTimeoutError):
         return (
-            f"the answer stopped after {got:,} bytes: nothing more within timeout.read, "
+            f"the answer stopped after {number(got)} bytes: nothing more within timeout.read, "
             f"{endpoint.read_timeout:g} s"
         )
     length = response.headers.get("Content-Length", "")
     if length.isdigit():
-        return f"the answer was cut off: {got:,} of its {int(length):,} bytes arrived"
+        return f"the answer was cut off: {number(got)} of its {number(int(length))} bytes arrived"
     if "chunked" in response.headers.get("Transfer-Encoding", "").lower():
-        return f"the answer was cut off: its chunked body stopped after {got:,} bytes, before the last chunk"
-    return f"the answer was cut off after {got:,} bytes: {_reason(err)}"
+        stopped = f"its chunked body stopped after {number(got)} bytes"
+        return f"the answer was cut off: {stopped}, before the last chunk"
+    return f"the answer was cut off after {number(got)} bytes: {_reason(err)}"
 
 
 def _discard(response: urllib3.BaseHTTPResponse) -> None:
@@ -414,7 +438,7 @@ class _Retryable(Exception):
 def _gave_up(attempts: int, why: str) -> str:
     if why == "retries.attempts is 0":
         return "no retries: retries.attempts is 0"
-    return f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {why}"
+    return f"gave up after {plural(attempts, 'attempt')}: {why}"
 
 
 REACH_HINT = "check the tenant's url, and that this machine can reach it (firewall, proxy)"

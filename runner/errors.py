@@ -26,6 +26,17 @@ EXIT_USAGE = 2
 EXIT_OUTSIDE = 3
 EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
+# What each exit code means, the same for every command (the documentation's table of exit codes).
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "all well",
+    EXIT_CHECK: "a declared check did not hold: a pre-check, a guard (`min_rows`, `max_change`), an "
+    "expectation; `approve` found no held run to approve",
+    EXIT_USAGE: "usage error, or an invalid project file or spec",
+    EXIT_OUTSIDE: "an outside failure stopped the work (source unreachable, credentials refused, TLS, "
+    "network, server error, lock held); nothing was recorded as synced",
+    EXIT_INTERNAL: "internal error: a bug (a short message; `-v` shows the traceback)",
+    EXIT_INTERRUPTED: "interrupted",
+}
 
 Severity = Literal["error", "warning"]
 
@@ -83,6 +94,10 @@ class SyncError(Exception):
         place = str(self.where)
         text = f"{place}: {self.message}" if place else self.message
         return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+    def to_json(self) -> dict[str, int | str]:
+        """The error as the JSON reports give it: its exit code and its message (hint included)."""
+        return {"exit_code": self.exit_code, "message": str(self)}
 
     def at(self, where: Where) -> SyncError:
         """Fill in the parts of `where` this error does not know yet, and return it."""

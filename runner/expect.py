@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runner.answer import Answer
+from runner.numbers import number, plural
 from runner.spec import COUNTS, DEFAULT_FAILED, DEFAULT_SUCCESS, CountExpectation, Expect
 
 
@@ -24,18 +25,18 @@ def _count(name: str, want: CountExpectation, got: int | None, sent: int, answer
     if got is None:
         return f"{name}: expected {want}, but the answer's summary gives no {name} count ({answer.summary!r})"
     if want.rows_sent and got != sent:
-        return f"{name}: expected rows_sent ({sent}), got {got}"
+        return f"{name}: expected rows_sent ({number(sent)}), got {number(got)}"
     if want.exact is not None and got != want.exact:
-        return f"{name}: expected {want.exact}, got {got}"
+        return f"{name}: expected {number(want.exact)}, got {number(got)}"
     if want.min is not None and got < want.min.of(sent):
-        return f"{name}: expected at least {want.min}{_of(want.min.percent, sent)}, got {got}"
+        return f"{name}: expected at least {want.min}{_of(want.min.percent, sent)}, got {number(got)}"
     if want.max is not None and got > want.max.of(sent):
-        return f"{name}: expected at most {want.max}{_of(want.max.percent, sent)}, got {got}"
+        return f"{name}: expected at most {want.max}{_of(want.max.percent, sent)}, got {number(got)}"
     return None
 
 
 def _of(percent: bool, sent: int) -> str:
-    return f" of {sent} rows sent" if percent else ""
+    return f" of {plural(sent, 'row')} sent" if percent else ""
 
 
 def unmet(expect: Expect, answer: Answer, sent: int, failed: Sequence[FailedRow]) -> list[str]:
@@ -73,8 +74,8 @@ def _default_failed(answer: Answer, sent: int, tolerated: int) -> str | None:
         return _count("failed", DEFAULT_FAILED, got, sent, answer)
     if got <= tolerated:
         return None
-    rows = "row" if tolerated == 1 else "rows"
-    return f"failed: expected 0 besides the {tolerated} {rows} tolerated by failures.allow, got {got}"
+    besides = f"besides the {plural(tolerated, 'row')} tolerated by failures.allow"
+    return f"failed: expected 0 {besides}, got {number(got)}"
 
 
 def _refused(expect: Expect, failed: Sequence[FailedRow]) -> str | None:
@@ -82,5 +83,5 @@ def _refused(expect: Expect, failed: Sequence[FailedRow]) -> str | None:
     refused = [f for f in failed if not f.tolerated]
     if expect.allow is None or not refused:
         return None
-    rows = "row" if len(refused) == 1 else "rows"
-    return f"failures: {len(refused)} failed {rows} not tolerated by failures.allow: {expect.allow.pattern}"
+    rows = plural(len(refused), "failed row")
+    return f"failures: {rows} not tolerated by failures.allow: {expect.allow.pattern}"

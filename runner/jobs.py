@@ -44,5 +44,21 @@ def select(project: Project, tenants: Sequence[str] = (), specs: Sequence[str] =
         Job(tenant, project.specs[s]) for tenant in chosen for s in tenant.specs if not specs or s in specs
     ]
     if not jobs:
-        raise UsageError("no tenant runs the chosen specs: nothing to do")
+        raise _not_run(chosen, specs)
     return jobs
+
+
+def _not_run(tenants: Sequence[Tenant], specs: Sequence[str]) -> UsageError:
+    """Why the chosen tenants run none of the chosen specs: what each runs, and where to add one."""
+    if not specs:
+        return UsageError("no tenant runs the chosen specs: nothing to do")
+    wanted = list(dict.fromkeys(specs))
+    named = ("spec " if len(wanted) == 1 else "specs ") + ", ".join(repr(s) for s in wanted)
+    runs = "; ".join(f"{t.name} runs {', '.join(t.specs) or 'none'}" for t in tenants)
+    first = tenants[0]
+    where = f" ({first.specs_at})" if first.specs_at else ""
+    listed = ", ".join(dict.fromkeys([*first.specs, *wanted]))
+    return UsageError(
+        f"no tenant chosen runs {named} ({runs}): nothing to do",
+        hint=f"to run it, add it to a tenant's specs:, as in tenant {first.name}{where}: specs: [{listed}]",
+    )

@@ -1,11 +1,11 @@
 """Prometheus metrics of the runs: `run --metrics-file PATH` writes them for node_exporter's textfile
 collector, and `metrics: {pushgateway: URL}` in the project file pushes them to a Pushgateway.
 
-Both hold the whole picture, read from the state store in one query after the jobs ran: the last recorded
-run of every job of the project (of the shard, with --shard) that has one, not only the jobs this invocation
-ran. A collector shows only what the last write held, and with `run --due` most invocations run few jobs or
-none; a job skipped under its lock is not a run, and a job removed from the project drops out. Every gauge
-has the labels `tenant` and `spec`:
+Both hold the whole picture, read in one query after the jobs ran, from the state store the run has open
+(never opened a second time): the last recorded run of every job of the project (of the shard, with
+--shard) that has one, not only the jobs this invocation ran. A collector shows only what the last write
+held, and with `run --due` most invocations run few jobs or none; a job skipped under its lock is not a
+run, and a job removed from the project drops out. Every gauge has the labels `tenant` and `spec`:
 
     infiniti_sync_last_run_timestamp_seconds        when the last run started (Unix seconds)
     infiniti_sync_last_run_outcome{outcome=...}     1 for its outcome, 0 for the others (ok, held, failed,
@@ -19,20 +19,24 @@ has the labels `tenant` and `spec`:
 
 The file is replaced atomically (a temporary file in its folder, then a rename), so a collector never reads
 half of one; it cannot be written: exit 3, after the report. A Pushgateway that cannot take the metrics is
-reported and never changes the exit code. The `prometheus-client` library is an optional extra, imported
-only here.
+reported and never changes the exit code. An https:// Pushgateway's certificate is verified as every other
+TLS connection's is: against the system's CAs, or those of `metrics: {ca_bundle: PATH}`. The
+`prometheus-client` library is an optional extra, imported only here.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
-from collections.abc import Callable, Mapping
+import ssl
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit, urlunsplit
+from urllib.request import HTTPSHandler, Request, build_opener
 
 from runner import due, jobs
 from runner.atomic import replace_file
@@ -85,6 +89,14 @@ _GAUGES: tuple[tuple[str, str, Callable[[LastRun], float | None]], ...] = (
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What the metrics show, read from the state: the last run of each job; or why it could not be read."""
+
+    last_runs: Mapping[Job, LastRun]
+    error: SyncError | None = None
+
+
+@dataclass(frozen=True)
 class Publisher:
     """Where this invocation's metrics go: a file, a Pushgateway (its address read), or both."""
 
@@ -92,6 +104,7 @@ class Publisher:
     shard: tuple[int, int] | None
     file: Path | None
     pushgateway: str | None
+    context: ssl.SSLContext | None = None  # verifying the Pushgateway's certificate: metrics.ca_bundle's CAs
 
     @classmethod
     def prepare(
@@ -114,42 +127,41 @@ class Publisher:
                 f"--metrics-file {file}: the folder {file.parent} does not exist",
                 hint="name a file in a folder that exists: node_exporter's --collector.textfile.directory",
             )
-        address = None if project.pushgateway is None else _address(project.pushgateway, environ)
-        return cls(project, shard, file, address)
+        if project.pushgateway is None:
+            return cls(project, shard, file, None)
+        address = _address(project.pushgateway, environ)
+        return cls(project, shard, file, address, _context(project.pushgateway_ca_bundle))
 
-    def publish(self, console: Console, environ: Mapping[str, str]) -> int:
-        """Write and push the metrics; EXIT_OUTSIDE when the file was asked for and is not written."""
+    def read(self, state: StateStore) -> Reading:
+        """The last run of each job of the project (of the shard) that has one, in the project's order, read
+        in one query from the store the run has open, after its jobs ran (never a second open)."""
+        every = jobs.select(self.project)
+        if self.shard is not None:
+            every = due.in_shard(every, *self.shard)
         try:
-            registry = registry_of(self._last_runs(environ))
+            found = state.last_runs()
         except SyncError as err:
-            console.error(f"error: no metrics: {err}", event="metrics")
+            return Reading({}, err)
+        named = ((job.tenant.name, job.spec.name) for job in every)
+        return Reading({key: found[key] for key in named if key in found})
+
+    def publish(self, reading: Reading, console: Console) -> int:
+        """Write and push the metrics read; EXIT_OUTSIDE when the file was asked for and is not written."""
+        if reading.error is not None:
+            console.error(f"error: no metrics: {reading.error}", event="metrics")
             return EXIT_OUTSIDE if self.file is not None else EXIT_OK
+        registry = registry_of(reading.last_runs)
         code = EXIT_OK if self.file is None else _write(self.file, registry, console)
         if self.pushgateway is not None:
             self._push(registry, console)
         return code
 
-    def _last_runs(self, environ: Mapping[str, str]) -> dict[Job, LastRun]:
-        """The last run of each job of the project (of the shard) that has one, in the project's order."""
-        every = jobs.select(self.project)
-        if self.shard is not None:
-            every = due.in_shard(every, *self.shard)
-        state = StateStore.open_existing(self.project.state, environ=environ)
-        if state is None:
-            return {}
-        try:
-            found = state.last_runs()
-        finally:
-            state.close()
-        named = ((job.tenant.name, job.spec.name) for job in every)
-        return {key: found[key] for key in named if key in found}
-
     def _push(self, registry: CollectorRegistry, console: Console) -> None:
         """PUT the metrics to the Pushgateway (replacing its group's); a failure is a message only."""
         from prometheus_client import push_to_gateway
 
-        assert self.pushgateway is not None
-        gateway, handler = _gateway(self.pushgateway)
+        assert self.pushgateway is not None and self.context is not None
+        gateway, handler = _gateway(self.pushgateway, self.context)
         grouping = {} if self.shard is None else {"shard": f"{self.shard[0]}/{self.shard[1]}"}
         try:
             push_to_gateway(gateway, JOB, registry, grouping, timeout=PUSH_TIMEOUT, handler=handler)
@@ -202,30 +214,54 @@ def _address(pushgateway: str | Secret, environ: Mapping[str, str]) -> str:
     """The Pushgateway's address, read from its secret and checked as validate checks a written one."""
     if not isinstance(pushgateway, Secret):
         return pushgateway
-    what = f"metrics.pushgateway ({pushgateway})"
-    address = remember_url(resolve(pushgateway, environ, what=what, mask=False))
+    address = remember_url(resolve(pushgateway, environ, what="metrics.pushgateway", mask=False))
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(
-            f"{what}: not an http:// or https:// address",
+            f"{pushgateway.named('metrics.pushgateway')}: not an http:// or https:// address",
             hint=f"fix the value of {pushgateway}, for example http://pushgateway.monitoring:9091",
         )
     return address
 
 
-def _gateway(address: str) -> tuple[str, Callable[..., Callable[[], None]]]:
-    """The address without its user information, and the handler that sends it as HTTP Basic auth."""
-    from prometheus_client.exposition import basic_auth_handler, default_handler
+def _context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """The verifying TLS context of an https:// Pushgateway: metrics.ca_bundle's CAs, else the system's
+    (made as every other TLS connection's is, runner.client)."""
+    from runner.client import tls_context
 
+    try:
+        return tls_context(ca_bundle)
+    except UsageError as err:
+        raise UsageError(
+            f"metrics.{err.message}",
+            hint="give the PEM file of the CA that signed the Pushgateway's certificate, relative to the "
+            "project file",
+        ) from err
+
+
+def _gateway(address: str, context: ssl.SSLContext) -> tuple[str, Callable[..., Callable[[], None]]]:
+    """The address without its user information, and the handler that sends to it: over TLS verified with
+    `context`, and with the user information as HTTP Basic auth."""
     parts = urlsplit(address)
-    if parts.username is None:
-        return address, default_handler
-    user, password = parts.username, parts.password or ""
-    remember_basic(user, password)
-    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    authorization = None
+    bare = address
+    if parts.username is not None:
+        user, password = parts.username, parts.password or ""
+        remember_basic(user, password)
+        authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
-    def handler(url: str, method: str, timeout: float | None, headers: Any, data: bytes) -> Any:
-        return basic_auth_handler(url, method, timeout, headers, data, user, password)
+    def handler(
+        url: str, method: str, timeout: float | None, headers: Sequence[tuple[str, str]], data: bytes
+    ) -> Callable[[], None]:
+        def send() -> None:
+            request = Request(url, data=data, method=method)  # noqa: S310 (http:// or https://, checked)
+            for name, value in [*headers, *([("Authorization", authorization)] if authorization else [])]:
+                request.add_header(name, value)
+            with build_opener(HTTPSHandler(context=context)).open(request, timeout=timeout):
+                pass  # an answer of 400 or more is an HTTPError
+
+        return send
 
     return bare, handler
 
@@ -234,6 +270,11 @@ def _reason(err: Exception) -> str:
     """Why a push failed, in a few words."""
     if isinstance(err, HTTPError):
         return f"HTTP {err.code} {err.reason}"
+    if isinstance(err, URLError) and isinstance(err.reason, ssl.SSLCertVerificationError):
+        return (
+            f"TLS: the Pushgateway's certificate was not verified ({err.reason.verify_message}); a "
+            "certificate from a private CA goes in metrics.ca_bundle"
+        )
     if isinstance(err, URLError):
         return str(err.reason)
     return str(err) or type(err).__name__

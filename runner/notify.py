@@ -6,9 +6,16 @@ file, and in a tenant for that tenant's jobs alone, besides the project's).
          end(results, state)  -> each destination: one digest of the jobs it hears of that meet its `on`
                                  (nothing when none does); each ping: URL when every job is ok, else URL/fail
 
-A job is `recovered` when it is ok and the run of it before this one (read from the state) was not. Results
-come back to the parent process under `run --jobs N`, so only the parent notifies; a job skipped under its
-lock (`run --due`) is not told.
+A job is `recovered` when it is ok and the run of it before this one was not: the last run of every job is
+read from the state in one query before the jobs run (`begin`), whatever their number, and only when some
+destination listens for `recovered`. Results come back to the parent process under `run --jobs N`, so only
+the parent notifies; a job skipped under its lock (`run --due`) is not told.
+
+A digest is bounded, however many jobs it tells of: it lists the first jobs in full (at most LISTED, and no
+more than fit in TEXT_BYTES of text and a webhook body of BODY_BYTES), then one line counting the others by
+outcome; its subject counts every job. A listed job's paragraph is cut at JOB_BYTES, and in its entry of
+the webhook's `runs` each list (findings, failed rows, notes) holds its first ENTRIES and each text at most
+JOB_BYTES / 2 characters (the run's report.json has them all).
 
 Delivery is best effort and bounded: each message is tried ATTEMPTS times, each attempt ended by its own
 deadline (runner/deadline.py for HTTP, socket timeouts for SMTP); one that still fails is an error on
@@ -21,14 +28,16 @@ from __future__ import annotations
 import json
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runner.console import Console, one_line
 from runner.errors import SyncError
 from runner.jobs import Job
+from runner.numbers import number
 from runner.report import run_line
 from runner.secrets import redact, resolve
 from runner.spec import Email, Notify, Project, Secret
@@ -47,6 +56,12 @@ CONNECT_TIMEOUT = 5.0  # seconds to connect, per attempt
 ATTEMPT_TIMEOUT = 15.0  # seconds one attempt may take in all (HTTP); each wait of an SMTP exchange (e-mail)
 NOT_OK = ("failed", "held", "error")
 USER_AGENT = "infiniti-sync-notify"
+LISTED = 20  # jobs a digest lists in full at most; the others are counted in its last line
+TEXT_BYTES = 12_000  # a digest's text at most, in UTF-8: the e-mail's body, the webhook's `text`
+BODY_BYTES = 27_000  # a webhook's JSON body at most (Microsoft Teams refuses one over 28 KB)
+JOB_BYTES = 2_000  # one listed job's paragraph at most; a longer one is cut
+ENTRIES = 10  # a listed run's findings, failed rows and notes in the webhook's `runs`, at most each
+CUT = " ... (cut here: the run's report.json in its archive has it all)"
 
 
 class DeliveryError(Exception):
@@ -97,10 +112,16 @@ class Told:
             lines += [f"  failed: {f}" for f in self.result.planned.failures]
         lines += [f"  unmet: {u}" for u in self.result.unmet]
         if failed := len(self.result.failed_rows):
-            lines.append(f"  failed rows: {failed}")
+            lines.append(f"  failed rows: {number(failed)}")
         if self.result.archive is not None:
             lines.append(f"  archive: {self.result.archive}")
-        return "\n".join(lines)
+        return _cut("\n".join(lines), JOB_BYTES)
+
+    def run(self) -> dict[str, Any]:
+        """The job as the webhook's `runs` list it: `run --format json`'s fields, each list (findings,
+        failed rows, notes) cut to its first ENTRIES and each text to JOB_BYTES / 2 characters."""
+        shortened: dict[str, Any] = _short(self.result.to_json())
+        return shortened
 
 
 def digest_subject(told: Sequence[Told]) -> str:
@@ -119,9 +140,73 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def digest_text(told: Sequence[Told]) -> str:
-    """The digest as text: its subject line, then a paragraph per job."""
-    return "\n".join([digest_subject(told), "", *(t.line() for t in told)])
+@dataclass(frozen=True)
+class Digest:
+    """One destination's digest, redacted: its subject (counting every job told), its text and the runs it
+    lists in full (the first jobs, as many as the bounds allow), and how many jobs it only counts."""
+
+    subject: str
+    text: str
+    runs: list[dict[str, Any]]
+    unlisted: int
+
+    @classmethod
+    def of(cls, told: Sequence[Told]) -> Digest:
+        """The digest of `told`: the longest prefix of at most LISTED jobs whose text and body fit."""
+        subject = redact(digest_subject(told))
+        paragraphs: list[str] = []
+        runs: list[dict[str, Any]] = []
+        best = cls(subject, _text(subject, [], told), [], len(told))
+        for t in told[:LISTED]:
+            paragraphs.append(redact(t.line()))
+            runs.append(json.loads(redact(json.dumps(t.run(), ensure_ascii=False))))
+            fits = cls(subject, _text(subject, paragraphs, told), list(runs), len(told) - len(runs))
+            if len(fits.text.encode()) > TEXT_BYTES or len(fits.body()) > BODY_BYTES:
+                break
+            best = fits
+        return best
+
+    def body(self) -> bytes:
+        """The webhook's JSON body."""
+        data = {"text": self.text, "runs": self.runs, "unlisted": self.unlisted}
+        return json.dumps(data, ensure_ascii=False).encode()
+
+
+def _text(subject: str, paragraphs: Sequence[str], told: Sequence[Told]) -> str:
+    """The digest as text: its subject line, a paragraph per listed job, then the others counted."""
+    rest = told[len(paragraphs) :]
+    tail = [_unlisted(rest)] if rest else []
+    return "\n".join([subject, "", *paragraphs, *tail])
+
+
+def _unlisted(rest: Sequence[Told]) -> str:
+    """`and 4980 more jobs not listed here: 4000 failed, 980 error; infiniti-sync history lists them`."""
+    counts = Counter(t.how for t in rest)
+    each = ", ".join(f"{counts[how]} {how}" for how in (*NOT_OK, "recovered") if counts[how])
+    more = _count(len(rest), "more job", "more jobs")
+    return f"and {more} not listed here: {each}; infiniti-sync history lists them"
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` in at most `limit` bytes of UTF-8: whole lines while they fit, then a line saying it was cut."""
+    if len(text.encode()) <= limit:
+        return text
+    room = limit - len(CUT.encode()) - 2
+    kept = text.encode()[:room].decode(errors="ignore")
+    if "\n" in kept:
+        kept = kept.rsplit("\n", 1)[0]
+    return f"{kept}\n {CUT}"
+
+
+def _short(value: Any) -> Any:
+    """A run's JSON value with each list cut to its first ENTRIES and each text to JOB_BYTES / 2."""
+    if isinstance(value, str) and len(value) > JOB_BYTES // 2:
+        return value[: JOB_BYTES // 2 - len(CUT)] + CUT
+    if isinstance(value, list):
+        return [_short(v) for v in value[:ENTRIES]]
+    if isinstance(value, dict):
+        return {k: _short(v) for k, v in value.items()}
+    return value
 
 
 class Notifier:
@@ -143,45 +228,46 @@ class Notifier:
         self.sleep = sleep
         self.started: list[Audience] = []  # the audiences whose ping heard /start
         self.undelivered: list[str] = []  # what could not be delivered, one line each, for the run's report
+        self.before: dict[tuple[str, str], str] = {}  # each job's last outcome before the jobs ran
 
-    def begin(self, jobs: Sequence[Job]) -> None:
-        """Ping URL/start of the project's ping, and of each tenant's with a job among `jobs`."""
+    def begin(self, jobs: Sequence[Job], state: StateStore) -> None:
+        """Ping URL/start of the project's ping, and of each tenant's with a job among `jobs`; when a
+        destination listens for `recovered`, read the last run of every job, in one query."""
         tenants = {job.tenant.name for job in jobs}
         for audience in self.audiences:
             if audience.tenant is None or audience.tenant in tenants:
                 self.started.append(audience)
                 if audience.notify.ping is not None:
                     self._deliver(audience, "ping", partial(self._ping, audience, "/start"))
+        if any("recovered" in a.notify.on for a in self.started):
+            self.before = self._before(state)
 
-    def end(self, results: Sequence[JobResult], state: StateStore) -> None:
+    def end(self, results: Sequence[JobResult]) -> None:
         """Send each audience its digest of the jobs in `results` that meet its `on`, and end its ping."""
         ran = [r for r in results if r.outcome != "skipped"]
-        before = self._before(ran, state) if any("recovered" in a.notify.on for a in self.started) else {}
         for audience in self.started:
             mine = [r for r in ran if audience.hears(r.job.tenant.name)]
-            told = [t for r in mine if (t := _told(r, audience.notify.on, before.get(r.name)))]
-            if told and audience.notify.webhook is not None:
-                self._deliver(audience, "webhook", partial(self._webhook, audience, told))
-            if told and audience.notify.email is not None:
-                self._deliver(audience, "e-mail", partial(self._email, audience, told))
+            told = [t for r in mine if (t := _told(r, audience.notify.on, self._outcome_before(r)))]
+            digest = Digest.of(told) if told else None
+            if digest is not None and audience.notify.webhook is not None:
+                self._deliver(audience, "webhook", partial(self._webhook, audience, digest))
+            if digest is not None and audience.notify.email is not None:
+                self._deliver(audience, "e-mail", partial(self._email, audience, digest))
             if audience.notify.ping is not None:
                 tail = "" if all(r.outcome == "ok" for r in mine) else "/fail"
                 self._deliver(audience, "ping", partial(self._ping, audience, tail))
 
-    def _before(self, ran: Sequence[JobResult], state: StateStore) -> dict[str, str]:
-        """The outcome of the run before this one of each ok job (by job name), where there was one."""
-        found: dict[str, str] = {}
-        for result in ran:
-            if result.outcome != "ok":
-                continue
-            try:
-                records = state.history([result.job.tenant.name], [result.job.spec.name], limit=2)
-            except SyncError as err:
-                self.console.error(f"notify: cannot tell whether {result.name} recovered: {err}")
-                continue
-            if len(records) == 2:
-                found[result.name] = records[1].outcome
-        return found
+    def _before(self, state: StateStore) -> dict[tuple[str, str], str]:
+        """The outcome of the last recorded run of every job, by (tenant, spec), in one query (none when the
+        store cannot tell: then no job is `recovered`, and standard error says why)."""
+        try:
+            return {job: last.outcome for job, (last, _) in state.last_runs().items()}
+        except SyncError as err:
+            self.console.error(f"notify: cannot tell which jobs recovered: {err}")
+            return {}
+
+    def _outcome_before(self, result: JobResult) -> str | None:
+        return self.before.get((result.job.tenant.name, result.job.spec.name))
 
     # --- delivery ---------------------------------------------------------------------------------
 
@@ -213,11 +299,10 @@ class Notifier:
         url = self._address(audience, "ping", audience.notify.ping).rstrip("/") + tail
         self._post(audience, url, b"", "text/plain")
 
-    def _webhook(self, audience: Audience, told: Sequence[Told]) -> None:
+    def _webhook(self, audience: Audience, digest: Digest) -> None:
         assert audience.notify.webhook is not None
         url = self._address(audience, "webhook", audience.notify.webhook)
-        body = {"text": digest_text(told), "runs": [t.result.to_json() for t in told]}
-        self._post(audience, url, redact(json.dumps(body, ensure_ascii=False)).encode(), "application/json")
+        self._post(audience, url, digest.body(), "application/json")
 
     def _post(self, audience: Audience, url: str, body: bytes, content_type: str) -> None:
         """POST `body` to `url` within one attempt's deadline; DeliveryError unless it answers 2xx."""
@@ -254,7 +339,7 @@ class Notifier:
             self._pool = urllib3.PoolManager()
         return self._pool
 
-    def _email(self, audience: Audience, told: Sequence[Told]) -> None:
+    def _email(self, audience: Audience, digest: Digest) -> None:
         """Mail the digest through the audience's SMTP server; DeliveryError when it cannot."""
         import smtplib
         from email.message import EmailMessage
@@ -265,12 +350,12 @@ class Notifier:
         server = audience.notify.email
         assert server is not None
         message = EmailMessage()
-        message["Subject"] = redact(digest_subject(told))
+        message["Subject"] = digest.subject
         message["From"] = server.sender
         message["To"] = ", ".join(server.to)
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=server.sender.rpartition("@")[2])
-        message.set_content(redact(digest_text(told)))
+        message.set_content(digest.text)
         context = tls_context(audience.notify.ca_bundle) if server.tls or server.starttls else None
         password = self._password(audience, server)
         try:
@@ -332,11 +417,14 @@ def _reason(err: BaseException) -> str:
 
 
 def _cause(err: BaseException) -> BaseException:
-    """The operating system's error (OSError, TLS and timeouts included) that caused `err`, else `err`."""
+    """The operating system's error (OSError, TLS and timeouts included) that caused `err`, else `err`.
+    smtplib's own errors are OSErrors too: the one that caused them is looked for (a timeout, say)."""
+    import smtplib
+
     seen: BaseException | None = err
     for _ in range(10):  # a chain is short; a cycle must not hang the run
-        if seen is None or isinstance(seen, OSError):
+        if seen is None or (isinstance(seen, OSError) and not isinstance(seen, smtplib.SMTPException)):
             break
         reason = getattr(seen, "reason", None)
         seen = reason if isinstance(reason, BaseException) else seen.__cause__ or seen.__context__
-    return seen if isinstance(seen, OSError) else err
+    return seen if isinstance(seen, OSError) and not isinstance(seen, smtplib.SMTPException) else err

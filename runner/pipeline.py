@@ -15,6 +15,7 @@ from runner.changes import Known
 from runner.console import Console, Progress
 from runner.errors import Where
 from runner.jobs import Job
+from runner.numbers import plural
 from runner.plan import Planned, build
 from runner.source import open_source
 
@@ -35,8 +36,14 @@ def plan_job(
     tenant, spec = job.tenant, job.spec
     where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
     connection = tenant.connections[spec.source.connection]
-    source = open_source(connection, environ=environ, root=root, where=where)
     progress = Progress(console)
+    source = open_source(
+        connection,
+        environ=environ,
+        root=root,
+        where=where,
+        loading=lambda name, n: _loading(progress, job, name, n),
+    )
     try:
         return build(
             spec,
@@ -46,7 +53,23 @@ def plan_job(
             known=known,
             incremental=spec.mode == "incremental" and not full,
             keep_lists=keep_lists,
-            progress=lambda n: progress.update(f"{job.name}: {n:,} rows read"),
+            progress=lambda n: _reading(progress, job, n),
         )
     finally:
         progress.done()
+
+
+def _loading(progress: Progress, job: Job, name: str, records: int) -> None:
+    """The status while a CSV file of the source loads (a phase of its own as each file starts)."""
+    if records:
+        progress.update(f"{job.name}: loading {name}: {plural(records, 'row')}")
+    else:
+        progress.update(f"{job.name}: loading {name}", force=True)
+
+
+def _reading(progress: Progress, job: Job, rows: int) -> None:
+    """The status while the query's rows are rendered and checked (a phase of its own as they start)."""
+    if rows:
+        progress.update(f"{job.name}: {plural(rows, 'row')} read")
+    else:
+        progress.update(f"{job.name}: reading the rows", force=True)

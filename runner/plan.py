@@ -25,9 +25,10 @@ from typing import Any
 from runner.changes import Changes, Classifier, Known, compare_users, hold, user_hash
 from runner.csvfile import ImportFile
 from runner.errors import QueryError, Where
+from runner.numbers import number, plural
 from runner.precheck import Finding, LineChecks, SeenHashes
 from runner.render import Context, Renderer, RowError, render_params
-from runner.source import Source
+from runner.source import Rows, Source
 from runner.spec import Spec, Tenant
 
 PREVIEW_LINES = 5
@@ -70,14 +71,15 @@ def context_of(spec: Spec, tenant: Tenant, vars: Mapping[str, Any] | None = None
     return Context.of(spec, tenant.vars if vars is None else vars, tenant.context())
 
 
-def _identity(columns: Sequence[str], spec: Spec, where: Where) -> Callable[[Sequence[Any]], str]:
+def _identity(rows: Rows, spec: Spec, where: Where) -> Callable[[Sequence[Any]], str]:
+    columns = rows.columns
     names = spec.source.id_columns or columns[:1]
     missing = [n for n in names if n not in columns]
     if missing:
         raise QueryError(
-            f"source.id names {missing[0]!r}, which the query does not return",
+            f"source.id names {missing[0]!r}, which is not among the columns {rows.origin}",
             where=where,
-            hint=f"the query returns: {', '.join(columns)}",
+            hint=f"{rows.origin}: {', '.join(columns)}",
         )
     positions = [(name, columns.index(name)) for name in names]
     return lambda row: ", ".join(f"{name}={row[i]}" for name, i in positions)
@@ -153,7 +155,10 @@ class _Writer:
 
     def run(self, rows: Any, progress: Progress | None) -> None:
         """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
-        (incremental mode) is classified and never written."""
+        (incremental mode) is classified and never written. `progress` is told 0 first, then the rows
+        read every 10,000."""
+        if progress is not None:
+            progress(0)
         render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
         ok = checks.fast(self.renderer.constant_cells)
         key, lines = self.key, self.source_rows
@@ -241,7 +246,7 @@ class _Writer:
         user, named = key.split(_KEY_SEPARATOR, 1)[0], self._named(key)
         if policy == "error":
             self.findings += [
-                Finding(r, "duplicate", f"{named} is on {len(rows)} rows: {listed}", username=user)
+                Finding(r, "duplicate", f"{named} is on {plural(len(rows), 'row')}: {listed}", username=user)
                 for r in rows
             ]
             return at
@@ -342,8 +347,8 @@ def build(
         source.query(spec.source.query, params) as rows,
         ImportFile(path, spec.header) as out,
     ):
-        renderer = Renderer(spec, rows.columns, context, where=where)
-        identity = _identity(rows.columns, spec, where)
+        renderer = Renderer(spec, rows.columns, context, where=where, origin=rows.origin)
+        identity = _identity(rows, spec, where)
         writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier)
         writer.run(rows, progress)
         writer.duplicates()
@@ -388,7 +393,7 @@ def _guards(
     holds, failures = [], []
     if checks.min_rows is not None and lines < checks.min_rows:
         holds.append(
-            f"{lines} rows is fewer than checks.min_rows ({checks.min_rows}); "
+            f"{plural(lines, 'row')} is fewer than checks.min_rows ({number(checks.min_rows)}); "
             "is the export complete? Nothing is sent until it is, or until infiniti-sync approve lets it "
             "through (or --force)"
         )
@@ -396,7 +401,7 @@ def _guards(
     allowed = checks.max_invalid.of(considered)
     if invalid > allowed:
         failures.append(
-            f"{invalid} row{'s' if invalid != 1 else ''} failed the pre-checks and "
+            f"{plural(invalid, 'row')} failed the pre-checks and "
             f"{'were' if invalid != 1 else 'was'} left out; checks.max_invalid allows {checks.max_invalid}"
         )
     return holds, failures

@@ -21,6 +21,7 @@ from typing import Any
 
 from runner.bounds import MAX_CELL
 from runner.contract import is_boolean, is_email
+from runner.numbers import number
 from runner.spec import GROUP_COLUMNS, Spec
 
 
@@ -125,7 +126,11 @@ class LineChecks:
         for column, value in zip(self.header, cells, strict=True):
             if len(value) > MAX_CELL:
                 found.append(
-                    ("text", f"{column} is {len(value):,} characters long; a cell holds at most {MAX_CELL:,}")
+                    (
+                        "text",
+                        f"{column} is {number(len(value))} characters long; a cell holds at most "
+                        f"{number(MAX_CELL)}",
+                    )
                 )
             elif "\x00" in value:
                 found.append(

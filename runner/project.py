@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from runner.spec import (
     Tenant,
     frozen,
 )
-from runner.yamlfile import Document, json_path
+from runner.yamlfile import Document, JsonPath, json_path
 from runner.yamlfile import load as load_yaml
 
 PROJECT_FILE = "infiniti-sync.yaml"
@@ -167,60 +168,88 @@ def build(files: Files) -> Project:
     assert files.project is not None
     data: dict[str, Any] = {**DEFAULTS, **files.project.data}
     root = files.project.path.parent
+    top = _In(root, files.project)
     specs = {files.spec_name(doc): build_spec(doc, files.spec_name(doc)) for doc in files.specs}
-    tenants = {name: _tenant(name, raw, root) for name, raw in files.tenants().items()}
+    tenants = {
+        name: _tenant(name, raw, _In(root, *files.tenant_at(name))) for name, raw in files.tenants().items()
+    }
+    metrics: dict[str, Any] = data.get("metrics", {})
     return Project(
         path=files.project.path,
         specs_dir=root / data["specs"],
-        state=_state(data["state"], root),
+        state=_state(data["state"], top / "state"),
         archive=None if data["archive"] is False else root / data["archive"],
         keep_runs=int(data["keep_runs"]),
         tenants=frozen(tenants),
         specs=frozen(specs),
         timezone=data.get("timezone"),
-        pushgateway=_url(data.get("metrics", {}).get("pushgateway"), root),
-        notify=_notify(data["notify"], root) if "notify" in data else None,
+        pushgateway=_url(metrics.get("pushgateway"), top / "metrics" / "pushgateway"),
+        pushgateway_ca_bundle=root / metrics["ca_bundle"] if "ca_bundle" in metrics else None,
+        notify=_notify(data["notify"], top / "notify") if "notify" in data else None,
     )
 
 
-def _secret(raw: Mapping[str, Any], root: Path) -> Secret:
+@dataclass(frozen=True)
+class _In:
+    """Where the value being built is written: the project's folder (paths are relative to it), the file,
+    and the value's path in that file (for messages that name its line)."""
+
+    root: Path
+    doc: Document
+    at: JsonPath = ()
+
+    def __truediv__(self, key: str | int) -> _In:
+        return _In(self.root, self.doc, (*self.at, key))
+
+    def line(self) -> str:
+        """`infiniti-sync.yaml:15`: the file and line of the value."""
+        return f"{self.doc.name}:{self.doc.mark(self.at).line}"
+
+
+def _secret(raw: Mapping[str, Any], place: _In) -> Secret:
+    at = place.line()
     if "env" in raw:
-        return Secret(env=raw["env"])
+        return Secret(env=raw["env"], at=at)
     if "keyring" in raw:  # SERVICE/USERNAME: the service may hold a /, the username does not
         service, _, username = raw["keyring"].rpartition("/")
-        return Secret(keyring=(service, username))
-    return Secret(file=root / Path(raw["file"]).expanduser())  # ~: the home of the account that runs it
+        return Secret(keyring=(service, username), at=at)
+    file = place.root / Path(raw["file"]).expanduser()  # ~: the home of the account that runs it
+    return Secret(file=file, at=at)
 
 
-def _url(raw: str | Mapping[str, Any] | None, root: Path) -> str | Secret | None:
+def _url(raw: str | Mapping[str, Any] | None, place: _In) -> str | Secret | None:
     """A URL written in the file, or the secret that holds it."""
-    return _secret(raw, root) if isinstance(raw, Mapping) else raw
+    return _secret(raw, place) if isinstance(raw, Mapping) else raw
 
 
-def _state(raw: str | Mapping[str, Any], root: Path) -> str | Secret:
+def _state(raw: str | Mapping[str, Any], place: _In) -> str | Secret:
     if isinstance(raw, Mapping):
-        return _secret(raw, root)
-    return raw if stateurl.is_url(raw) else str(root / raw)
+        return _secret(raw, place)
+    return raw if stateurl.is_url(raw) else str(place.root / raw)
 
 
-def _connection(name: str, raw: Mapping[str, Any], root: Path) -> Connection:
+def _connection(name: str, raw: Mapping[str, Any], place: _In) -> Connection:
     return Connection(
         name=name,
-        url=_url(raw.get("url"), root),
-        files=root / raw["files"] if "files" in raw else None,
+        url=_url(raw.get("url"), place / "url"),
+        files=place.root / raw["files"] if "files" in raw else None,
         **_given(encoding=raw.get("encoding"), delimiter=raw.get("delimiter")),
     )
 
 
-def _tenant(name: str, raw: Mapping[str, Any], root: Path) -> Tenant:
+def _tenant(name: str, raw: Mapping[str, Any], place: _In) -> Tenant:
     timeout = raw.get("timeout", {})
     retries = raw.get("retries", {})
-    connections = {c: _connection(c, v, root) for c, v in raw.get("connections", {}).items()}
+    root = place.root
+    connections = {
+        c: _connection(c, v, place / "connections" / c) for c, v in raw.get("connections", {}).items()
+    }
+    url = _secret(raw["url"], place / "url") if isinstance(raw["url"], Mapping) else raw["url"]
     return Tenant(
         name=name,
-        url=raw["url"].rstrip("/"),
+        url=url.rstrip("/") if isinstance(url, str) else url,
         username=raw["username"],
-        password=_secret(raw["password"], root),
+        password=_secret(raw["password"], place / "password"),
         specs=tuple(item["name"] if isinstance(item, Mapping) else item for item in raw["specs"]),
         tenant_id=raw.get("tenant_id"),
         ca_bundle=root / raw["ca_bundle"] if "ca_bundle" in raw else None,
@@ -232,7 +261,8 @@ def _tenant(name: str, raw: Mapping[str, Any], root: Path) -> Tenant:
         ),
         timezone=raw.get("timezone"),
         batch_size=raw.get("batch_size"),
-        notify=_notify(raw["notify"], root) if "notify" in raw else None,
+        notify=_notify(raw["notify"], place / "notify") if "notify" in raw else None,
+        specs_at=(place / "specs").line(),
         **_given(  # what the file leaves out keeps the record's default (runner/spec.py)
             connect_timeout=_number(timeout.get("connect")),
             read_timeout=_number(timeout.get("read")),
@@ -242,26 +272,25 @@ def _tenant(name: str, raw: Mapping[str, Any], root: Path) -> Tenant:
     )
 
 
-def _notify(raw: Mapping[str, Any], root: Path) -> Notify:
+def _notify(raw: Mapping[str, Any], place: _In) -> Notify:
     email = raw.get("email")
     return Notify(
-        webhook=_address(raw.get("webhook"), root),
-        ping=_address(raw.get("ping"), root),
-        email=None if email is None else _email(email, root),
-        ca_bundle=root / raw["ca_bundle"] if "ca_bundle" in raw else None,
+        webhook=_address(raw.get("webhook"), place / "webhook"),
+        ping=_address(raw.get("ping"), place / "ping"),
+        email=None if email is None else _email(email, place / "email"),
+        ca_bundle=place.root / raw["ca_bundle"] if "ca_bundle" in raw else None,
         **_given(on=frozenset(raw["on"]) if "on" in raw else None),
     )
 
 
-def _address(raw: Mapping[str, Any] | None, root: Path) -> str | Secret | None:
+def _address(raw: Mapping[str, Any] | None, place: _In) -> str | Secret | None:
     """A webhook's or ping's url: as written, or its secret."""
     if raw is None:
         return None
-    url = raw["url"]
-    return _secret(url, root) if isinstance(url, Mapping) else url
+    return _url(raw["url"], place / "url")
 
 
-def _email(raw: Mapping[str, Any], root: Path) -> Email:
+def _email(raw: Mapping[str, Any], place: _In) -> Email:
     tls = bool(raw.get("tls", False))
     return Email(
         host=raw["host"],
@@ -271,7 +300,7 @@ def _email(raw: Mapping[str, Any], root: Path) -> Email:
         starttls=bool(raw.get("starttls", not tls)),
         tls=tls,
         username=raw.get("username"),
-        password=_secret(raw["password"], root) if "password" in raw else None,
+        password=_secret(raw["password"], place / "password") if "password" in raw else None,
     )
 
 

@@ -22,6 +22,8 @@ from jinja2.utils import _PassArg
 
 from runner import bounds
 from runner.errors import QueryError, SyncError, Where
+from runner.numbers import number
+from runner.source import QUERY_RETURNS
 from runner.spec import Spec
 from runner.templates import (
     BoundedTemplate,
@@ -298,9 +300,11 @@ class Renderer:
         *,
         where: Where | None = None,
         work: int = bounds.MAX_SPEC_WORK,
+        origin: str = QUERY_RETURNS,
     ):
         self.header = spec.header
         self.columns = tuple(columns)
+        self.origin = origin  # where the columns come from, in messages (runner.source.Rows)
         self.context = context
         self.where = where or Where(spec=spec.name)
         self.work_left = work  # what Jinja may still do for all rows (bounds.MAX_SPEC_WORK)
@@ -321,9 +325,9 @@ class Renderer:
             missing = sorted(set(certain_refs(env.parse(text))) - known)
             if missing:
                 raise QueryError(
-                    f"the template of {name} reads row.{missing[0]}, but the query returns no such column",
+                    f"the template of {name} reads row.{missing[0]}, but {self.origin} no such column",
                     where=where,
-                    hint=f"the query returns: {', '.join(self.columns) or 'no columns'}",
+                    hint=f"{self.origin}: {', '.join(self.columns) or 'no columns'}",
                 )
 
     def _compile(self, spec: Spec) -> RowFunction:
@@ -435,11 +439,11 @@ class Renderer:
         self.work_left -= steps
         if self.work_left < 0:
             raise QueryError(
-                f"the templates took more than {self._work:,} steps of work (loop turns, calls, "
+                f"the templates took more than {number(self._work)} steps of work (loop turns, calls, "
                 "characters made) over the rows read so far; a spec's templates take at most that for all "
                 "rows, so that no run can go on for hours",
                 where=self.where,
-                hint="simplify the templates with loops (see Templates in the README)",
+                hint="simplify the templates with loops (see docs/guides/templates.md)",
             )
 
 

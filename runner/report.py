@@ -3,6 +3,7 @@ GitHub annotations. The core never prints; commands hand their results to one of
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,12 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner import due, zones
-from runner.answer import reason
+from runner.answer import hint, reason
 from runner.changes import Changes
 from runner.console import Console, Fields, Level, one_line
 from runner.due import Due
 from runner.errors import Problem, SyncError
 from runner.jobs import Job
+from runner.numbers import number, plural
 from runner.plan import Planned
 from runner.precheck import Finding
 from runner.spec import COUNTS, Project
@@ -30,10 +32,6 @@ if TYPE_CHECKING:
     from runner.state import RunRecord
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def problems_text(problems: Sequence[Problem], files: int, *, quiet: bool = False) -> str | None:
     """Validation findings, one per line, then a one-line verdict (with `quiet`, the findings alone, and
     None when there are none)."""
@@ -43,11 +41,9 @@ def problems_text(problems: Sequence[Problem], files: int, *, quiet: bool = Fals
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     if errors or warnings:
-        lines.append(
-            f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {_plural(files, 'file')}"
-        )
+        lines.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(files, 'file')}")
     else:
-        lines.append(f"{_plural(files, 'file')} valid")
+        lines.append(f"{plural(files, 'file')} valid")
     return "\n".join(lines)
 
 
@@ -103,25 +99,42 @@ def _finding_text(f: Finding) -> str:
     return f"{f.where}: {f.check}: {f.message}"
 
 
+DUPLICATES_HINT = (
+    "rows that repeat a line's key (its username; for contacts, its username, type and contact) are all left "
+    "out (a query that joins a table with several rows per user repeats it): make the query return each line "
+    "once, or set checks.duplicates: first or last to send one of them"
+)
+
+
+def _findings_hints(findings: Sequence[Finding], indent: str) -> list[str]:
+    """The hint after the findings, when some have one: duplicates left out point to checks.duplicates."""
+    return [f"{indent}hint: {DUPLICATES_HINT}"] if any(f.check == "duplicate" for f in findings) else []
+
+
 def plan_text(p: Planned, approval: str | None = None) -> list[str]:
     """The text report of one planned file (and what the approval waiting for its job would do)."""
     left_out = len({f.row for f in p.findings})
     lines = [
-        f"{p.tenant}/{p.spec}: {_plural(p.rows_out, 'row')} in the file "
-        f"({p.rows_read} read, {p.rows_skipped} skipped by where, {left_out} left out"
-        + (f", {len(p.dropped)} duplicates dropped" if p.dropped else "")
+        f"{p.tenant}/{p.spec}: {plural(p.rows_out, 'row')} in the file "
+        f"({number(p.rows_read)} read, {number(p.rows_skipped)} skipped by where, {number(left_out)} left out"
+        + (f", {plural(len(p.dropped), 'duplicate')} dropped" if p.dropped else "")
         + ")",
         f"  file: {p.path}",
     ]
     if p.preview:
-        shown = f"first {len(p.preview)} of {p.rows_out}" if p.rows_out > len(p.preview) else "all"
+        shown = (
+            f"first {number(len(p.preview))} of {number(p.rows_out)}"
+            if p.rows_out > len(p.preview)
+            else "all"
+        )
         lines.append(f"  preview ({shown}):")
         lines += table(p.header, p.preview)
     if p.findings:
-        lines.append(f"  left out ({left_out}):")
+        lines.append(f"  left out ({number(left_out)}):")
         lines += [f"    {_finding_text(f)}" for f in p.findings]
+        lines += _findings_hints(p.findings, "    ")
     if p.dropped:
-        lines.append(f"  duplicates dropped ({len(p.dropped)}):")
+        lines.append(f"  duplicates dropped ({number(len(p.dropped))}):")
         lines += [f"    {_finding_text(f)}" for f in p.dropped]
     lines += changes_text(p.changes)
     lines += [f"  held: {h}" for h in p.holds]
@@ -136,10 +149,7 @@ def changes_text(changes: Changes | None) -> list[str]:
         return []
     if changes.first_run:
         return ["  changes: none accepted yet for this tenant and spec; every user is new"]
-    lines = [
-        f"  changes since the last accepted run: {changes.new} new, {changes.changed} changed, "
-        f"{changes.unchanged} unchanged, {changes.vanished} gone"
-    ]
+    lines = [f"  changes since the last accepted run: {_changes_counts(changes)}"]
     for kind, label in (
         ("new", "new"),
         ("changed", "changed"),
@@ -149,8 +159,19 @@ def changes_text(changes: Changes | None) -> list[str]:
         examples = changes.examples[kind]
         if examples:
             more = getattr(changes, kind) - len(examples)
-            lines.append(f"    {label}: {', '.join(examples)}" + (f" and {more} more" if more else ""))
+            lines.append(
+                f"    {label}: {', '.join(examples)}" + (f" and {number(more)} more" if more else "")
+            )
     return lines
+
+
+def _changes_counts(changes: Changes) -> str:
+    """`0 new, 1 changed, 5 unchanged, 0 gone`."""
+    counts = (changes.new, changes.changed, changes.unchanged, changes.vanished)
+    return ", ".join(
+        f"{number(n)} {label}"
+        for n, label in zip(counts, ("new", "changed", "unchanged", "gone"), strict=True)
+    )
 
 
 def changes_json(changes: Changes | None) -> dict[str, Any] | None:
@@ -158,17 +179,34 @@ def changes_json(changes: Changes | None) -> dict[str, Any] | None:
     return None if changes is None else changes.to_json()
 
 
+def repeated(errors: Sequence[tuple[str, SyncError | None]]) -> dict[int, str]:
+    """By position in `errors` (job name, its error), the job that stopped with the same error before: a
+    password that is not set stops every job of its tenant, and a text report says so once."""
+    first: dict[tuple[object, ...], str] = {}
+    found: dict[int, str] = {}
+    for i, (name, err) in enumerate(errors):
+        if err is None:
+            continue
+        key = (type(err), err.message, err.hint, err.where.tenant, err.where.connection)
+        if key in first:
+            found[i] = first[key]
+        else:
+            first[key] = name
+    return found
+
+
 def plans_text(
     results: Sequence[Planned | tuple[Job, SyncError]], out: Path, approvals: Mapping[str, str] | None = None
 ) -> str:
     """The text report of `plan`; `approvals` says, by `tenant/spec`, what a waiting approval would do."""
     lines: list[str] = []
-    for result in results:
+    same = repeated([(r[0].name, r[1]) if isinstance(r, tuple) else ("", None) for r in results])
+    for i, result in enumerate(results):
         if isinstance(result, Planned):
             lines += plan_text(result, (approvals or {}).get(f"{result.tenant}/{result.spec}"))
         else:
             job, err = result
-            lines.append(f"{job.name}: error: {err}")
+            lines.append(f"{job.name}: error: " + (f"the same as {same[i]}" if i in same else str(err)))
     written = any(isinstance(r, Planned) for r in results)
     lines.append(f"files written to {out}" if written else "no file written")
     return "\n".join(lines)
@@ -206,7 +244,7 @@ def error_json(job: Job, err: SyncError) -> dict[str, Any]:
         "spec": job.spec.name,
         "ok": False,
         "exit_code": err.exit_code,
-        "error": str(err),
+        "error": err.to_json(),
     }
 
 
@@ -288,7 +326,7 @@ def _counts_text(result: JobResult) -> str:
     c = answer.counts
 
     def show(n: int | None) -> str:
-        return "?" if n is None else str(n)
+        return "?" if n is None else number(n)
 
     return f"{show(c.created)} created, {show(c.updated)} updated, {show(c.failed)} failed"
 
@@ -301,22 +339,19 @@ def run_line(result: JobResult) -> str:
         return f"{head}: {result.error.message}{hint}"
     parts = []
     if result.planned is not None:
-        parts.append(f"{result.planned.rows_read} read")
+        parts.append(f"{number(result.planned.rows_read)} read")
     if result.outcome == "held":
         parts.append("nothing sent")
     else:
-        batches = f" in {result.batches} batches" if result.batches > 1 else ""
-        parts.append(f"{result.rows_sent} sent{batches}")
+        batches = f" in {plural(result.batches, 'batch', 'batches')}" if result.batches > 1 else ""
+        parts.append(f"{number(result.rows_sent)} sent{batches}")
         if result.answer is not None:
             parts.append(_counts_text(result))
     if result.changes is not None and not result.changes.first_run:
-        ch = result.changes
-        parts.append(
-            f"changes: {ch.new} new, {ch.changed} changed, {ch.unchanged} unchanged, {ch.vanished} gone"
-        )
+        parts.append(f"changes: {_changes_counts(result.changes)}")
     if result.answer is not None:
         parts.append(
-            "expectations met" if not result.unmet else f"{_plural(len(result.unmet), 'expectation')} unmet"
+            "expectations met" if not result.unmet else f"{plural(len(result.unmet), 'expectation')} unmet"
         )
     return f"{head}: " + "; ".join(parts)
 
@@ -330,7 +365,8 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
         why = "--force" if result.approval is None else f"approved by {result.approval.by}"
         lines += [f"  sent despite a hold ({why}): {h}" for h in result.holds]
     if result.planned is not None:
-        lines += [f"  left out: {f.where}: {f.check}: {f.message}" for f in result.planned.findings]
+        lines += [f"  left out: {_finding_text(f)}" for f in result.planned.findings]
+        lines += _findings_hints(result.planned.findings, "  ")
         lines += [f"  failed: {f}" for f in result.planned.failures]
     lines += [f"  unmet: {u}" for u in result.unmet]
     done = result.batches_imported
@@ -354,8 +390,10 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
     if len(shown) < len(result.failed_rows):
         more = len(result.failed_rows) - len(shown)
         lines.append(
-            f"  {_plural(more, 'more failed row')}: -v lists them all, as does the archive's report.json"
+            f"  {plural(more, 'more failed row')}: -v lists them all, as does the archive's report.json"
         )
+    failing = (hint(row.outcome) for row in result.failed_rows if not row.tolerated)
+    lines += [f"  hint: {h}" for h in dict.fromkeys(h for h in failing if h is not None)]
     if verbose:
         lines += [f"  note: {n}" for n in result.all_notes]
         if result.archive is not None:
@@ -364,15 +402,25 @@ def run_text(result: JobResult, verbose: bool = False) -> list[str]:
 
 
 def runs_text(results: Sequence[JobResult], verbose: bool = False) -> str:
-    """The text report of `run`."""
-    return "\n".join(line for r in results for line in run_text(r, verbose))
+    """The text report of `run` (an error met again is told once: the later jobs name the first)."""
+    same = repeated([(r.name, r.error) for r in results])
+    lines: list[str] = []
+    for i, result in enumerate(results):
+        told = run_text(result, verbose)
+        if i in same:
+            told[0] = f"{result.name}: {result.outcome}: the same as {same[i]}"
+        lines += told
+    return "\n".join(lines)
 
 
-def problem_line(result: JobResult) -> str | None:
-    """What `run -q` says of a job: nothing when it is ok, else one line with why and where its archive is."""
+def problem_line(result: JobResult, same_as: str | None = None) -> str | None:
+    """What `run -q` says of a job: nothing when it is ok, else one line with why (or the job that stopped
+    with the same error before it) and where its archive is."""
     if result.outcome == "ok":
         return None
-    if result.error is not None:
+    if same_as is not None:
+        why = [f"the same as {same_as}"]
+    elif result.error is not None:
         why = [result.error.message] + ([f"hint: {result.error.hint}"] if result.error.hint else [])
     else:
         failures = result.planned.failures if result.planned is not None else []
@@ -383,7 +431,8 @@ def problem_line(result: JobResult) -> str | None:
 
 def runs_quiet(results: Sequence[JobResult]) -> str | None:
     """The report of `run -q`: a line per job that needs a person; None when every job is ok."""
-    lines = [line for r in results if (line := problem_line(r)) is not None]
+    same = repeated([(r.name, r.error) for r in results])
+    lines = [line for i, r in enumerate(results) if (line := problem_line(r, same.get(i))) is not None]
     return "\n".join(lines) if lines else None
 
 
@@ -451,16 +500,16 @@ def _where(shard: tuple[int, int] | None) -> str:
 
 def _unscheduled(checked: Sequence[Job]) -> str:
     count = sum(not due.scheduled(job) for job in checked)
-    return f" ({count} without a schedule)" if count else ""
+    return f" ({number(count)} without a schedule)" if count else ""
 
 
 def nothing_run_text(checked: Sequence[Job], skipped: int, shard: tuple[int, int] | None) -> str:
     """The one line of `run --due` when nothing ran, or of a shard that holds none of the tenants."""
     if not checked:
         return f"nothing to run: none of the chosen tenants falls{_where(shard)}"
-    jobs = f"{_plural(len(checked), 'job')} checked{_where(shard)}{_unscheduled(checked)}"
+    jobs = f"{plural(len(checked), 'job')} checked{_where(shard)}{_unscheduled(checked)}"
     if skipped:
-        return f"nothing ran: {jobs}, {skipped} due but taken by another runner (-v says which)"
+        return f"nothing ran: {jobs}, {number(skipped)} due but taken by another runner (-v says which)"
     return f"nothing is due: {jobs}, none has a slot since its last run"
 
 
@@ -480,7 +529,7 @@ def due_text(
 ) -> str:
     """The text report of `due`: a line per due job (its slot and last run in its own zone), then a count."""
     when = at.isoformat(timespec="seconds")
-    jobs = _plural(len(checked), "job")
+    jobs = plural(len(checked), "job")
     if not found:
         return f"nothing is due at {when}: {jobs} checked{_where(shard)}{_unscheduled(checked)}"
     rows = [
@@ -493,7 +542,8 @@ def due_text(
     ]
     lines = table(("job", "slot", "last run started"), rows, indent="", width=None)
     lines.append(
-        f"{len(found)} of {_plural(len(checked), 'job')} due at {when}{_where(shard)}{_unscheduled(checked)}"
+        f"{number(len(found))} of {plural(len(checked), 'job')} due at {when}"
+        f"{_where(shard)}{_unscheduled(checked)}"
     )
     return "\n".join(lines)
 
@@ -522,6 +572,24 @@ def approved_text(
     return "\n".join(lines)
 
 
+def approved_json(
+    approved: tuple[Approval, Change] | None, replaced: Sequence[Approval] = (), nothing: str | None = None
+) -> str:
+    """The JSON report of `approve`: the approval recorded (as history shows it) with the counts of the
+    change it lets through, and those it replaced; or, none recorded, why there was nothing to approve."""
+    approval: dict[str, object] | None = None
+    if approved is not None:
+        change = approved[1]
+        counts = {"new": change.new, "changed": change.changed, "vanished": change.vanished}
+        approval = {**approval_json(approved[0]), "change": counts}
+    doc = {
+        "approval": approval,
+        "replaced": [approval_json(dataclasses.replace(old, status="replaced")) for old in replaced],
+        "nothing_to_approve": nothing,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
 def approval_text(approval: Approval, refused: str | None, held: bool) -> str:
     """What `plan` says of the approval waiting for a job: whether it lets the held change through."""
     head = f"an approval by {approval.by} (until {approval.until()}) is waiting"
@@ -542,6 +610,22 @@ def _approval_status(a: Approval, at: datetime) -> str:
     return f"approved ({'expired' if a.status == 'waiting' and a.expired(at) else a.status})"
 
 
+def _run_outcome(r: RunRecord, approved_by: str | None) -> str:
+    """`ok (approved by alice@sync-1)`, `error (exit 3)`: the outcome, with who approved the run or, for an
+    error, its exit code (held and failed are always 1)."""
+    if approved_by is not None:
+        return f"{r.outcome} (approved by {approved_by})"
+    return f"{r.outcome} (exit {r.exit_code})" if r.outcome == "error" else r.outcome
+
+
+def _reason_lines(r: RunRecord) -> list[str]:
+    """The lines under a run that was not ok: why (the error, the holds, the unmet expectations)."""
+    if r.outcome == "ok" or not r.message:
+        return []
+    first, *more = r.message.splitlines()
+    return [f"  reason: {first}", *(f"  {line}" for line in more)]
+
+
 def history_text(
     records: Sequence[RunRecord],
     approvals: Sequence[Approval] = (),
@@ -550,17 +634,17 @@ def history_text(
 ) -> str:
     """The text report of `history`: one line per run and per approval (its state at `at`, who approved
     and until when in the last column), newest first, at most `limit`; a run sent by an approval names
-    who approved it."""
+    who approved it, an error its exit code, and a run that was not ok says why on the lines under it."""
     if not records and not approvals:
         return "no runs recorded yet"
-    used = {a.used_by: a for a in approvals if a.used_by is not None}
+    used: dict[int | None, str] = {a.used_by: a.by for a in approvals if a.used_by is not None}
     rows = [
         (
             r.finished_at,
             (
                 r.finished_at.strftime("%Y-%m-%d %H:%M:%SZ"),
                 f"{r.tenant}/{r.spec}",
-                r.outcome + (f" (approved by {used[r.id].by})" if r.id in used else ""),
+                _run_outcome(r, used.get(r.id)),
                 r.mode,
                 _shown(r.rows_sent),
                 _shown(r.created),
@@ -568,6 +652,7 @@ def history_text(
                 _shown(r.failed),
                 r.archive or "",
             ),
+            _reason_lines(r),
         )
         for r in records
     ]
@@ -577,13 +662,18 @@ def history_text(
             (a.approved_at.strftime("%Y-%m-%d %H:%M:%SZ"), f"{a.tenant}/{a.spec}", _approval_status(a, at))
             + ("",) * 5
             + (f"by {a.by}, until {a.until()}",),
+            [],
         )
         for a in approvals
         if at is not None
     ]
     rows.sort(key=lambda row: row[0], reverse=True)
+    shown = rows[:limit]
     header = ("finished (UTC)", "job", "outcome", "mode", "sent", "created", "updated", "failed", "archive")
-    return "\n".join(table(header, [row for _, row in rows[:limit]], indent="", width=None))
+    head, *lines = table(header, [cells for _, cells, _ in shown], indent="", width=None)
+    return "\n".join(
+        [head] + [text for line, (_, _, why) in zip(lines, shown, strict=True) for text in [line, *why]]
+    )
 
 
 def history_json(records: Sequence[RunRecord], approvals: Sequence[Approval] = ()) -> str:
@@ -598,21 +688,23 @@ def history_json(records: Sequence[RunRecord], approvals: Sequence[Approval] = (
         data["approved_by"] = used.get(r.id)
         return data
 
-    def approval(a: Approval) -> dict[str, object]:
-        return {
-            "tenant": a.tenant,
-            "spec": a.spec,
-            "held_run": a.run_id,
-            "user": a.user,
-            "host": a.host,
-            "approved_at": a.approved_at.isoformat(),
-            "expires": a.expires.isoformat(),
-            "status": a.status,
-            "used_by_run": a.used_by,
-        }
-
-    doc = {"runs": [one(r) for r in records], "approvals": [approval(a) for a in approvals]}
+    doc = {"runs": [one(r) for r in records], "approvals": [approval_json(a) for a in approvals]}
     return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def approval_json(a: Approval) -> dict[str, object]:
+    """An approval as `history --format json` and `approve --format json` show it."""
+    return {
+        "tenant": a.tenant,
+        "spec": a.spec,
+        "held_run": a.run_id,
+        "user": a.user,
+        "host": a.host,
+        "approved_at": a.approved_at.isoformat(),
+        "expires_at": a.expires.isoformat(),
+        "status": a.status,
+        "used_by_run": a.used_by,
+    }
 
 
 # --- test ---------------------------------------------------------------------------------------
@@ -626,7 +718,7 @@ def tests_text(results: Sequence[tuple[CaseResult, float]]) -> str:
         lines.append(f"{mark} {result.spec.name}: {result.case.name} ({result.where})")
         lines += [f"     {d}" for d in result.differences]
     failed = sum(not r.passed for r, _ in results)
-    lines.append(f"{len(results) - failed} passed, {failed} failed")
+    lines.append(f"{number(len(results) - failed)} passed, {number(failed)} failed")
     return "\n".join(lines)
 
 
@@ -653,7 +745,7 @@ def tests_json(results: Sequence[tuple[CaseResult, float]]) -> str:
                 {
                     "spec": r.spec.name,
                     "name": r.case.name,
-                    "file": str(r.spec.path),
+                    "file": display_path(r.spec.path),
                     "line": r.case.line,
                     "passed": r.passed,
                     "differences": r.differences,

@@ -26,16 +26,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner import approve, due
+from runner import address, approve, due
 from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints
-from runner.client import Client, Endpoint
+from runner.client import Client, Endpoint, Sent
 from runner.console import Console, Progress
 from runner.csvfile import dialect_writer, private_open, read_records
 from runner.errors import EXIT_CHECK, EXIT_OK, InfinitiError, LockHeld, StateError, SyncError, Where
 from runner.expect import FailedRow, unmet
 from runner.jobs import Job
+from runner.numbers import plural
 from runner.pipeline import plan_job
 from runner.plan import Planned
 from runner.secrets import redact, redact_response, remember_basic, resolve
@@ -95,8 +96,8 @@ class JobResult:
             "spec": self.job.spec.name,
             "outcome": self.outcome,
             "exit_code": self.exit_code,
-            "started": self.started.isoformat(),
-            "finished": self.finished.isoformat() if self.finished else None,
+            "started_at": self.started.isoformat(),
+            "finished_at": self.finished.isoformat() if self.finished else None,
             "rows": None
             if planned is None
             else {
@@ -122,19 +123,23 @@ class JobResult:
             "failed_rows": [dataclasses.asdict(f) for f in self.failed_rows],
             "unmet": self.unmet,
             "notes": self.all_notes,
-            "error": None
-            if self.error is None
-            else {"exit_code": self.error.exit_code, "message": str(self.error)},
+            "error": None if self.error is None else self.error.to_json(),
             "archive": str(self.archive) if self.archive else None,
         }
 
 
 def endpoint_of(tenant: Tenant, environ: Mapping[str, str]) -> Endpoint:
-    """The tenant's Infiniti endpoint, its password read from its secret."""
+    """The tenant's Infiniti endpoint, its password (and the url, when a secret holds it) read."""
+    url = tenant.url
+    if not isinstance(url, str):  # an address, not a secret to mask: messages name it
+        what = f"tenant {tenant.name}: url"
+        read = resolve(url, environ, what=what, mask=False)
+        address.check(read, what=url.named(what))
+        url = read.rstrip("/")
     password = resolve(tenant.password, environ, what=f"tenant {tenant.name}: password")
     remember_basic(tenant.username, password)
     return Endpoint(
-        url=tenant.url,
+        url=url,
         username=tenant.username,
         password=password,
         tenant_id=tenant.tenant_id,
@@ -322,9 +327,11 @@ class Runner:
         answers: list[tuple[Answer, int]] = []
         try:
             for number, (path, rows) in enumerate(batches, 1):
-                if len(batches) > 1:
-                    progress.update(f"{result.name}: sending batch {number}/{len(batches)}", force=True)
-                response = redact_response(self.client.post(endpoint, spec.import_path, path, where=where))
+                batch = f"batch {number}/{len(batches)}" if len(batches) > 1 else ""
+                sent = _sending(progress, result.name, batch, rows)
+                response = redact_response(
+                    self.client.post(endpoint, spec.import_path, path, where=where, sent=sent)
+                )
                 write_bytes(folder / f"answer-{number}.json", response.body)
                 result.notes += list(response.notes)
                 answer = parse(response, where=where, user=endpoint.username, url=endpoint.url)
@@ -433,6 +440,23 @@ def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:
         return accepted_fingerprints(read_records(planned.path), failed)
     refused = {username for line, username, _ in pending if line in failed}
     return dict.fromkeys((username, fp) for _, username, fp in pending if username not in refused)
+
+
+def _sending(progress: Progress, name: str, batch: str, rows: int) -> Sent:
+    """The status while a file (or `batch` of it) goes to Infiniti, then while its answer is awaited:
+    a phase of its own as each starts."""
+    what = f"{name}: sending {batch + ', ' if batch else ''}{plural(rows, 'row')}"
+    progress.update(what, force=True)
+
+    def sent(done: int, length: int) -> None:
+        if done < length:
+            progress.update(f"{what}: {done * 100 // length}%")
+        else:
+            progress.update(
+                f"{name}: {batch + ' ' if batch else ''}sent; waiting for Infiniti's answer", force=True
+            )
+
+    return sent
 
 
 def _run_record(result: JobResult) -> RunRecord:

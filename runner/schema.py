@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
 from runner.errors import Problem
+from runner.numbers import plural
 from runner.suggest import did_you_mean
 from runner.yamlfile import Document, JsonPath
 
@@ -344,7 +345,7 @@ def _message(error: ValidationError) -> str:
     if kind == "minLength":
         return f"must be at least {value} characters long"
     if kind == "maxLength":
-        return f"must be at most {value} character{'s' if value != 1 else ''} long, not {_describe(instance)}"
+        return f"must be at most {plural(value, 'character')} long, not {_describe(instance)}"
     if kind == "minimum":
         return f"must be at least {value}, not {_describe(instance)}"
     if kind == "maximum":

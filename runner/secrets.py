@@ -157,25 +157,40 @@ def redact_response(response: Response) -> Response:
 
 
 def resolve(secret: Secret, environ: Mapping[str, str], *, what: str, mask: bool = True) -> str:
-    """The value of `secret` (`what` names it in messages, e.g. "tenant stmarys: password").
+    """The value of `secret` (`what` names it in messages, e.g. "tenant stmarys: password"; messages also
+    name the file and line the secret is written at, when the record knows them).
 
     With `mask=False` the caller remembers the secret parts itself: a database URL's password, so that
     messages can still name the server and database.
     """
+    what = secret.named(what)
     if secret.env is not None:
-        value = environ.get(secret.env)
-        if value is None or value == "":
-            raise UsageError(
-                f"{what}: environment variable {secret.env} is not set",
-                hint=f"set {secret.env} before running, or use {{file: PATH}} for a secret file",
-            )
-        return remember(value) if mask else value
-    if secret.keyring is not None:
+        value = _environment(secret.env, environ, what=what)
+    elif secret.keyring is not None:
         value = read_keyring(*secret.keyring, what=what)
-        return remember(value) if mask else value
-    assert secret.file is not None
-    value = read_secret_file(secret.file, what=what)
+    else:
+        assert secret.file is not None
+        value = read_secret_file(secret.file, what=what)
     return remember(value) if mask else value
+
+
+_OTHER_FORMS = "or write {file: PATH} (a secret file) or {keyring: SERVICE/USERNAME} in its place"
+
+
+def _environment(name: str, environ: Mapping[str, str], *, what: str) -> str:
+    """The value of environment variable `name`; UsageError when it is not set, or set but empty."""
+    value = environ.get(name)
+    if value is None:
+        raise UsageError(
+            f"{what}: environment variable {name} is not set",
+            hint=f"set {name} in the environment the sync runs in, {_OTHER_FORMS}",
+        )
+    if not value:
+        raise UsageError(
+            f"{what}: environment variable {name} is set but empty",
+            hint=f"set {name} to the secret itself, {_OTHER_FORMS}",
+        )
+    return value
 
 
 KEYRING_EXTRA = "pip install 'infiniti-sync[keyring]'"
@@ -228,8 +243,17 @@ def read_secret_file(path: Path, *, what: str) -> str:
     try:
         with path.open("rb") as handle:
             data = handle.read(SECRET_FILE_LIMIT + 1)
+    except FileNotFoundError as err:
+        raise UsageError(
+            f"{what}: secret file {path} does not exist",
+            hint="write the secret on the first line of that file, or correct the path (a relative path is "
+            "relative to the project file's folder; ~ is the home folder of the account that runs the sync)",
+        ) from err
     except OSError as err:
-        raise UsageError(f"{what}: cannot read secret file {path}: {err.strerror}") from err
+        raise UsageError(
+            f"{what}: cannot read secret file {path}: {err.strerror}",
+            hint="the account that runs the sync must be able to read the file",
+        ) from err
     if len(data) > SECRET_FILE_LIMIT:
         raise UsageError(
             f"{what}: secret file {path} is larger than {SECRET_FILE_LIMIT // 1024} KiB",

@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runner.csvfile import FIELD_LIMIT
 from runner.dburl import EXTRAS, engine_url
-from runner.errors import QueryError, SourceError, UsageError, Where
+from runner.errors import QueryError, SourceError, SyncError, UsageError, Where
+from runner.numbers import number
 from runner.secrets import remember_url, resolve
 from runner.spec import Connection
+from runner.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -61,12 +63,17 @@ _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?(.+)$")
 _SQLITE_ALIASES = {"sqlite_schema": "sqlite_master", "sqlite_temp_schema": "sqlite_temp_master"}
 
 
+QUERY_RETURNS = "the query returns"
+
+
 @dataclass
 class Rows:
-    """A query's result: its column names, and its rows as tuples (read once, in order)."""
+    """A query's result: its column names, and its rows as tuples (read once, in order). `origin` says
+    where the columns come from, in messages: `the query returns` (code, given), `the test rows have`."""
 
     columns: tuple[str, ...]
     rows: Iterable[Sequence[Any]]
+    origin: str = QUERY_RETURNS
 
     def __iter__(self) -> Iterator[Sequence[Any]]:
         return iter(self.rows)
@@ -80,10 +87,26 @@ class Source(Protocol):
         ...
 
 
-def open_source(connection: Connection, *, environ: Mapping[str, str], root: Path, where: Where) -> Source:
-    """The source behind `connection` (secrets resolved from `environ`, paths relative to `root`)."""
+Loading = Callable[[str, int], None]
+"""Told, as a CSV source loads, the file's name and the records loaded so far (0 as each file starts)."""
+
+LOADING_EVERY = 10_000  # records between two calls of a Loading
+
+
+def open_source(
+    connection: Connection,
+    *,
+    environ: Mapping[str, str],
+    root: Path,
+    where: Where,
+    loading: Loading | None = None,
+) -> Source:
+    """The source behind `connection` (secrets resolved from `environ`, paths relative to `root`); a CSV
+    source tells `loading` how its files load."""
     if connection.files is not None:
-        return CsvFiles(connection.files, connection.encoding, connection.delimiter, where=where)
+        return CsvFiles(
+            connection.files, connection.encoding, connection.delimiter, where=where, loading=loading
+        )
     assert connection.url is not None
     url = connection.url
     if not isinstance(url, str):
@@ -140,7 +163,10 @@ class Database:
                     result = options.execute(text(sql), dict(params))
                 except SQLAlchemyError as err:
                     spec_fault = _server_query_fault(engine.dialect.name, err)
-                    raise self._fail("the query failed", err, spec_fault=spec_fault) from err
+                    failure = self._fail("the query failed", err, spec_fault=spec_fault)
+                    if spec_fault and isinstance(failure, SyncError):
+                        failure.hint = self._column_hint(engine, sql, err)
+                    raise failure from err
                 try:
                     yield Rows(tuple(result.keys()), self._stream(result))
                 finally:
@@ -152,7 +178,29 @@ class Database:
             engine.dispose()
 
     def _sqlite(self, connection: Any, sql: str, params: Mapping[str, Any]) -> Any:
-        return sqlite_query(connection.connection.driver_connection, sql, params, self._fail)
+        db = connection.connection.driver_connection
+        return sqlite_query(db, sql, params, self._fail, functools.partial(_sqlite_columns, db))
+
+    def _column_hint(self, engine: Any, sql: str, err: Exception) -> str | None:
+        """For a column the server does not know: the nearest name, and the columns of the tables the query
+        names (read on a connection of their own: the query's may be in a failed transaction)."""
+        from sqlalchemy import inspect
+        from sqlalchemy.exc import SQLAlchemyError
+
+        dialect = engine.dialect.name
+        missing = _missing_column(dialect, err)
+        if missing is None:
+            return None
+        names = names_in(sql)
+        try:
+            inspector = inspect(engine)
+            found = [
+                t for t in (*inspector.get_table_names(), *inspector.get_view_names()) if t.lower() in names
+            ]
+            tables = {t: [c["name"] for c in inspector.get_columns(t)] for t in found}
+        except SQLAlchemyError:  # no hint then; the error itself says what is wrong
+            return None
+        return column_hint(missing, tables, folds=dialect == "postgresql")
 
     def _stream(self, result: Any) -> Iterator[Sequence[Any]]:
         from sqlalchemy.exc import SQLAlchemyError
@@ -203,8 +251,11 @@ def qmark(sql: str) -> tuple[str, list[str]]:
 
 
 @contextlib.contextmanager
-def sqlite_query(db: sqlite3.Connection, sql: str, params: Mapping[str, Any], fail: Fail) -> Iterator[Rows]:
-    """Run `sql` on SQLite's own cursor, parameters bound; rows are read in C as they are needed."""
+def sqlite_query(
+    db: sqlite3.Connection, sql: str, params: Mapping[str, Any], fail: Fail, describe: Describe | None = None
+) -> Iterator[Rows]:
+    """Run `sql` on SQLite's own cursor, parameters bound; rows are read in C as they are needed. A column
+    that does not exist gets a hint from `describe` (the tables the query names, with their columns)."""
     statement, names = qmark(sql)
     missing = [name for name in names if name not in params]
     if missing:
@@ -216,7 +267,11 @@ def sqlite_query(db: sqlite3.Connection, sql: str, params: Mapping[str, Any], fa
     try:
         cursor = db.execute(statement, [params[name] for name in names])
     except sqlite3.Error as err:
-        raise fail("the query failed", err, spec_fault=_sqlite_query_fault(err)) from err
+        failure = fail("the query failed", err, spec_fault=_sqlite_query_fault(err))
+        unknown = _SQLITE_NO_SUCH_COLUMN.match(str(err))
+        if unknown and describe is not None and isinstance(failure, SyncError):
+            failure.hint = column_hint(unknown[1], describe(names_in(sql)))
+        raise failure from err
     try:
         columns = tuple(d[0] for d in cursor.description or ())
         yield Rows(columns, _sqlite_rows(cursor, fail))
@@ -291,6 +346,83 @@ def _reason(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+# --- a column the query names that does not exist: the nearest name, and the tables' columns ----------
+
+Describe = Callable[[set[str]], Mapping[str, Sequence[str]]]  # names in the query -> its tables' columns
+_SQLITE_NO_SUCH_COLUMN = re.compile(r"no such column: (\S+)")
+_POSTGRES_UNDEFINED_COLUMN = "42703"
+_POSTGRES_COLUMN = re.compile(r'column (?:"([^"]+)"|(\S+)) does not exist')
+_MYSQL_UNKNOWN_COLUMN = 1054
+_MYSQL_COLUMN = re.compile(r"Unknown column '([^']+)'")
+_SQL_NOT_NAMES = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)  # strings and comments
+_SQL_NAME = re.compile(r'"((?:[^"]|"")+)"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][\w$]*)')
+COLUMNS_SHOWN = 40  # of each table, in a hint
+
+
+def names_in(sql: str) -> set[str]:
+    """Every name `sql` writes (bare or quoted, in lower case), its strings and comments left out: the
+    tables it reads are among them."""
+    text = _SQL_NOT_NAMES.sub(" ", sql)
+    return {next(g for g in m.groups() if g).replace('""', '"').lower() for m in _SQL_NAME.finditer(text)}
+
+
+def _named(tables: Mapping[str, Sequence[str]], names: set[str]) -> Mapping[str, Sequence[str]]:
+    """The tables among `names` (all of them when the query names none, as a query of a view may not)."""
+    return {t: cols for t, cols in tables.items() if t.lower() in names} or tables
+
+
+def _sqlite_columns(db: sqlite3.Connection, names: set[str]) -> Mapping[str, Sequence[str]]:
+    """The tables and views of a SQLite database among `names`, with their columns."""
+    try:
+        found = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
+        return {
+            t: [r[1] for r in db.execute(f"PRAGMA table_info({_quote(t)})")]
+            for t in found
+            if t.lower() in names
+        }
+    except sqlite3.Error:  # no hint then
+        return {}
+
+
+def _missing_column(dialect: str, err: Exception) -> str | None:
+    """The column a server says does not exist (PostgreSQL's SQLSTATE 42703, MySQL's and MariaDB's error
+    1054), from the driver's message; None for any other error."""
+    orig = getattr(err, "orig", None)
+    if dialect == "postgresql":
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        found = _POSTGRES_COLUMN.match(str(orig)) if state == _POSTGRES_UNDEFINED_COLUMN else None
+        return None if found is None else found[1] or found[2]
+    if dialect in ("mysql", "mariadb"):
+        args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+        if len(args) == 2 and args[0] == _MYSQL_UNKNOWN_COLUMN and isinstance(args[1], str):
+            found = _MYSQL_COLUMN.match(args[1])
+            return None if found is None else found[1]
+    return None
+
+
+def column_hint(column: str, tables: Mapping[str, Sequence[str]], *, folds: bool = False) -> str | None:
+    """`did you mean 'familyName'?` and the columns of `tables` (the ones the query names); `folds`: the
+    database reads a name without quotes in lower case (PostgreSQL), so a name with capitals needs them."""
+    name = column.rpartition(".")[2]  # u.familyNme: the alias is not a table's name
+    known = [c for cols in tables.values() for c in cols]
+    if not known:
+        return None
+    meant = did_you_mean(name, known)
+    said = ""
+    if meant is not None and folds and meant != meant.lower():
+        said = (
+            f'did you mean "{meant}", in double quotes (PostgreSQL reads a name without them in lower case)? '
+        )
+    elif meant is not None:
+        said = f"did you mean {meant!r}? "
+    return said + "; ".join(f"{t} has {_columns(cols)}" for t, cols in tables.items())
+
+
+def _columns(names: Sequence[str]) -> str:
+    more = f" and {len(names) - COLUMNS_SHOWN} more" if len(names) > COLUMNS_SHOWN else ""
+    return ", ".join(names[:COLUMNS_SHOWN]) + more if names else "no columns"
+
+
 # --- CSV files ---------------------------------------------------------------------------------
 
 
@@ -299,13 +431,17 @@ class _Table:
     name: str
     path: Path
     header: tuple[str, ...]
+    named: int  # the columns up to the header's last named one: a row may stop after them
 
 
 class CsvFiles:
     """A CSV file or a folder of them, queried with SQL in a temporary SQLite database."""
 
-    def __init__(self, path: Path, encoding: str, delimiter: str, *, where: Where):
+    def __init__(
+        self, path: Path, encoding: str, delimiter: str, *, where: Where, loading: Loading | None = None
+    ):
         self.path = path
+        self.loading = loading
         self.encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
         self.delimiter = delimiter
         self.where = where
@@ -337,7 +473,14 @@ class CsvFiles:
         # A column without a name (Excel's trailing commas) is named after its position: column_10.
         names = [h.strip() or f"column_{i}" for i, h in enumerate(header, 1)]
         problem = _header_problem(names)
-        return self._fail(path, problem) if problem else _Table(path.stem, path, tuple(names))
+        if problem:
+            return self._fail(path, problem)
+        named = len(header) - next((i for i, h in enumerate(reversed(header)) if h.strip()), len(header))
+        return _Table(path.stem, path, tuple(names), named)
+
+    def columns(self) -> dict[str, tuple[str, ...]]:
+        """The tables the files give and their columns, by table name (files that cannot be one left out)."""
+        return {name: table.header for name, table in self._tables()[0].items()}
 
     def _open(self, path: Path) -> Any:
         try:
@@ -365,7 +508,7 @@ class CsvFiles:
         if reason == "unexpected end of data":
             reason = "a quoted field that starts here is never closed"
         elif reason.startswith("field larger than field limit"):
-            reason = f"a cell is longer than {FIELD_LIMIT:,} characters"
+            reason = f"a cell is longer than {number(FIELD_LIMIT)} characters"
         return self._fail(path, f"line {line}: malformed CSV: {reason}")
 
     def _tables(self) -> tuple[dict[str, _Table], dict[str, SourceError]]:
@@ -399,8 +542,11 @@ class CsvFiles:
                 if name in unusable:  # a table SQLite keeps for itself, read instead of the file
                     raise unusable[name]
             db = sqlite3.connect(database)
+            headers = {t.name: t.header for t in tables.values()}
             try:
-                with sqlite_query(db, sql, params, self._query_fail) as rows:
+                with sqlite_query(
+                    db, sql, params, self._query_fail, functools.partial(_named, headers)
+                ) as rows:
                     yield rows
             except QueryError as err:
                 missing = _NO_SUCH_TABLE.search(err.message)
@@ -408,10 +554,6 @@ class CsvFiles:
                     raise unusable[_table_key(missing[1])] from err
                 if missing:
                     err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
-                elif err.message.startswith(f"{self.path}: the query failed: no such column"):
-                    err.hint = "the files' columns: " + "; ".join(
-                        f"{t.name}: {', '.join(t.header)}" for t in tables.values()
-                    )
                 raise
             finally:
                 db.close()
@@ -437,7 +579,10 @@ class CsvFiles:
             # A table the query reads holds only the columns it reads (smaller rows load and read faster);
             # the others are created whole and empty, so that SQLite words any error as it would anyway.
             _schema(
-                {name: _Table(name, t.path, tuple(reads.get(name, t.header))) for name, t in tables.items()},
+                {
+                    name: _Table(name, t.path, tuple(reads.get(name, t.header)), t.named)
+                    for name, t in tables.items()
+                },
                 db,
             )
             for name, columns in reads.items():
@@ -453,13 +598,16 @@ class CsvFiles:
         marks = ", ".join("?" * len(columns))
         insert = f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({marks})"
         with self._open(table.path) as handle:
-            records = _Records(self._reader(handle), len(table.header), positions)
+            records = _Records(self._reader(handle), len(table.header), positions, table.named)
             try:
-                db.executemany(insert, records)
+                told = records if self.loading is None else _telling(records, table.path.name, self.loading)
+                db.executemany(insert, told)
             except _RowWidth as err:
-                raise self._fail(
+                wrong = self._fail(
                     table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
-                ) from None
+                )
+                wrong.hint = _width_hint(table)
+                raise wrong from None
             except (csv.Error, UnicodeError) as err:
                 raise self._read_error(table.path, err, records.start) from err
 
@@ -485,32 +633,62 @@ class _RowWidth(Exception):
         self.found, self.wanted = found, wanted
 
 
+def _width_hint(table: _Table) -> str:
+    """What a line of the wrong width should be, for the message."""
+    width = len(table.header)
+    if table.named < width:
+        return (
+            f"a line has {width} fields, or stops after the header's last named column "
+            f"({table.header[table.named - 1]!r}, field {table.named}): the empty-named columns after it "
+            "may be left out; look for a comma too many or too few on the line, or export the file again"
+        )
+    return (
+        f"every line has {width} fields, as the header does; look for a comma too many or too few "
+        "(a cell holding a comma must be in double quotes), or export the file again"
+    )
+
+
 class _Records:
     """The wanted cells of each record after the header, and the line where the record being read starts.
 
-    Blank lines are skipped; a record of the wrong width is an error.
+    Blank lines are skipped. A record that stops before the header's trailing empty-named columns has
+    them empty (a OneRoster 1.2 roles.csv ends its header with `,,` and its rows without them); a record
+    of any other width is an error.
     """
 
-    def __init__(self, reader: Any, width: int, positions: Sequence[int]):
+    def __init__(self, reader: Any, width: int, positions: Sequence[int], named: int):
         from operator import itemgetter
 
         self.reader, self.width = reader, width
+        self.shortest = max(named, 1)
         self.pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
         self.start = 1
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
-        reader, width, pick = self.reader, self.width, self.pick
+        reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
         next(reader, None)  # the header, read already
         start = reader.line_num + 1
         try:
             for record in reader:
                 if len(record) == width:
                     yield pick(record)
+                elif shortest <= len(record) < width:
+                    yield pick(record + [""] * (width - len(record)))
                 elif record:
                     raise _RowWidth(len(record), width)
                 start = reader.line_num + 1
         finally:
             self.start = start  # where the record being read began, for messages
+
+
+def _telling(records: Iterable[tuple[str, ...]], name: str, loading: Loading) -> Iterator[tuple[str, ...]]:
+    """`records`, telling `loading` of the file `name` as they go: at the start, then every LOADING_EVERY
+    records."""
+    loading(name, 0)
+    for n, record in enumerate(records, 1):
+        if not n % LOADING_EVERY:
+            loading(name, n)
+        yield record
 
 
 def _quote(name: str) -> str:
@@ -533,8 +711,8 @@ def _header_problem(names: Sequence[str]) -> str | None:
     most = _max_columns()
     if len(names) > most:
         return (
-            f"the header has {len(names):,} columns, more than the {most:,} that SQLite, which runs the "
-            "query, holds in one table; export only the columns the spec reads"
+            f"the header has {number(len(names))} columns, more than the {number(most)} that SQLite, which "
+            "runs the query, holds in one table; export only the columns the spec reads"
         )
     return None
 
@@ -616,4 +794,4 @@ class StaticRows:
     @contextlib.contextmanager
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
         """The given rows, whatever the query (a key missing from a row is NULL)."""
-        yield Rows(self.columns, iter(self.rows))
+        yield Rows(self.columns, iter(self.rows), origin="the test rows have")

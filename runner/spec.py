@@ -42,6 +42,11 @@ class Secret:
     env: str | None = None
     file: Path | None = None
     keyring: tuple[str, str] | None = None
+    at: str | None = field(default=None, compare=False)  # where it is written (`infiniti-sync.yaml:15`)
+
+    def named(self, what: str) -> str:
+        """`what` (`tenant stmarys: password`) with where the secret is written, when that is known."""
+        return f"{what} ({self.at})" if self.at else what
 
     def __str__(self) -> str:
         if self.keyring is not None:
@@ -93,7 +98,7 @@ class Tenant:
     """One school's Infiniti, its credentials and its sources."""
 
     name: str
-    url: str
+    url: str | Secret  # a Secret is read when the run starts (a sandbox on a port that changes)
     username: str
     password: Secret
     specs: tuple[str, ...]
@@ -110,14 +115,17 @@ class Tenant:
     retry_max_time: float = RETRY_MAX_TIME
     batch_size: int | None = None
     notify: Notify | None = None  # besides the project's
+    specs_at: str | None = field(default=None, compare=False)  # where `specs:` is written (file:line)
 
     def schedule_of(self, spec: str) -> str | None:
         """When `spec` is due for this tenant: its own schedule, else the tenant's (None: never)."""
         return self.spec_schedules.get(spec, self.schedule)
 
     def context(self) -> Mapping[str, Any]:
-        """What templates see as `tenant` (never the credentials)."""
-        return frozen({"name": self.name, "id": self.tenant_id or self.name, "url": self.url})
+        """What templates see as `tenant` (never the credentials; `url` only when the file gives it, not a
+        secret read when the run starts)."""
+        shown = {"name": self.name, "id": self.tenant_id or self.name}
+        return frozen(shown if isinstance(self.url, Secret) else {**shown, "url": self.url})
 
 
 @dataclass(frozen=True)
@@ -292,6 +300,7 @@ class Project:
     specs: Mapping[str, Spec]
     timezone: str | None = None  # None: the host's
     pushgateway: str | Secret | None = None  # metrics: {pushgateway: URL} (runner/metrics.py)
+    pushgateway_ca_bundle: Path | None = None  # metrics: {ca_bundle: PATH}: the CAs trusted for it
     notify: Notify | None = None  # hears every job
 
     @property

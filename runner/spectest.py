@@ -13,7 +13,7 @@ from pathlib import Path
 
 from runner.csvfile import read_records
 from runner.errors import SyncError
-from runner.plan import build
+from runner.plan import Planned, build
 from runner.source import StaticRows
 from runner.spec import Secret, Spec, SpecTest, Tenant
 from runner.tables import table
@@ -59,16 +59,30 @@ def run_case(spec: Spec, case: SpecTest) -> CaseResult:
                 spec, _tenant(spec, case), StaticRows(case.rows), Path(folder) / "out.csv", params={}
             )
         except SyncError as err:
-            result.differences.append(f"the case could not run: {err}")
+            place = str(err.where)
+            result.differences.append(f"the case could not run: {place + ': ' if place else ''}{err.message}")
+            result.differences += [f"hint: {err.hint}"] if err.hint else []
             return result
         records = list(read_records(planned.path))
     actual = [dict(zip(records[0], r, strict=True)) for r in records[1:]]
     if case.csv is not None:
-        result.differences += _compare_rows(case.csv, actual)
+        differences = _compare_rows(case.csv, actual)
+        if len(actual) < len(case.csv):  # the lines missing: what kept rows out of the file
+            differences[1:1] = _left_out(planned)
+        result.differences += differences
     if case.findings is not None:
         got = [(f.row, f.check, f.message) for f in planned.findings]
         result.differences += _compare_findings(case, got)
     return result
+
+
+def _left_out(planned: Planned) -> list[str]:
+    """Why rows of the case are not in the file: the pre-checks' findings, duplicates dropped, `where`."""
+    said = [f"left out: {f.where}: {f.check}: {f.message}" for f in [*planned.findings, *planned.dropped]]
+    if planned.rows_skipped:
+        rows = "row" if planned.rows_skipped == 1 else "rows"
+        said.append(f"skipped by where: {planned.rows_skipped} {rows}")
+    return said
 
 
 def _compare_rows(expected: Sequence[Mapping[str, str]], actual: list[dict[str, str]]) -> list[str]:

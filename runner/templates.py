@@ -49,7 +49,10 @@ def _text(value: Any) -> str:
 
 
 def zpad(value: Any, width: int = 2) -> str:
-    """Zero-pad to `width` characters: `7 | zpad(2)` is 07 (text keeps its leading zeros)."""
+    """Zero-pad to `width` characters; text keeps its leading zeros.
+
+    Example: `row.year | zpad(2)`: `7` → `07`.
+    """
     return _text(value).zfill(width)
 
 
@@ -61,32 +64,48 @@ _LATIN = str.maketrans(
 
 
 def ascii_fold(value: Any) -> str:
-    """Drop accents and macrons: Māori becomes Maori, Nguyễn becomes Nguyen, Đặng Dang; other scripts stay."""
+    """Drop accents and macrons (Latin letters such as đ, ø, ł and ß too); other scripts stay.
+
+    Example: `row.given | ascii`: `Tāne` → `Tane`, `Nguyễn` → `Nguyen`, `Đặng` → `Dang`.
+    """
     decomposed = unicodedata.normalize("NFKD", _text(value).translate(_LATIN))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", stripped)  # Hangul, decomposed above, is composed again
 
 
 def slug(value: Any, separator: str = "-") -> str:
-    """Lower-case ASCII words joined by `separator`: "Year 7 (Blue)" becomes year-7-blue."""
+    """Lower-case ASCII words (accents dropped as by `ascii`) joined by `separator`.
+
+    Example: `row.form | slug`: `Year 7 (Blue)` → `year-7-blue`.
+    """
     words = re.findall(r"[a-z0-9]+", ascii_fold(value).lower())
     return separator.join(words)
 
 
 def tf(value: Any) -> str:
-    """Infiniti's boolean text: TRUE for a true value, FALSE otherwise ("", "0", "false", "no" are false)."""
+    """Infiniti's boolean text: `TRUE` for a true value, `FALSE` otherwise; text is false when it is `""`,
+    `0`, `false`, `f`, `no`, `n` or `off` (in any case, spaces around it ignored).
+
+    Example: `row.is_staff | tf`: `yes` → `TRUE`, `off` → `FALSE`.
+    """
     if isinstance(value, str):
         value = value.strip().lower() not in ("", "0", "false", "f", "no", "n", "off")
     return "TRUE" if value else "FALSE"
 
 
 def re_sub(value: Any, pattern: str, replacement: str = "") -> str:
-    """Replace every match of a regular expression: `row.phone | re_sub('[^0-9]', '')`."""
+    """Replace every match of a regular expression (Python's `re`) with `replacement`.
+
+    Example: `row.phone | re_sub('[^0-9]')`: `+64 21 555` → `6421555`.
+    """
     return re.sub(pattern, replacement, _text(value))
 
 
 def nonempty(value: Any, fallback: Any) -> Any:
-    """`value` unless it is empty or None, else `fallback`: `row.preferred | nonempty(row.given)`."""
+    """The value, unless it is empty (or only spaces) or NULL: then `fallback`.
+
+    Example: `row.preferred | nonempty(row.given)`: the given name when no preferred one is set.
+    """
     return fallback if value is None or _text(value).strip() == "" else value
 
 

@@ -10,12 +10,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
-from runner import bounds, cron, schema, stateurl, zones
+from runner import address, bounds, choices, cron, schema, stateurl, zones
 from runner.contract import (
     BOOLEAN_FIELDS,
     CONTACTS_MODES,
@@ -34,10 +35,14 @@ from runner.suggest import did_you_mean
 from runner.templates import PARAM_CONTEXT, ROW_CONTEXT, certain_refs, environment, finalize
 from runner.yamlfile import Document, JsonPath, json_path
 
-_LOOPBACK = re.compile(r"^(?:https?|smtp)://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?(/|$)")
 _URL_PASSWORD = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<pw>[^/@]*)@")
 _INT64 = (-(2**63), 2**63 - 1)  # what SQLite, PostgreSQL, MariaDB and SQL Server bind as an integer
+# Where `infiniti-sync sandbox`, started in the project's folder, writes its CA (runner/commands/sandbox.py).
+SANDBOX_CA = Path(".infiniti-sync", "sandbox", "ca.pem")
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|pwd))=[^&]+", re.IGNORECASE)
+# A shell's or Windows' variable written as a value (${NAME}, $NAME, %NAME%): nothing expands it. A bare
+# $ is taken for one only before a name in capitals ($ecret is a password).
+_VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)\}|\$([A-Z_][A-Z0-9_]*)|%([A-Za-z_]\w*)%")
 
 
 def check(files: Files) -> list[Problem]:
@@ -496,8 +501,20 @@ def check_import(doc: Document, files: Files) -> Iterator[Problem]:
         )
 
 
+def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
+    """Each `<CHOOSE: ...>` left in the spec (runner/choices.py): a choice still to be made."""
+    for choice in choices.found(doc.data):
+        message = f"a choice to make: {choice.what}; write it in place of the <CHOOSE: ...> marker"
+        if choice.key:
+            yield doc.problem(choice.path, message, rule="choice", key=True)
+        else:
+            where = doc.template_line(choice.path, choice.line, choice.col)
+            yield _at(doc, choice.path, where, message, "choice")
+
+
 SpecRule = Callable[[Document, Files], Iterator[Problem]]
 SPEC_RULES: tuple[SpecRule, ...] = (
+    check_choices,
     check_templates,
     check_import,
     check_constants,
@@ -560,13 +577,23 @@ def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
     for path, value, kind in values:
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             continue
-        if kind == "address":
+        if isinstance(value, str) and (variable := _VARIABLE.fullmatch(value.strip())):
+            name = next(v for v in variable.groups() if v)
+            yield doc.problem(
+                path,
+                f"{value.strip()} is not expanded (infiniti-sync expands no variables in its files); write "
+                f"{{env: {name}}} to read environment variable {name}, or {{file: PATH}} or "
+                "{keyring: SERVICE/USERNAME}",
+                rule="secret",
+            )
+        elif kind == "address":
             if found := _tenant_user_info(str(value)):
                 shown, address = found
                 yield doc.problem(
                     path,
                     f"the url holds user information ({shown}); write the address alone ({address}), "
-                    "the user in username: and the password as {env: VARIABLE} or {file: PATH}",
+                    "the user in username: and the password as {env: VARIABLE}, {file: PATH} or "
+                    "{keyring: SERVICE/USERNAME}",
                     rule="secret",
                 )
         elif kind == "hook":
@@ -587,8 +614,8 @@ def _literal_secrets(doc: Document, which: schema.Which) -> Iterator[Problem]:
         elif masked := _masked_url(str(value)):
             yield doc.problem(
                 path,
-                f"the URL {masked} holds a password; write the whole URL as {{env: VARIABLE}} "
-                "or {file: PATH} instead",
+                f"the URL {masked} holds a password; write the whole URL as {{env: VARIABLE}}, "
+                "{file: PATH} or {keyring: SERVICE/USERNAME} instead",
                 rule="secret",
             )
 
@@ -676,15 +703,16 @@ def check_tenant_connections(files: Files) -> Iterator[Problem]:
             )
 
 
-def _vars_read(doc: Document) -> dict[str, JsonPath]:
-    """The tenant vars a spec's templates certainly read (first level), with where each is read first."""
+def _keys_read(doc: Document, of: str = "vars") -> dict[str, JsonPath]:
+    """The keys of `of` (the tenant's vars, `tenant`) a spec's templates certainly read (first level), with
+    where each is read first."""
     if not isinstance(doc.data, dict):
         return {}
     read: dict[str, JsonPath] = {}
     for path, source, _ in _templates(doc.data):
         tree = parse(source)
         if isinstance(tree, nodes.Template):
-            for name in certain_refs(tree, "vars"):
+            for name in certain_refs(tree, of):
                 read.setdefault(name, path)
     return read
 
@@ -700,7 +728,7 @@ def check_tenant_vars(files: Files) -> Iterator[Problem]:
         if sname not in specs or not isinstance(vars_, dict):
             continue
         if sname not in reads:
-            reads[sname] = _vars_read(specs[sname])
+            reads[sname] = _keys_read(specs[sname])
         for name, path in reads[sname].items():
             if name not in vars_:
                 yield files.tenant_problem(
@@ -710,6 +738,25 @@ def check_tenant_vars(files: Files) -> Iterator[Problem]:
                     f"not define (its vars: {_listing(vars_) if vars_ else 'none'})",
                     rule="reference",
                 )
+
+
+def check_tenant_url_read(files: Files) -> Iterator[Problem]:
+    """A spec's templates read tenant.url only for tenants whose url is written in the file: one read from a
+    secret is known only when a run starts."""
+    if files.project is None:
+        return
+    specs = {files.spec_name(d): d for d in files.specs}
+    for tname, tenant, i, sname in _listed_specs(files):
+        secret = sname in specs and isinstance(tenant.get("url"), dict)
+        if secret and (path := _keys_read(specs[sname], "tenant").get("url")) is not None:
+            yield files.tenant_problem(
+                tname,
+                ("specs", i),
+                f"spec {sname!r} reads tenant.url (in {json_path(path)}), which tenant {tname!r} reads "
+                "from a secret when a run starts; templates see tenant.url only when the file gives it "
+                "(use a var instead)",
+                rule="reference",
+            )
 
 
 def _listing(names: Iterable[str], most: int = 10) -> str:
@@ -728,6 +775,17 @@ def _tenants_readable(files: Files) -> bool:
     return isinstance(tenants, dict | str) and all(
         isinstance(t, dict) and isinstance(t.get("connections", {}), dict) for t in files.tenants().values()
     )
+
+
+def _spec_lists_readable(files: Files) -> bool:
+    """Whether every tenant's `specs` is a list of names (or of {name: ...}): what it lists is known."""
+    for tenant in files.tenants().values():
+        items = tenant.get("specs") if isinstance(tenant, dict) else None
+        if not isinstance(items, list):
+            return False
+        if not all(isinstance(i.get("name") if isinstance(i, dict) else i, str) for i in items):
+            return False
+    return True
 
 
 def check_spec_connections(files: Files) -> Iterator[Problem]:
@@ -819,18 +877,136 @@ def check_spec_listed_once(files: Files) -> Iterator[Problem]:
             )
 
 
+def _connection_values(files: Files, key: str) -> Iterator[tuple[str, str, Any]]:
+    """(tenant, connection, value) of each connection that gives `key`."""
+    for tname, tenant in files.tenants().items():
+        for cname, connection in _connections(tenant).items():
+            if isinstance(connection, dict) and key in connection:
+                yield tname, cname, connection[key]
+
+
+def check_encodings(files: Files) -> Iterator[Problem]:
+    """A CSV connection's `encoding` is one Python reads text in, on every system."""
+    for tname, cname, name in _connection_values(files, "encoding"):
+        if isinstance(name, str) and name and (found := encoding_problem(name)):
+            yield files.tenant_problem(tname, ("connections", cname, "encoding"), found, rule="encoding")
+
+
+_COMMON_ENCODINGS = "utf-8, utf-16, cp1252 or iso-8859-1"
+# Names that other programs use, Python does not know (or knows on Windows only), and what they mean.
+_WINDOWS_ONLY = frozenset({"ansi", "mbcs", "dbcs", "oem"})  # whatever the Windows machine reading it uses
+_ENCODING_ADVICE = {
+    **dict.fromkeys(
+        ("ansi", "mbcs", "dbcs"),
+        "write the code page the file was saved in, for example cp1252 (Western Europe), cp1250 (Central "
+        "Europe) or cp1251 (Cyrillic)",
+    ),
+    "oem": "write the code page the file was saved in, for example cp850 or cp437",
+    "unicode": 'Windows\' "Unicode" is UTF-16: write utf-16 (utf-16-le if the file has no byte order mark)',
+    **dict.fromkeys(("utf8bom", "utf8withbom"), "write utf-8: a byte order mark is accepted"),
+}
+
+
+def _squeezed(name: str) -> str:
+    return re.sub(r"[-_\s]", "", name.lower())
+
+
+def encoding_problem(name: str) -> str | None:
+    """Why CSV files cannot be read in encoding `name` (with the nearest names Python knows), or None."""
+    import codecs
+
+    advice = _ENCODING_ADVICE.get(_squeezed(name))
+    try:
+        codec = codecs.lookup(name)
+    except LookupError:
+        codec = None
+    if advice is None and codec is not None:
+        if codec._is_text_encoding:  # how open() itself tells a text encoding from base64 and the like
+            return None
+        return f"{name!r} is not a text encoding; CSV files are text, for example {_COMMON_ENCODINGS}"
+    if advice is None:
+        names = _text_encodings()
+        hint = did_you_mean(_squeezed(name), names)
+        advice = f"did you mean {names[hint]!r}?" if hint else f"for example {_COMMON_ENCODINGS}"
+    if _squeezed(name) in _WINDOWS_ONLY:  # the same words on every system, Windows (which reads it) too
+        windows = "is Windows' name for each machine's own code page, read on Windows only"
+        return f"encoding {name!r} {windows}; {advice}"
+    return f"unknown encoding {name!r}; {advice}"
+
+
+@lru_cache(maxsize=1)
+def _text_encodings() -> dict[str, str]:
+    """The names of every text encoding Python knows, squeezed (no case, - or _) -> as written in a file."""
+    import codecs
+    from encodings.aliases import aliases
+
+    found: dict[str, str] = {}
+    for written in sorted({*aliases, *aliases.values()}):
+        try:
+            text = codecs.lookup(written)._is_text_encoding
+        except LookupError:  # an alias of a codec this system lacks (mbcs off Windows)
+            continue
+        if text and _squeezed(written) not in _ENCODING_ADVICE:
+            found.setdefault(_squeezed(written), written.replace("_", "-"))
+    return found
+
+
+def check_ca_bundles(files: Files) -> Iterator[Problem]:
+    """Each `ca_bundle` (a tenant's, a notify's) is a file on this machine (a warning: the machine that runs
+    the sync may hold it where this one does not); the sandbox's CA is written when the sandbox starts."""
+    if files.project is None:
+        return
+    root = files.project.path.parent
+    for doc, path, value in _ca_bundles(files):
+        bundle = root / value if isinstance(value, str) and value else None
+        if bundle is None or bundle.is_file() or bundle == root / SANDBOX_CA:
+            continue
+        state = "is not a file" if bundle.exists() else "does not exist"
+        message = (
+            f"ca_bundle {value!r} {state} on this machine (relative paths are relative to the project "
+            "file's folder); a run here would stop before connecting"
+        )
+        yield doc.problem(path, message, rule="ca-bundle", severity="warning")
+
+
+def _ca_bundles(files: Files) -> Iterator[tuple[Document, JsonPath, Any]]:
+    """Where each ca_bundle is written: the file, its path there and its value."""
+    for name, tenant in files.tenants().items():
+        if isinstance(tenant, dict) and "ca_bundle" in tenant:
+            doc, prefix = files.tenant_at(name)
+            yield doc, (*prefix, "ca_bundle"), tenant["ca_bundle"]
+    for doc, at, notify in _notifies(files):
+        if "ca_bundle" in notify:
+            yield doc, (*at, "ca_bundle"), notify["ca_bundle"]
+
+
+def check_unlisted_specs(files: Files) -> Iterator[Problem]:
+    """A spec that no tenant lists is never run (a warning naming where to list it); not while a tenant lists
+    a spec that does not exist (that error is the one to fix first, often a misspelt name)."""
+    if files.project is None or not _tenants_readable(files) or not _spec_lists_readable(files):
+        return
+    specs = [files.spec_name(d) for d in files.specs]
+    listed = {sname for _, _, _, sname in _listed_specs(files)}
+    tenants = list(files.tenants())
+    if not tenants or not listed <= set(specs):  # a list naming a spec that is not there is wrong already
+        return
+    for doc, name in zip(files.specs, specs, strict=True):
+        if name in listed:
+            continue
+        path = ("name",) if isinstance(doc.data, dict) and "name" in doc.data else ()
+        message = (
+            f"no tenant runs spec {name!r}: add {name} to the specs: of a tenant that should run it "
+            f"(tenants: {_listing(tenants)})"
+        )
+        yield doc.problem(path, message, rule="unlisted-spec", severity="warning")
+
+
 def check_tenant_urls(files: Files) -> Iterator[Problem]:
     """Credentials travel only over TLS, except to a sandbox on this machine."""
     for name, tenant in files.tenants().items():
         url = tenant.get("url") if isinstance(tenant, dict) else None
-        if isinstance(url, str) and url.startswith("http://") and not _LOOPBACK.match(url):
-            yield files.tenant_problem(
-                name,
-                ("url",),
-                "use https://: the password would cross the network in clear text "
-                "(http:// is accepted only for a sandbox on this machine)",
-                rule="url",
-            )
+        if isinstance(url, str) and address.clear_text(url):
+            yield files.tenant_problem(name, ("url",), address.CLEAR_TEXT, rule="url")
 
 
 def _notifies(files: Files) -> Iterator[tuple[Document, JsonPath, dict[str, Any]]]:
@@ -852,7 +1028,7 @@ def _notify_problems(notify: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
     """What is wrong with a `notify` the schema cannot say: clear text off this machine, two kinds of TLS."""
     for kind in ("webhook", "ping"):
         url = notify[kind].get("url") if isinstance(notify.get(kind), dict) else None
-        if isinstance(url, str) and url.startswith("http://") and not _LOOPBACK.match(url):
+        if isinstance(url, str) and url.startswith("http://") and not address.LOOPBACK.match(url):
             yield (kind, "url"), "use https://: http:// is accepted only for a receiver on this machine"
     email = notify.get("email")
     if not isinstance(email, dict):
@@ -865,7 +1041,7 @@ def _notify_problems(notify: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
                 ("email", "starttls"),
                 "starttls: false would send the password in clear text; use STARTTLS or tls: true",
             )
-        elif not _LOOPBACK.match(f"smtp://{email.get('host')}"):
+        elif not address.LOOPBACK.match(f"smtp://{email.get('host')}"):
             yield (
                 ("email", "starttls"),
                 "starttls: false (no TLS) is accepted only for a relay on this machine "
@@ -921,6 +1097,7 @@ def check_tenants_folder(files: Files) -> Iterator[Problem]:
 ProjectRule = Callable[[Files], Iterator[Problem]]
 PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_tenant_vars,
+    check_tenant_url_read,
     check_tenant_specs,
     check_tenant_connections,
     check_spec_connections,
@@ -931,6 +1108,9 @@ PROJECT_RULES: tuple[ProjectRule, ...] = (
     check_schedules,
     check_timezones,
     check_tenant_urls,
+    check_encodings,
+    check_ca_bundles,
+    check_unlisted_specs,
     check_state,
     check_notify,
 )

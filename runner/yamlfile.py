@@ -29,6 +29,7 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from runner.errors import Problem, Severity
+from runner.numbers import number
 
 JsonPath = tuple[str | int, ...]
 
@@ -333,8 +334,8 @@ class _Builder:
             self._report(
                 node,
                 path,
-                f"a number of {digits:,} digits is longer than a number can be here ({MAX_DIGITS:,} digits "
-                "at most); quote it if it is text",
+                f"a number of {number(digits)} digits is longer than a number can be here "
+                f"({number(MAX_DIGITS)} digits at most); quote it if it is text",
             )
             return text
         if _FLOAT_PLAIN.match(text) and repr(float(text)) == text:

@@ -8,9 +8,16 @@ import re
 import pytest
 
 from runner import schema
-from runner.answer import Answer, merge, parse, reason, unaccepted, unconfirmed
+from runner.answer import Answer, hint, merge, parse, reason, unaccepted, unconfirmed
 from runner.client import Response, _retry_after
-from runner.contract import BAD_EMAIL, Counts, parse_summary, summary
+from runner.contract import (
+    BAD_EMAIL,
+    Counts,
+    parse_summary,
+    summary,
+    undefined_library_group,
+    undefined_system_group,
+)
 from runner.errors import AuthError, InfinitiError, Where
 from runner.expect import FailedRow, unmet
 from runner.spec import DEFAULT_FAILED, DEFAULT_SUCCESS, Amount, CountExpectation, Expect
@@ -377,3 +384,15 @@ def test_a_failed_rows_reason_is_said_once() -> None:
     assert reason(BAD_EMAIL) == "Field (emailAddress) is not a well-formed email address."
     assert reason("Something else went wrong. ") == "Something else went wrong."
     assert reason("A User failed to import: B") == "A User failed to import: B"
+
+
+def test_a_group_infiniti_does_not_define_gets_a_hint_naming_the_spec_list_that_has_it() -> None:
+    assert hint(undefined_library_group("Teachers")) == (
+        "the spec's groups.library lists 'Teachers', which Infiniti does not define: create that library "
+        "group in Infiniti (it imports users only into groups defined there), or take it out of "
+        "groups.library so that the pre-checks leave such rows out"
+    )
+    assert "groups.system lists 'Staff (NZ)'" in str(hint(undefined_system_group("Staff (NZ)")))
+    assert hint("Library group (Teachers) is not defined.") is not None  # said once, as well as twice
+    assert hint(BAD_EMAIL) is None
+    assert hint("User Created") is None

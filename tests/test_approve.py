@@ -15,12 +15,12 @@ from array import array
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from runner.approve import Approval, Change
-from runner.state import SCHEMA_VERSION, RunRecord, StateStore
+from runner.state import SCHEMA_VERSION, RunRecord, StateStore, runs_table
 from tests.support import stores
-from tests.support.project import DEMO_ENV, Done, Site
+from tests.support.project import DEMO_ENV, Done, Site, edit_project
 from tests.support.roster import STAFF, incremental, write_staff
 from tests.support.stores import StateUnderTest
 
@@ -81,8 +81,9 @@ APPROVED = (
 
 
 def _history(site: Site, store: StateUnderTest) -> list[list[str]]:
-    """The cells of `history`'s lines (its header first)."""
-    return [re.split(r" {2,}", line) for line in _do(site, store, "history").out.splitlines()]
+    """The cells of `history`'s lines (its header first; the reason lines under a run left out)."""
+    lines = _do(site, store, "history").out.splitlines()
+    return [re.split(r" {2,}", line) for line in lines if not line.startswith(" ")]
 
 
 def _waiting(store: StateUnderTest) -> tuple[datetime, datetime]:
@@ -143,6 +144,9 @@ def test_an_approved_change_is_sent_once(site: Site, state_store: StateUnderTest
         "ok",
     ]
     assert rows[3][3] == "by alice@HOST, until TIME"
+    # A held run says why on the line under it.
+    lines = _do(site, state_store, "history").out.splitlines()
+    assert lines[2] == f"  reason: {_hold(0, known=2, new=4)}"
     runs = json.loads(site.invoke(["history", "--format", "json"], {**DEMO_ENV, **state_store.env}).out)
     assert [(r["outcome"], r["approved_by"]) for r in runs["runs"]] == [
         ("held", None),
@@ -346,3 +350,110 @@ def test_approve_waits_for_no_run_holding_the_jobs_lock(site: Site, state_store:
     assert busy.code == 3
     assert busy.err.startswith("error: tenant demo, spec staff: ")
     assert "approved" not in _do(site, state_store, "history").out  # nothing recorded
+
+
+def test_approve_in_json_speaks_history_s_vocabulary(site: Site, state_store: StateUnderTest) -> None:
+    _guarded(site)
+    env = {**DEMO_ENV, **state_store.env, "LOGNAME": "alice"}
+    nothing = site.invoke(["approve", *JOB, "--format", "json"], env)
+    assert (nothing.code, nothing.err) == (1, "")
+    assert json.loads(nothing.out) == {
+        "approval": None,
+        "replaced": [],
+        "nothing_to_approve": "no run of demo/staff is recorded: the state store has not been created yet",
+    }
+    assert _do(site, state_store, "run", *JOB).code == 0
+    _only(site, "T201", "T202")
+    assert _do(site, state_store, "run", *JOB).code == 1
+    first = site.invoke(["approve", *JOB, "--format", "json"], env)
+    assert (first.code, first.err) == (0, "")
+    second = site.invoke(["approve", *JOB, "--format", "json", "--for", "2h"], env)
+    approved, again = json.loads(first.out), json.loads(second.out)
+    history = json.loads(site.invoke(["history", "--format", "json"], env).out)
+    newest, older = history["approvals"]
+    held = history["runs"][0]
+    assert held["outcome"] == "held"
+    assert approved["replaced"] == [] and approved["nothing_to_approve"] is None
+    assert approved["approval"] == {
+        **older,
+        "status": "waiting",
+        "change": {"new": 0, "changed": 0, "vanished": 4},
+    }
+    assert (older["status"], older["held_run"], older["user"], older["host"]) == (
+        "replaced",
+        held["id"],
+        "alice",
+        HOST,
+    )
+    assert again["approval"] == {**newest, "change": {"new": 0, "changed": 0, "vanished": 4}}
+    assert again["replaced"] == [older]  # as history shows it now: replaced
+    assert datetime.fromisoformat(newest["expires_at"]) - datetime.fromisoformat(
+        newest["approved_at"]
+    ) == timedelta(hours=2)
+    assert _do(site, state_store, "run", *JOB).code == 0  # sent by the approval
+    used = site.invoke(["approve", *JOB, "--format", "json"], env)
+    assert used.code == 1
+    assert json.loads(used.out)["nothing_to_approve"].startswith("the last run of demo/staff (")
+    assert json.loads(used.out)["nothing_to_approve"].endswith(") was ok, not held")
+
+
+def _a_year_passes(store: StateUnderTest) -> None:
+    """Move every recorded run of the store 400 days back, as if the runs had been a year ago: a yearly
+    schedule then has a slot after each of them (the approvals keep their times: they are today's)."""
+    engine = store.engine()
+    try:
+        with engine.begin() as conn:
+            for row in conn.execute(
+                select(runs_table.c.id, runs_table.c.started_at, runs_table.c.finished_at)
+            ):
+                moved = {"started_at": row.started_at - YEAR, "finished_at": row.finished_at - YEAR}
+                conn.execute(update(runs_table).where(runs_table.c.id == row.id).values(**moved))
+    finally:
+        engine.dispose()
+
+
+YEAR = timedelta(days=400)
+DUE = ["run", "--due", *JOB]
+
+
+def test_a_scheduled_run_sends_an_approved_change_without_force(
+    site: Site, state_store: StateUnderTest
+) -> None:
+    """`run --due`, as cron runs it: the held job, approved, is sent by its next scheduled run, which uses
+    the approval up; the next collapse is held again by the run after."""
+    _guarded(site)
+    edit_project(site, 'schedule: "15 * * * *"', "schedule: '@yearly'")  # no slot while the test runs
+    assert _do(site, state_store, *DUE).code == 0  # never run: due
+    _only(site, "T201")
+    _a_year_passes(state_store)
+    held = _do(site, state_store, *DUE)
+    assert (held.code, held.out) == (1, _held(1, 1, 5))
+    assert (
+        _do(site, state_store, *DUE).out
+        == "nothing is due: 1 job checked, none has a slot since its last run\n"
+    )
+    assert _do(site, state_store, "approve", *JOB).code == 0
+
+    _a_year_passes(state_store)
+    sent = _do(site, state_store, *DUE)
+    assert (sent.code, sent.out) == (
+        0,
+        "demo/staff: ok: 1 read; 0 sent; 0 created, 0 updated, 0 failed; changes: 0 new, 0 changed, "
+        "1 unchanged, 5 gone; expectations met\n"
+        f"  sent despite a hold (approved by alice@HOST): {_hold(5)}\n",
+    )
+    assert site.imports() == ["200", "200"]
+    runs = json.loads(site.invoke(["history", "--format", "json"], {**DEMO_ENV, **state_store.env}).out)
+    [approval] = runs["approvals"]
+    assert (approval["status"], approval["used_by_run"]) == ("used", runs["runs"][0]["id"])
+    assert runs["runs"][0]["approved_by"] == f"alice@{HOST}"
+
+    write_staff(site.root, STAFF)  # the next collapse: four new of one, more than half
+    _a_year_passes(state_store)
+    again = _do(site, state_store, *DUE)
+    assert (again.code, again.out) == (
+        1,
+        "demo/staff: held: 6 read; nothing sent; changes: 5 new, 0 changed, 1 unchanged, 0 gone\n"
+        f"  held: {_hold(0, known=1, new=5)}\n",
+    )
+    assert site.imports() == ["200", "200"]

@@ -75,6 +75,7 @@ def test_demo_keeps_the_project_when_asked(tmp_path: Path, capfd: pytest.Capture
     assert done.code == 0
     assert done.out.endswith(f"\n\nThe demo project is in {kept}.\n{NEXT_STEPS}\n")
     assert sorted(p.name for p in kept.iterdir()) == [
+        ".gitignore",
         ".infiniti-sync",
         "infiniti-sync.yaml",
         "schemas",

@@ -129,6 +129,13 @@ def child(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.C
     )
 
 
+def _at(site: Site) -> str:
+    """Where the project file writes the password (its messages name the file and line)."""
+    path = site.root / "infiniti-sync.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return f"{path}:{next(n for n, line in enumerate(lines, 1) if 'password:' in line)}"
+
+
 def test_keyring_set_once_then_run_sends(site: Site, tmp_path: Path) -> None:
     env = child_env(tmp_path)
     stored = child(["-m", "keyring", "set", SERVICE, USER], env, stdin=PASSWORD + "\n")
@@ -144,13 +151,14 @@ def test_a_missing_entry_is_exit_2_through_the_command_line(site: Site, tmp_path
         ["-m", "runner", "run", "--tenant", "demo", "--project", os.fspath(site.root)], child_env(tmp_path)
     )
     message = (
-        "error: tenant demo: password: the keyring holds no password for service 'infiniti-sync/demo', "
-        "user 'autosync'\n"
+        f"error: tenant demo: password ({_at(site)}): the keyring holds no password for service "
+        "'infiniti-sync/demo', user 'autosync'\n"
         "  hint: store it once, as the account that runs the sync: keyring set infiniti-sync/demo autosync\n"
     )
     assert (done.returncode, done.stdout, done.stderr) == (
         2,
-        f"demo/students: {message}demo/staff: {message}demo/guardians: {message}",
+        f"demo/students: {message}demo/staff: error: the same as demo/students\n"
+        f"demo/guardians: error: the same as demo/students\n",
         "",
     )
     assert site.imports() == []
@@ -171,8 +179,8 @@ def test_without_the_keyring_library_the_message_names_the_extra(site: Site, tmp
     done = child(args, child_env(tmp_path))
     assert (done.returncode, done.stdout, done.stderr) == (
         2,
-        "demo/staff: error: tenant demo: password: {keyring: infiniti-sync/demo/autosync} needs the keyring "
-        "library, which is not installed\n"
+        f"demo/staff: error: tenant demo: password ({_at(site)}): {{keyring: infiniti-sync/demo/autosync}} "
+        "needs the keyring library, which is not installed\n"
         "  hint: install it with: pip install 'infiniti-sync[keyring]'\n",
         "",
     )
@@ -183,7 +191,8 @@ def test_a_machine_without_a_usable_keyring_is_exit_2(site: Site, tmp_path: Path
     done = child(args, child_env(tmp_path, backend="keyring.backends.fail.Keyring"))
     assert done.returncode == 2
     assert done.stdout.startswith(
-        "demo/staff: error: tenant demo: password: the keyring cannot be read (NoKeyringError: "
+        f"demo/staff: error: tenant demo: password ({_at(site)}): "
+        "the keyring cannot be read (NoKeyringError: "
     )
     assert done.stdout.endswith(
         "  hint: unlock or set up the keyring of the account that runs the sync, "

@@ -117,8 +117,9 @@ def test_an_error_names_its_tenant_and_keeps_its_hint(site: Site) -> None:
     found = events(done.err)
     assert [e["event"] for e in found] == ["job.error", "job.error", "job.error"]
     assert found[0]["message"] == (
-        "demo/students: error: tenant demo: password: environment variable INFINITI_DEMO_PASSWORD is not "
-        "set; hint: set INFINITI_DEMO_PASSWORD before running, or use {file: PATH} for a secret file"
+        "demo/students: error: tenant demo: password (infiniti-sync.yaml:15): environment variable "
+        "INFINITI_DEMO_PASSWORD is not set; hint: set INFINITI_DEMO_PASSWORD in the environment the sync "
+        "runs in, or write {file: PATH} (a secret file) or {keyring: SERVICE/USERNAME} in its place"
     )
 
 

@@ -20,10 +20,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from runner.due import shard_of
 from runner.sandbox import Fault
+from runner.sandbox.tls import ensure
 from runner.state import RunRecord, StateStore
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Site, edit_project, example_site_fixture, several_tenants_fixture
 from tests.support.receivers import Webhook
+from tests.support.statements import counted
 from tests.support.stores import StateUnderTest
 from tests.support.windows import posix_modes
 
@@ -33,6 +35,7 @@ WEST_ERROR = (
 )
 
 site = example_site_fixture
+SANDBOX_CA = ".infiniti-sync/sandbox/ca.pem"
 state_store = stores.state_store_fixture
 
 Samples = dict[str, dict[tuple[str, ...], float]]
@@ -307,9 +310,9 @@ def test_a_pushgateway_secret_that_is_not_set_stops_the_run_before_it_starts(sit
     done = site.invoke(["run", "--all"], env={**DEMO_ENV, "PUSHGATEWAY_URL": None})
     assert (done.code, done.err) == (
         2,
-        "error: metrics.pushgateway ({env: PUSHGATEWAY_URL}): environment variable PUSHGATEWAY_URL "
-        "is not set\n"
-        "  hint: set PUSHGATEWAY_URL before running, or use {file: PATH} for a secret file\n",
+        "error: metrics.pushgateway (infiniti-sync.yaml:6): environment variable PUSHGATEWAY_URL is not set\n"
+        "  hint: set PUSHGATEWAY_URL in the environment the sync runs in, or write {file: PATH} "
+        "(a secret file) or {keyring: SERVICE/USERNAME} in its place\n",
     )
     assert site.imports() == []
 
@@ -338,3 +341,70 @@ def test_the_last_runs_of_every_job_in_one_query(tmp_path: Path, state_store: St
         ("north", "students"): (at + timedelta(minutes=5), "ok", at + timedelta(minutes=5)),
         ("south", "staff"): (at + timedelta(minutes=1), "held", None),
     }
+
+
+def test_the_metrics_are_read_from_the_store_the_run_has_open(site: Site, tmp_path: Path) -> None:
+    """`--metrics-file` opens the state store once (SQLAlchemy's first connect of each engine, counted) and
+    reads it once for the metrics, the last success of a job whose last run failed included."""
+    metrics = tmp_path / "sync.prom"
+    args = ["run", "--tenant", "demo", "--spec", "staff"]
+    assert site.invoke(args).code == 0
+    with counted() as plain:
+        assert site.invoke(args).code == 0
+    site.sandbox.inject("demo", Fault(status=500))
+    with counted() as seen:
+        assert site.invoke([*args, "--metrics-file", os.fspath(metrics)]).code == 3
+    assert (plain.engines, seen.engines) == (1, 1)
+    assert len(seen.reading("infiniti_sync_runs")) == len(plain.reading("infiniti_sync_runs")) + 1
+    found, runs = samples(metrics.read_text(encoding="utf-8")), site.invoke(["history", "--format", "json"])
+    ok, failed = json.loads(runs.out)["runs"][1::-1]
+    job = ("demo", "staff")
+    assert outcomes(found) == {job: "error"}  # students never ran: no series
+    assert found["infiniti_sync_last_run_timestamp_seconds"][job] == started(failed)
+    assert found["infiniti_sync_last_success_timestamp_seconds"][job] == started(ok)
+
+
+# --- an https:// Pushgateway ----------------------------------------------------------------------------
+
+
+def test_an_https_pushgateway_is_verified_with_its_ca_bundle(site: Site) -> None:
+    """A real HTTPS receiver on loopback, its certificate from the sandbox's CA: trusted through
+    `metrics.ca_bundle`, refused (and said so) without it, whatever the runs' exit code."""
+    tls = ensure(site.root / ".infiniti-sync" / "sandbox")
+    with Webhook.start(tls=tls) as receiver:
+        setting = f"version: 1\nmetrics: {{pushgateway: '{receiver.url}', ca_bundle: {SANDBOX_CA}}}\n"
+        _edit(site, "version: 1\n", setting)
+        trusted = site.invoke(["run", "--tenant", "demo", "-q"])
+        assert (trusted.code, trusted.err) == (0, "")
+        [pushed] = receiver.requests
+        assert (pushed.method, pushed.path) == ("PUT", "/metrics/job/infiniti-sync")
+        assert set(outcomes(samples(pushed.body.decode("utf-8")))) == {
+            ("demo", "students"),
+            ("demo", "staff"),
+        }
+
+        _edit(site, f", ca_bundle: {SANDBOX_CA}", "")  # the system's CAs do not know the sandbox's
+        refused = site.invoke(["run", "--tenant", "demo", "-q"])
+    assert len(receiver.requests) == 1  # the handshake failed: no request reached it
+    assert (refused.code, refused.out) == (0, "")
+    assert refused.err == (
+        f"error: the Pushgateway at {receiver.url} did not take the metrics: TLS: the Pushgateway's "
+        "certificate was not verified (unable to get local issuer certificate); a certificate from a private "
+        "CA goes in metrics.ca_bundle; hint: the runs are recorded and the exit code is theirs; the next run "
+        "pushes again\n"
+    )
+
+
+def test_a_pushgateway_ca_bundle_that_does_not_exist_stops_the_run_before_it_starts(site: Site) -> None:
+    _edit(
+        site, "version: 1\n", "version: 1\nmetrics: {pushgateway: 'https://127.0.0.1:9', ca_bundle: no.pem}\n"
+    )
+    done = site.invoke(["run", "--all"])
+    assert (done.code, done.out) == (2, "")
+    assert done.err == (
+        f"error: metrics.ca_bundle {site.root / 'no.pem'} does not exist\n"
+        "  hint: give the PEM file of the CA that signed the Pushgateway's certificate, relative to the "
+        "project file\n"
+    )
+    assert site.imports() == []
+    assert site.invoke(["validate"]).code == 0  # the setting itself is valid

@@ -1,20 +1,44 @@
 """Notifications end to end: `run` against a sandbox process, with a real webhook receiver (HTTPS with the
-sandbox's certificate) and a real SMTP server (aiosmtpd, STARTTLS) on loopback ports, started here."""
+sandbox's certificate) and a real SMTP server (aiosmtpd, STARTTLS) on loopback ports, started here; which
+jobs recovered read in one query however many jobs ran (counted through SQLAlchemy's events), in a SQLite
+file and in PostgreSQL; and a digest of a 5,000-job night bounded in bytes, its counts exact."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import socket
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runner import notify, project
+from runner.console import Console
+from runner.errors import InfinitiError
+from runner.expect import FailedRow
+from runner.jobs import Job
+from runner.run import JobResult
 from runner.sandbox import Fault
 from runner.sandbox.tls import TlsFiles, ensure
-from tests.support.project import DEMO_ENV, Site, example_site_fixture, several_tenants_fixture
+from runner.spec import Email, Notify
+from runner.state import StateStore
+from tests.support import stores
+from tests.support.project import (
+    DEMO_ENV,
+    Site,
+    edit_project,
+    example_site_fixture,
+    several_tenants_fixture,
+)
 from tests.support.receivers import Mailbox, Webhook, dead_port
+from tests.support.statements import counted
+from tests.support.stores import StateUnderTest
 
 site = example_site_fixture
+state_store = stores.state_store_fixture
 CA = ".infiniti-sync/sandbox/ca.pem"
 
 
@@ -228,4 +252,175 @@ def test_a_held_run_is_told_with_its_reason_and_the_forced_one_as_recovered(tmp_
         "",
         "demo/students: recovered (the run before was held): 3 read; 3 sent; 3 created, 0 updated, 0 failed; "
         "expectations met",
+    ]
+
+
+# --- recovered: one query for every job ---------------------------------------------------------------
+
+
+def test_recovered_for_several_tenants_in_one_query_whatever_their_number(
+    several: Site, state_store: StateUnderTest
+) -> None:
+    """Which jobs recovered is read in one statement per invocation, for one job as for three (the runs
+    table is read once: the last run of every job), in a SQLite file and in PostgreSQL."""
+    edit_project(several, "version: 1\n", "version: 1\nstate: .infiniti-sync/state.db\n")
+    state_store.use(several.project_file)
+    env = {**DEMO_ENV, **state_store.env}
+    reads: list[int] = []
+
+    def run(*args: str) -> list[tuple[str, str]]:
+        before = len(hook.requests)
+        with counted() as seen:
+            several.invoke(["run", *args], env=env)
+        reads.append(len(seen.reading("infiniti_sync_runs")))
+        told = [json.loads(r.body) for r in hook.requests[before:]]
+        return [(r["tenant"], r["outcome"]) for d in told for r in d["runs"]] + [
+            ("text", line)
+            for d in told
+            for line in str(d["text"]).splitlines()
+            if line.startswith("infiniti-sync:") or ": recovered (" in line
+        ]
+
+    with Webhook.start() as hook:
+        _notify(several, f"{{webhook: {{url: {hook.url}/hook}}}}")
+        for tenant in ("north", "west"):
+            several.sandbox.inject(tenant, Fault(status=500))
+        assert run("--all") == [
+            ("north", "error"),
+            ("south", "failed"),
+            ("west", "error"),
+            ("text", "infiniti-sync: 3 jobs need attention"),
+        ]
+        recovered = "recovered (the run before was error): 6 read; 6 sent"
+        north = run("--tenant", "north")
+        assert north[:2] == [("north", "ok"), ("text", "infiniti-sync: 1 job recovered")]
+        assert north[2][1].startswith(f"north/staff: {recovered}")
+        several.sandbox.inject("north", Fault(status=500))
+        third = run("--all")
+        assert third[:4] == [
+            ("north", "error"),  # its run before was ok: not recovered, an error
+            ("south", "failed"),
+            ("west", "ok"),
+            ("text", "infiniti-sync: 2 jobs need attention, 1 recovered"),
+        ]
+        assert third[4][1].startswith(f"west/staff: {recovered}; 6 created")
+        fourth = run("--all")
+        assert fourth[:3] == [
+            ("north", "ok"),  # recovered; west was ok before, and ok: not told
+            ("south", "failed"),
+            ("text", "infiniti-sync: 1 job needs attention, 1 recovered"),
+        ]
+    assert reads == [1, 1, 1, 1]  # one job or three, two of them ok: one read of the runs
+
+
+# --- a digest of a large night is bounded ---------------------------------------------------------------
+
+NIGHT = 5000
+
+
+def _night(site: Site, settings: Notify | None = None) -> tuple[notify.Notifier, list[JobResult]]:
+    """5,000 jobs of as many tenants, none of them ok: 4,000 with 300 failed rows each, 1,000 stopped by an
+    error; and the notifier of the project told to notify as `settings` say, begun on its state store."""
+    proj = project.load(site.project_file)
+    demo, staff = proj.tenants["demo"], proj.specs["staff"]
+    started = datetime.now(UTC)
+    results = []
+    for n in range(NIGHT):
+        job = Job(dataclasses.replace(demo, name=f"school{n:04d}"), staff)
+        result = JobResult(job, started, finished=started, archive=site.root / "runs" / f"school{n:04d}")
+        if n % 5 == 4:
+            result.outcome, result.exit_code = "error", 3
+            result.error = InfinitiError(
+                "Infiniti at https://infiniti.example answered HTTP 502: Bad Gateway"
+            )
+        else:
+            result.outcome, result.exit_code, result.rows_sent = "failed", 1, 300
+            result.failed_rows = [FailedRow(line, line, f"s{line}", "No group Staff") for line in range(300)]
+            result.unmet = ["failed: expected 0, got 300"]
+        results.append(result)
+    console = Console(out=io.StringIO(), err=io.StringIO())
+    notifier = notify.Notifier(dataclasses.replace(proj, notify=settings), environ={}, console=console)
+    (site.root / ".infiniti-sync").mkdir(exist_ok=True)
+    state = StateStore.open(proj.state, environ={})
+    try:
+        notifier.begin([r.job for r in results], state)
+    finally:
+        state.close()
+    return notifier, results
+
+
+def test_a_digest_of_5000_failed_jobs_is_bounded_and_counts_them_all(site: Site) -> None:
+    with Webhook.start() as hook, Mailbox.start(tls=_tls(site)) as box:
+        mail = Email("localhost", box.port, "sync@example.edu", ("it@example.edu",))
+        notifier, results = _night(
+            site, Notify(webhook=f"{hook.url}/hook", email=mail, ca_bundle=site.root / CA)
+        )
+        notifier.end(results)
+    assert notifier.undelivered == []
+    [request] = hook.requests
+    [message] = box.messages
+    assert len(request.body) <= notify.BODY_BYTES
+    digest = json.loads(request.body)
+    text = str(digest["text"])
+    assert len(text.encode()) <= notify.TEXT_BYTES
+    listed = [r["tenant"] for r in digest["runs"]]
+    assert 0 < len(listed) <= notify.LISTED
+    assert listed == [f"school{n:04d}" for n in range(len(listed))]  # the first ones, in order
+    assert digest["unlisted"] == NIGHT - len(listed)
+    assert all(len(r["failed_rows"]) == notify.ENTRIES for r in digest["runs"] if r["outcome"] == "failed")
+    lines = text.splitlines()
+    assert lines[0] == "infiniti-sync: 5000 jobs need attention"
+    failed = sum(r.outcome == "failed" for r in results[len(listed) :])
+    assert lines[-1] == (
+        f"and {NIGHT - len(listed)} more jobs not listed here: {failed} failed, "
+        f"{NIGHT - len(listed) - failed} error; infiniti-sync history lists them"
+    )
+    assert sum(line.startswith("school") for line in lines) == len(listed)  # a paragraph each
+    assert "  failed rows: 300" in lines
+    assert message["Subject"] == "infiniti-sync: 5000 jobs need attention"
+    body = message.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    assert len(body) <= notify.TEXT_BYTES + text.count("\n") + 1  # the mail's line ends are CRLF
+    assert body.decode().replace("\r\n", "\n").rstrip("\n") == text
+
+
+def test_a_job_too_long_to_tell_is_cut_and_the_next_still_listed(site: Site) -> None:
+    _, results = _night(site)
+    huge = results[4]  # an error whose message (an answer echoed) is 100 kB
+    assert huge.error is not None
+    huge.error = InfinitiError("Infiniti answered: " + "x" * 100_000)
+    digest = notify.Digest.of([notify.Told(r, r.outcome) for r in results[:6]])
+    paragraphs = digest.text.split("\nschool")
+    assert len(paragraphs) == 7  # the subject, then all six jobs
+    [cut] = [p for p in paragraphs if p.startswith("0004/staff")]
+    assert len(cut.encode()) < notify.JOB_BYTES
+    assert cut.endswith("  ... (cut here: the run's report.json in its archive has it all)")
+    assert (digest.unlisted, len(digest.runs)) == (0, 6)
+    message = digest.runs[4]["error"]["message"]
+    assert message.endswith(notify.CUT) and len(message) < notify.JOB_BYTES
+
+
+def test_receivers_that_never_answer_are_given_up_on_within_their_bounds(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook and a mail server that accept the connection (the kernel does) and never say a word: each
+    attempt ends at its own deadline (made short here), and the run ends with its own exit code."""
+    monkeypatch.setattr(notify, "ATTEMPT_TIMEOUT", 0.3)
+    monkeypatch.setattr(notify, "PAUSE", 0.0)
+    site.sandbox.inject("demo", Fault(status=500))
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        _notify(
+            site,
+            f"{{webhook: {{url: http://127.0.0.1:{port}/hook}}, email: {{host: 127.0.0.1, port: {port}, "
+            "from: a@example.edu, to: [b@example.edu]}}",
+        )
+        done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"])
+    assert done.code == 3
+    unchanged = "(the runs' outcomes and exit code are unchanged)"
+    assert done.err.splitlines() == [
+        f"notify: the webhook of the project was not delivered after 2 attempts: timed out {unchanged}",
+        f"notify: the e-mail of the project was not delivered after 2 attempts: timed out {unchanged}",
     ]

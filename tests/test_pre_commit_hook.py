@@ -1,4 +1,5 @@
-"""The pre-commit hook (.pre-commit-hooks.yaml) and the README's pre-commit and GitHub Actions examples.
+"""The pre-commit hook (.pre-commit-hooks.yaml) and the pre-commit and GitHub Actions examples of the
+documentation (docs/guides/validating.md).
 
 pre-commit runs the hook's `entry` with the changed files that match `files` (searched, relative to the top
 of the repository, where it runs); these tests call `main` with exactly those arguments.
@@ -120,21 +121,20 @@ def test_only_other_files_changed_runs_nothing(repository: Path) -> None:
     assert passed(list(OTHER_FILES)) == []
 
 
-def readme_blocks() -> list[Any]:
-    """The YAML examples of the README's section on validating specs."""
-    text = (ROOT / "README.md").read_text("utf-8")
-    section = text.split("## Validating specs\n", 1)[1].split("\n## ", 1)[0]
-    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)]
+def guide_blocks() -> list[Any]:
+    """The YAML examples of the guide to validating specs."""
+    text = (ROOT / "docs" / "guides" / "validating.md").read_text("utf-8")
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)]
 
 
-def test_the_readme_shows_the_pre_commit_configuration() -> None:
-    [config] = [b for b in readme_blocks() if "repos" in b]
+def test_the_guide_shows_the_pre_commit_configuration() -> None:
+    [config] = [b for b in guide_blocks() if "repos" in b]
     [repo] = config["repos"]
     assert [h["id"] for h in repo["hooks"]] == [hook()["id"]]
     assert repo["rev"].startswith("v")
 
 
-def test_the_readme_shows_a_github_workflow_with_annotations() -> None:
-    [workflow] = [b for b in readme_blocks() if "jobs" in b]
+def test_the_guide_shows_a_github_workflow_with_annotations() -> None:
+    [workflow] = [b for b in guide_blocks() if "jobs" in b]
     commands = [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
     assert "infiniti-sync validate --format github --strict" in commands

@@ -205,8 +205,8 @@ def test_id_columns_the_query_does_not_return_are_a_spec_error(tmp_path: Path) -
     with pytest.raises(QueryError) as caught:
         build(spec, make_tenant(), StaticRows([{"code": "S1"}]), tmp_path / "f.csv")
     assert str(caught.value) == (
-        "tenant stmarys, spec people, connection db: source.id names 'student_code', which the query "
-        "does not return\n  hint: the query returns: code"
+        "tenant stmarys, spec people, connection db: source.id names 'student_code', which is not among "
+        "the columns the test rows have\n  hint: the test rows have: code"
     )
     assert list(tmp_path.iterdir()) == []
 
@@ -312,10 +312,10 @@ def test_a_row_jinja_cannot_render_either_is_a_bad_row_for_jinjas_reason(
 # Sizes here are past the bounds but cheap without them, so that a regression fails rather than hangs;
 # test_a_scheduled_plan_never_hangs_on_a_template runs the huge ones, in a process it can kill.
 
-TEXT = f"a template makes at most {bounds.MAX_TEXT:,} (see Templates in the README)"
+TEXT = f"a template makes at most {bounds.MAX_TEXT:,} (see docs/guides/templates.md)"
 WORK = (
     f"the template takes more than {bounds.MAX_WORK:,} steps of work for one row (loop turns, calls, "
-    "characters made); simplify its loops (see Templates in the README)"
+    "characters made); simplify its loops (see docs/guides/templates.md)"
 )
 
 
@@ -325,7 +325,7 @@ WORK = (
         (
             "{% for i in range(row.n) %}{% endfor %}",
             {"n": 20000},
-            "range() of 20,000 numbers; a range holds at most 10,000 (see Templates in the README)",
+            "range() of 20,000 numbers; a range holds at most 10,000 (see docs/guides/templates.md)",
         ),
         ("{% for i in range(2000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}", {"n": 1}, WORK),
         ("{% for i in range(1000) %}{% for c in row.s %}{% endfor %}{% endfor %}", {"s": "x" * 1001}, WORK),
@@ -390,27 +390,27 @@ WORK = (
         (
             "{{ row.n ** 20000 }}",
             {"n": 2},
-            "'**' would make a number of more than 4,300 digits (see Templates in the README)",
+            "'**' would make a number of more than 4,300 digits (see docs/guides/templates.md)",
         ),
         (
             "{{ '{:>20000}'.format(row.n) }}",
             {"n": 1},
-            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+            "a width or precision of 20000 is more than 10,000 (see docs/guides/templates.md)",
         ),
         (
             "{{ '{:>{}}'.format(1, row.n) }}",
             {"n": 20000},
-            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+            "a width or precision of 20000 is more than 10,000 (see docs/guides/templates.md)",
         ),
         (
             "{{ ('{:>20000}' | safe).format(row.n) }}",
             {"n": 1},
-            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+            "a width or precision of 20000 is more than 10,000 (see docs/guides/templates.md)",
         ),
         (
             "{{ '%020000d' % row.n }}",
             {"n": 1},
-            "a width or precision of 20000 is more than 10,000 (see Templates in the README)",
+            "a width or precision of 20000 is more than 10,000 (see docs/guides/templates.md)",
         ),
         (
             "{{ '%*d' % (row.n, 1) }}",
@@ -474,7 +474,7 @@ def test_a_spec_whose_templates_take_too_much_work_stops() -> None:
     assert str(caught.value) == (
         "spec people: the templates took more than 1,000 steps of work (loop turns, calls, characters made) "
         "over the rows read so far; a spec's templates take at most that for all rows, so that no run can go "
-        "on for hours\n  hint: simplify the templates with loops (see Templates in the README)"
+        "on for hours\n  hint: simplify the templates with loops (see docs/guides/templates.md)"
     )
 
 
@@ -541,11 +541,11 @@ def test_a_scheduled_plan_never_hangs_on_a_template(tmp_path: Path) -> None:
     assert (done.returncode, done.stderr) == (2, "")  # no traceback, no "Exception ignored in <generator>"
     lines = [line.strip() for line in done.stdout.splitlines()]
     assert [line for line in lines if "template:" in line or "error:" in line] == [
-        failed + "range() of 100,000 numbers; a range holds at most 10,000 (see Templates in the README)",
+        failed + "range() of 100,000 numbers; a range holds at most 10,000 (see docs/guides/templates.md)",
         failed + WORK,
         failed + f"'*' would make 400,000,000 characters (or items); {TEXT}",
         failed + f"'*' would make 1,000,000,000 characters (or items); {TEXT}",
         failed + f"a width of 1,000,000,000 would make 1,000,000,000 characters (or items); {TEXT}",
         "stmarys/params: error: tenant stmarys, spec params, connection export: source.params.campus: "
-        "range() of 100,000 numbers; a range holds at most 10,000 (see Templates in the README)",
+        "range() of 100,000 numbers; a range holds at most 10,000 (see docs/guides/templates.md)",
     ]

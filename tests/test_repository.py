@@ -128,6 +128,8 @@ def test_the_workflow_runs_every_platform_and_python_and_skips_databases_only_wi
         "python -m ruff check .",
         "python -m ruff format --check .",
         "python -m mypy",
+        "python -m mkdocs build --strict",  # the documentation site, warnings as errors (tests/test_docs.py)
     ]
+    assert linux["steps"][2]["run"].endswith('python -m pip install -e ".[test,docs]"\n')  # after Chromium
     [as_windows] = [s for s in linux["steps"] if s.get("env") == {"INFINITI_SYNC_TEST_AS_WINDOWS": "1"}]
     assert as_windows["run"] == 'python -m pytest -m "not postgres and not mariadb"'  # as .ci/run does

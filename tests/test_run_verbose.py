@@ -1,5 +1,5 @@
 """`run -v` lists each attempt of an exchange with Infiniti, also when the exchange ends in an error: when
-it started, what happened and how long the wait before the next one was (the README's promise)."""
+it started, what happened and how long the wait before the next one was (docs/guides/running.md)."""
 
 from __future__ import annotations
 

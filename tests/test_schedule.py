@@ -23,7 +23,7 @@ from runner.schedules import Needs, Setting
 from tests.support.project import Done, copy_project, invoke
 from tests.support.windows import posix_only
 
-KUBERNETES = "1.30"  # the version whose schemas the manifests are checked against (README: Scheduling)
+KUBERNETES = "1.30"  # the version whose schemas the manifests are checked against (docs/guides/scheduling.md)
 TASK = "{http://schemas.microsoft.com/windows/2004/02/mit/task}"
 STATE_VARIABLE = "INFINITI_SYNC_STATE_URL"
 

@@ -18,7 +18,7 @@ from runner.spec import Secret
 from tests.support.project import copy_project
 from tests.support.windows import posix_only
 
-LIMIT = 64 * 1024  # as README.md documents it
+LIMIT = 64 * 1024  # as docs/guides/project-file.md documents it
 
 
 CONTENTS = [  # how editors save a one-line secret; each gives the same value
@@ -81,4 +81,5 @@ def test_run_with_the_password_in_dev_zero_exits_2_naming_it(tmp_path: Path) -> 
         cwd=root,
     )
     assert done.returncode == 2, done.stdout + done.stderr
-    assert "tenant demo: password: secret file /dev/zero is larger than 64 KiB" in done.stdout + done.stderr
+    said = "tenant demo: password (infiniti-sync.yaml:15): secret file /dev/zero is larger than 64 KiB"
+    assert said in done.stdout + done.stderr

@@ -159,13 +159,49 @@ def test_a_query_that_does_not_fit_the_database_is_a_spec_error(
     write_project(project, query=query)
     ran = _plan(project, database.url, monkeypatch)
     reason = SPEC_FAULTS[database.kind][fault].format(table=table)
+    columns = ", ".join(PEOPLE)
+    hint = f"  hint: {table} has {columns}\n" if fault == "column" else ""
     assert (ran.code, ran.out, ran.err) == (
         2,
         f"stmarys/people: error: tenant stmarys, spec people, connection sms: {database.url}: "
-        f"the query failed: {reason}\nno file written\n",
+        f"the query failed: {reason}\n{hint}no file written\n",
         "",
     )
     assert left_in(project.parent / "out") == []
+
+
+def test_a_misspelt_column_gets_the_nearest_name_and_only_the_columns_of_the_tables_the_query_reads(
+    database: TestDatabase, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a OneRoster users table would: familyNme is one letter from familyName; a table the query does
+    not name (nor one named only in a string or a comment) is not listed."""
+    users = database.table({"sourcedId": "text", "givenName": "text", "familyName": "text"})
+    other = database.table({"sourcedId": "text", "name": "text"})
+    q = '"' if database.kind == "postgresql" else ""  # PostgreSQL reads names with capitals in quotes only
+    query = (
+        f"SELECT u.{q}sourcedId{q}, u.familyNme /* not {other} */ FROM {users} u "
+        f"WHERE u.{q}givenName{q} <> '{other}'"
+    )
+    write_project(project, query=query)
+    ran = _plan(project, database.url, monkeypatch)
+    reason = {
+        "sqlite": "no such column: u.familyNme",
+        "postgresql": "column u.familynme does not exist",
+        "mariadb": "Unknown column 'u.familyNme' in 'SELECT' (error 1054)",
+    }[database.kind]
+    meant = (  # PostgreSQL reads familyName without quotes as familyname
+        '"familyName", in double quotes (PostgreSQL reads a name without them in lower case)'
+        if database.kind == "postgresql"
+        else "'familyName'"
+    )
+    assert (ran.code, ran.out, ran.err) == (
+        2,
+        f"stmarys/people: error: tenant stmarys, spec people, connection sms: {database.url}: "
+        f"the query failed: {reason}\n"
+        f"  hint: did you mean {meant}? {users} has sourcedId, givenName, familyName\n"
+        "no file written\n",
+        "",
+    )
 
 
 def test_a_template_reading_a_column_the_query_does_not_return_is_a_spec_error(
@@ -234,7 +270,10 @@ def test_an_unreachable_server_is_an_outside_failure_and_the_password_is_masked(
             "spec": "people",
             "ok": False,
             "exit_code": 3,
-            "error": f"tenant stmarys, spec people, connection sms: {shown}: cannot connect: {reason}",
+            "error": {
+                "exit_code": 3,
+                "message": f"tenant stmarys, spec people, connection sms: {shown}: cannot connect: {reason}",
+            },
         }
     ]
     for output in (ran.out, ran.err, as_json.out, as_json.err):

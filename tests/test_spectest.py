@@ -3,6 +3,7 @@ side; --junit writes a report CI dashboards read."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -99,10 +100,29 @@ def test_a_case_that_cannot_run_says_why(example: Path) -> None:
         1,
         "FAIL staff: a teacher is a staff member in the Staff groups (specs/staff.yaml:33)\n"
         "     the case could not run: tenant test, spec staff, connection export: the template of username "
-        "reads row.staff_code, but the query returns no such column\n"
-        "  hint: the query returns: code, given_name, family_name, email, role\n"
+        "reads row.staff_code, but the test rows have no such column\n"
+        "     hint: the test rows have: code, given_name, family_name, email, role\n"
         "0 passed, 1 failed\n",
     )
+    quiet = run(["test", "-q", "specs/staff.yaml"])
+    hint = "hint: the test rows have: code, given_name, family_name, email, role"
+    assert quiet.out.endswith(f"the test rows have no such column; {hint}\n")
+
+
+def test_a_line_left_out_by_a_pre_check_shows_the_finding(example: Path) -> None:
+    _edit(example / "specs" / "students.yaml", 'email: " Tane.H@Example.edu "', 'email: " Tane.H@ "')
+    _edit(example / "specs" / "students.yaml", 'year_level: "08"', 'year_level: "13"')
+    ran = run(["test", "specs/students.yaml"])
+    assert (ran.code, ran.err) == (1, "")
+    assert ran.out.splitlines()[:4] == [
+        "FAIL students: a year 7 student goes into Year 7 (specs/students.yaml:39)",
+        "     expected 1 line(s) in the file, got 0",
+        "     left out: row 1 (student_code=S001): email: emailAddress 'tane.h@' is not a well-formed email "
+        "address",
+        "     line 1 differs:",
+    ]
+    # the second case's year 08 is now 13, which the lookup its where reads does not hold (nor its 06)
+    assert "     expected 1 line(s) in the file, got 0\n     skipped by where: 2 rows\n" in ran.out
 
 
 def test_junit_report_counts_the_cases(example: Path) -> None:
@@ -136,6 +156,9 @@ def test_junit_report_counts_the_cases(example: Path) -> None:
 
 
 def test_json_report(example: Path) -> None:
+    """Paths as `validate --format json` gives them: relative to the working folder inside it."""
+    checked = json.loads(run(["validate", "--format", "json", "specs/staff.yaml"]).out)
+    assert "specs/staff.yaml" in checked["files"]
     ran = run(["test", "--format", "json", "specs/staff.yaml"])
     assert ran.code == 0
     assert ran.out == (
@@ -145,7 +168,7 @@ def test_json_report(example: Path) -> None:
         "    {\n"
         '      "spec": "staff",\n'
         '      "name": "a teacher is a staff member in the Staff groups",\n'
-        f'      "file": "{example}/specs/staff.yaml",\n'
+        '      "file": "specs/staff.yaml",\n'
         '      "line": 33,\n'
         '      "passed": true,\n'
         '      "differences": []\n'

@@ -156,7 +156,9 @@ def test_two_runs_started_at_once_never_both_send(
     [archived] = site.runs("demo", "staff")  # the refused run leaves no folder
     assert sorted(p.name for p in archived.iterdir()) == ["answer-1.json", "report.json", "sent.csv"]
     history = invoke(site.root, ["history"], state_store.env).out.splitlines()
-    assert [line.split()[3] for line in history[1:]] == ["ok", "error"]
+    runs = [line for line in history[1:] if not line.startswith(" ")]  # under each run not ok: its reason
+    assert [line.split()[3:5] for line in runs] == [["ok", "full"], ["error", "(exit"]]
+    assert history[3].startswith("  reason: tenant demo, spec staff: ")
 
 
 def test_with_wait_the_second_run_waits_and_then_runs(

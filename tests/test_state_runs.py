@@ -147,6 +147,9 @@ def test_rows_infiniti_failed_are_sent_again(site: Site, state_store: StateUnder
         "  unmet: success: expected true, got false\n"
         "  unmet: failed: expected 0, got 1\n"
         "  row {line} (t209, source row 7): Library group (Relief) is not defined.\n"
+        "  hint: the spec's groups.library lists 'Relief', which Infiniti does not define: create that "
+        "library group in Infiniti (it imports users only into groups defined there), or take it out of "
+        "groups.library so that the pre-checks leave such rows out\n"
     )
 
     first = _run(site, state_store)
@@ -409,10 +412,12 @@ def test_history_as_text(tmp_path: Path, state_store: StateUnderTest) -> None:
     done = invoke(root, ["history", "--spec", "staff", "--limit", "2"], state_store.env)
     assert (done.code, done.err) == (0, "")
     assert done.out == (
-        "finished (UTC)        job          outcome  mode  sent  created  updated  failed  archive\n"
-        "2026-03-02 02:04:30Z  demo/staff   error    full  0" + " " * 31 + "/srv/runs/demo/staff/4\n"
-        "2026-03-02 02:03:30Z  north/staff  failed   full  6     6        0        0       "
+        "finished (UTC)        job          outcome         mode  sent  created  updated  failed  archive\n"
+        "2026-03-02 02:04:30Z  demo/staff   error (exit 3)  full  0" + " " * 31 + "/srv/runs/demo/staff/4\n"
+        "  reason: error at minute 4\n"
+        "2026-03-02 02:03:30Z  north/staff  failed          full  6     6        0        0       "
         "/srv/runs/north/staff/3\n"
+        "  reason: failed at minute 3\n"
     )
     refused = invoke(root, ["history", "--limit", "0"], state_store.env)
     assert (refused.code, refused.out, refused.err) == (2, "", "error: --limit must be at least 1\n")

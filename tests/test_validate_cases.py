@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 
 from runner.cli import main
+from runner.commands.sandbox import DEFAULT_TLS_DIR
 from runner.console import Console
+from runner.sandbox.tls import CA_FILE
+from runner.validate import SANDBOX_CA
 
 CASES = Path(__file__).parent / "validate_cases"
 BASE = CASES / "_base"
@@ -108,6 +111,12 @@ def test_every_case_says_what_it_expects() -> None:
         unknown = [
             str(p.relative_to(CASES / name))
             for p in (CASES / name).rglob("*")
-            if p.is_file() and p.suffix not in (".yaml", ".yml", ".txt", ".md", ".csv")
+            if p.is_file() and p.suffix not in (".yaml", ".yml", ".txt", ".md", ".csv", ".pem")
         ]
         assert not unknown, f"{name} holds files a case does not use: {unknown}"
+
+
+def test_the_sandbox_ca_validate_lets_be_missing_is_where_the_sandbox_writes_it() -> None:
+    """valid-ca-bundle-of-the-sandbox: `infiniti-sync sandbox` started in the project's folder writes its CA
+    at validate.SANDBOX_CA."""
+    assert SANDBOX_CA == DEFAULT_TLS_DIR / CA_FILE

@@ -1,10 +1,11 @@
-"""`infiniti-sync approve --tenant T --spec S [--for DURATION]`: let the change the job's last held run found
-through, once, without --force (runner.approve)."""
+"""`infiniti-sync approve --tenant T --spec S [--for DURATION] [--format json]`: let the change the job's
+last held run found through, once, without --force (runner.approve)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from functools import partial
 
 from runner import approve, jobs, project, report
 from runner.console import Console
@@ -17,11 +18,10 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     length = approve.duration(args.for_)
     proj = project.load(project.find(explicit=args.project))
     job = jobs.select(proj, [args.tenant], [args.spec])[0]
+    nothing = partial(_nothing, console, args.format)
     existing = StateStore.open_existing(proj.state, environ=os.environ)
     if existing is None:
-        return _nothing(
-            console, f"no run of {job.name} is recorded: the state store has not been created yet"
-        )
+        return nothing(f"no run of {job.name} is recorded: the state store has not been created yet")
     existing.close()
     state = StateStore.open(proj.state, environ=os.environ)  # migrated: an older store has no approvals yet
     tenant, spec = job.tenant.name, job.spec.name
@@ -29,14 +29,13 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         with state.lock(tenant, spec, where=Where(tenant=tenant, spec=spec)):  # no run meanwhile
             last = next(iter(state.history([tenant], [spec], limit=1)), None)
             if last is None:
-                return _nothing(console, f"no run of {job.name} is recorded")
+                return nothing(f"no run of {job.name} is recorded")
             when = approve.shown(last.finished_at)
             if last.outcome != "held":
-                return _nothing(console, f"the last run of {job.name} ({when}) was {last.outcome}, not held")
+                return nothing(f"the last run of {job.name} ({when}) was {last.outcome}, not held")
             held = state.held(tenant, spec)
             if held is None or held[0] != last.id:
-                return _nothing(
-                    console,
+                return nothing(
                     f"the held run of {job.name} ({when}) kept no change to approve (an older infiniti-sync "
                     "recorded it); run it again, then approve the run that holds",
                 )
@@ -46,10 +45,17 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             replaced = state.approve(approval, held[1])
     finally:
         state.close()
-    console.print(report.approved_text(job.name, approval, held[1], when, replaced))
+    if args.format == "json":
+        console.print(report.approved_json((approval, held[1]), replaced))
+    else:
+        console.print(report.approved_text(job.name, approval, held[1], when, replaced))
     return EXIT_OK
 
 
-def _nothing(console: Console, why: str) -> int:
-    console.error(f"nothing to approve: {why}")
+def _nothing(console: Console, format: str, why: str) -> int:
+    """Say why there is nothing to approve (in JSON on standard output with --format json); exit 1."""
+    if format == "json":
+        console.print(report.approved_json(None, nothing=why))
+    else:
+        console.error(f"nothing to approve: {why}")
     return EXIT_CHECK

@@ -17,10 +17,12 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from runner import jobs, project, report, schema, tables
+from runner import jobs, project, report, tables
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
+from runner.init.write import common_files, write_new
+from runner.numbers import plural
 from runner.run import JobResult, Options, Runner
 from runner.spec import Project
 from runner.state import StateStore
@@ -38,7 +40,8 @@ Next: point the project at your school's Infiniti
 
 
 def copy_example(folder: Path) -> Path:
-    """Copy the shipped example project into `folder`, the JSON Schemas beside it; return its project file."""
+    """Copy the shipped example project into `folder`, with the files every kept project has (.gitignore,
+    the JSON Schemas); return its project file."""
     source = resources.files("runner").joinpath("example")
     for relative in ("infiniti-sync.yaml", "specs", "sms-export"):
         with resources.as_file(source.joinpath(relative)) as path:
@@ -52,11 +55,10 @@ def copy_example(folder: Path) -> Path:
 
 
 def _schemas_beside(folder: Path) -> None:
-    """Write the schemas into `folder`/schemas and point the files' `$schema=` comments there (in the package
-    they name runner/schemas/), so that an editor checks the kept project as it does the shipped one."""
-    (folder / "schemas").mkdir()
-    for which, name in schema.FILES.items():
-        (folder / "schemas" / name).write_text(schema.text(which), encoding="utf-8")
+    """Write .gitignore and the schemas (as `init` does) and point the files' `$schema=` comments at
+    `folder`/schemas (in the package they name runner/schemas/), so that an editor checks the kept project
+    as it does the shipped one."""
+    write_new(folder, common_files())
     named = [(folder / "infiniti-sync.yaml", "schemas/project.schema.json")]
     named += [(p, "../schemas/sync-spec.schema.json") for p in sorted((folder / "specs").glob("*.yaml"))]
     for path, target in named:
@@ -75,7 +77,7 @@ def _against(proj: Project, url: str, ca_file: Path | None) -> Project:
 def _holdings(users: list[dict[str, str]]) -> list[str]:
     header = ("username", "library-group", "system-group", "givenName", "surname", "emailAddress")
     rows = [tuple(u.get(c, "") for c in header) for u in users]
-    return [f"The sandbox now holds {len(users)} users:", *tables.table(header, rows, indent="  ")]
+    return [f"The sandbox now holds {plural(len(users), 'user')}:", *tables.table(header, rows, indent="  ")]
 
 
 def _contact_holdings(contacts: list[dict[str, object]], shown: int = 6) -> list[str]:

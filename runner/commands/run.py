@@ -38,7 +38,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     try:
         chosen = _due(proj, selected, state) if args.due else selected
         notices = notify.Notifier(proj, environ=os.environ, console=console)
-        notices.begin(chosen)
+        notices.begin(chosen, state)
         options = Options(force=args.force, full=args.full, wait=args.wait, due=args.due)
         runner = Runner(proj, Client(pool), state, environ=os.environ, console=console, options=options)
         if args.jobs > 1 and len({job.tenant.name for job in chosen}) > 1:
@@ -48,7 +48,8 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             results = workers.run_tenants(setup, chosen, args.jobs, lost=runner.finish)
         else:
             results = runner.run_all(chosen)
-        notices.end(results, state)
+        notices.end(results)
+        reading = publisher.read(state) if publisher else None
     finally:
         pool.clear()
         state.close()
@@ -63,7 +64,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     if args.junit:
         report.write_private(args.junit, report.runs_junit(ran))
     code = max((r.exit_code for r in ran), default=EXIT_OK)
-    return max(code, publisher.publish(console, os.environ)) if publisher else code
+    return max(code, publisher.publish(reading, console)) if publisher and reading else code
 
 
 def _report(

@@ -19,6 +19,7 @@ from typing import Any
 
 from runner import __version__
 from runner.files import Files
+from runner.numbers import number
 from runner.spec import Project, Secret
 
 FORMATS = ("cron", "systemd", "windows", "kubernetes")
@@ -61,7 +62,7 @@ class Setting:
     env_file: str = "/etc/infiniti-sync/env"
     log: str = "/var/log/infiniti-sync/run.log"
     shards: int = 1
-    image: str = f"infiniti-sync:{__version__}"  # as the README builds it
+    image: str = f"infiniti-sync:{__version__}"  # as docs/guides/scheduling.md builds it
     namespace: str = "infiniti-sync"
 
 
@@ -86,7 +87,7 @@ class Needs:
     @classmethod
     def of(cls, project: Project, files: Files) -> Needs:
         """The needs of `project`, whose loaded `files` give its text and the keys not in the records yet."""
-        secrets: list[object] = [t.password for t in project.tenants.values()]
+        secrets: list[object] = [s for t in project.tenants.values() for s in (t.password, t.url)]
         secrets += [c.url for t in project.tenants.values() for c in t.connections.values()]
         secrets.append(project.state)
         found = [s for s in secrets if isinstance(s, Secret)]
@@ -145,7 +146,7 @@ def zones_comment(needs: Needs) -> str:
 
 
 def _some(names: tuple[str, ...], shown: int = 5) -> str:
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    more = f" and {number(len(names) - shown)} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
 
 

@@ -53,7 +53,7 @@ def task(setting: Setting, needs: Needs, today: date) -> str:
     """The task's XML text."""
     secrets = (
         f"  The secrets read from the environment ({', '.join(needs.env)}) must be set for that account,\n"
-        "  or read from files only it may read ({file: ...}): see the README's Windows section.\n"
+        "  or read from files only it may read ({file: ...}): see docs/guides/windows.md.\n"
         if needs.env
         else ""
     )

@@ -1,1 +1,1 @@
-"""Benchmarks: `python -m tests.benchmarks` (see README, "Performance")."""
+"""Benchmarks: `python -m tests.benchmarks` (see docs/guides/performance.md)."""
