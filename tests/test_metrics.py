@@ -381,6 +381,7 @@ def test_an_https_pushgateway_is_verified_with_its_ca_bundle(site: Site) -> None
         assert set(outcomes(samples(pushed.body.decode("utf-8")))) == {
             ("demo", "students"),
             ("demo", "staff"),
+            ("demo", "guardians"),
         }
 
         _edit(site, f", ca_bundle: {SANDBOX_CA}", "")  # the system's CAs do not know the sandbox's
