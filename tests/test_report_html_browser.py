@@ -23,7 +23,9 @@ from tests.test_report_html import ODD, make_runs, report
 
 state_store = stores.state_store_fixture
 site = stores.site_fixture
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+# Debian's and Ubuntu's Chromium, then the Google Chrome that GitHub's Ubuntu runners carry; or the one
+# named by INFINITI_SYNC_TEST_CHROMIUM.
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -43,6 +45,11 @@ def _missing(why: str) -> None:
 
 
 def _chromium() -> str:
+    named = os.environ.get("INFINITI_SYNC_TEST_CHROMIUM")
+    if named:
+        if not Path(named).is_file():
+            _missing(f"INFINITI_SYNC_TEST_CHROMIUM names {named}, which is not a file")
+        return named
     for path in CHROMIUM:
         if Path(path).is_file():
             return path
