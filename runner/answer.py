@@ -20,12 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.client import Response, excerpt
-from runner.contract import UNAUTHORISED, USER_CREATED, USER_UPDATED, Counts, parse_summary
+from runner.contract import (
+    CONTACT_CREATED,
+    CONTACT_UPDATED,
+    UNAUTHORISED,
+    USER_CREATED,
+    USER_UPDATED,
+    Counts,
+    parse_summary,
+)
 from runner.errors import AuthError, InfinitiError, Where
 from runner.numbers import number, plural
 from runner.spec import COUNTS
 
-ACCEPTED = frozenset({USER_CREATED, USER_UPDATED})
+ACCEPTED = frozenset({USER_CREATED, USER_UPDATED, CONTACT_CREATED, CONTACT_UPDATED})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """What changed since Infiniti last accepted a spec's rows: new, changed, unchanged and vanished users.
 
 Each line of the file has a fingerprint (64 bits of BLAKE2b over its cells); the state store keeps, per
-username, the fingerprint of the line Infiniti last accepted. The planner classifies every line as it
+username, the fingerprint of the line Infiniti last accepted. For an import of several lines per user (the
+contacts import), a user's fingerprint covers its whole set of lines (`compare_users`), and a user whose
+set changed is sent with all of its lines. The planner classifies every line as it
 writes it (`Classifier`), never by reading the file back; in incremental mode an unchanged line is not
 written at all, so only new and changed rows are sent.
 Users who vanished from the source are reported, never deleted: the contract has no delete. Once a run
@@ -160,7 +162,8 @@ class Changes:
     gone: list[str] = field(default_factory=list)  # every vanished username, to forget once sent
     # (line in the file to send, username, fingerprint) of each new or changed user, worked out while
     # planning, so that recording what Infiniti accepts need not read the file again. None: not known
-    # (a first run compares nothing; every line of the file is new).
+    # (a first run compares nothing; every line of the file is new). For an import whose user's record
+    # is all of its lines (compare_users), every line of each such user, with the record's fingerprint.
     pending: list[tuple[int, str, int]] | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -377,3 +380,55 @@ def accepted_fingerprints(
     for line, record in enumerate(records, 1):
         if line not in failed_lines:
             yield record[user], fingerprint(record)
+
+
+def record_fingerprint(lines: Iterable[Sequence[str]]) -> int:
+    """The fingerprint of a user's whole set of lines, whatever their order (each line has every column,
+    so the sorted lines' cells, joined, are unambiguous)."""
+    return fingerprint([cell for line in sorted(map(tuple, lines)) for cell in line])
+
+
+@dataclass(frozen=True)
+class Users:
+    """How an import whose user's record is all of its lines (runner.imports: whole_user) compares with
+    what Infiniti last accepted, user by user: the lines to leave out of the file (0-based), and the
+    changes, whose `pending` lists every line of each new or changed user, numbered in the file as it is
+    once those lines are gone."""
+
+    drop: set[int]
+    changes: Changes | None  # None: nothing known to compare with
+
+
+def compare_users(
+    lines: Sequence[Sequence[str]],
+    username: int,
+    known: Known | None,
+    *,
+    incremental: bool,
+    keep_lists: bool,
+    left_out: set[str],
+) -> Users:
+    """Group the file's `lines` by user, fingerprint each user's set, and classify it against `known`;
+    in incremental mode the lines of unchanged users are left out, so that a user is sent whole or not
+    at all. `left_out` are the users the pre-checks left out (not gone)."""
+    indexes: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        indexes.setdefault(line[username], []).append(i)
+    prints = {user: record_fingerprint(lines[i] for i in at) for user, at in indexes.items()}
+    if known is None:
+        return Users(set(), None)
+    unchanged = {user for user, fp in prints.items() if known.unchanged(fp)}
+    others = [user for user in indexes if user not in unchanged]
+    found = known.users({user_hash(user) for user in others})
+    kinds: dict[str, list[str]] = {
+        "new": [u for u in others if user_hash(u) not in found],
+        "changed": [u for u in others if user_hash(u) in found],
+        "unchanged": [u for u in indexes if u in unchanged],
+        "vanished": [u for u in known.unseen() if u not in left_out],
+    }
+    drop = {i for user in unchanged for i in indexes[user]} if incremental and known else set()
+    kept = [i for i in range(len(lines)) if i not in drop]
+    pending = [(n, lines[i][username], prints[lines[i][username]]) for n, i in enumerate(kept, 1)]
+    pending = [p for p in pending if p[1] not in unchanged]
+    changes = _of(not known, kinds, keep_lists=keep_lists, gone=kinds["vanished"], pending=pending)
+    return Users(drop, changes)

@@ -1,7 +1,7 @@
 """Talking to Infiniti: one POST of an import file, with the contract's authentication, verified TLS,
 timeouts, and retries that are safe because the import is an upsert keyed by username.
 
-    POST {url}/api/import/{import}?tenantId={tenant_id}
+    POST {url}/api/import/{import}?tenantId={tenant_id}     (userGroups, or userContacts/MODE)
     Authorization: Basic ...              (in a header, never in the URL)
     Content-Type: multipart/form-data     (the CSV as the first and only file part)
 

@@ -297,9 +297,24 @@ def schema_page(which: schema.Which) -> str:
     for path, node, required in _keys(document, defs, ()):
         level = "##" if len(path) == 1 else "###"
         lines += [f"{level} `{'.'.join(path)}`", "", *_describe(node, defs, required), ""]
+    lines += _by_import(document, defs)
     if "secret" in defs:
         lines += _secrets(defs)
     return "\n".join(lines)
+
+
+def _by_import(document: Mapping[str, Any], defs: Mapping[str, Any]) -> list[str]:
+    """The columns a file may map by its import: the schema's top-level if/then/else (a spec's)."""
+    if "if" not in document:
+        return []
+    condition = [node.get("description", "") for node in document["if"].get("properties", {}).values()]
+    lines: list[str] = []
+    otherwise = "Any other spec: import is userGroups (the default)."
+    for title, branch in ((" ".join(condition), document["then"]), (otherwise, document["else"])):
+        lines += [f"## {title}", ""]
+        for path, node, required in _keys(branch, defs, ()):
+            lines += [f"### `{'.'.join(path)}`", "", *_describe(node, defs, required), ""]
+    return lines
 
 
 Entry = tuple[tuple[str, ...], Mapping[str, Any], bool | None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import operator
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.changes import Changes, Classifier, Known, hold, user_hash
+from runner.changes import Changes, Classifier, Known, compare_users, hold, user_hash
 from runner.csvfile import ImportFile
 from runner.errors import QueryError, Where
 from runner.numbers import number, plural
@@ -84,6 +85,18 @@ def _identity(rows: Rows, spec: Spec, where: Where) -> Callable[[Sequence[Any]],
     return lambda row: ", ".join(f"{name}={row[i]}" for name, i in positions)
 
 
+_KEY_SEPARATOR = "\x00"  # never in a line of the file (the pre-checks keep NUL out)
+
+
+def _key(spec: Spec) -> Callable[[Sequence[str]], str]:
+    """What makes a line of `spec`'s file unique (runner.imports: key), as one text: the username, or
+    the key's cells joined."""
+    positions = [spec.header.index(column) for column in spec.kind.key]
+    if len(positions) == 1:
+        return operator.itemgetter(positions[0])
+    return lambda cells: _KEY_SEPARATOR.join([cells[i] for i in positions])
+
+
 def _text_row(row: Sequence[Any], columns: Sequence[str]) -> tuple[tuple[Any, ...], str | None]:
     """`row` with its binary values decoded as UTF-8 text, and the first that is not text, if any.
 
@@ -129,14 +142,16 @@ class _Writer:
         )
         self.classifier = classifier
         self.checks = LineChecks(spec)
+        self.key = _key(spec)
         self.seen = SeenHashes()
-        self.suspects: dict[int, set[str]] = {}  # hash -> usernames seen again under it
+        self.suspects: dict[int, set[str]] = {}  # hash -> keys (usernames, for groups) seen again under it
         self.findings: list[Finding] = []
         self.dropped: list[Finding] = []
         self.source_rows: array[int] = array("q")
         self.rows_read = self.rows_skipped = 0
         self.dropped_lines: list[int] = []  # written lines the duplicate check took out (sorted)
         self.dropped_rows: set[int] = set()  # source rows it took out, written or not
+        self.left_out = 0  # lines of unchanged users taken out (whole_users, in incremental mode)
 
     def run(self, rows: Any, progress: Progress | None) -> None:
         """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
@@ -146,7 +161,7 @@ class _Writer:
             progress(0)
         render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
         ok = checks.fast(self.renderer.constant_cells)
-        username, lines = self.checks.username, self.source_rows
+        key, lines = self.key, self.source_rows
         classify = None if self.classifier is None else self.classifier.line
         text_only = _BINARY.isdisjoint
         n = 0
@@ -165,8 +180,8 @@ class _Writer:
             if not ok(cells) and (problems := checks.problems(cells)):
                 self._reject(n, row, cells, problems)
                 continue
-            if seen(cells[username]) is not None:
-                self.suspects.setdefault(hash(cells[username]) or 1, set()).add(cells[username])
+            if seen(line_key := key(cells)) is not None:
+                self.suspects.setdefault(hash(line_key) or 1, set()).add(line_key)
             if progress is not None and not n % 10000:
                 progress(n)
             if classify is not None and not classify(n, cells):
@@ -191,16 +206,17 @@ class _Writer:
         self.findings += [Finding(n, check, message, who, user) for check, message in problems]
 
     def duplicates(self) -> None:
-        """Confirm suspect usernames on the file itself (and, for the unchanged lines not written, on
-        the classifier's record of them) and apply checks.duplicates."""
+        """Confirm suspect keys (usernames, for an import of one line per user) on the file itself (and,
+        for the unchanged lines not written, on the classifier's record of them) and apply
+        checks.duplicates."""
         if not self.suspects:
             return
         # (source row, written line or -1, the classifier's key) of each occurrence of a suspect
         positions: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-        u = self.checks.username
+        key_of = self.key
         for i, record in enumerate(self.out.data_lines()):
-            if (hash(record[u]) or 1) in self.suspects:
-                positions[record[u]].append((self.source_rows[i], i, 0))
+            if (hash(line_key := key_of(record)) or 1) in self.suspects:
+                positions[line_key].append((self.source_rows[i], i, 0))
         if self.classifier is not None:
             wanted = {user_hash(name): name for names in self.suspects.values() for name in names}
             for name, row, key in self.classifier.unwritten(wanted):
@@ -213,25 +229,24 @@ class _Writer:
             return
         self.dropped_rows = {row for row, _, _ in drop}
         self.dropped_lines = sorted(i for _, i, _ in drop if i >= 0)
-        if self.dropped_lines:
-            gone = set(self.dropped_lines)
-            self.out.drop(gone)
-            self.source_rows = array("q", (r for i, r in enumerate(self.source_rows) if i not in gone))
+        self._drop(set(self.dropped_lines))
         if self.classifier is not None:
             self.classifier.drop(key for _, i, key in drop if i < 0)
 
-    def _duplicate(self, user: str, at: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-        """The occurrences of `user` (sorted by source row) to leave out, with their findings."""
+    def _drop(self, gone: set[int]) -> None:
+        """Take the written lines at `gone` (0-based) out of the file, and their source rows."""
+        if gone:
+            self.out.drop(gone)
+            self.source_rows = array("q", (r for i, r in enumerate(self.source_rows) if i not in gone))
+
+    def _duplicate(self, key: str, at: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+        """The occurrences of `key` (sorted by source row) to leave out, with their findings."""
         policy, rows = self.spec.checks.duplicates, [row for row, _, _ in at]
         listed = ", ".join(map(str, rows))
+        user, named = key.split(_KEY_SEPARATOR, 1)[0], self._named(key)
         if policy == "error":
             self.findings += [
-                Finding(
-                    r,
-                    "duplicate",
-                    f"username {user!r} is on {plural(len(rows), 'row')}: {listed}",
-                    username=user,
-                )
+                Finding(r, "duplicate", f"{named} is on {plural(len(rows), 'row')}: {listed}", username=user)
                 for r in rows
             ]
             return at
@@ -240,13 +255,50 @@ class _Writer:
             Finding(
                 r,
                 "duplicate",
-                f"username {user!r} is also on row {keep}; duplicates: {policy} sends row {keep}",
+                f"{named} is also on row {keep}; duplicates: {policy} sends row {keep}",
                 username=user,
             )
             for r in rows
             if r != keep
         ]
         return [place for place in at if place[0] != keep]
+
+    def _named(self, key: str) -> str:
+        """A duplicate key as messages name it: `username 'x'`, or each of its columns with its value."""
+        columns = self.spec.kind.key
+        return ", ".join(f"{c} {v!r}" for c, v in zip(columns, key.split(_KEY_SEPARATOR), strict=True))
+
+    def whole_users(self, known: Known | None, *, incremental: bool, keep_lists: bool) -> Changes | None:
+        """For an import whose user's record is all of its lines: leave out every line of a user that
+        the pre-checks left a line of out (the import replaces a patron's set as a whole, so a part
+        would remove the rest), then compare each user's set with `known` (runner.changes.compare_users)
+        and, in incremental mode, leave out the lines of unchanged users."""
+        u = self.checks.username
+        failed: dict[str, int] = {}
+        for f in sorted(self.findings, key=lambda f: f.row):
+            if f.username:
+                failed.setdefault(f.username, f.row)
+        lines = list(self.out.data_lines())
+        with_user = {i for i, line in enumerate(lines) if line[u] in failed}
+        for i in sorted(with_user):
+            user, row = lines[i][u], failed[lines[i][u]]
+            self.findings.append(
+                Finding(
+                    self.source_rows[i],
+                    "user",
+                    f"left out because row {row} of username {user!r} failed a pre-check, and "
+                    f"{self.spec.import_name} replaces a user's lines as a whole",
+                    username=user,
+                )
+            )
+        self._drop(with_user)
+        lines = [line for i, line in enumerate(lines) if i not in with_user]
+        users = compare_users(
+            lines, u, known, incremental=incremental, keep_lists=keep_lists, left_out=set(failed)
+        )
+        self.left_out = len(users.drop)
+        self._drop(users.drop)
+        return users.changes
 
 
 @contextlib.contextmanager
@@ -287,7 +339,7 @@ def build(
     if params is None:
         params = render_params(spec.source.params, context, where=where)
     classifier = None
-    if known is not None:
+    if known is not None and not spec.kind.whole_user:
         user = spec.header.index("username")
         classifier = Classifier(known, username=user, incremental=incremental, keep_lists=keep_lists)
     with (
@@ -300,14 +352,16 @@ def build(
         writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier)
         writer.run(rows, progress)
         writer.duplicates()
+        if spec.kind.whole_user:
+            whole = writer.whole_users(known, incremental=incremental, keep_lists=keep_lists)
         preview = tuple(tuple(r) for r in itertools.islice(out.data_lines(), PREVIEW_LINES))
         out.commit()
     findings = sorted(writer.findings, key=lambda f: f.row)
     rows_out = len(writer.source_rows)
-    changes = None
+    changes = whole if spec.kind.whole_user else None
     if classifier is not None:
         changes = classifier.finish(writer.dropped_lines, writer.dropped_rows, findings, preview, rows_out)
-    lines = rows_out + (classifier.left_out if classifier is not None else 0)
+    lines = rows_out + (classifier.left_out if classifier is not None else writer.left_out)
     holds, failures = _guards(spec, lines, writer.rows_read - writer.rows_skipped, findings)
     if changes is not None and known is not None:
         holds += hold(spec, changes, len(known))

@@ -2,7 +2,9 @@
 
 They are the "Manual Import File Pre-checks" Infiniti applies, plus the spec's own promises: a username, both
 groups named and listed in the spec's `groups`, a well-formed email address, booleans written TRUE/FALSE, and
-one line per username. A line that fails is left out of the file and reported with its source row.
+one line per username. An import with rules of its own (runner.imports: the contacts import's type, role,
+booleans, scenarios and contact, in runner.contract, shared with the sandbox) adds them. A line that fails
+is left out of the file and reported with its source row.
 
 Any text survives the file byte for byte except two things no import file can carry: a NUL character (C
 string handling on the receiving side cuts the value there, and no SMS means one) and a lone surrogate
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.bounds import MAX_CELL
-from runner.contract import BOOLEAN_FIELDS, EMAIL_FIELD, canonical_field, is_boolean, is_email
+from runner.contract import is_boolean, is_email
 from runner.numbers import number
 from runner.spec import GROUP_COLUMNS, Spec
 
@@ -56,10 +58,15 @@ class LineChecks:
         header = spec.header
         self.header = header
         self.username = header.index("username")
-        self.groups = [(header.index(c), c, spec.groups.of(c), GROUP_COLUMNS[c]) for c in GROUP_COLUMNS]
-        fields = [canonical_field(name) for name in header]
-        self.emails = [(i, header[i]) for i, f in enumerate(fields) if f == EMAIL_FIELD]
-        self.booleans = [(i, header[i]) for i, f in enumerate(fields) if f in BOOLEAN_FIELDS]
+        kind = spec.kind
+        self.groups = [
+            (header.index(c), c, spec.groups.of(c), GROUP_COLUMNS[c]) for c in GROUP_COLUMNS if c in header
+        ]
+        fields = [kind.canonical(name) for name in header]
+        self.emails = [(i, header[i]) for i, f in enumerate(fields) if f in kind.emails]
+        self.booleans = [(i, header[i]) for i, f in enumerate(fields) if f in kind.booleans]
+        self.rules = kind.rules  # the import's own rules of a whole line (runner.imports)
+        self.fields = tuple(f or name for f, name in zip(fields, header, strict=True))
 
     def fast(self, constants: Mapping[int, str]) -> Callable[[Sequence[str]], bool]:
         """One compiled test that is true exactly when `problems(cells)` is empty.
@@ -84,6 +91,9 @@ class LineChecks:
             for i, test in tests
             if i not in constants or not eval(test, names, {"c": constants})  # noqa: S307
         ]
+        if self.rules is not None:
+            names["_rules"], names["_fields"] = self.rules, self.fields
+            kept.append("not _rules(dict(zip(_fields, c)))")
         source = "def ok(c):\n    return bool(" + " and ".join([*kept, "_plain(c)"]) + ")"
         exec(compile(source, "<pre-checks>", "exec"), names)  # noqa: S102 - built from indexes only
         return names["ok"]  # type: ignore[no-any-return]
@@ -105,6 +115,8 @@ class LineChecks:
         for i, column in self.booleans:
             if cells[i] and not is_boolean(cells[i]):
                 found.append(("boolean", f"{column} {cells[i]!r} is not TRUE or FALSE"))
+        if self.rules is not None:
+            found += self.rules(dict(zip(self.fields, cells, strict=True)))
         if not _plain(cells):
             found += self._text(cells)
         return found

@@ -318,7 +318,12 @@ def build_spec(doc: Document, name: str) -> Spec:
     data: dict[str, Any] = doc.data
     source = data["source"]
     ids = source.get("id", ())
-    groups = data["groups"]
+    groups = data.get("groups", {})
+    chosen = data.get("import")
+    if isinstance(chosen, Mapping):  # {name: userContacts, mode: ...}
+        chosen, mode = chosen["name"], chosen.get("mode")
+    else:
+        mode = None
     return Spec(
         name=name,
         path=doc.path,
@@ -332,12 +337,14 @@ def build_spec(doc: Document, name: str) -> Spec:
         lookups=frozen(data.get("lookups", {})),
         where=data.get("where"),
         columns=tuple((k, _column(v)) for k, v in data["columns"].items()),
-        groups=Groups(library=frozenset(groups["library"]), system=frozenset(groups["system"])),
+        groups=Groups(
+            library=frozenset(groups.get("library", ())), system=frozenset(groups.get("system", ()))
+        ),
         checks=_checks(data.get("checks", {})),
         expect=_expect(data.get("expect", {})),
         tests=tuple(_test(doc, i, t) for i, t in enumerate(data.get("tests", []))),
         lines=frozen({json_path(path): mark.line for path, mark in doc.marks.items() if len(path) <= 3}),
-        **_given(import_name=data.get("import"), mode=data.get("mode")),
+        **_given(import_name=chosen, import_mode=mode, mode=data.get("mode")),
     )
 
 

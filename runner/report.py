@@ -100,9 +100,9 @@ def _finding_text(f: Finding) -> str:
 
 
 DUPLICATES_HINT = (
-    "a username on several rows leaves them all out (a query that joins a table with several rows per "
-    "user, such as contacts, repeats it): make the query return one row per user, or set checks.duplicates: "
-    "first or last to send one of them"
+    "rows that repeat a line's key (its username; for contacts, its username, type and contact) are all left "
+    "out (a query that joins a table with several rows per user repeats it): make the query return each line "
+    "once, or set checks.duplicates: first or last to send one of them"
 )
 
 

@@ -330,7 +330,7 @@ class Runner:
                 batch = f"batch {number}/{len(batches)}" if len(batches) > 1 else ""
                 sent = _sending(progress, result.name, batch, rows)
                 response = redact_response(
-                    self.client.post(endpoint, spec.import_name, path, where=where, sent=sent)
+                    self.client.post(endpoint, spec.import_path, path, where=where, sent=sent)
                 )
                 write_bytes(folder / f"answer-{number}.json", response.body)
                 result.notes += list(response.notes)
@@ -428,7 +428,8 @@ def _usernames(planned: Planned, lines: set[int]) -> dict[int, str]:
 def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:
     """(username, fingerprint) of the new and changed lines Infiniti accepted, batch by batch: listed as
     created or updated, or, when a batch's answer lists no rows, all of that batch's lines if its summary
-    confirms every one of them, and none otherwise. Unchanged lines are in the state already."""
+    confirms every one of them, and none otherwise. Unchanged lines are in the state already. A user of
+    several lines (runner.imports: whole_user) is accepted only when every one of its lines is."""
     failed: set[int] = set()
     offset = 0
     for answer, rows in answers:
@@ -437,7 +438,8 @@ def _accepted(answers: Sequence[tuple[Answer, int]], planned: Planned) -> Any:
     pending = planned.changes.pending if planned.changes is not None else None
     if pending is None:  # a first run: every line is new
         return accepted_fingerprints(read_records(planned.path), failed)
-    return ((username, fp) for line, username, fp in pending if line not in failed)
+    refused = {username for line, username, _ in pending if line in failed}
+    return dict.fromkeys((username, fp) for _, username, fp in pending if username not in refused)
 
 
 def _sending(progress: Progress, name: str, batch: str, rows: int) -> Sent:

@@ -165,10 +165,8 @@ class _Findings:
             if key in instance or (path, key) in self.meant:
                 continue  # an unknown key close to it already says what to do
             if path == ("columns",):
-                text_ = (
-                    f"missing required column {key!r}: Infiniti needs username, library-group "
-                    "and system-group"
-                )
+                needed = cast(list[str], error.validator_value)
+                text_ = f"missing required column {key!r}: Infiniti needs {_and(needed)}"
             else:
                 text_ = f"missing required key {key!r}"
             self.problems.append(self.doc.problem(path, text_, rule="schema", key=bool(path)))
@@ -307,6 +305,10 @@ def _kind(option: Mapping[str, Any]) -> str:
     wanted = option.get("type", "a value")
     types = [str(t) for t in (wanted if isinstance(wanted, list) else [wanted])]
     return " or ".join(_TYPE_NAMES.get(t, t) for t in types)
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _either(names: list[str]) -> str:

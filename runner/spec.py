@@ -12,6 +12,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from runner.imports import IMPORTS, Import
+
 GROUP_COLUMNS = {"library-group": "library", "system-group": "system"}
 COUNTS = ("processed", "created", "updated", "failed")
 # A tenant's request settings when the project file does not give them: their one home (the project schema's
@@ -257,9 +259,10 @@ class Spec:
     path: Path
     source: SourceSpec
     columns: tuple[tuple[str, str], ...]
-    groups: Groups
+    groups: Groups = Groups(frozenset(), frozenset())
     description: str = ""
     import_name: str = "userGroups"
+    import_mode: str | None = None  # the path's mode, for an import that has one (None: its default)
     lookups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     where: str | None = None
     mode: Mode = "full"
@@ -272,6 +275,16 @@ class Spec:
     def header(self) -> tuple[str, ...]:
         """The import file's column names, in order."""
         return tuple(name for name, _ in self.columns)
+
+    @property
+    def kind(self) -> Import:
+        """The import the spec posts to (runner.imports)."""
+        return IMPORTS[self.import_name]
+
+    @property
+    def import_path(self) -> str:
+        """The path after /api/import/: `userGroups`, or `userContacts/MODE`."""
+        return self.kind.path(self.import_mode or self.kind.default_mode)
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,18 @@ from jinja2 import nodes
 from jinja2.exceptions import TemplateSyntaxError
 
 from runner import address, bounds, choices, cron, schema, stateurl, zones
-from runner.contract import BOOLEAN_FIELDS, USER_FIELDS, canonical_field, is_boolean
+from runner.contract import (
+    BOOLEAN_FIELDS,
+    CONTACTS_MODES,
+    SCENARIO_WORDS,
+    SCENARIOS_SEEN,
+    canonical_field,
+    contact_cell_problem,
+    is_boolean,
+)
 from runner.errors import Problem
 from runner.files import Files
+from runner.imports import GROUPS, IMPORTS, Import
 from runner.source import PARAM_PATTERN  # `:name` placeholders as SQLAlchemy's text() finds them
 from runner.spec import GROUP_COLUMNS
 from runner.suggest import did_you_mean
@@ -325,11 +334,41 @@ def check_constants(doc: Document, files: Files) -> Iterator[Problem]:
                 yield from _lookup_group_values(doc, column, template, listed)
             elif value not in listed:
                 yield doc.problem(("columns", column), _not_listed(value, column, listed), rule="group")
+        elif value is not None and _import_of(doc.data) is not GROUPS:
+            yield from _contact_constant(doc, column, value)
         elif value is not None and canonical_field(column) in BOOLEAN_FIELDS and not is_boolean(value):
             yield doc.problem(
                 ("columns", column),
                 f"{column} is always {value!r}; Infiniti's booleans are TRUE or FALSE (write true or false)",
                 rule="boolean",
+            )
+
+
+def _import_of(data: dict[str, Any]) -> Import:
+    """The import a spec (that passed the schema, or not) posts to: userGroups unless it names another."""
+    chosen = data.get("import")
+    name = chosen.get("name") if isinstance(chosen, dict) else chosen
+    return IMPORTS.get(name, GROUPS) if isinstance(name, str) else GROUPS
+
+
+def _contact_constant(doc: Document, column: str, value: str) -> Iterator[Problem]:
+    """A contacts column that always prints `value`: it must follow the import's rule of that cell; a
+    scenario name the public script does not send is a warning (the list of scenarios is not public)."""
+    field = _import_of(doc.data).canonical(column)
+    problem = None if field is None else contact_cell_problem(field, value)
+    if problem is not None:
+        said = f"{column} is always {value!r}, which is not {problem.expected}"
+        yield doc.problem(("columns", column), said, rule=problem.check)
+    elif field == "scenarios" and value and value not in SCENARIO_WORDS:
+        unknown = [name for name in value.split(";") if name not in SCENARIOS_SEEN]
+        if unknown:
+            seen = ", ".join(SCENARIOS_SEEN)
+            yield doc.problem(
+                ("columns", column),
+                f"scenario {unknown[0]!r} is not one Infiniti is known to have ({seen}); "
+                "check the name in Infiniti",
+                rule="scenarios",
+                severity="warning",
             )
 
 
@@ -366,15 +405,21 @@ def _lookup_group_values(doc: Document, column: str, template: str, listed: list
 
 
 def check_column_names(doc: Document, files: Files) -> Iterator[Problem]:
-    """Columns Infiniti's documents do not name are probably typos (a warning)."""
+    """Columns the spec's import does not know are probably typos (a warning)."""
     columns = doc.data.get("columns")
     if not isinstance(columns, dict):
         return
-    known = [c for c in USER_FIELDS if c not in columns]
+    kind = _import_of(doc.data)
+    known = [c for c in kind.columns if c not in columns]
     for name in columns:
-        if canonical_field(name) is None:
+        if kind.canonical(name) is None:
             hint = did_you_mean(name, known)
-            message = f"column {name!r} is not a user field Infiniti documents"
+            message = (
+                f"column {name!r} is not a user field Infiniti documents"
+                if kind is GROUPS
+                else f"column {name!r} is not a column of the {kind.name} import"
+                + ("" if hint else f" ({', '.join(kind.columns)})")
+            )
             message += f"; did you mean {hint!r}?" if hint else ""
             yield doc.problem(("columns", name), message, rule="column", severity="warning", key=True)
 
@@ -432,6 +477,30 @@ def check_expect(doc: Document, files: Files) -> Iterator[Problem]:
             )
 
 
+def check_import(doc: Document, files: Files) -> Iterator[Problem]:
+    """A contacts mode nobody has seen is sent as written (a warning: the list of modes is not public);
+    groups mean nothing to an import whose lines name none (a warning)."""
+    chosen = doc.data.get("import")
+    mode = chosen.get("mode") if isinstance(chosen, dict) else None
+    if isinstance(mode, str) and mode not in CONTACTS_MODES and mode.isascii() and mode.isalnum():
+        hint = did_you_mean(mode, list(CONTACTS_MODES))
+        message = (
+            f"contacts mode {mode!r} is not one seen in use; it is sent as written, "
+            f"POST /api/import/userContacts/{mode}"
+        )
+        message += f"; did you mean {hint!r}?" if hint else f" (the one known: {', '.join(CONTACTS_MODES)})"
+        yield doc.problem(("import", "mode"), message, rule="import", severity="warning")
+    kind = _import_of(doc.data)
+    if kind is not GROUPS and "groups" in doc.data:
+        yield doc.problem(
+            ("groups",),
+            f"groups are not used by {kind.name}: its lines name no group; remove them",
+            rule="import",
+            severity="warning",
+            key=True,
+        )
+
+
 def check_choices(doc: Document, files: Files) -> Iterator[Problem]:
     """Each `<CHOOSE: ...>` left in the spec (runner/choices.py): a choice still to be made."""
     for choice in choices.found(doc.data):
@@ -447,6 +516,7 @@ SpecRule = Callable[[Document, Files], Iterator[Problem]]
 SPEC_RULES: tuple[SpecRule, ...] = (
     check_choices,
     check_templates,
+    check_import,
     check_constants,
     check_column_names,
     check_params,

@@ -140,6 +140,7 @@ def test_a_run_under_container_conditions(base: Path) -> None:
         assert [(r["spec"], r["outcome"], r["archive"]) for r in runs] == [
             ("students", "ok", None),
             ("staff", "ok", None),
+            ("guardians", "ok", None),
         ]
         assert len(site.sandbox.users("demo")) == 35
         assert list(tmpdir.iterdir()) == []  # the run's files were under TMPDIR, and are gone
@@ -149,6 +150,7 @@ def test_a_run_under_container_conditions(base: Path) -> None:
         history = _as_nobody(["history", "--format", "json"], site.root, env)
         assert history.returncode == 0, history.stderr
         assert [(r["spec"], r["outcome"], r["archive"]) for r in json.loads(history.stdout)["runs"]] == [
+            ("guardians", "ok", None),
             ("staff", "ok", None),
             ("students", "ok", None),
         ]

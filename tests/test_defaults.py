@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from runner import project, schema, spec
+from runner import imports, project, schema, spec
 from tests.support.project import copy_project
 
 
@@ -38,6 +38,7 @@ CODE: dict[tuple[str, str], Any] = {
     ("project", "$defs/notify/properties/on"): list(spec.NOTIFY_ON),  # Notify.on is the set of these
     ("project", "$defs/notify/properties/email/properties/tls"): _default(spec.Email, "tls"),
     ("spec", "properties/import"): _default(spec.Spec, "import_name"),
+    ("spec", "properties/import/oneOf/1/properties/mode"): imports.CONTACTS.default_mode,
     ("spec", "properties/mode"): _default(spec.Spec, "mode"),
     ("spec", "properties/checks/properties/duplicates"): _default(spec.Checks, "duplicates"),
     ("spec", "properties/expect/properties/success"): spec.DEFAULT_SUCCESS,

@@ -20,6 +20,7 @@ from tests.support.project import invoke
 FIRST_LINES = [
     "demo/students: ok: 29 read; 29 sent; 29 created, 0 updated, 0 failed; expectations met",
     "demo/staff: ok: 6 read; 6 sent; 6 created, 0 updated, 0 failed; expectations met",
+    "demo/guardians: ok: 48 read; 48 sent; 48 created, 0 updated, 0 failed; expectations met",
     "",
     "The sandbox now holds 35 users:",
     "  username  library-group  system-group  givenName    surname       emailAddress",
@@ -46,11 +47,13 @@ def test_demo_as_a_subprocess(tmp_path: Path) -> None:
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[:6] == FIRST_LINES
+    assert lines[:7] == FIRST_LINES
     assert (
         "  t208      Staff          Staff         Kavya        Iyer          kavya.iyer@example.edu" in lines
     )
-    assert len(lines) == 4 + 1 + 35 + 1 + len(NEXT_STEPS.splitlines())
+    # the contacts: a blank line, what they count, a header, the first 6 and the 1 added by hand
+    assert "  s1003     phone  guardian  Nguyễn Văn Hùng  (B) 09 555 0142           yes" in lines
+    assert len(lines) == 5 + 1 + 35 + 1 + 2 + 7 + 1 + len(NEXT_STEPS.splitlines())
     assert done.stdout.endswith("\n\n" + NEXT_STEPS + "\n")
     sep = re.escape(os.sep)  # the CA's path in full, as the system writes it
     assert re.fullmatch(
@@ -85,7 +88,7 @@ def test_demo_keeps_the_project_when_asked(tmp_path: Path, capfd: pytest.Capture
         shipped = schema.text("project" if path.name == "infiniti-sync.yaml" else "spec")
         assert named.read_text(encoding="utf-8") == shipped
     runs = kept / ".infiniti-sync" / "runs" / "demo"
-    assert sorted(p.name for p in runs.iterdir()) == ["staff", "students"]
+    assert sorted(p.name for p in runs.iterdir()) == ["guardians", "staff", "students"]
     again = invoke(tmp_path, ["demo", "--keep", os.fspath(kept)])
     assert (again.code, again.out) == (2, "")
     assert again.err == f"error: {kept} is not empty; give a new folder to keep the demo project in\n"

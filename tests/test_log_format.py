@@ -42,6 +42,7 @@ def test_a_run_logs_one_job_event_per_job_and_its_report_is_unchanged(site: Site
     assert [(e["level"], e["event"], e["tenant"], e["spec"], e["outcome"]) for e in found] == [
         ("info", "job.finished", "demo", "students", "ok"),
         ("info", "job.finished", "demo", "staff", "ok"),
+        ("info", "job.finished", "demo", "guardians", "ok"),
     ]
     assert [e["message"] for e in found] == done.out.splitlines()
     assert all(isinstance(e["duration"], float) and e["duration"] > 0 for e in found)
@@ -92,7 +93,7 @@ def test_quiet_json_logs_keep_only_what_needs_a_person(several: Site) -> None:
 
 def test_an_invalid_project_is_one_problem_event_per_problem(site: Site) -> None:
     text = site.project_file.read_text(encoding="utf-8").replace(
-        "specs: [students, staff]", "specs: [stafff]"
+        "specs: [students, staff, guardians]", "specs: [stafff]"
     )
     site.project_file.write_text(text, encoding="utf-8")
     done = site.invoke(["--log-format", "json", "plan"])
@@ -114,7 +115,7 @@ def test_an_error_names_its_tenant_and_keeps_its_hint(site: Site) -> None:
     )
     assert done.code == 2
     found = events(done.err)
-    assert [e["event"] for e in found] == ["job.error", "job.error"]
+    assert [e["event"] for e in found] == ["job.error", "job.error", "job.error"]
     assert found[0]["message"] == (
         "demo/students: error: tenant demo: password (infiniti-sync.yaml:15): environment variable "
         "INFINITI_DEMO_PASSWORD is not set; hint: set INFINITI_DEMO_PASSWORD in the environment the sync "

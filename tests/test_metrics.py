@@ -170,12 +170,16 @@ def test_with_due_the_file_keeps_the_whole_picture_when_nothing_is_due(site: Sit
     args = ["run", "--all", "--due", "--metrics-file", os.fspath(metrics)]
     assert site.invoke(args).code == 0
     ran = metrics.read_text(encoding="utf-8")
-    assert outcomes(samples(ran)) == {("demo", "students"): "ok", ("demo", "staff"): "ok"}
+    assert outcomes(samples(ran)) == {
+        ("demo", "students"): "ok",
+        ("demo", "staff"): "ok",
+        ("demo", "guardians"): "ok",
+    }
     metrics.unlink()
     done = site.invoke(args)
     assert (done.code, done.out) == (
         0,
-        "nothing is due: 2 jobs checked, none has a slot since its last run\n",
+        "nothing is due: 3 jobs checked, none has a slot since its last run\n",
     )
     assert metrics.read_text(encoding="utf-8") == ran
 
@@ -211,7 +215,11 @@ def test_the_pushgateway_gets_the_file_s_metrics_with_basic_auth_from_a_secret(
     token = base64.b64encode(b"sync-bot:Push-s3cret").decode()
     assert pushed.headers["Authorization"] == f"Basic {token}"
     assert samples(pushed.body.decode("utf-8")) == samples(metrics.read_text(encoding="utf-8"))
-    assert set(outcomes(samples(pushed.body.decode("utf-8")))) == {("demo", "students"), ("demo", "staff")}
+    assert set(outcomes(samples(pushed.body.decode("utf-8")))) == {
+        ("demo", "students"),
+        ("demo", "staff"),
+        ("demo", "guardians"),
+    }
     assert "Push-s3cret" not in done.out + done.err
 
 
@@ -373,6 +381,7 @@ def test_an_https_pushgateway_is_verified_with_its_ca_bundle(site: Site) -> None
         assert set(outcomes(samples(pushed.body.decode("utf-8")))) == {
             ("demo", "students"),
             ("demo", "staff"),
+            ("demo", "guardians"),
         }
 
         _edit(site, f", ca_bundle: {SANDBOX_CA}", "")  # the system's CAs do not know the sandbox's

@@ -48,7 +48,7 @@ def test_a_quiet_error_before_any_job_is_one_line_with_its_hint(site: Site) -> N
 
 def test_a_quiet_run_of_an_invalid_project_lists_only_the_problems(site: Site) -> None:
     text = site.project_file.read_text(encoding="utf-8").replace(
-        "specs: [students, staff]", "specs: [stafff]"
+        "specs: [students, staff, guardians]", "specs: [stafff]"
     )
     site.project_file.write_text(text, encoding="utf-8")
     done = site.invoke(["run", "--all", "-q"])

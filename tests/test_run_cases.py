@@ -24,6 +24,16 @@ def _inject(site: Site, faults: dict[str, list[dict[str, Any]]]) -> None:
             site.sandbox.inject(tenant, Fault(**fields), count)
 
 
+def _contacts(site: Site, tenant: str, usernames: set[str]) -> dict[str, list[str]]:
+    """The contacts the sandbox holds for `usernames`: "TYPE CONTACT", "(by hand)" after those added so."""
+    held: dict[str, list[str]] = {}
+    for contact in site.sandbox.client.contacts(tenant):
+        if contact["username"] in usernames:
+            mark = " (by hand)" if contact["custom"] else ""
+            held.setdefault(contact["username"], []).append(f"{contact['type']} {contact['contact']}{mark}")
+    return held
+
+
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_run_case(case: str, tmp_path: Path) -> None:
     folder = CASES / case
@@ -46,5 +56,7 @@ def test_run_case(case: str, tmp_path: Path) -> None:
             for tenant, usernames in step.get("users", {}).items():
                 held = [user["username"] for user in site.sandbox.users(tenant)]
                 assert held == usernames, f"run {number}: users of {tenant}"
+            for tenant, users in step.get("contacts", {}).items():
+                assert _contacts(site, tenant, set(users)) == users, f"run {number}: contacts of {tenant}"
     finally:
         site.stop()

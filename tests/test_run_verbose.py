@@ -25,9 +25,8 @@ def refusing(tmp_path: Path) -> Iterator[tuple[Site, str]]:
             probe.bind(("127.0.0.1", 0))
             url = f"https://127.0.0.1:{probe.getsockname()[1]}"
         text = site.project_file.read_text(encoding="utf-8").replace(site.sandbox.url, url)
-        text = text.replace(
-            "    specs: [students, staff]", "    specs: [students, staff]\n    retries: {attempts: 1}"
-        )
+        specs = "    specs: [students, staff, guardians]"
+        text = text.replace(specs, f"{specs}\n    retries: {{attempts: 1}}")
         site.project_file.write_text(text, encoding="utf-8")
         yield site, url
     finally:

@@ -123,10 +123,10 @@ def test_tenants_are_separate(two_tenants: Client) -> None:
 
 
 def test_unknown_path_gets_404(sandbox_client: Client) -> None:
-    reply = sandbox_client.request("GET", "/api/import/userContacts?tenantId=demo")
+    reply = sandbox_client.request("GET", "/api/import/userImages?tenantId=demo")
     assert (reply.status, reply.json()) == (
         404,
-        {"success": False, "summary": "Not found: /api/import/userContacts."},
+        {"success": False, "summary": "Not found: /api/import/userImages."},
     )
 
 

@@ -346,11 +346,16 @@ def test_the_configmap_is_the_whole_project(tmp_path: Path, shared: Path) -> Non
     configmap, cronjob = _manifests(shared, tmp_path / "k8s")
     pod_view = _pod_view(configmap, cronjob, tmp_path / "pod-project")
     written = sorted(p.relative_to(pod_view).as_posix() for p in pod_view.rglob("*") if p.is_file())
-    assert written == ["infiniti-sync.yaml", "specs/staff.yaml", "specs/students.yaml"]
+    assert written == [
+        "infiniti-sync.yaml",
+        "specs/guardians.yaml",
+        "specs/staff.yaml",
+        "specs/students.yaml",
+    ]
     for name in written:
         assert (pod_view / name).read_text(encoding="utf-8") == (shared / name).read_text(encoding="utf-8")
     done = invoke(pod_view, ["validate"], env={})
-    assert (done.code, done.out) == (0, "3 files valid\n")
+    assert (done.code, done.out) == (0, "4 files valid\n")
 
 
 def test_the_configmap_holds_the_tenant_files_of_a_tenants_folder(tmp_path: Path, shared: Path) -> None:
@@ -370,11 +375,11 @@ def test_the_configmap_holds_the_tenant_files_of_a_tenants_folder(tmp_path: Path
     pod_view = _pod_view(configmap, cronjob, tmp_path / "pod-project")
     written = sorted(p.relative_to(pod_view).as_posix() for p in pod_view.rglob("*") if p.is_file())
     assert names and written == sorted(
-        ["infiniti-sync.yaml", "specs/staff.yaml", "specs/students.yaml"]
+        ["infiniti-sync.yaml", "specs/guardians.yaml", "specs/staff.yaml", "specs/students.yaml"]
         + [f"tenants/{n}.yaml" for n in names]
     )
     done = invoke(pod_view, ["validate"], env={})
-    assert (done.code, done.out) == (0, f"{3 + len(names)} files valid\n")
+    assert (done.code, done.out) == (0, f"{4 + len(names)} files valid\n")
 
 
 def test_one_shard_runs_without_an_index(tmp_path: Path, shared: Path) -> None:

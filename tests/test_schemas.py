@@ -153,4 +153,4 @@ def test_the_example_project_validates_without_warnings(
     monkeypatch.chdir(tmp_path / "example")
     out, err = io.StringIO(), io.StringIO()
     assert main(["validate", "--strict"], Console(out=out, err=err)) == 0
-    assert (out.getvalue(), err.getvalue()) == ("3 files valid\n", "")
+    assert (out.getvalue(), err.getvalue()) == ("4 files valid\n", "")

@@ -14,12 +14,16 @@ from tests.support.projects import run
 
 EXAMPLE = Path(__file__).parent.parent / "runner" / "example"
 PASSED = """\
+ok   guardians: a guardian's mobile takes texts and overdue notices (specs/guardians.yaml:56)
+ok   guardians: an e-mail is lower-cased; a guardian may take no notices (specs/guardians.yaml:64)
+ok   guardians: a bad e-mail leaves the student out, with all its lines (specs/guardians.yaml:71)
 ok   staff: a teacher is a staff member in the Staff groups (specs/staff.yaml:33)
 ok   students: a year 7 student goes into Year 7 (specs/students.yaml:39)
 ok   students: the preferred name wins, and a year outside the lookup is skipped (specs/students.yaml:47)
 ok   students: a malformed email address keeps the row out of the file (specs/students.yaml:57)
-4 passed, 0 failed
+7 passed, 0 failed
 """
+GUARDIANS = "".join(line + "\n" for line in PASSED.splitlines()[:3])  # the contacts spec's cases
 
 
 @pytest.fixture(name="example")
@@ -48,6 +52,7 @@ def test_a_broken_case_fails_with_expected_and_actual_side_by_side(example: Path
     ran = run(["test"])
     assert (ran.code, ran.err) == (1, "")
     assert ran.out == (
+        f"{GUARDIANS}"
         "ok   staff: a teacher is a staff member in the Staff groups (specs/staff.yaml:33)\n"
         "FAIL students: a year 7 student goes into Year 7 (specs/students.yaml:39)\n"
         "     line 1 differs:\n"
@@ -66,7 +71,7 @@ def test_a_broken_case_fails_with_expected_and_actual_side_by_side(example: Path
         "     findings differ:\n"
         "       expected      actual\n"
         "       row 1: group  row 1: email: emailAddress 'ana.lee@' is not a well-formed email address\n"
-        "2 passed, 2 failed\n"
+        "5 passed, 2 failed\n"
     )
 
 
@@ -127,15 +132,18 @@ def test_junit_report_counts_the_cases(example: Path) -> None:
     root = ET.parse(example / "reports" / "spec-tests.xml").getroot()  # noqa: S314 - our own file
     suite = root.find("testsuite")
     assert suite is not None
-    assert (root.tag, root.attrib) == ("testsuites", {"tests": "4", "failures": "1", "errors": "0"})
+    assert (root.tag, root.attrib) == ("testsuites", {"tests": "7", "failures": "1", "errors": "0"})
     assert {k: suite.attrib[k] for k in ("name", "tests", "failures", "errors")} == {
         "name": "infiniti-sync test",
-        "tests": "4",
+        "tests": "7",
         "failures": "1",
         "errors": "0",
     }
     cases = [(c.attrib["classname"], c.attrib["file"], c.attrib["line"]) for c in suite.iter("testcase")]
     assert cases == [
+        ("guardians", "specs/guardians.yaml", "56"),
+        ("guardians", "specs/guardians.yaml", "64"),
+        ("guardians", "specs/guardians.yaml", "71"),
         ("staff", "specs/staff.yaml", "33"),
         ("students", "specs/students.yaml", "39"),
         ("students", "specs/students.yaml", "47"),

@@ -60,7 +60,7 @@ def test_a_tenants_folder_inside_the_specs_folder_holds_no_spec(tmp_path: Path) 
     as_folder(project_file, "specs/tenants")
     loaded = project.load(project_file)
     assert list(loaded.tenants) == ["demo"]
-    assert sorted(loaded.specs) == ["staff", "students"]
+    assert sorted(loaded.specs) == ["guardians", "staff", "students"]
 
 
 def test_the_validation_cache_sees_every_tenant_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,7 +75,8 @@ def test_the_validation_cache_sees_every_tenant_file(tmp_path: Path, monkeypatch
     assert checked.key(project.read(project_file)) != before  # a new tenant file
     (project_file.parent / "tenants" / "north.yaml").unlink()
     assert checked.key(project.read(project_file)) == before
-    tenant.write_text(text.replace("specs: [students, staff]", "specs: [stafff]"), encoding="utf-8")
+    broken = text.replace("specs: [students, staff, guardians]", "specs: [stafff]")
+    tenant.write_text(broken, encoding="utf-8")
     with pytest.raises(SpecError) as raised:
         project.load(project_file)  # a changed tenant file is validated again
     [problem] = raised.value.problems

@@ -40,7 +40,7 @@ def test_a_sandbox_on_a_new_port_needs_only_a_new_value(site: Site) -> None:
     assert (again.code, again.err) == (0, "")
     assert site.normalise(again.out).startswith("demo/students: ok: ")
     assert site.project_file.read_bytes() == written
-    assert len(site.imports()) == 4  # two specs, twice
+    assert len(site.imports()) == 6  # three specs, twice
 
 
 @pytest.mark.parametrize(

@@ -80,6 +80,23 @@ def _holdings(users: list[dict[str, str]]) -> list[str]:
     return [f"The sandbox now holds {plural(len(users), 'user')}:", *tables.table(header, rows, indent="  ")]
 
 
+def _contact_holdings(contacts: list[dict[str, object]], shown: int = 6) -> list[str]:
+    """The contacts the sandbox holds (runner/sandbox/contacts.py), counted, the first few shown."""
+    if not contacts:
+        return []
+    patrons = len({c["username"] for c in contacts})
+    by_hand = sum(1 for c in contacts if c["custom"])
+    header = ("username", "type", "role", "addressee", "contact", "added by hand")
+    listed = contacts[:shown] + [c for c in contacts[shown:] if c["custom"]]
+    rows = [(*(str(c.get(k, "")) for k in header[:-1]), "yes" if c["custom"] else "") for c in listed]
+    return [
+        "",
+        f"and {len(contacts)} contacts of {patrons} patrons ({by_hand} added by hand, kept by the import); "
+        f"the first {min(shown, len(contacts))} and those added by hand:",
+        *tables.table(header, rows, indent="  "),
+    ]
+
+
 def execute(args: argparse.Namespace, console: Console) -> int:
     """Run the example project against an in-process sandbox and show the outcome."""
     from runner.sandbox import Sandbox, demo_config
@@ -96,7 +113,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             proj = _against(proj, sandbox.url, sandbox.ca_file)
             environ = {**os.environ, PASSWORD_VARIABLE: "change-me"}
             results = _run(proj, environ, console)
-            held = _holdings(sandbox.users("demo"))
+            held = _holdings(sandbox.users("demo")) + _contact_holdings(sandbox.contacts("demo"))
         console.print(report.runs_text(results, verbose=console.verbose))
         console.print()
         console.print("\n".join(held))

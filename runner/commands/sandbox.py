@@ -18,8 +18,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from runner.console import Console
+from runner.contract import CONTACTS_MODE
 from runner.errors import EXIT_OK
 from runner.sandbox import DB_FILE, IMPORT_PATH, Config, Sandbox, TenantConfig, demo_config, load_config
+from runner.sandbox.server import CONTACTS_IMPORT_PATH, CONTACTS_PATH
 
 DEFAULT_TLS_DIR = Path(".infiniti-sync/sandbox")
 _UNSAFE_IN_DOUBLE_QUOTES = set('"$`\\!')
@@ -70,6 +72,10 @@ def banner(sandbox: Sandbox, config: Config, data: Path | None) -> Iterator[str]
     """What the sandbox prints on start: its URL first, then trust, storage, tenants and commands."""
     yield f"listening on {sandbox.url}"
     yield f"Infiniti sandbox: the autoSync import is POST {sandbox.url}{IMPORT_PATH}?tenantId=TENANT"
+    yield (
+        f"  and the contacts import POST {sandbox.url}{CONTACTS_IMPORT_PATH}/{CONTACTS_MODE}?tenantId=TENANT "
+        "(as far as public sources show it)"
+    )
     if sandbox.ca_file:
         yield f"TLS: trust the CA in {sandbox.ca_file} (curl --cacert, or ca_bundle: in a project)"
     else:
@@ -107,6 +113,8 @@ def _tenant_lines(sandbox: Sandbox, name: str, tenant: TenantConfig) -> Iterator
     users_url = f"{sandbox.url}/api/sandbox/users?tenantId={quote(name, safe='')}"
     trust = f"--cacert {shlex.quote(str(sandbox.ca_file))} " if sandbox.ca_file else ""
     yield f"  what it holds: curl {trust}-u {shlex.quote(f'{admin}:{password}')} {_shell(users_url)}"
+    contacts_url = f"{sandbox.url}{CONTACTS_PATH}?tenantId={quote(name, safe='')}"
+    yield f"  its contacts: curl {trust}-u {shlex.quote(f'{admin}:{password}')} {_shell(contacts_url)}"
 
 
 def _shell(text: str) -> str:

@@ -1,10 +1,12 @@
-"""The Infiniti sandbox: a local server that follows Concord's autoSync userGroups contract to the letter.
+"""The Infiniti sandbox: a local server that follows Concord's autoSync userGroups contract to the letter,
+and serves the patron contacts import as far as public sources show it (runner/sandbox/contacts.py).
 
     from runner.sandbox import Sandbox, demo_config, Fault
     with Sandbox(demo_config(), port=0, tls_dir=tmp_path) as sb:   # serves in a background thread
         sb.url                      # "https://127.0.0.1:54321"
         sb.ca_file                  # the CA to trust (None without TLS)
         sb.users("demo")            # what the tenant holds, as GET /api/sandbox/users returns it
+        sb.contacts("demo")         # its contacts, as GET /api/sandbox/contacts returns them
         sb.inject("demo", Fault(status=503, retry_after=1), count=2)
 
 `infiniti-sync sandbox` serves the same from the command line.
@@ -20,6 +22,7 @@ from types import TracebackType
 
 from runner.errors import UsageError
 from runner.sandbox.config import Config, TenantConfig, User, demo_config, load_config, parse_config
+from runner.sandbox.contacts import listing
 from runner.sandbox.faults import Fault
 from runner.sandbox.server import IMPORT_PATH, Log, SandboxServer, Service, quiet
 from runner.sandbox.store import Store
@@ -150,6 +153,11 @@ class Sandbox:
         """The users `tenant` holds, sorted by username, as `GET /api/sandbox/users` returns them."""
         self._known(tenant)
         return self._store.users(tenant)
+
+    def contacts(self, tenant: str) -> list[dict[str, object]]:
+        """The contacts `tenant` holds (imported, then added by hand), as `GET /api/sandbox/contacts`."""
+        self._known(tenant)
+        return listing(self.config.tenants[tenant], self._store.contacts(tenant))
 
     def inject(self, tenant: str, fault: Fault, count: int = 1) -> int:
         """Let the next `count` imports of `tenant` misbehave as `fault` says; returns how many wait."""

@@ -9,6 +9,9 @@ tenants:
       librarian: {password: change-me-too, admin: false}
     library_groups: [Year 7, Year 8, Staff]
     system_groups: [Students, Staff]
+    contacts:                       # optional: contacts library staff added by hand (kept by imports)
+      s1001:
+        - {type: phone, role: guardian, contact: "(M1) 021 555 0101", addressee: Mere Ngata}
     faults:                         # optional: the first import requests misbehave
       - {count: 1, status: 503, retry_after: 1}
 ```
@@ -19,11 +22,12 @@ A file that does not fit raises SpecError with every problem, each at its line a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runner import contract
 from runner.errors import Problem, SpecError, UsageError
 from runner.sandbox.faults import Fault, parse_count, parse_fault
 from runner.suggest import did_you_mean
@@ -32,7 +36,8 @@ from runner.yamlfile import load as load_yaml
 
 DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
 _TOP_KEYS = ("tenants", "max_body_bytes")
-_TENANT_KEYS = ("users", "library_groups", "system_groups", "faults")
+_TENANT_KEYS = ("users", "library_groups", "system_groups", "contacts", "faults")
+_CONTACT_KEYS = tuple(c for c in contract.CONTACT_COLUMNS if c != "username")
 _USER_KEYS = ("password", "admin")
 
 
@@ -52,6 +57,7 @@ class TenantConfig:
     library_groups: tuple[str, ...]
     system_groups: tuple[str, ...]
     faults: tuple[tuple[Fault, int], ...] = ()
+    contacts: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)  # added by hand
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,17 @@ def _tenant(body: dict[str, Any]) -> TenantConfig:
         library_groups=tuple(body.get("library_groups") or ()),
         system_groups=tuple(body.get("system_groups") or ()),
         faults=tuple(parse_fault(item) for item in body.get("faults") or ()),
+        contacts={
+            str(name): tuple(_contact(item) for item in items)
+            for name, items in (body.get("contacts") or {}).items()
+        },
     )
+
+
+def _contact(item: Mapping[str, Any]) -> dict[str, str]:
+    """A hand-added contact as the store keeps one: text fields (booleans as TRUE/FALSE), in column order."""
+    text = {k: ("TRUE" if v else "FALSE") if isinstance(v, bool) else str(v) for k, v in item.items()}
+    return {k: text[k] for k in _CONTACT_KEYS if k in text}
 
 
 def _check(doc: Document) -> Iterator[Problem]:
@@ -144,6 +160,40 @@ def _check_tenant(doc: Document, path: JsonPath, body: object) -> Iterator[Probl
     for key in ("library_groups", "system_groups"):
         yield from _check_groups(doc, (*path, key), body.get(key))
     yield from _check_faults(doc, (*path, "faults"), body.get("faults"))
+    yield from _check_contacts(doc, (*path, "contacts"), body.get("contacts"))
+
+
+def _check_contacts(doc: Document, path: JsonPath, contacts: object) -> Iterator[Problem]:
+    """Hand-added contacts: username -> a list of contacts, each following the import's own rules."""
+    if contacts is None:
+        return
+    if not isinstance(contacts, dict):
+        yield doc.problem(
+            path, "expected USERNAME: [{type: email, role: guardian, contact: ...}]", rule="sandbox"
+        )
+        return
+    for name, items in contacts.items():
+        if not isinstance(items, list):
+            yield doc.problem((*path, name), "expected a list of contacts", rule="sandbox")
+            continue
+        for i, item in enumerate(items):
+            yield from _check_contact(doc, (*path, name, i), str(name), item)
+
+
+def _check_contact(doc: Document, path: JsonPath, username: str, item: object) -> Iterator[Problem]:
+    if not isinstance(item, dict):
+        yield doc.problem(path, "expected {type: ..., role: ..., contact: ...}", rule="sandbox")
+        return
+    yield from _keys(doc, path, item, _CONTACT_KEYS)
+    for key, value in item.items():
+        if not isinstance(value, str | bool):
+            yield doc.problem((*path, key), "expected text (or true/false)", rule="sandbox")
+    if any(not isinstance(v, str | bool) for v in item.values()):
+        return
+    for problem in contract.contact_problems({**_contact(item), "username": username}):
+        said = "is missing" if problem.check == "required" else f"{problem.value!r} is not {problem.expected}"
+        at = (*path, problem.field) if problem.field in item else path
+        yield doc.problem(at, f"{problem.field} {said}", rule="sandbox")
 
 
 def _check_user(doc: Document, path: JsonPath, user: object) -> Iterator[Problem]:

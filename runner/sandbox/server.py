@@ -3,7 +3,9 @@
 Routes (all answers JSON, `{"success": false, "summary": ...}` for every failure):
 
     POST   /api/import/userGroups?tenantId=T   the contract's import (faults apply here)
+    POST   /api/import/userContacts/MODE       the contacts import (runner/sandbox/contacts.py; faults too)
     GET    /api/sandbox/users?tenantId=T       what the tenant holds (admin credentials)
+    GET    /api/sandbox/contacts?tenantId=T    the tenant's contacts, imported and added by hand (admin)
     POST   /api/sandbox/faults?tenantId=T      queue a fault: {"count": 2, "status": 503, "retry_after": 1}
     DELETE /api/sandbox/faults?tenantId=T      clear the tenant's pending faults
 
@@ -35,18 +37,21 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from runner import __version__, contract
 from runner.errors import SyncError, UsageError
 from runner.sandbox.answer import JSON_TYPE, Rejected, Reply, failure, reject
 from runner.sandbox.config import Config, TenantConfig
+from runner.sandbox.contacts import listing, run_contacts_import
 from runner.sandbox.faults import Fault, FaultQueue, parse_fault
 from runner.sandbox.store import Store
 from runner.sandbox.userimport import run_import
 
 IMPORT_PATH = "/api/import/userGroups"
+CONTACTS_IMPORT_PATH = "/api/import/userContacts"  # then /MODE
 USERS_PATH = "/api/sandbox/users"
+CONTACTS_PATH = "/api/sandbox/contacts"
 FAULTS_PATH = "/api/sandbox/faults"
 REALM = 'Basic realm="Infiniti", charset="UTF-8"'
 SPOOL_IN_MEMORY = 1 << 20
@@ -239,7 +244,7 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self) -> Reply | None:
         with self._body() as body:
             url = urlsplit(self.path)
-            routes = ROUTES.get(url.path)
+            routes = ROUTES.get(_route_of(url.path))
             if routes is None:
                 raise reject(404, f"Not found: {url.path}.")
             action = routes.get(self.command)
@@ -379,6 +384,19 @@ class Handler(BaseHTTPRequestHandler):
             self.service.log(f"tenant {tenant}: {answer.body.get('summary')}")
         return answer
 
+    def import_user_contacts(self, tenant: str, config: TenantConfig, body: Body) -> Reply | None:
+        """`POST /api/import/userContacts/MODE`: a pending fault, the credentials, the mode, the import."""
+        fault = self.service.faults.take(tenant)
+        if fault is not None and self._misbehave(fault):
+            return None
+        authorise(config, self.headers.get("Authorization"))
+        mode = unquote(urlsplit(self.path).path[len(CONTACTS_IMPORT_PATH) + 1 :])
+        content_type = self.headers.get("Content-Type")
+        answer = run_contacts_import(self.service.store, tenant, body, content_type, mode)
+        if isinstance(answer.body, dict):
+            self.service.log(f"tenant {tenant}: {answer.body.get('summary')}")
+        return answer
+
     def _misbehave(self, fault: Fault) -> bool:
         """Apply `fault`; True when it has answered (or dropped) the request in place of the import."""
         time.sleep(fault.delay)
@@ -398,6 +416,11 @@ class Handler(BaseHTTPRequestHandler):
         authorise(config, self.headers.get("Authorization"))
         return Reply(200, self.service.store.users(tenant))
 
+    def list_contacts(self, tenant: str, config: TenantConfig, body: Body) -> Reply:
+        """`GET /api/sandbox/contacts`: the tenant's contacts by username, those added by hand marked."""
+        authorise(config, self.headers.get("Authorization"))
+        return Reply(200, listing(config, self.service.store.contacts(tenant)))
+
     def add_fault(self, tenant: str, config: TenantConfig, body: Body) -> Reply:
         """`POST /api/sandbox/faults`: queue a fault for the tenant's next import requests."""
         authorise(config, self.headers.get("Authorization"))
@@ -415,6 +438,13 @@ class Handler(BaseHTTPRequestHandler):
         authorise(config, self.headers.get("Authorization"))
         cleared = self.service.faults.clear(tenant)
         return _fault_answer(f"{_faults(cleared)} cleared; 0 pending.", 0)
+
+
+def _route_of(path: str) -> str:
+    """The key of ROUTES that serves `path`: itself, or the contacts import's for any mode (even none)."""
+    if path == CONTACTS_IMPORT_PATH or path.startswith(f"{CONTACTS_IMPORT_PATH}/"):
+        return f"{CONTACTS_IMPORT_PATH}/MODE"
+    return path
 
 
 def _request_line_problem(line: str, words: list[str]) -> tuple[int, str] | None:
@@ -478,7 +508,9 @@ def _fault_answer(summary: str, pending: int) -> Reply:
 Action = Callable[[Handler, str, TenantConfig, Body], Reply | None]
 ROUTES: dict[str, dict[str, Action]] = {
     IMPORT_PATH: {"POST": Handler.import_user_groups},
+    f"{CONTACTS_IMPORT_PATH}/MODE": {"POST": Handler.import_user_contacts},
     USERS_PATH: {"GET": Handler.list_users},
+    CONTACTS_PATH: {"GET": Handler.list_contacts},
     FAULTS_PATH: {"POST": Handler.add_fault, "DELETE": Handler.clear_faults},
 }
 

@@ -1,8 +1,10 @@
-"""What the sandbox holds: each tenant's users, in memory, and also in a SQLite file when given one.
+"""What the sandbox holds: each tenant's users and their imported contacts, in memory, and also in a
+SQLite file when given one.
 
 A user is a mapping of contract field names to text (`username`, `library-group`, `system-group` and any
-other field an import set). Changes are applied through `Store.apply`, which runs a whole import under
-one lock and commits all of its changes or none.
+other field an import set); a user's contacts are a list of such mappings (`type`, `role`, `contact`...).
+Changes are applied through `Store.apply`, which runs a whole import under one lock and commits all of its
+changes or none.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from runner.contract import USER_FIELDS
 from runner.errors import StateError
@@ -20,9 +22,12 @@ from runner.errors import StateError
 Record = Mapping[str, str]
 Users = Mapping[str, Record]
 UserChanges = dict[str, dict[str, str]]
+Contacts = Mapping[str, list[Record]]  # username -> the contacts imported for the user
+ContactChanges = dict[str, list[Record]]  # username -> the user's contacts now
 R = TypeVar("R")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: contacts
+_VALUE = {"users": "fields", "contacts": "records"}  # each table's JSON column (constants: no user input)
 _ORDER = {name: i for i, name in enumerate(USER_FIELDS)}
 
 
@@ -37,10 +42,12 @@ class Store:
     def __init__(self, path: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._users: dict[str, dict[str, Record]] = {}
+        self._contacts: dict[str, dict[str, list[Record]]] = {}
         self._db: sqlite3.Connection | None = None
         if path is not None:
             self._db = _open(path)
-            self._users = _read_all(self._db, path)
+            self._users = _read_all(self._db, path, "users")
+            self._contacts = _read_all(self._db, path, "contacts")
 
     def users(self, tenant: str) -> list[dict[str, str]]:
         """The users of `tenant`, sorted by username, fields in the contract's order."""
@@ -58,7 +65,25 @@ class Store:
             current = self._users.setdefault(tenant, {})
             result, changes = plan(current)
             if changes:
-                self._persist(tenant, changes)
+                self._persist("users", tenant, changes)
+                current.update(changes)
+            return result
+
+    def contacts(self, tenant: str) -> dict[str, list[Record]]:
+        """The contacts imported for each user of `tenant`, by username (sorted)."""
+        with self._lock:
+            held = dict(self._contacts.get(tenant, {}))
+        return {name: list(held[name]) for name in sorted(held)}
+
+    def apply_contacts(self, tenant: str, plan: Callable[[Users, Contacts], tuple[R, ContactChanges]]) -> R:
+        """As `apply`, for a contacts import: `plan` sees the users and their contacts and returns the new
+        contacts of the users it changes, committed together or not at all."""
+        with self._lock:
+            users = self._users.setdefault(tenant, {})
+            current = self._contacts.setdefault(tenant, {})
+            result, changes = plan(users, current)
+            if changes:
+                self._persist("contacts", tenant, changes)
                 current.update(changes)
             return result
 
@@ -69,17 +94,19 @@ class Store:
                 self._db.close()
                 self._db = None
 
-    def _persist(self, tenant: str, changes: UserChanges) -> None:
+    def _persist(self, table: str, tenant: str, changes: Mapping[str, object]) -> None:
+        """Write the new value (a user's fields, or its contacts) of each username in `changes`."""
         if self._db is None:
             return
-        rows = [(tenant, name, json.dumps(record, ensure_ascii=False)) for name, record in changes.items()]
+        rows = [(tenant, name, json.dumps(value, ensure_ascii=False)) for name, value in changes.items()]
         try:
             with self._db:
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO users (tenant, username, fields) VALUES (?, ?, ?)", rows
+                    f"INSERT OR REPLACE INTO {table} (tenant, username, {_VALUE[table]}) VALUES (?, ?, ?)",
+                    rows,
                 )
         except sqlite3.Error as err:
-            raise StateError(f"cannot write the sandbox's users: {err}") from err
+            raise StateError(f"cannot write the sandbox's {table}: {err}") from err
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -95,17 +122,22 @@ def _open(path: Path) -> sqlite3.Connection:
                 "CREATE TABLE IF NOT EXISTS users (tenant TEXT NOT NULL, username TEXT NOT NULL, "
                 "fields TEXT NOT NULL, PRIMARY KEY (tenant, username)) WITHOUT ROWID"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS contacts (tenant TEXT NOT NULL, username TEXT NOT NULL, "
+                "records TEXT NOT NULL, PRIMARY KEY (tenant, username)) WITHOUT ROWID"
+            )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except (sqlite3.Error, OSError) as err:
         raise StateError(f"cannot use {path} as the sandbox's store: {err}") from err
     return db
 
 
-def _read_all(db: sqlite3.Connection, path: Path) -> dict[str, dict[str, Record]]:
-    users: dict[str, dict[str, Record]] = {}
+def _read_all(db: sqlite3.Connection, path: Path, table: str) -> dict[str, dict[str, Any]]:
+    """Tenant -> username -> the stored value (a user's fields, or its contacts) of `table`."""
+    held: dict[str, dict[str, Any]] = {}
     try:
-        for tenant, username, fields in db.execute("SELECT tenant, username, fields FROM users"):
-            users.setdefault(tenant, {})[username] = json.loads(fields)
+        for tenant, username, value in db.execute(f"SELECT tenant, username, {_VALUE[table]} FROM {table}"):
+            held.setdefault(tenant, {})[username] = json.loads(value)
     except (sqlite3.Error, ValueError) as err:
-        raise StateError(f"cannot read the sandbox's users from {path}: {err}") from err
-    return users
+        raise StateError(f"cannot read the sandbox's {table} from {path}: {err}") from err
+    return held

@@ -16,6 +16,7 @@ from functools import partial
 from typing import IO
 
 from runner import contract
+from runner.imports import GROUPS, Import
 from runner.sandbox.answer import Reply, reject
 from runner.sandbox.config import TenantConfig
 from runner.sandbox.multipart import CHUNK, Part, boundary, first_file
@@ -37,33 +38,37 @@ def run_import(
 ) -> Reply:
     """Import the first file of the multipart `body` into `tenant`; Rejected when it cannot be read."""
     part = first_file(body, boundary(content_type))
-    csv_file = read_csv(_Slice(body, part))
+    csv_file = read_csv(file_of(body, part))
     return store.apply(tenant, partial(evaluate, config, csv_file))
 
 
-def read_csv(raw: io.RawIOBase) -> CsvFile:
-    """The import file in `raw`; Rejected when it is not UTF-8 CSV with the contract's columns.
+def file_of(body: IO[bytes], part: Part) -> io.RawIOBase:
+    """The file part `part` of the multipart `body`, as a readable, seekable stream."""
+    return _Slice(body, part)
+
+
+def read_csv(raw: io.RawIOBase, kind: Import = GROUPS, none: str = NONE_IMPORTED) -> CsvFile:
+    """The import file in `raw`; Rejected when it is not UTF-8 CSV with the columns of import `kind`
+    (`none`: how a refusal ends, saying nothing was imported).
 
     An empty file, or one with blank lines only, has the required columns and no rows.
     """
-    _check_text(raw)
+    _check_text(raw, none)
     raw.seek(0)
     text = io.TextIOWrapper(io.BufferedReader(raw, CHUNK), encoding="utf-8-sig", newline="")
     records = csv.reader(text, strict=True)
     try:
         header = next((r for r in records if r), None)
         if header is None:
-            return CsvFile(contract.REQUIRED_COLUMNS, ())
-        columns = _columns(header)
+            return CsvFile(kind.required, ())
+        columns = _columns(header, kind, none)
         rows = [r for r in records if r]
     except csv.Error as err:
-        raise reject(
-            400, f"The file is not valid CSV (line {records.line_num}: {err}). {NONE_IMPORTED}"
-        ) from err
+        raise reject(400, f"The file is not valid CSV (line {records.line_num}: {err}). {none}") from err
     return CsvFile(columns, rows)
 
 
-def _check_text(raw: io.RawIOBase) -> None:
+def _check_text(raw: io.RawIOBase, none: str) -> None:
     """Rejected unless `raw` is UTF-8 text without NUL characters; the message names the line."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     line = 1
@@ -72,40 +77,36 @@ def _check_text(raw: io.RawIOBase) -> None:
             decoder.decode(chunk)
         except UnicodeDecodeError as err:
             at = line + bytes(err.object[: err.start]).count(b"\n")
-            raise reject(
-                400, f"The file is not UTF-8 text (line {at}): save it as UTF-8. {NONE_IMPORTED}"
-            ) from err
+            raise reject(400, f"The file is not UTF-8 text (line {at}): save it as UTF-8. {none}") from err
         if b"\0" in chunk:
             at = line + chunk[: chunk.index(b"\0")].count(b"\n")
-            raise reject(400, f"The file is not CSV text: line {at} has a NUL character. {NONE_IMPORTED}")
+            raise reject(400, f"The file is not CSV text: line {at} has a NUL character. {none}")
         line += chunk.count(b"\n")
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as err:
-        raise reject(
-            400, f"The file is not UTF-8 text (line {line}): save it as UTF-8. {NONE_IMPORTED}"
-        ) from err
+        raise reject(400, f"The file is not UTF-8 text (line {line}): save it as UTF-8. {none}") from err
 
 
-def _columns(header: Sequence[str]) -> tuple[str, ...]:
-    """The header's names in the contract's spelling; Rejected if blank, unknown, repeated or missing."""
+def _columns(header: Sequence[str], kind: Import, none: str) -> tuple[str, ...]:
+    """The header's names in the import's spelling; Rejected if blank, unknown, repeated or missing."""
     for i, name in enumerate(header, 1):
         if not name.strip():
-            raise reject(400, f"Column {i} of the header has no name. {NONE_IMPORTED}")
-    unknown = [name for name in header if contract.canonical_field(name) is None]
+            raise reject(400, f"Column {i} of the header has no name. {none}")
+    unknown = [name for name in header if kind.canonical(name) is None]
     if unknown:
-        known = ", ".join(contract.USER_FIELDS)
+        known = ", ".join(kind.columns)
         label = "Unknown column" if len(unknown) == 1 else "Unknown columns"
-        raise reject(400, f"{label} ({', '.join(unknown)}): the known columns are {known}. {NONE_IMPORTED}")
-    columns = tuple(contract.canonical_field(name) or name for name in header)
+        raise reject(400, f"{label} ({', '.join(unknown)}): the known columns are {known}. {none}")
+    columns = tuple(kind.canonical(name) or name for name in header)
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
-        raise reject(400, f"Column ({repeated[0]}) appears more than once. {NONE_IMPORTED}")
-    missing = [c for c in contract.REQUIRED_COLUMNS if c not in columns]
+        raise reject(400, f"Column ({repeated[0]}) appears more than once. {none}")
+    missing = [c for c in kind.required if c not in columns]
     if missing:
         label = "Missing column" if len(missing) == 1 else "Missing columns"
-        needed = "username, library-group and system-group"
-        raise reject(400, f"{label} ({', '.join(missing)}): the file must have {needed}. {NONE_IMPORTED}")
+        needed = f"{', '.join(kind.required[:-1])} and {kind.required[-1]}"
+        raise reject(400, f"{label} ({', '.join(missing)}): the file must have {needed}. {none}")
     return columns
 
 

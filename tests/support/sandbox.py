@@ -29,6 +29,7 @@ from runner.sandbox import Fault
 
 ADMIN = ("autosync", "change-me")
 IMPORT = "/api/import/userGroups"
+CONTACTS_IMPORT = "/api/import/userContacts/replaceDeclaredPatronsKeepCustomContacts"
 START_TIMEOUT = 30.0
 if sys.platform == "win32":
     STOP = signal.CTRL_BREAK_EVENT
@@ -123,11 +124,13 @@ class Client:
         auth: tuple[str, str] | None = ADMIN,
         name: str = "file",
         filename: str = "user-groups.csv",
+        path: str = IMPORT,
     ) -> Reply:
-        """POST `content` to the import endpoint as the contract says (the CSV as a multipart file)."""
+        """POST `content` to an import endpoint (by default userGroups) as the contract says (the CSV as a
+        multipart file)."""
         data = content.encode() if isinstance(content, str) else content
         body, content_type = multipart(data, name=name, filename=filename)
-        path = IMPORT if tenant is None else f"{IMPORT}?tenantId={tenant}"
+        path = path if tenant is None else f"{path}?tenantId={tenant}"
         return self.request("POST", path, body, {"Content-Type": content_type}, auth)
 
     def users(self, tenant: str = "demo") -> list[dict[str, str]]:
@@ -136,6 +139,13 @@ class Client:
         assert reply.status == 200, reply
         users: list[dict[str, str]] = reply.json()
         return users
+
+    def contacts(self, tenant: str = "demo") -> list[dict[str, Any]]:
+        """The tenant's contacts (GET /api/sandbox/contacts)."""
+        reply = self.request("GET", f"/api/sandbox/contacts?tenantId={tenant}")
+        assert reply.status == 200, reply
+        contacts: list[dict[str, Any]] = reply.json()
+        return contacts
 
     def inject(self, tenant: str = "demo", **fault: Any) -> Reply:
         """Queue a fault (POST /api/sandbox/faults), e.g. `inject(status=503, retry_after=1, count=2)`."""
