@@ -202,7 +202,15 @@ def test_the_misspelt_preferred_name_is_read_and_said(tmp_path: Path) -> None:
 
 
 def test_a_run_against_the_sandbox_the_project_describes(tmp_path: Path) -> None:
-    init(tmp_path, oneroster_12(tmp_path / "export"))
+    """The next steps init prints, in this system's shell, are the ones that work."""
+    made = init(tmp_path, oneroster_12(tmp_path / "export"))
+    setting = "set" if os.name == "nt" else "export"  # cmd.exe's, or a POSIX shell's
+    assert made.out.endswith(
+        "  infiniti-sync sandbox --config sandbox.yaml   (in another terminal, in this folder)\n"
+        f"  {setting} SCHOOL_INFINITI_PASSWORD=change-me   (the sandbox's password)\n"
+        "  infiniti-sync run --tenant school\n"
+    )
+    assert PASSWORD == {"SCHOOL_INFINITI_PASSWORD": "change-me"}
     project = tmp_path / "project"
     with (tmp_path / "sandbox.log").open("w", encoding="utf-8") as log:
         sandbox = start_sandbox_process(

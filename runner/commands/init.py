@@ -8,6 +8,7 @@ commands to run next.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from runner.errors import EXIT_OK, UsageError
 from runner.init import project
 from runner.init.export import open_export
 from runner.init.write import SCHEMAS, write_new
+from runner.numbers import plural
 
 _WHAT = {
     "infiniti-sync.yaml": "the project: the tenant, its Infiniti and the connection",
@@ -58,13 +60,15 @@ def _report(folder: Path, made: project.Project, secret: str | None, tenant: str
     lines.append(f"  {SCHEMAS + '/':<20} the JSON Schemas, for an editor's checks as you type")
     for name, what, found in (("students", "year levels", made.students), ("staff", "roles", made.staff)):
         if found is not None:
-            lines.append(f"Found {found.count} {name}; {what}: {', '.join(found.values) or 'none'}")
+            lines.append(
+                f"Found {plural(found.count, name, name)}; {what}: {', '.join(found.values) or 'none'}"
+            )
     lines.append("")
     lines.append("Next:")
     lines.append(f"  cd {folder}")
     if made.choices:
         lines.append(
-            f"  {made.choices} choice{'s' if made.choices != 1 else ''} to make in specs/ (<CHOOSE: ...>): "
+            f"  {plural(made.choices, 'choice')} to make in specs/ (<CHOOSE: ...>): "
             "infiniti-sync validate lists them"
         )
     if secret:
@@ -72,6 +76,12 @@ def _report(folder: Path, made: project.Project, secret: str | None, tenant: str
     lines += [
         "  infiniti-sync validate && infiniti-sync test && infiniti-sync plan   (nothing is sent)",
         f"  infiniti-sync sandbox --config {project.SANDBOX_CONFIG}   (in another terminal, in this folder)",
-        f"  set {password}=change-me (the sandbox's password), then: infiniti-sync run --tenant {tenant}",
+        f"  {_setting(password, 'change-me')}   (the sandbox's password)",
+        f"  infiniti-sync run --tenant {tenant}",
     ]
     return lines
+
+
+def _setting(variable: str, value: str) -> str:
+    """How this system's usual shell sets a variable: cmd.exe's on Windows, a POSIX shell's elsewhere."""
+    return f"set {variable}={value}" if os.name == "nt" else f"export {variable}={value}"
