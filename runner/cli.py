@@ -352,7 +352,10 @@ _UNRECOGNIZED = "unrecognized arguments: "
 
 def _unrecognized(parser: argparse.ArgumentParser, argv: Sequence[str], bad: _BadUsage) -> _BadUsage:
     """An "unrecognized arguments" complaint with the usage of the command it was given to and, for a
-    misspelt option (`--sepc`), the option it is a likely typo of."""
+    misspelt option (`--sepc`), the option it is a likely typo of; a complaint of a missing required option
+    (`init --form x` misses --from) names the likely typo too."""
+    if _REQUIRED in bad.complaint:
+        return _misspelt_required(parser, argv, bad)
     if _UNRECOGNIZED not in bad.complaint:
         return bad
     try:
@@ -365,6 +368,20 @@ def _unrecognized(parser: argparse.ArgumentParser, argv: Sequence[str], bad: _Ba
     return _BadUsage(
         command.format_usage().rstrip(), f"{command.prog}: error: {_UNRECOGNIZED}{' '.join(unknown)}{hints}"
     )
+
+
+_REQUIRED = "the following arguments are required: "
+
+
+def _misspelt_required(parser: argparse.ArgumentParser, argv: Sequence[str], bad: _BadUsage) -> _BadUsage:
+    """`bad` (a required option missing) with a hint for each option given that the command does not have
+    but is a likely typo of one it has."""
+    commands = _subparsers(parser)
+    command = next((commands[arg] for arg in argv if arg in commands), parser)
+    options = [o for action in command._actions for o in action.option_strings if o.startswith("--")]
+    given = [arg.split("=", 1)[0] for arg in argv if arg.startswith("--")]
+    hints = "".join(_meant(arg, options) for arg in given if arg not in options)
+    return _BadUsage(bad.usage, bad.complaint + hints) if hints else bad
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

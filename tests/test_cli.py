@@ -79,6 +79,22 @@ def test_a_misspelt_option_gets_the_command_usage_and_a_did_you_mean(
     )
 
 
+@pytest.mark.parametrize("typo", [["--form", "export"], ["--form=export"]])
+def test_a_misspelt_required_option_is_named_beside_the_missing_one(
+    typo: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse complains of the missing required option before the unknown one: the hint names it."""
+    assert main(["init", "school", *typo]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: infiniti-sync init ")
+    assert err.endswith(
+        "infiniti-sync init: error: the following arguments are required: --from\n"
+        "  hint: did you mean --from?\n"
+    )
+    assert main(["init", "school"]) == 2
+    assert capsys.readouterr().err.endswith("the following arguments are required: --from\n")  # no guess
+
+
 def test_an_unrecognized_argument_without_a_likely_option_is_said_as_argparse_says_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
