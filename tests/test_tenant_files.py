@@ -1,6 +1,7 @@
 """`tenants: FOLDER`: one YAML file per tenant, named after it. The project it makes is the project the same
-tenants make in the mapping; the validation cache sees every tenant file, and keeps a pass with warnings; the tenant file's own schema checks
-a file as `validate` does; names that clash in case only are refused (they are one file on Windows and macOS).
+tenants make in the mapping; the validation cache sees every tenant file, and keeps a pass with warnings;
+the tenant file's own schema checks a file as `validate` does; names that clash in case only are refused
+(they are one file on Windows and macOS).
 Problems in tenant files, with their lines, are cases in tests/validate_cases/tenants-*."""
 
 from __future__ import annotations
