@@ -54,3 +54,29 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     plan_file = tmp_path / "rows-10000" / "plan-out" / "demo" / "students.csv"
     floor_file = tmp_path / "rows-10000" / "floor.csv"
     assert plan_file.read_bytes() == floor_file.read_bytes()  # the two sides really do the same work
+
+
+@posix_only("the benchmark measures memory with os.wait4 and the resource module")
+def test_parts_runs_only_the_parts_named(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--parts", "startup", "--repeat", "1",
+         "--work", str(tmp_path)],
+        cwd=ROOT, capture_output=True, encoding="utf-8", check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = dict(re.findall(r"^(\S+) = (-?[0-9.]+)$", done.stdout, re.MULTILINE))
+    assert sorted(figures) == sorted(
+        [
+            "version_s",
+            "validate_example_s",
+            "run_tenant_s",
+            "python_ssl_sqlite_csv_s",
+            "run_tenant/python_startup",
+        ]
+    )
+    wrong = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--parts", "startup,boot"],
+        cwd=ROOT, capture_output=True, encoding="utf-8", check=False,
+    )  # fmt: skip
+    assert wrong.returncode == 2
+    assert "boot: name parts of plan, e2e, state, startup, tenants, tenant-files, due" in wrong.stderr
