@@ -7,8 +7,8 @@ whose runner (this package's version and files) are the same as when they last p
 error passes again without being validated; anything else is validated as usual. Warnings do not stop a
 pass being kept: loading a project never shows them (only `validate` does, and it always checks), and a
 project with one (a tenant's ca_bundle missing on the machine that validated it, say) would otherwise be
-validated again by every run, however many tenants it has. A strict load validates every time. What is kept is
-one empty file per passing content, named by its SHA-256, in the cache folder:
+validated again by every run, however many tenants it has. A strict load validates every time. What is
+kept is one empty file per passing content, named by its SHA-256, in the cache folder:
 
     INFINITI_SYNC_CACHE            when set (empty: keep nothing, validate every time)
     %LOCALAPPDATA%\\infiniti-sync\\validated      Windows

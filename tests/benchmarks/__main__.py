@@ -34,6 +34,7 @@ runs only the parts named (plan, e2e, state, startup, tenants, tenant-files, due
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -42,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def as_installed() -> None:
     """Run every command as an installed package runs: its modules byte-compiled once, as pip does when
     it installs, not compiled from source by every process. Where PYTHONDONTWRITEBYTECODE is set (some CI
     machines, sessions that keep source trees clean), each start-up would otherwise compile the runner's
-    modules again (about 0.1 s), which no installed infiniti-sync pays and the baselines, whose modules
+    modules again (0.1 to 0.2 s here), which no installed infiniti-sync pays and the baselines, whose modules
     are the standard library's, never do. The compiled files go to the tree's `__pycache__` folders."""
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run([sys.executable, "-m", "compileall", "-q", os.fspath(ROOT / "runner")], check=True)
@@ -361,21 +362,27 @@ def startup(repeat: int) -> tuple[float, float]:
     return median(version), median(validate)
 
 
+@contextlib.contextmanager
+def sandbox_at(folder: Path) -> Iterator[SandboxProcess]:
+    """A sandbox with no users yet, on the data folder `folder`, stopped on leaving."""
+    shutil.rmtree(folder, ignore_errors=True)
+    sandbox = SandboxProcess(folder)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
 def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
     """`run --all` over `count` tenants with one and two worker processes, interleaved, against one
     sandbox."""
-    python = sys.executable
-    shutil.rmtree(work / "sandbox-tenants", ignore_errors=True)
-    sandbox = SandboxProcess(work / "sandbox-tenants")
-    env = {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
-    try:
+    python, env = sys.executable, {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
+    with sandbox_at(work / "sandbox-tenants") as sandbox:
         many = tenants.example(work, sandbox.url, sandbox.ca, tenants=count)
         one, two = [], []
         for _ in range(repeat):
             one.append(measure(tenants.run_all(python, 1), cwd=tenants.fresh(many), env=env).seconds)
             two.append(measure(tenants.run_all(python, 2), cwd=tenants.fresh(many), env=env).seconds)
-    finally:
-        sandbox.stop()
     n = label(count) if count >= 1000 else str(count)
     return {
         f"run_all_jobs1_s@{n}": median(one),
@@ -387,18 +394,13 @@ def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
 def tenant_startup(work: Path, repeat: int) -> dict[str, float]:
     """The start-up of one tenant's run on the example project against Python's own, interleaved,
     against a sandbox of its own."""
-    python = sys.executable
-    shutil.rmtree(work / "sandbox-startup", ignore_errors=True)
-    sandbox = SandboxProcess(work / "sandbox-startup")
-    env = {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
-    try:
+    python, env = sys.executable, {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
+    with sandbox_at(work / "sandbox-startup") as sandbox:
         example = tenants.example(work, sandbox.url, sandbox.ca)
         ours, floor = [], []
         for _ in range(repeat):
             ours.append(measure(tenants.run_tenant(python), cwd=tenants.fresh(example), env=env).seconds)
             floor.append(measure(tenants.floor_startup(python), cwd=example).seconds)
-    finally:
-        sandbox.stop()
     return {
         "run_tenant_s": median(ours),
         "python_ssl_sqlite_csv_s": median(floor),
