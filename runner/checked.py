@@ -4,8 +4,11 @@ CronJob per tenant would pay that on every start).
 
 A project whose files (the project file, its tenant files and every spec, as text, with their paths) and
 whose runner (this package's version and files) are the same as when they last passed validation with no
-problem at all passes again without being validated; anything else is validated as usual. What is kept is
-one empty file per passing content, named by its SHA-256, in the cache folder:
+error passes again without being validated; anything else is validated as usual. Warnings do not stop a
+pass being kept: loading a project never shows them (only `validate` does, and it always checks), and a
+project with one (a tenant's ca_bundle missing on the machine that validated it, say) would otherwise be
+validated again by every run, however many tenants it has. A strict load validates every time. What is
+kept is one empty file per passing content, named by its SHA-256, in the cache folder:
 
     INFINITI_SYNC_CACHE            when set (empty: keep nothing, validate every time)
     %LOCALAPPDATA%\\infiniti-sync\\validated      Windows
@@ -72,7 +75,7 @@ def key(files: Files) -> str:
 
 
 def passed(files: Files, environ: Mapping[str, str] = os.environ) -> bool:
-    """Whether these files passed validation before, with no problem at all."""
+    """Whether these files passed validation before, with no error."""
     where = folder(environ)
     return where is not None and (where / key(files)).is_file()
 

@@ -149,14 +149,13 @@ def read(
 def load(project_file: Path, *, strict: bool = False) -> Project:
     """The validated project at `project_file`; SpecError lists every problem if it is invalid."""
     files = read(project_file)
-    if not checked.passed(files):  # validated before, with no problem at all: runner/checked.py
+    if strict or not checked.passed(files):  # validated before, with no error: runner/checked.py
         from runner import validate  # the schemas and rules: only when there is something to check
 
         problems = validate.check(files)
         if any(p.severity == "error" or strict for p in problems):
             raise SpecError(problems)
-        if not problems:
-            checked.remember(files)
+        checked.remember(files)  # warnings too: loading never shows them, `validate` always checks
     return build(files)
 
 

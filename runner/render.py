@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from types import CodeType
 from typing import Any
 
 from jinja2 import Template, nodes
@@ -319,10 +321,10 @@ class Renderer:
         self.row: RowFunction = self._compile(spec)
 
     def _check_columns(self, spec: Spec, where: Where) -> None:
-        env, known = environment(), set(self.columns)
+        known = set(self.columns)
         templates = [("where", spec.where)] if spec.where else []
         for name, text in [*templates, *spec.columns]:
-            missing = sorted(set(certain_refs(env.parse(text))) - known)
+            missing = sorted(set(certain_refs(_tree(text))) - known)
             if missing:
                 raise QueryError(
                     f"the template of {name} reads row.{missing[0]}, but {self.origin} no such column",
@@ -364,7 +366,7 @@ class Renderer:
             "_failure": self._failure,
         }
         self.source = "\n".join(lines)
-        exec(compile(self.source, f"<spec {spec.name}>", "exec"), namespace)  # noqa: S102
+        exec(_code(self.source, f"<spec {spec.name}>"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 
     def _failure(self, values: Sequence[Any], column: str, err: BaseException) -> RowError:
@@ -381,7 +383,7 @@ class Renderer:
             return RowError(column, err)
         truth = self._truth.get(column)
         if truth is None:
-            truth = self._truth[column] = self._jinja(environment().from_string(template))
+            truth = self._truth[column] = self._jinja(_template(template))
         try:
             truth(values)
         except Exception as jinja_err:
@@ -396,12 +398,11 @@ class Renderer:
         column: str,
     ) -> str:
         """Python source computing the cell text of template `text` (of `column`, or where)."""
-        env = environment()
-        tree = env.parse(text)
+        tree = _tree(text)
         self._folded = None
         if not any(True for _ in tree.find_all(nodes.Name)):
             try:
-                self._folded = env.from_string(text).render()  # a constant: worked out once
+                self._folded = _template(text).render()  # a constant: worked out once
                 return repr(self._folded)
             except Exception:  # noqa: S110 - it fails per row instead, with the row named
                 pass
@@ -411,7 +412,7 @@ class Renderer:
             self._translated[column] = text
             return source
         except _Unsupported:
-            fallbacks.append(self._jinja(env.from_string(text)))
+            fallbacks.append(self._jinja(_template(text)))
             return f"_fb[{len(fallbacks) - 1}](_r)"
 
     def _jinja(self, template: Template) -> Callable[[Sequence[Any]], str]:
@@ -449,15 +450,49 @@ class Renderer:
 
 def render_params(params: Mapping[str, Any], context: Context, *, where: Where) -> dict[str, Any]:
     """The query's parameter values: text is a template seeing vars and tenant; others stay as they are."""
-    env = environment()
     values = {}
     for name, value in params.items():
         if not isinstance(value, str):
             values[name] = value
             continue
         try:
-            text = env.from_string(value).render(vars=context.vars, tenant=context.tenant)
+            text = _template(value).render(vars=context.vars, tenant=context.tenant)
             values[name] = bounds.checked(text, "the template")
         except Exception as err:
             raise QueryError(f"source.params.{name}: {_reason(err)}", where=where) from err
     return values
+
+
+# Compiled once per process, whatever the tenant: a spec's templates are the same text for every tenant of
+# `run --all` (vars, tenant and lookups are arguments of the render, or constants of the generated function's
+# namespace, never part of its source), so the thousandth tenant reuses the first one's work.
+
+
+@lru_cache(maxsize=4096)
+def _tree(text: str) -> nodes.Template:
+    """The syntax tree of a template (read, never changed, by the translator and the column check)."""
+    return environment().parse(text)
+
+
+@lru_cache(maxsize=4096)
+def _template(text: str) -> Template:
+    """A template compiled by Jinja; each render takes its own values and counts its own work."""
+    return environment().from_string(text)
+
+
+@lru_cache(maxsize=1024)
+def _code(source: str, name: str) -> CodeType:
+    """The generated render function's source, compiled by Python."""
+    return compile(source, name, "exec")
+
+
+def compilations() -> int:
+    """How many templates Jinja and generated functions Python have compiled in this process (each text
+    once, however many tenants and jobs use it)."""
+    return sum(f.cache_info().misses for f in (_tree, _template, _code))
+
+
+def forget_compiled() -> None:
+    """Compile every template again from now on (the tests' fresh start: as a new process)."""
+    for f in (_tree, _template, _code):
+        f.cache_clear()

@@ -20,19 +20,24 @@ STATE_FIGURES = [
 ]  # fmt: skip
 
 
+def _figures(work: Path, *args: str) -> dict[str, str]:
+    """The `name = value` lines of a benchmark run with `args`, its files in `work`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", *args, "--work", str(work)],
+        cwd=ROOT, capture_output=True, encoding="utf-8", check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return dict(re.findall(r"^(\S+) = (-?[0-9.]+)$", done.stdout, re.MULTILINE))
+
+
 @posix_only("the benchmark measures memory with os.wait4 and the resource module")
 def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     # The state figures are of SQLite, and of PostgreSQL when the tests have one (CI always has).
     kinds = ["sqlite", "pg"] if os.environ.get("INFINITI_SYNC_TEST_POSTGRES") else ["sqlite"]
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.benchmarks", "--sizes", "2000,10000", "--repeat", "1",
-         "--e2e-size", "10000", "--tenants", "20", "--tenant-files", "50", "--state-size", "2000",
-         "--due-tenants", "50",
-         "--work", str(tmp_path)],
-        cwd=ROOT, capture_output=True, encoding="utf-8", check=False, timeout=600,
+    figures = _figures(
+        tmp_path, "--sizes", "2000,10000", "--repeat", "1", "--e2e-size", "10000", "--tenants", "20",
+        "--tenant-files", "50", "--state-size", "2000", "--due-tenants", "50",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    figures = dict(re.findall(r"^(\S+) = (-?[0-9.]+)$", done.stdout, re.MULTILINE))
     assert sorted(figures) == sorted(
         [
             "floor_s@2k", "plan_s@2k", "plan/floor@2k", "plan_peak_rss_MB@2k",
@@ -54,3 +59,23 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     plan_file = tmp_path / "rows-10000" / "plan-out" / "demo" / "students.csv"
     floor_file = tmp_path / "rows-10000" / "floor.csv"
     assert plan_file.read_bytes() == floor_file.read_bytes()  # the two sides really do the same work
+
+
+@posix_only("the benchmark measures memory with os.wait4 and the resource module")
+def test_parts_runs_only_the_parts_named(tmp_path: Path) -> None:
+    figures = _figures(tmp_path, "--parts", "startup", "--repeat", "1")
+    assert sorted(figures) == sorted(
+        [
+            "version_s",
+            "validate_example_s",
+            "run_tenant_s",
+            "python_ssl_sqlite_csv_s",
+            "run_tenant/python_startup",
+        ]
+    )
+    wrong = subprocess.run(
+        [sys.executable, "-m", "tests.benchmarks", "--parts", "startup,boot"],
+        cwd=ROOT, capture_output=True, encoding="utf-8", check=False,
+    )  # fmt: skip
+    assert wrong.returncode == 2
+    assert "boot: name parts of plan, e2e, state, startup, tenants, tenant-files, due" in wrong.stderr

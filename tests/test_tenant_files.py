@@ -1,6 +1,7 @@
 """`tenants: FOLDER`: one YAML file per tenant, named after it. The project it makes is the project the same
-tenants make in the mapping; the validation cache sees every tenant file; the tenant file's own schema checks
-a file as `validate` does; names that clash in case only are refused (they are one file on Windows and macOS).
+tenants make in the mapping; the validation cache sees every tenant file, and keeps a pass with warnings;
+the tenant file's own schema checks a file as `validate` does; names that clash in case only are refused
+(they are one file on Windows and macOS).
 Problems in tenant files, with their lines, are cases in tests/validate_cases/tenants-*."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from runner import checked, project, schema
+from runner import checked, project, schema, validate
 from runner.errors import SpecError
 from runner.yamlfile import load
 from tests.support.project import Site, copy_project
@@ -84,6 +85,27 @@ def test_the_validation_cache_sees_every_tenant_file(tmp_path: Path, monkeypatch
     (project_file.parent / "tenants" / "notes.md").write_text("not a tenant", encoding="utf-8")
     tenant.write_text(text, encoding="utf-8")
     assert checked.key(project.read(project_file)) == before  # other files are not the project's
+
+
+def test_a_project_passing_with_warnings_is_validated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant's missing ca_bundle is a warning; a run of one tenant of 5,000 must not validate them all
+    again because of it (loading never shows warnings). A strict load still validates and refuses."""
+    monkeypatch.setenv(checked.VARIABLE, os.fspath(tmp_path / "cache"))
+    project_file = copy_project(tmp_path / "project")
+    as_folder(project_file)
+    tenant = project_file.parent / "tenants" / "demo.yaml"
+    text = tenant.read_text(encoding="utf-8")
+    tenant.write_text(text.replace(".infiniti-sync/sandbox/ca.pem", "missing-ca.pem"), encoding="utf-8")
+    files = project.read(project_file)
+    problems = validate.check(files)
+    assert {p.severity for p in problems} == {"warning"} and "ca_bundle" in problems[0].message
+    assert not checked.passed(files)
+    project.load(project_file)
+    assert checked.passed(files)  # the next load builds the project without validating it
+    with pytest.raises(SpecError):
+        project.load(project_file, strict=True)
 
 
 def test_the_tenant_schema_checks_a_tenant_file_as_validate_does(tmp_path: Path) -> None:

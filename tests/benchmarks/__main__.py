@@ -2,10 +2,13 @@
 
     python -m tests.benchmarks                      # 10k, 100k and 1M rows (several minutes)
     python -m tests.benchmarks --sizes 10000 --repeat 1 --e2e-size 10000   # a smoke run
+    python -m tests.benchmarks --parts startup --repeat 11                  # only the start-up figures
 
 Every figure is measured here, in this run, on this machine, with the competitors interleaved so that both
 see the same load; medians of `--repeat` runs. Each command runs as its own process, so start-up is
-included and peak memory (the process's maximum RSS, from wait4) is its own.
+included and peak memory (the process's maximum RSS, from wait4) is its own. The runner's modules are
+byte-compiled first, as an installed package's are, even where PYTHONDONTWRITEBYTECODE is set. `--parts`
+runs only the parts named (plan, e2e, state, startup, tenants, tenant-files, due).
 
 1. floor:       plain Python reading the export with csv and writing the four columns with csv, the same
                 transformations hard-coded (lower-casing, a lookup): what any pipeline must at least spend.
@@ -31,6 +34,7 @@ included and peak memory (the process's maximum RSS, from wait4) is its own.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -39,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +110,16 @@ class Measure:
 
     seconds: float
     rss_mb: float
+
+
+def as_installed() -> None:
+    """Run every command as an installed package runs: its modules byte-compiled once, as pip does when
+    it installs, not compiled from source by every process. Where PYTHONDONTWRITEBYTECODE is set (some CI
+    machines, sessions that keep source trees clean), each start-up would otherwise compile the runner's
+    modules again (0.1 to 0.2 s here), which no installed infiniti-sync pays and the baselines, whose modules
+    are the standard library's, never do. The compiled files go to the tree's `__pycache__` folders."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.fspath(ROOT / "runner")], check=True)
 
 
 def measure(command: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None) -> Measure:
@@ -348,30 +362,46 @@ def startup(repeat: int) -> tuple[float, float]:
     return median(version), median(validate)
 
 
-def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
-    """`run --all` over `count` tenants with one and two worker processes, and the start-up of one
-    tenant's run against Python's own, interleaved, against one sandbox."""
-    python = sys.executable
-    shutil.rmtree(work / "sandbox-tenants", ignore_errors=True)
-    sandbox = SandboxProcess(work / "sandbox-tenants")
-    env = {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
+@contextlib.contextmanager
+def sandbox_at(folder: Path) -> Iterator[SandboxProcess]:
+    """A sandbox with no users yet, on the data folder `folder`, stopped on leaving."""
+    shutil.rmtree(folder, ignore_errors=True)
+    sandbox = SandboxProcess(folder)
     try:
-        example = tenants.example(work, sandbox.url, sandbox.ca)
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
+    """`run --all` over `count` tenants with one and two worker processes, interleaved, against one
+    sandbox."""
+    python, env = sys.executable, {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
+    with sandbox_at(work / "sandbox-tenants") as sandbox:
         many = tenants.example(work, sandbox.url, sandbox.ca, tenants=count)
-        one, two, ours, floor = [], [], [], []
+        one, two = [], []
         for _ in range(repeat):
             one.append(measure(tenants.run_all(python, 1), cwd=tenants.fresh(many), env=env).seconds)
             two.append(measure(tenants.run_all(python, 2), cwd=tenants.fresh(many), env=env).seconds)
-        for _ in range(max(5, repeat)):
-            ours.append(measure(tenants.run_tenant(python), cwd=tenants.fresh(example), env=env).seconds)
-            floor.append(measure(tenants.floor_startup(python), cwd=example).seconds)
-    finally:
-        sandbox.stop()
     n = label(count) if count >= 1000 else str(count)
     return {
         f"run_all_jobs1_s@{n}": median(one),
         f"run_all_jobs2_s@{n}": median(two),
         f"jobs2/jobs1_throughput@{n}": median(one) / median(two),
+    }
+
+
+def tenant_startup(work: Path, repeat: int) -> dict[str, float]:
+    """The start-up of one tenant's run on the example project against Python's own, interleaved,
+    against a sandbox of its own."""
+    python, env = sys.executable, {**os.environ, "INFINITI_DEMO_PASSWORD": PASSWORD}
+    with sandbox_at(work / "sandbox-startup") as sandbox:
+        example = tenants.example(work, sandbox.url, sandbox.ca)
+        ours, floor = [], []
+        for _ in range(repeat):
+            ours.append(measure(tenants.run_tenant(python), cwd=tenants.fresh(example), env=env).seconds)
+            floor.append(measure(tenants.floor_startup(python), cwd=example).seconds)
+    return {
         "run_tenant_s": median(ours),
         "python_ssl_sqlite_csv_s": median(floor),
         "run_tenant/python_startup": median(ours) / median(floor),
@@ -426,11 +456,31 @@ def _due_rows(
     ]
 
 
+PARTS = ("plan", "e2e", "state", "startup", "tenants", "tenant-files", "due")
+
+
+def _parts(text: str) -> frozenset[str]:
+    """The parts named in `--parts` (a comma list of PARTS)."""
+    named = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(named - set(PARTS))
+    if unknown or not named:
+        raise argparse.ArgumentTypeError(
+            f"{', '.join(unknown) or 'nothing'}: name parts of {', '.join(PARTS)}"
+        )
+    return named
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its table, then one `name = value` line per figure."""
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000", help="rows of each export (comma list)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (median)")
+    parser.add_argument(
+        "--parts",
+        type=_parts,
+        default=frozenset(PARTS),
+        help=f"only these parts (comma list of {', '.join(PARTS)}; default: all)",
+    )
     parser.add_argument("--e2e-size", type=int, default=100_000, help="rows for run versus cURL (0: skip)")
     parser.add_argument("--tenants", type=int, default=1000, help="tenants for run --all --jobs (0: skip)")
     parser.add_argument("--tenant-files", type=int, default=5000, help="tenant files for validate (0: skip)")
@@ -454,83 +504,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, float] = {}
     rows: list[tuple[str, str, str, str]] = []
     try:
-        rss: dict[int, float] = {}
-        for size in sizes:
-            folder = prepare(work, size)
-            floors, plans = plan_vs_floor(folder, args.repeat)
-            floor_s, plan_s = median([m.seconds for m in floors]), median([m.seconds for m in plans])
-            rss[size] = median([m.rss_mb for m in plans])
-            figures[f"floor_s@{label(size)}"] = floor_s
-            figures[f"plan_s@{label(size)}"] = plan_s
-            figures[f"plan/floor@{label(size)}"] = plan_s / floor_s
-            figures[f"plan_peak_rss_MB@{label(size)}"] = rss[size]
-            rows.append(
-                (
-                    f"plan vs floor, {label(size)} rows",
-                    f"{plan_s:.2f} s",
-                    f"{floor_s:.2f} s",
-                    f"{plan_s / floor_s:.2f}",
-                )
-            )
-            rows.append((f"plan peak RSS, {label(size)} rows", f"{rss[size]:.0f} MB", "", ""))
-        if len(sizes) > 1:
-            growth = rss[sizes[-1]] - rss[sizes[0]]
-            figures[f"rss_growth_{label(sizes[0])}_to_{label(sizes[-1])}_MB"] = growth
-            rows.append(
-                (f"plan RSS growth {label(sizes[0])} -> {label(sizes[-1])}", f"{growth:.0f} MB", "", "")
-            )
-        if args.e2e_size:
-            floors, curls, runs = end_to_end(work, args.e2e_size, args.repeat)
-            curl_s, run_s = median([m.seconds for m in curls]), median([m.seconds for m in runs])
-            script_s = median([f.seconds + c.seconds for f, c in zip(floors, curls, strict=True)])
-            e2e = label(args.e2e_size)
-            figures[f"curl_s@{e2e}"] = curl_s
-            figures[f"run_s@{e2e}"] = run_s
-            figures[f"run/curl@{e2e}"] = run_s / curl_s
-            figures[f"script_s@{e2e}"] = script_s
-            figures[f"run/script@{e2e}"] = run_s / script_s
-            figures[f"run_peak_rss_MB@{e2e}"] = median([m.rss_mb for m in runs])
-            rows.append(
-                (f"run vs cURL, {e2e} rows", f"{run_s:.2f} s", f"{curl_s:.2f} s", f"{run_s / curl_s:.2f}")
-            )
-            rows.append(
-                (
-                    f"run vs script, {e2e} rows",
-                    f"{run_s:.2f} s",
-                    f"{script_s:.2f} s",
-                    f"{run_s / script_s:.2f}",
-                )
-            )
+        as_installed()
+        if "plan" in args.parts:
+            rows += _plan_rows(work, sizes, args.repeat, figures)
+        if args.e2e_size and "e2e" in args.parts:
+            rows += _e2e_rows(work, args.e2e_size, args.repeat, figures)
         state_size = sizes[-1] if args.state_size is None else args.state_size
-        if state_size:
+        if state_size and "state" in args.parts:
             state = state_runs(work, state_size, args.repeat, args.postgres)
             figures.update(state)
             rows += _state_rows(state, label(state_size))
-        version, validate = startup(max(5, args.repeat))
-        figures["version_s"] = version
-        figures["validate_example_s"] = validate
-        rows.append(("infiniti-sync --version", f"{version:.3f} s", "", ""))
-        rows.append(("infiniti-sync validate (example)", f"{validate:.3f} s", "", ""))
-        if args.tenants:
+        if "startup" in args.parts:
+            rows += _startup_rows(work, max(5, args.repeat), figures)
+        if args.tenants and "tenants" in args.parts:
             found = many_tenants(work, args.tenants, args.repeat)
             figures.update(found)
-            one, two, gain = (v for k, v in found.items() if k.startswith(("run_all", "jobs2")))
+            one, two, gain = found.values()
             many = f"run --all, {args.tenants} tenants, --jobs 2"
             rows.append((many, f"{two:.2f} s", f"{one:.2f} s", f"{gain:.2f}"))
-            rows.append(
-                (
-                    "run --tenant (example)",
-                    f"{found['run_tenant_s']:.3f} s",
-                    f"{found['python_ssl_sqlite_csv_s']:.3f} s",
-                    f"{found['run_tenant/python_startup']:.2f}",
-                )
-            )
-        if args.tenant_files:
+        if args.tenant_files and "tenant-files" in args.parts:
             seconds = validate_tenant_files(work, args.tenant_files, args.repeat)
             n = label(args.tenant_files)
             figures[f"validate_tenant_files_s@{n}"] = seconds
             rows.append((f"validate, {n} tenant files", f"{seconds:.2f} s", "", ""))
-        if args.due_tenants:
+        if args.due_tenants and "due" in args.parts:
             rows += _due_rows(work, args.due_tenants, args.repeat, figures)
     finally:
         if args.work is None:
@@ -542,6 +539,69 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in figures.items():
         print(f"{name} = {value:.3f}" if value < 100 else f"{name} = {value:.0f}")
     return 0
+
+
+def _plan_rows(
+    work: Path, sizes: Sequence[int], repeat: int, figures: dict[str, float]
+) -> list[tuple[str, str, str, str]]:
+    rows = []
+    rss: dict[int, float] = {}
+    for size in sizes:
+        folder = prepare(work, size)
+        floors, plans = plan_vs_floor(folder, repeat)
+        floor_s, plan_s = median([m.seconds for m in floors]), median([m.seconds for m in plans])
+        rss[size] = median([m.rss_mb for m in plans])
+        figures[f"floor_s@{label(size)}"] = floor_s
+        figures[f"plan_s@{label(size)}"] = plan_s
+        figures[f"plan/floor@{label(size)}"] = plan_s / floor_s
+        figures[f"plan_peak_rss_MB@{label(size)}"] = rss[size]
+        rows.append(
+            (
+                f"plan vs floor, {label(size)} rows",
+                f"{plan_s:.2f} s",
+                f"{floor_s:.2f} s",
+                f"{plan_s / floor_s:.2f}",
+            )
+        )
+        rows.append((f"plan peak RSS, {label(size)} rows", f"{rss[size]:.0f} MB", "", ""))
+    if len(sizes) > 1:
+        growth = rss[sizes[-1]] - rss[sizes[0]]
+        figures[f"rss_growth_{label(sizes[0])}_to_{label(sizes[-1])}_MB"] = growth
+        rows.append((f"plan RSS growth {label(sizes[0])} -> {label(sizes[-1])}", f"{growth:.0f} MB", "", ""))
+    return rows
+
+
+def _e2e_rows(
+    work: Path, size: int, repeat: int, figures: dict[str, float]
+) -> list[tuple[str, str, str, str]]:
+    floors, curls, runs = end_to_end(work, size, repeat)
+    curl_s, run_s = median([m.seconds for m in curls]), median([m.seconds for m in runs])
+    script_s = median([f.seconds + c.seconds for f, c in zip(floors, curls, strict=True)])
+    e2e = label(size)
+    figures[f"curl_s@{e2e}"] = curl_s
+    figures[f"run_s@{e2e}"] = run_s
+    figures[f"run/curl@{e2e}"] = run_s / curl_s
+    figures[f"script_s@{e2e}"] = script_s
+    figures[f"run/script@{e2e}"] = run_s / script_s
+    figures[f"run_peak_rss_MB@{e2e}"] = median([m.rss_mb for m in runs])
+    return [
+        (f"run vs cURL, {e2e} rows", f"{run_s:.2f} s", f"{curl_s:.2f} s", f"{run_s / curl_s:.2f}"),
+        (f"run vs script, {e2e} rows", f"{run_s:.2f} s", f"{script_s:.2f} s", f"{run_s / script_s:.2f}"),
+    ]
+
+
+def _startup_rows(work: Path, repeat: int, figures: dict[str, float]) -> list[tuple[str, str, str, str]]:
+    version, validate = startup(repeat)
+    figures["version_s"] = version
+    figures["validate_example_s"] = validate
+    found = tenant_startup(work, repeat)
+    figures.update(found)
+    ours, floor, ratio = found.values()
+    return [
+        ("infiniti-sync --version", f"{version:.3f} s", "", ""),
+        ("infiniti-sync validate (example)", f"{validate:.3f} s", "", ""),
+        ("run --tenant (example)", f"{ours:.3f} s", f"{floor:.3f} s", f"{ratio:.2f}"),
+    ]
 
 
 if __name__ == "__main__":
