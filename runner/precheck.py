@@ -87,9 +87,8 @@ class LineChecks:
             blank_listed = any(not name.strip() for name in listed)  # then membership alone is not enough
             tests.append((i, f"c[{i}].strip() and c[{i}] in _g{i}" if blank_listed else f"c[{i}] in _g{i}"))
         # is_email, inlined: a function call a line is a good part of what the check costs
-        tests += [
-            (i, f"(not c[{i}] or (len(c[{i}]) <= _most and _email(c[{i}]) is not None))") for i, _ in self.emails
-        ]
+        email = "(not c[{0}] or (len(c[{0}]) <= _most and _email(c[{0}]) is not None))"
+        tests += [(i, email.format(i)) for i, _ in self.emails]
         tests += [(i, f"c[{i}] in _bools") for i, _ in self.booleans]
         kept = [
             test

@@ -589,7 +589,7 @@ class CsvFiles:
                 },
                 db,
             )
-            loaded = max((self._fill(db, tables[name], columns) for name, columns in reads.items()), default=0)
+            loaded = max((self._fill(db, tables[name], cols) for name, cols in reads.items()), default=0)
             db.commit()
         finally:
             db.close()

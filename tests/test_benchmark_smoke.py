@@ -54,3 +54,20 @@ def test_a_small_benchmark_run_prints_every_figure(tmp_path: Path) -> None:
     plan_file = tmp_path / "rows-10000" / "plan-out" / "demo" / "students.csv"
     floor_file = tmp_path / "rows-10000" / "floor.csv"
     assert plan_file.read_bytes() == floor_file.read_bytes()  # the two sides really do the same work
+
+
+@posix_only("the benchmark measures memory with os.wait4 and the resource module")
+def test_parts_run_only_what_they_name(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "tests.benchmarks", "--sizes", "2000", "--repeat", "1"]
+    done = subprocess.run(
+        [*command, "--parts", "plan", "--work", str(tmp_path)],
+        cwd=ROOT, capture_output=True, encoding="utf-8", check=False, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = dict(re.findall(r"^(\S+) = (-?[0-9.]+)$", done.stdout, re.MULTILINE))
+    assert sorted(figures) == ["floor_s@2k", "plan/floor@2k", "plan_peak_rss_MB@2k", "plan_s@2k"]
+    wrong = subprocess.run(
+        [*command, "--parts", "plan,nope"], cwd=ROOT, capture_output=True, encoding="utf-8", check=False
+    )
+    assert wrong.returncode == 1
+    assert "--parts: unknown part 'nope'; the parts are plan, e2e, state" in wrong.stderr

@@ -2,6 +2,7 @@
 
     python -m tests.benchmarks                      # 10k, 100k and 1M rows (several minutes)
     python -m tests.benchmarks --sizes 10000 --repeat 1 --e2e-size 10000   # a smoke run
+    python -m tests.benchmarks --parts plan,state --sizes 1000000 --work DIR  # only those parts, exports kept
 
 Every figure is measured here, in this run, on this machine, with the competitors interleaved so that both
 see the same load; medians of `--repeat` runs. Each command runs as its own process, so start-up is
@@ -216,6 +217,18 @@ def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[
 
 STATE_PROJECT = PROJECT.replace("version: 1\n", "version: 1\nstate: {{env: BENCH_STATE}}\n", 1)
 STATE_KINDS = ("sqlite", "pg")
+PARTS = ("plan", "e2e", "state", "startup", "tenants", "tenant-files", "due")
+
+
+def parts_of(text: str) -> set[str]:
+    """The parts `--parts` names (comma list; `all`: every part)."""
+    named = {p.strip() for p in text.split(",") if p.strip()}
+    if named == {"all"}:
+        return set(PARTS)
+    unknown = sorted(named - set(PARTS))
+    if unknown:
+        raise SystemExit(f"--parts: unknown part {unknown[0]!r}; the parts are {', '.join(PARTS)} (or all)")
+    return named
 
 
 class Stores:
@@ -448,14 +461,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--due-tenants", type=int, default=5000, help="scheduled tenants for planning due (0: skip)"
     )
     parser.add_argument("--work", type=Path, help="keep the generated exports here (default: temporary)")
+    parser.add_argument(
+        "--parts", default="all", help=f"the parts to run, a comma list of {', '.join(PARTS)} (default: all)"
+    )
     args = parser.parse_args(argv)
+    parts = parts_of(args.parts)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     work = args.work or Path(tempfile.mkdtemp(prefix="infiniti-sync-bench-"))
     figures: dict[str, float] = {}
     rows: list[tuple[str, str, str, str]] = []
     try:
         rss: dict[int, float] = {}
-        for size in sizes:
+        for size in sizes if "plan" in parts else ():
             folder = prepare(work, size)
             floors, plans = plan_vs_floor(folder, args.repeat)
             floor_s, plan_s = median([m.seconds for m in floors]), median([m.seconds for m in plans])
@@ -473,13 +490,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
             rows.append((f"plan peak RSS, {label(size)} rows", f"{rss[size]:.0f} MB", "", ""))
-        if len(sizes) > 1:
+        if len(rss) > 1:
             growth = rss[sizes[-1]] - rss[sizes[0]]
             figures[f"rss_growth_{label(sizes[0])}_to_{label(sizes[-1])}_MB"] = growth
             rows.append(
                 (f"plan RSS growth {label(sizes[0])} -> {label(sizes[-1])}", f"{growth:.0f} MB", "", "")
             )
-        if args.e2e_size:
+        if args.e2e_size and "e2e" in parts:
             floors, curls, runs = end_to_end(work, args.e2e_size, args.repeat)
             curl_s, run_s = median([m.seconds for m in curls]), median([m.seconds for m in runs])
             script_s = median([f.seconds + c.seconds for f, c in zip(floors, curls, strict=True)])
@@ -502,16 +519,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         state_size = sizes[-1] if args.state_size is None else args.state_size
-        if state_size:
+        if state_size and "state" in parts:
             state = state_runs(work, state_size, args.repeat, args.postgres)
             figures.update(state)
             rows += _state_rows(state, label(state_size))
-        version, validate = startup(max(5, args.repeat))
-        figures["version_s"] = version
-        figures["validate_example_s"] = validate
-        rows.append(("infiniti-sync --version", f"{version:.3f} s", "", ""))
-        rows.append(("infiniti-sync validate (example)", f"{validate:.3f} s", "", ""))
-        if args.tenants:
+        if "startup" in parts:
+            version, validate = startup(max(5, args.repeat))
+            figures["version_s"] = version
+            figures["validate_example_s"] = validate
+            rows.append(("infiniti-sync --version", f"{version:.3f} s", "", ""))
+            rows.append(("infiniti-sync validate (example)", f"{validate:.3f} s", "", ""))
+        if args.tenants and "tenants" in parts:
             found = many_tenants(work, args.tenants, args.repeat)
             figures.update(found)
             one, two, gain = (v for k, v in found.items() if k.startswith(("run_all", "jobs2")))
@@ -525,12 +543,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{found['run_tenant/python_startup']:.2f}",
                 )
             )
-        if args.tenant_files:
+        if args.tenant_files and "tenant-files" in parts:
             seconds = validate_tenant_files(work, args.tenant_files, args.repeat)
             n = label(args.tenant_files)
             figures[f"validate_tenant_files_s@{n}"] = seconds
             rows.append((f"validate, {n} tenant files", f"{seconds:.2f} s", "", ""))
-        if args.due_tenants:
+        if args.due_tenants and "due" in parts:
             rows += _due_rows(work, args.due_tenants, args.repeat, figures)
     finally:
         if args.work is None:
