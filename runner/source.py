@@ -74,6 +74,7 @@ class Rows:
     columns: tuple[str, ...]
     rows: Iterable[Sequence[Any]]
     origin: str = QUERY_RETURNS
+    size: int | None = None  # about how many rows there are, when the source knows (a hint, not a count)
 
     def __iter__(self) -> Iterator[Sequence[Any]]:
         return iter(self.rows)
@@ -538,7 +539,8 @@ class CsvFiles:
         tables, unusable = self._tables()
         with tempfile.TemporaryDirectory(prefix="infiniti-sync-") as folder:
             database = Path(folder) / "source.db"
-            for name in self._load(database, tables, sql, params):
+            others, loaded = self._load(database, tables, sql, params)
+            for name in others:
                 if name in unusable:  # a table SQLite keeps for itself, read instead of the file
                     raise unusable[name]
             db = sqlite3.connect(database)
@@ -547,6 +549,7 @@ class CsvFiles:
                 with sqlite_query(
                     db, sql, params, self._query_fail, functools.partial(_named, headers)
                 ) as rows:
+                    rows.size = loaded
                     yield rows
             except QueryError as err:
                 missing = _NO_SUCH_TABLE.search(err.message)
@@ -563,8 +566,9 @@ class CsvFiles:
 
     def _load(
         self, database: Path, tables: Mapping[str, _Table], sql: str, params: Mapping[str, Any]
-    ) -> set[str]:
-        """Fill `database` with the tables the query reads; return the others it reads (SQLite's own)."""
+    ) -> tuple[set[str], int]:
+        """Fill `database` with the tables the query reads; return the others it reads (SQLite's own), and
+        the most records loaded into one table (about the rows a query of one table returns)."""
         db = sqlite3.connect(database)
         try:
             for pragma in (
@@ -585,23 +589,23 @@ class CsvFiles:
                 },
                 db,
             )
-            for name, columns in reads.items():
-                self._fill(db, tables[name], columns)
+            loaded = max((self._fill(db, tables[name], cols) for name, cols in reads.items()), default=0)
             db.commit()
         finally:
             db.close()
-        return others
+        return others, loaded
 
-    def _fill(self, db: sqlite3.Connection, table: _Table, columns: Sequence[str]) -> None:
+    def _fill(self, db: sqlite3.Connection, table: _Table, columns: Sequence[str]) -> int:
+        """Load `columns` of `table`'s file; the number of records loaded."""
         positions = [table.header.index(c) for c in columns]
         names = ", ".join(_quote(c) for c in columns)
         marks = ", ".join("?" * len(columns))
         insert = f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({marks})"
         with self._open(table.path) as handle:
-            records = _Records(self._reader(handle), len(table.header), positions, table.named)
+            told = None if self.loading is None else functools.partial(self.loading, table.path.name)
+            records = _Records(self._reader(handle), len(table.header), positions, table.named, told)
             try:
-                told = records if self.loading is None else _telling(records, table.path.name, self.loading)
-                db.executemany(insert, told)
+                db.executemany(insert, records)
             except _RowWidth as err:
                 wrong = self._fail(
                     table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
@@ -610,6 +614,7 @@ class CsvFiles:
                 raise wrong from None
             except (csv.Error, UnicodeError) as err:
                 raise self._read_error(table.path, err, records.start) from err
+        return records.count
 
 
 def _undecodable(
@@ -649,25 +654,37 @@ def _width_hint(table: _Table) -> str:
 
 
 class _Records:
-    """The wanted cells of each record after the header, and the line where the record being read starts.
+    """The wanted cells of each record after the header, the line where the record being read starts, and
+    how many were read; `told` (if any) is told the count at the start, then every LOADING_EVERY records.
 
     Blank lines are skipped. A record that stops before the header's trailing empty-named columns has
     them empty (a OneRoster 1.2 roles.csv ends its header with `,,` and its rows without them); a record
     of any other width is an error.
     """
 
-    def __init__(self, reader: Any, width: int, positions: Sequence[int], named: int):
+    def __init__(
+        self,
+        reader: Any,
+        width: int,
+        positions: Sequence[int],
+        named: int,
+        told: Callable[[int], None] | None = None,
+    ):
         from operator import itemgetter
 
-        self.reader, self.width = reader, width
+        self.reader, self.width, self.told = reader, width, told
         self.shortest = max(named, 1)
         self.pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
         self.start = 1
+        self.count = 0
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
         reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
+        told = self.told or (lambda n: None)
         next(reader, None)  # the header, read already
         start = reader.line_num + 1
+        told(0)
+        n = 0
         try:
             for record in reader:
                 if len(record) == width:
@@ -676,19 +693,16 @@ class _Records:
                     yield pick(record + [""] * (width - len(record)))
                 elif record:
                     raise _RowWidth(len(record), width)
+                else:  # a blank line
+                    start = reader.line_num + 1
+                    continue
+                n += 1
+                if not n % LOADING_EVERY:
+                    told(n)
                 start = reader.line_num + 1
         finally:
             self.start = start  # where the record being read began, for messages
-
-
-def _telling(records: Iterable[tuple[str, ...]], name: str, loading: Loading) -> Iterator[tuple[str, ...]]:
-    """`records`, telling `loading` of the file `name` as they go: at the start, then every LOADING_EVERY
-    records."""
-    loading(name, 0)
-    for n, record in enumerate(records, 1):
-        if not n % LOADING_EVERY:
-            loading(name, n)
-        yield record
+            self.count = n
 
 
 def _quote(name: str) -> str:

@@ -79,3 +79,9 @@ def test_parts_runs_only_the_parts_named(tmp_path: Path) -> None:
     )  # fmt: skip
     assert wrong.returncode == 2
     assert "boot: name parts of plan, e2e, state, startup, tenants, tenant-files, due" in wrong.stderr
+
+
+@posix_only("the benchmark measures memory with os.wait4 and the resource module")
+def test_the_plan_part_alone_prints_only_its_figures(tmp_path: Path) -> None:
+    figures = _figures(tmp_path, "--parts", "plan", "--sizes", "2000", "--repeat", "1")
+    assert sorted(figures) == ["floor_s@2k", "plan/floor@2k", "plan_peak_rss_MB@2k", "plan_s@2k"]

@@ -3,6 +3,7 @@
     python -m tests.benchmarks                      # 10k, 100k and 1M rows (several minutes)
     python -m tests.benchmarks --sizes 10000 --repeat 1 --e2e-size 10000   # a smoke run
     python -m tests.benchmarks --parts startup --repeat 11                  # only the start-up figures
+    python -m tests.benchmarks --parts plan,state --sizes 1000000 --work DIR  # only those parts, exports kept
 
 Every figure is measured here, in this run, on this machine, with the competitors interleaved so that both
 see the same load; medians of `--repeat` runs. Each command runs as its own process, so start-up is
@@ -230,8 +231,6 @@ def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[
 
 STATE_PROJECT = PROJECT.replace("version: 1\n", "version: 1\nstate: {{env: BENCH_STATE}}\n", 1)
 STATE_KINDS = ("sqlite", "pg")
-
-
 class Stores:
     """For each kind of store, an empty one and one to fill: SQLite paths, or PostgreSQL schemas of their
     own (dropped by `drop`)."""
