@@ -231,6 +231,8 @@ def end_to_end(work: Path, size: int, repeat: int) -> tuple[list[Measure], list[
 
 STATE_PROJECT = PROJECT.replace("version: 1\n", "version: 1\nstate: {{env: BENCH_STATE}}\n", 1)
 STATE_KINDS = ("sqlite", "pg")
+
+
 class Stores:
     """For each kind of store, an empty one and one to fill: SQLite paths, or PostgreSQL schemas of their
     own (dropped by `drop`)."""
