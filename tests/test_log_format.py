@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from runner.sandbox import Fault
-from tests.support.project import Site, example_site_fixture, invoke, several_tenants_fixture
+from tests.support.project import Site, edit_project, example_site_fixture, invoke, several_tenants_fixture
 
 KEYS = ["time", "level", "event", "tenant", "spec", "outcome", "counts", "duration", "message"]
 
@@ -92,10 +92,7 @@ def test_quiet_json_logs_keep_only_what_needs_a_person(several: Site) -> None:
 
 
 def test_an_invalid_project_is_one_problem_event_per_problem(site: Site) -> None:
-    text = site.project_file.read_text(encoding="utf-8").replace(
-        "specs: [students, staff, guardians]", "specs: [stafff]"
-    )
-    site.project_file.write_text(text, encoding="utf-8")
+    edit_project(site, "specs: [students, staff, guardians]", "specs: [stafff]")
     done = site.invoke(["--log-format", "json", "plan"])
     assert (done.code, done.out) == (2, "")
     found = events(done.err)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from runner.sandbox import Fault
-from tests.support.project import Site, example_site_fixture, several_tenants_fixture
+from tests.support.project import Site, edit_project, example_site_fixture, several_tenants_fixture
 
 site = example_site_fixture
 
@@ -47,10 +47,7 @@ def test_a_quiet_error_before_any_job_is_one_line_with_its_hint(site: Site) -> N
 
 
 def test_a_quiet_run_of_an_invalid_project_lists_only_the_problems(site: Site) -> None:
-    text = site.project_file.read_text(encoding="utf-8").replace(
-        "specs: [students, staff, guardians]", "specs: [stafff]"
-    )
-    site.project_file.write_text(text, encoding="utf-8")
+    edit_project(site, "specs: [students, staff, guardians]", "specs: [stafff]")
     done = site.invoke(["run", "--all", "-q"])
     assert (done.code, done.out) == (2, "")
     assert done.err == (
