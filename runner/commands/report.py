@@ -11,6 +11,7 @@ from runner import approve, jobs, project
 from runner.console import Console
 from runner.errors import EXIT_CHECK, EXIT_OK, UsageError
 from runner.htmlreport import data, site
+from runner.numbers import plural
 from runner.state import StateStore, now
 
 
@@ -43,8 +44,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     pages = written.jobs
     if not console.quiet:  # -q: nothing when all is well, as after `run -q` in a schedule
         console.print(
-            f"wrote {written.folder / 'index.html'} and {pages} job page{'s' if pages != 1 else ''} "
-            f"({_size(written.size)})"
+            f"wrote {written.folder / 'index.html'} and {plural(pages, 'job page')} ({_size(written.size)})"
         )
     return EXIT_OK
 

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from runner import zones
 from runner.answer import reason
 from runner.htmlreport.data import JobView
+from runner.numbers import plural
 from runner.state import RunRecord
 
 OUTCOMES = ("error", "failed", "held", "never run", "ok")  # worst first: the overview's default order
@@ -118,7 +119,7 @@ def ago(moment: datetime | None, at: datetime) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+            return f"{plural(count, unit)} ago"
     return "just now"
 
 

@@ -19,6 +19,7 @@ from runner.atomic import replace_file
 from runner.errors import UsageError
 from runner.htmlreport import pages
 from runner.htmlreport.data import RUNS, JobView
+from runner.numbers import plural
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -95,7 +96,7 @@ def _put(path: Path, text: str) -> int:
 def _window(since: timedelta) -> str:
     days, seconds = since.days, since.seconds
     if seconds == 0:
-        return f"{days} day{'s' if days != 1 else ''}"
+        return plural(days, "day")
     hours = since.total_seconds() / 3600
     return f"{hours:g} hours"
 
