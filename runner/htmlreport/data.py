@@ -1,11 +1,11 @@
 """What the report shows, read once from the state store and the archive, never written to either.
 
 Two reads of the store serve every job at once, however many there are: each job's last run and last ok
-run (`StateStore.last_runs`), and its newest `RUNS` runs since the window's start (one query, numbered per
-job by the database); a third asks, for each held job only, for the approval waiting for it. From the
-archive only the newest run's `report.json` of each job is read (its failed rows, unmet expectations and
-holds) and the names of that run's files listed; a run that was pruned, or an archive turned off, just
-leaves those parts out.
+run (`StateStore.last_runs`), and its newest `RUNS` runs since the window's start
+(`StateStore.recent_runs`: one query, numbered per job by the database); a third asks, for each held job
+only, for the approval waiting for it. From the archive only the newest run's `report.json` of each job is
+read (its failed rows, unmet expectations and holds) and the names of that run's files listed; a run that
+was pruned, or an archive turned off, just leaves those parts out.
 """
 
 from __future__ import annotations
@@ -18,17 +18,12 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
-
 from runner import zones
 from runner.approve import Approval
 from runner.expect import FailedRow
 from runner.jobs import Job
 from runner.spec import Project
-from runner.state import RunRecord, StateStore, runs_table
-from runner.state.backend import failure
-from runner.state.schema import record_of
+from runner.state import RunRecord, StateStore
 
 RUNS = 50  # the newest runs of a job read and charted
 FAILED_ROWS = 1000  # the failed rows of the latest run shown on its page; report.json has them all
@@ -113,29 +108,9 @@ def _recent(
 ) -> dict[tuple[str, str], list[RunRecord]]:
     """The newest RUNS runs started since `since` of each job (of `keys`; None: every job), newest first,
     in one query."""
-    runs = runs_table
-    number = func.row_number().over(
-        partition_by=(runs.c.tenant, runs.c.spec), order_by=(runs.c.started_at.desc(), runs.c.id.desc())
-    )
-    recent = select(runs, number.label("n")).where(runs.c.started_at >= since)
-    if keys is not None:
-        recent = recent.where(runs.c.tenant.in_(sorted({tenant for tenant, _ in keys})))
-    numbered = recent.subquery()
-    query = (
-        select(*(numbered.c[c.name] for c in runs.columns))
-        .where(numbered.c.n <= RUNS)
-        .order_by(numbered.c.tenant, numbered.c.spec, numbered.c.n)
-    )
-    found: dict[tuple[str, str], list[RunRecord]] = {}
-    try:
-        with state.engine.connect() as conn:
-            for row in conn.execute(query):
-                record = record_of(row._mapping)
-                if keys is None or (record.tenant, record.spec) in keys:
-                    found.setdefault((record.tenant, record.spec), []).append(record)
-    except SQLAlchemyError as err:
-        raise failure(state.display, "cannot read", err) from err
-    return found
+    tenants = None if keys is None else {tenant for tenant, _ in keys}
+    found = state.recent_runs(since, RUNS, tenants)
+    return found if keys is None else {key: runs for key, runs in found.items() if key in keys}
 
 
 def _with_archive(state: StateStore, view: JobView) -> JobView:

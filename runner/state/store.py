@@ -220,6 +220,34 @@ class StateStore:
         except SQLAlchemyError as err:
             raise self._fail("cannot read", err) from err
 
+    def recent_runs(
+        self, since: datetime, per_job: int, tenants: Iterable[str] | None = None
+    ) -> dict[tuple[str, str], list[RunRecord]]:
+        """The newest `per_job` runs started since `since` of each job (tenant, spec) of these tenants (None:
+        every tenant), newest first, in one query (the run-history page of runner/htmlreport)."""
+        runs = runs_table
+        number = func.row_number().over(
+            partition_by=(runs.c.tenant, runs.c.spec), order_by=(runs.c.started_at.desc(), runs.c.id.desc())
+        )
+        recent = select(runs, number.label("n")).where(runs.c.started_at >= since)
+        if tenants is not None:
+            recent = recent.where(runs.c.tenant.in_(sorted(set(tenants))))
+        numbered = recent.subquery()
+        query = (
+            select(*(numbered.c[c.name] for c in runs.columns))
+            .where(numbered.c.n <= per_job)
+            .order_by(numbered.c.tenant, numbered.c.spec, numbered.c.n)
+        )
+        found: dict[tuple[str, str], list[RunRecord]] = {}
+        try:
+            with self.engine.connect() as conn:
+                for row in conn.execute(query):
+                    record = record_of(row._mapping)
+                    found.setdefault((record.tenant, record.spec), []).append(record)
+        except SQLAlchemyError as err:
+            raise self._fail("cannot read", err) from err
+        return found
+
     def last_starts(
         self, tenant: str | None = None, spec: str | None = None
     ) -> dict[tuple[str, str], datetime]:
