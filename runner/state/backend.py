@@ -43,9 +43,9 @@ class Backend(Protocol):
         """A cursor of the driver's connection `raw` that streams a query's rows, never holding them all."""
 
     def write(
-        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int]]
+        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
-        """Insert or update the fingerprints of a run's accepted rows (username, fingerprint)."""
+        """Insert or update the fingerprints of a run's accepted rows: (username, fingerprint, user_hash)."""
 
 
 def failure(display: str, what: str, err: Exception) -> StateError:

@@ -17,7 +17,6 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from runner import stateurl
-from runner.changes import user_hash
 from runner.dburl import engine_url
 from runner.errors import UsageError
 from runner.secrets import redact, remember_url
@@ -93,7 +92,7 @@ class PostgresBackend:
         return raw.cursor(name="infiniti_sync_read")
 
     def write(
-        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int]]
+        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
         """COPY the fingerprints (binary) into a temporary table dropped at the commit, then one
         INSERT ... SELECT: the round trip per row of executemany is gone. When the store holds no row of
@@ -109,8 +108,8 @@ class PostgresBackend:
             cursor.execute(_INCOMING)
             with cursor.copy(f"COPY {_INCOMING_NAME} FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "int8", "int8"])
-                for username, fp in itertools.chain((first,), rows):
-                    copy.write_row((username, user_hash(username), fp))
+                for username, fp, h in itertools.chain((first,), rows):
+                    copy.write_row((username, h, fp))
             cursor.execute(_ANY_ROW, (tenant, spec))
             upsert = cursor.fetchone() is not None
             cursor.execute(_FROM_INCOMING + (_ON_CONFLICT if upsert else ""), (tenant, spec, run_id))

@@ -5,7 +5,9 @@ written by a newer runner before anything in it is touched. Version 2 keeps, bes
 hash of it (`user_hash`, runner.changes.user_hash), so that comparing reads the state as two arrays; a
 version 1 store (made before the hash) is migrated by `run` when it opens it. Version 3 adds the change of
 each job's last held run (`infiniti_sync_held`) and approvals of such changes (`infiniti_sync_approvals`,
-runner.approve): new tables only, created by whichever command next opens the store for writing.
+runner.approve): new tables only, created by whichever command next opens the store for writing. Version 4
+adds each job's snapshot (`infiniti_sync_snapshots`, runner.state.snapshot): what comparing reads, kept
+beside the rows, made by the next run of each job.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from sqlalchemy import (
 from runner.changes import user_hash
 from runner.errors import StateError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HASHED = 2  # the first version with `user_hash`
 APPROVING = 3  # the first version with held changes and approvals
+SNAPSHOTS = 4  # the first version with each job's snapshot
 CHUNK = 5000  # rows written (or migrated, or forgotten) at a time
 
 metadata = MetaData()
@@ -122,6 +125,18 @@ approvals_table = Table(
     Column("vanished", Integer, nullable=False),
 )
 Index("ix_infiniti_sync_approvals_job", approvals_table.c.tenant, approvals_table.c.spec)
+# Each job's snapshot (runner.state.snapshot): the fingerprints of its rows ascending and their username
+# hashes in the same order, as little-endian 64-bit integers, 16 bytes a user; written with the rows.
+snapshots_table = Table(
+    "infiniti_sync_snapshots",
+    metadata,
+    Column("tenant", String(200), primary_key=True),
+    Column("spec", String(200), primary_key=True),
+    Column("run_id", Integer, nullable=False),  # the run that wrote it
+    Column("users", Integer, nullable=False),
+    Column("fingerprints", LargeBinary, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
 
 
 @dataclass(frozen=True)
@@ -188,7 +203,7 @@ def create_or_migrate(conn: Connection, display: str) -> None:
     found = version(conn)
     if found is not None and found > SCHEMA_VERSION:
         raise newer(display, found)
-    metadata.create_all(conn, checkfirst=True)  # version 3's tables, in an older store too
+    metadata.create_all(conn, checkfirst=True)  # the tables of versions 3 and 4, in an older store too
     for index in runs_table.indexes:  # create_all adds no index to a table that exists already
         index.create(conn, checkfirst=True)
     if found is None:

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
-from runner.changes import user_hash
 from runner.errors import StateError
 from runner.state.filelock import FileLocks
 from runner.state.schema import CHUNK, synced_table
@@ -64,10 +63,10 @@ class SQLiteBackend:
         return raw.cursor()
 
     def write(
-        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int]]
+        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
         """Insert or update fingerprints through the driver's own executemany, in chunks."""
-        rows = ((tenant, spec, u, fp, run_id, user_hash(u)) for u, fp in accepted)
+        rows = ((tenant, spec, u, fp, run_id, h) for u, fp, h in accepted)
         while batch := list(itertools.islice(rows, CHUNK)):
             conn.exec_driver_sql(_UPSERT, batch)
 
