@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from runner.errors import Problem
-from runner.report import problems_github, problems_json, problems_text
+from runner.report.validate import problems_github, problems_json, problems_text
 
 ERROR = Problem("specs/a.yaml", 3, 5, "$.columns.username", "must be text, not 5", "error", "schema")
 WARNING = Problem("specs/a.yaml", 4, 3, "$.columns.x", "column 'x' is not a user field", "warning", "column")
