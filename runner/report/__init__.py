@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # The formats of standard output (`--format NAME`, the first the default), by command.
 FORMATS: dict[str, tuple[str, ...]] = {
     "validate": ("text", "json", "github"),
-    "test": ("text", "json"),
+    "test": ("text", "json", "github"),
     "plan": ("text", "json"),
     "run": ("text", "json"),
     "due": ("text", "json"),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from runner.console import one_line
 from runner.numbers import number
+from runner.report.github import annotation
 from runner.report.junit import JUnitCase, junit
 from runner.spectest import CaseResult
 from runner.yamlfile import display_path
@@ -30,6 +31,11 @@ def text_report(r: TestReport) -> str | None:
 def json_report(r: TestReport) -> str:
     """Every case as JSON."""
     return tests_json(r.results)
+
+
+def github_report(r: TestReport) -> str | None:
+    """A GitHub annotation on the line of each failing case; nothing when all pass."""
+    return tests_github(r.results)
 
 
 def junit_report(r: TestReport) -> str:
@@ -83,3 +89,15 @@ def tests_junit(results: Sequence[tuple[CaseResult, float]]) -> str:
         for r, s in results
     ]
     return junit("infiniti-sync test", cases)
+
+
+def tests_github(results: Sequence[tuple[CaseResult, float]]) -> str | None:
+    """The failing cases of `test` as GitHub Actions annotations on their lines, with what differs;
+    None when all pass."""
+    lines = [
+        annotation("error", display_path(r.spec.path), r.case.line, title, "\n".join(r.differences))
+        for r, _ in results
+        if not r.passed
+        for title in [f"{r.spec.name}: {r.case.name}"]
+    ]
+    return "\n".join(lines) if lines else None

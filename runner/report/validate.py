@@ -9,6 +9,7 @@ from typing import Any
 
 from runner.errors import Problem
 from runner.numbers import plural
+from runner.report.github import annotation
 
 
 @dataclass(frozen=True)
@@ -73,25 +74,6 @@ def problems_json(problems: Sequence[Problem], files: Sequence[str], valid: bool
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def problems_github(problems: Sequence[Problem]) -> str:
     """Validation findings as GitHub Actions workflow commands (annotations on the changed lines)."""
-    lines = []
-    for p in problems:
-        props = ",".join(
-            [
-                f"file={_escape_property(p.file)}",
-                f"line={p.line}",
-                f"col={p.col}",
-                f"title={_escape_property(p.path)}",
-            ]
-        )
-        lines.append(f"::{p.severity} {props}::{_escape_data(p.message)}")
-    return "\n".join(lines)
+    return "\n".join(annotation(p.severity, p.file, p.line, p.path, p.message, col=p.col) for p in problems)
