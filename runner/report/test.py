@@ -1,5 +1,5 @@
 """The report of `test`: each spec test case as text (with -q, the failing ones), as JSON (each case's
-own, runner.spectest.CaseResult.to_json) and as JUnit."""
+own, runner.spectest.CaseResult.to_json), as GitHub annotations on the failing cases' lines, and as JUnit."""
 
 from __future__ import annotations
 
