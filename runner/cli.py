@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from runner import __version__, streams
+from runner import __version__, report, streams
 from runner.console import LOG_FORMATS, Console, Fields, LogFormat
 from runner.errors import (
     EXIT_INTERNAL,
@@ -33,8 +33,14 @@ EXIT_CODES = """exit codes: 0 all well, 1 a declared check did not hold, 2 usage
 DOCUMENTATION = "documentation: README.md and the docs/ folder of infiniti-sync's source"
 
 
-def _formats(parser: argparse.ArgumentParser, *choices: str) -> None:
-    parser.add_argument("--format", choices=choices, default="text", help="report format (default: text)")
+def _formats(parser: argparse.ArgumentParser, command: str) -> None:
+    """--format with the command's reporters (runner.report), and --junit FILE where it has that one."""
+    choices = report.FORMATS[command]
+    parser.add_argument(
+        "--format", choices=choices, default=choices[0], help=f"report format (default: {choices[0]})"
+    )
+    for name, help_text in report.FILES.get(command, {}).items():
+        parser.add_argument(f"--{name}", metavar="FILE", type=Path, help=help_text)
 
 
 def _tenants(parser: argparse.ArgumentParser) -> None:
@@ -52,21 +58,20 @@ def _tenant_spec(parser: argparse.ArgumentParser) -> None:
 
 def _args_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="spec or project files (default: all)")
-    _formats(p, "text", "json", "github")
+    _formats(p, "validate")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
 
 
 def _args_test(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="spec files (default: all specs)")
-    _formats(p, "text", "json")
-    p.add_argument("--junit", metavar="FILE", type=Path, help="also write a JUnit XML report")
+    _formats(p, "test")
 
 
 def _args_plan(p: argparse.ArgumentParser) -> None:
     _tenant_spec(p)
     p.add_argument("--out", metavar="DIR", type=Path, help="where to write the files")
     p.add_argument("--full", action="store_true", help="plan every row, even in incremental mode")
-    _formats(p, "text", "json")
+    _formats(p, "plan")
 
 
 def _shard(p: argparse.ArgumentParser) -> None:
@@ -84,8 +89,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", action="store_true", help="send every row, even in incremental mode")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="tenants run at once")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for a lock")
-    _formats(p, "text", "json")
-    p.add_argument("--junit", metavar="FILE", type=Path, help="also write a JUnit XML report")
+    _formats(p, "run")
     p.add_argument(
         "--metrics-file",
         metavar="PATH",
@@ -100,7 +104,7 @@ def _args_due(p: argparse.ArgumentParser) -> None:
         "--at", metavar="TIME", help="ISO 8601 with an offset, e.g. 2026-12-01T15:16:00Z (default: now)"
     )
     _shard(p)
-    _formats(p, "text", "json")
+    _formats(p, "due")
 
 
 def _args_approve(p: argparse.ArgumentParser) -> None:
@@ -113,13 +117,13 @@ def _args_approve(p: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how long it waits: 30m, 12h, 2d (default 24h)",
     )
-    _formats(p, "text", "json")
+    _formats(p, "approve")
 
 
 def _args_history(p: argparse.ArgumentParser) -> None:
     _tenant_spec(p)
     p.add_argument("--limit", type=int, default=20, metavar="N", help="runs to show (default 20)")
-    _formats(p, "text", "json")
+    _formats(p, "history")
 
 
 def _args_report(p: argparse.ArgumentParser) -> None:

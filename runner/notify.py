@@ -38,7 +38,7 @@ from runner.console import Console, one_line
 from runner.errors import SyncError
 from runner.jobs import Job
 from runner.numbers import number
-from runner.report import run_line
+from runner.report.run import run_line
 from runner.secrets import redact, resolve
 from runner.spec import Email, Notify, Project, Secret
 

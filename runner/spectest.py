@@ -38,6 +38,17 @@ class CaseResult:
         """The case's file and line."""
         return f"{display_path(self.spec.path)}:{self.case.line}"
 
+    def to_json(self) -> dict[str, object]:
+        """The case as a JSON object (each case of `test --format json`)."""
+        return {
+            "spec": self.spec.name,
+            "name": self.case.name,
+            "file": display_path(self.spec.path),
+            "line": self.case.line,
+            "passed": self.passed,
+            "differences": self.differences,
+        }
+
 
 def _tenant(spec: Spec, case: SpecTest) -> Tenant:
     return Tenant(

@@ -145,12 +145,12 @@ def test_a_usage_error_in_text_is_argparse_s_usage_and_complaint(tmp_path: Path)
 
 
 def test_a_bug_is_an_internal_error_event(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
-    import runner.report
+    import runner.report.history
 
     def history_with_a_bug(*args: Any) -> str:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(runner.report, "history_text", history_with_a_bug)
+    monkeypatch.setattr(runner.report.history, "history_text", history_with_a_bug)
     done = site.invoke(["history", "--log-format", "json"])
     assert (done.code, done.out) == (4, "")
     [event] = events(done.err)

@@ -10,6 +10,7 @@ from functools import partial
 from runner import approve, jobs, project, report
 from runner.console import Console
 from runner.errors import EXIT_CHECK, EXIT_OK, Where
+from runner.report.approve import ApproveReport
 from runner.state import StateStore, now
 
 
@@ -45,17 +46,16 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             replaced = state.approve(approval, held[1])
     finally:
         state.close()
-    if args.format == "json":
-        console.print(report.approved_json((approval, held[1]), replaced))
-    else:
-        console.print(report.approved_text(job.name, approval, held[1], when, replaced))
+    recorded = ApproveReport(job.name, (approval, held[1]), when, replaced)
+    report.write(console, "approve", args.format, recorded)
     return EXIT_OK
 
 
 def _nothing(console: Console, format: str, why: str) -> int:
-    """Say why there is nothing to approve (in JSON on standard output with --format json); exit 1."""
-    if format == "json":
-        console.print(report.approved_json(None, nothing=why))
-    else:
+    """Say why there is nothing to approve: an error on standard error, but in JSON, where it is a key of
+    the report on standard output; exit 1."""
+    if format == "text":
         console.error(f"nothing to approve: {why}")
+    else:
+        report.write(console, "approve", format, ApproveReport(nothing=why))
     return EXIT_CHECK

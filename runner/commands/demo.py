@@ -17,12 +17,13 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from runner import jobs, project, report, tables
+from runner import jobs, project, tables
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
 from runner.init.write import common_files, write_new
 from runner.numbers import plural
+from runner.report.run import runs_text
 from runner.run import JobResult, Options, Runner
 from runner.spec import Project
 from runner.state import StateStore
@@ -114,7 +115,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             environ = {**os.environ, PASSWORD_VARIABLE: "change-me"}
             results = _run(proj, environ, console)
             held = _holdings(sandbox.users("demo")) + _contact_holdings(sandbox.contacts("demo"))
-        console.print(report.runs_text(results, verbose=console.verbose))
+        console.print(runs_text(results, verbose=console.verbose))
         console.print()
         console.print("\n".join(held))
         console.print()

@@ -10,6 +10,7 @@ from datetime import datetime
 from runner import due, jobs, project, report
 from runner.console import Console
 from runner.errors import EXIT_OK
+from runner.report.due import DueReport
 from runner.spec import Project
 from runner.state import StateStore, now
 
@@ -23,10 +24,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     if shard is not None:
         selected = due.in_shard(selected, *shard)
     found = due.due(proj, selected, _last_starts(proj), at)
-    if args.format == "json":
-        console.print(report.due_json(found))
-    else:
-        console.print(report.due_text(found, selected, proj, at, shard))
+    report.write(console, "due", args.format, DueReport(found, selected, proj, at, shard))
     return EXIT_OK
 
 

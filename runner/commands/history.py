@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from runner import project, report
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
+from runner.report.history import HistoryReport
 from runner.state import RunRecord, StateStore, now
 
 if TYPE_CHECKING:
@@ -30,8 +31,5 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             approvals = state.approvals(args.tenant, args.spec, args.limit)
         finally:
             state.close()
-    if args.format == "json":
-        console.print(report.history_json(records, approvals))
-    else:
-        console.print(report.history_text(records, approvals, now(), args.limit))
+    report.write(console, "history", args.format, HistoryReport(records, approvals, now(), args.limit))
     return EXIT_OK

@@ -17,6 +17,7 @@ from runner.dburl import unwritten_sqlite
 from runner.errors import EXIT_CHECK, EXIT_OK, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
+from runner.report.plan import PlanReport, approval_text
 from runner.spec import Secret
 
 if TYPE_CHECKING:
@@ -66,9 +67,9 @@ def _approval(state: StateStore | None, planned: Planned) -> tuple[str | None, b
     if waiting is None or waiting.change is None:
         return None, False
     if not planned.holds:
-        return report.approval_text(waiting, None, held=False), False
+        return approval_text(waiting, None, held=False), False
     refused = approve.refusal(waiting, approve.change_of(planned), datetime.now(UTC))
-    return report.approval_text(waiting, refused, held=True), refused is None
+    return approval_text(waiting, refused, held=True), refused is None
 
 
 def execute(args: argparse.Namespace, console: Console) -> int:
@@ -77,7 +78,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     selected = jobs.select(proj, args.tenant, args.spec)
     out = args.out or Path(tempfile.mkdtemp(prefix="infiniti-sync-plan-"))
     state = None if unwritten_sqlite(proj.state) else _open_state(proj.state)
-    setting = _Setting(proj.root, out, state, full=args.full, lists=args.format == "json")
+    setting = _Setting(proj.root, out, state, full=args.full, lists=report.wants_lists("plan", args.format))
     results: list[Planned | tuple[Job, SyncError]] = []
     approvals: dict[str, str] = {}
     worst = EXIT_OK
@@ -98,8 +99,5 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     finally:
         if state is not None:
             state.close()
-    if args.format == "json":
-        console.print(report.plans_json(results, out, approvals))
-    else:
-        console.print(report.plans_text(results, out, approvals))
+    report.write(console, "plan", args.format, PlanReport(results, out, approvals))
     return worst

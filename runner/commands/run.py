@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
 
 from runner import due, jobs, metrics, notify, project, report
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
 from runner.jobs import Job
+from runner.report.run import RunReport, log_job
 from runner.run import JobResult, Options, Runner
 from runner.spec import Project
 from runner.state import StateStore, now
@@ -54,42 +54,28 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         pool.clear()
         state.close()
     ran = _ran(results, console)
-    _report(
-        args,
-        console,
+    told = RunReport(
         ran,
-        nothing=lambda: report.nothing_run_text(selected, len(results) - len(ran), shard),
-        undelivered=notices.undelivered,
+        notices.undelivered,
+        checked=selected,
+        skipped=len(results) - len(ran),
+        shard=shard,
+        verbose=console.verbose,
+        quiet=console.quiet,
     )
-    if args.junit:
-        report.write_private(args.junit, report.runs_junit(ran))
+    _report(args, console, told)
     code = max((r.exit_code for r in ran), default=EXIT_OK)
     return max(code, publisher.publish(reading, console)) if publisher and reading else code
 
 
-def _report(
-    args: argparse.Namespace,
-    console: Console,
-    ran: list[JobResult],
-    *,
-    nothing: Callable[[], str],
-    undelivered: list[str],
-) -> None:
-    """The report on standard output: JSON, the problems only (-q), the runs, or why nothing ran; then
-    (but in JSON, where it is a key) the notifications that could not be delivered, which standard error
-    has told already and -q leaves there."""
-    for result in ran:
-        report.log_job(console, result)
-    if args.format == "json":
-        console.print(report.runs_json(ran, undelivered))
-        return
-    if console.quiet:
-        if (problems := report.runs_quiet(ran)) is not None:
-            console.print(problems)
-        return
-    console.print(report.runs_text(ran, verbose=console.verbose) if ran else nothing())
-    if (lines := report.undelivered_text(undelivered)) is not None:
-        console.print(lines)
+def _report(args: argparse.Namespace, console: Console, told: RunReport) -> None:
+    """Each job's event in JSON logs, the report on standard output in the chosen format, and the JUnit
+    file when one is asked for."""
+    for result in told.ran:
+        log_job(console, result)
+    report.write(console, "run", args.format, told)
+    if args.junit:
+        report.write_file("run", "junit", args.junit, told)
 
 
 def _due(proj: Project, selected: list[Job], state: StateStore) -> list[Job]:

@@ -6,11 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from runner import project
+from runner import project, report
 from runner.console import Console
 from runner.errors import EXIT_CHECK, EXIT_OK, SpecError, UsageError
 from runner.files import Files
-from runner.report import tests_json, tests_junit, tests_quiet, tests_text, write_private
+from runner.report.test import TestReport
 from runner.spec import Spec
 from runner.spectest import run_case
 from runner.validate import check
@@ -52,12 +52,8 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             results.append((run_case(spec, case), time.perf_counter() - started))
     if not results:
         console.message("no tests: add a tests: section to a spec")
-    if args.format == "json":
-        console.print(tests_json(results))
-    elif not console.quiet:
-        console.print(tests_text(results))
-    elif (failures := tests_quiet(results)) is not None:
-        console.print(failures)
+    found = TestReport(results, quiet=console.quiet)
+    report.write(console, "test", args.format, found)
     if args.junit:
-        write_private(args.junit, tests_junit(results))
+        report.write_file("test", "junit", args.junit, found)
     return EXIT_OK if all(r.passed for r, _ in results) else EXIT_CHECK

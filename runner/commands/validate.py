@@ -17,6 +17,7 @@ from runner import project, report
 from runner.console import Console
 from runner.errors import EXIT_OK, EXIT_USAGE, Problem, UsageError
 from runner.files import Files
+from runner.report.validate import Validation
 from runner.validate import check
 from runner.yamlfile import Document
 from runner.yamlfile import load as load_yaml
@@ -129,11 +130,6 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     failed = any(p.severity == "error" or args.strict for p in problems)
     if args.strict:
         problems = [Problem(p.file, p.line, p.col, p.path, p.message, "error", p.rule) for p in problems]
-    if args.format == "json":
-        console.print(report.problems_json(problems, outcome.files, not failed))
-    elif args.format == "github":
-        if problems:
-            console.print(report.problems_github(problems))
-    elif (text := report.problems_text(problems, len(outcome.files), quiet=console.quiet)) is not None:
-        console.print(text)
+    found = Validation(problems, outcome.files, valid=not failed, quiet=console.quiet)
+    report.write(console, "validate", args.format, found)
     return EXIT_USAGE if failed else EXIT_OK

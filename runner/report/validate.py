@@ -1,0 +1,79 @@
+"""The reports of `validate`: findings as text, as JSON, and as GitHub Actions annotations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runner.errors import Problem
+from runner.numbers import plural
+from runner.report.github import annotation
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What `validate` reports: the findings in the files asked about, whether they pass, and whether
+    to say only the findings (-q)."""
+
+    problems: Sequence[Problem]
+    files: Sequence[str]
+    valid: bool
+    quiet: bool = False
+
+
+def text_report(v: Validation) -> str | None:
+    """The findings, then a verdict (-q: the findings alone, nothing when there are none)."""
+    return problems_text(v.problems, len(v.files), quiet=v.quiet)
+
+
+def json_report(v: Validation) -> str:
+    """The findings as one JSON document."""
+    return problems_json(v.problems, v.files, v.valid)
+
+
+def github_report(v: Validation) -> str | None:
+    """The findings as GitHub annotations; nothing when there are none."""
+    return problems_github(v.problems) or None
+
+
+def problems_text(problems: Sequence[Problem], files: int, *, quiet: bool = False) -> str | None:
+    """Validation findings, one per line, then a one-line verdict (with `quiet`, the findings alone, and
+    None when there are none)."""
+    lines = [str(p) for p in problems]
+    if quiet:
+        return "\n".join(lines) or None
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    if errors or warnings:
+        lines.append(f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(files, 'file')}")
+    else:
+        lines.append(f"{plural(files, 'file')} valid")
+    return "\n".join(lines)
+
+
+def problems_json(problems: Sequence[Problem], files: Sequence[str], valid: bool) -> str:
+    """Validation findings as one JSON document."""
+    doc: dict[str, Any] = {
+        "valid": valid,
+        "files": list(files),
+        "problems": [
+            {
+                "file": p.file,
+                "line": p.line,
+                "column": p.col,
+                "path": p.path,
+                "severity": p.severity,
+                "rule": p.rule,
+                "message": p.message,
+            }
+            for p in problems
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def problems_github(problems: Sequence[Problem]) -> str:
+    """Validation findings as GitHub Actions workflow commands (annotations on the changed lines)."""
+    return "\n".join(annotation(p.severity, p.file, p.line, p.path, p.message, col=p.col) for p in problems)
