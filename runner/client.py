@@ -20,7 +20,6 @@ import re
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +91,7 @@ class MultipartFile(io.RawIOBase):
     ):
         super().__init__()
         self._sent, self._done = sent, 0
-        self.boundary = f"infiniti-sync-{uuid.uuid4().hex}"
+        self.boundary = f"infiniti-sync-{os.urandom(16).hex()}"
         name = (filename or path.name).replace('"', "")
         head = (
             f"--{self.boundary}\r\n"
