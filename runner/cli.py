@@ -10,7 +10,6 @@ import argparse
 import gc
 import importlib
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -496,6 +495,8 @@ def _main(argv: Sequence[str] | None, console: Console | None, started: Callable
         return EXIT_OUTSIDE
     except Exception as err:  # the one place a bug becomes exit 4
         if console.verbose:
+            import traceback  # only for a bug
+
             console.log("debug", "traceback", traceback.format_exc().rstrip())
         text = f"internal error: {type(err).__name__}: {err}"
         if not console.verbose:

@@ -19,7 +19,6 @@ import itertools
 import json
 import os
 import tempfile
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -395,6 +394,8 @@ def _failed(result: JobResult, err: Exception, where: Where) -> None:
             where=where,
             hint="this is a bug in infiniti-sync; run again with -v for the traceback",
         )
+        import traceback  # only for a bug
+
         result.notes.append(traceback.format_exc().rstrip())
     result.outcome, result.exit_code = "error", result.error.exit_code
 
