@@ -12,7 +12,6 @@ one per process, so tests talk to a real sandbox on a loopback port.
 from __future__ import annotations
 
 import base64
-import email.utils
 import io
 import os
 import random
@@ -531,6 +530,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # an HTTP date: rare, and `plan` (which imports this module) sends nothing
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
