@@ -25,7 +25,7 @@ import contextlib
 import hashlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -57,12 +57,23 @@ def folder(environ: Mapping[str, str] = os.environ) -> Path | None:
 def _runner() -> bytes:
     """What identifies this runner's rules: its version, and the size and time of each of its files (so a
     working copy that changes a rule never trusts a pass of the rules before)."""
-    package = Path(__file__).resolve().parent
+    package = os.path.dirname(os.path.realpath(__file__))
     digest = hashlib.sha256(__version__.encode())
-    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json")):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(package)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    for name, stat in sorted(_rule_files(package, "")):
+        digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     return digest.digest()
+
+
+def _rule_files(folder: str, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Each .py and .json file under `folder` (none in __pycache__ or in a linked folder), by its name from
+    the package's folder, with its stat: one listing a folder, where Path.rglob lists each twice."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "__pycache__":
+                    yield from _rule_files(entry.path, f"{prefix}{entry.name}/")
+            elif entry.name.endswith((".py", ".json")):
+                yield f"{prefix}{entry.name}", entry.stat()
 
 
 def key(files: Files) -> str:

@@ -12,7 +12,6 @@ one per process, so tests talk to a real sandbox on a loopback port.
 from __future__ import annotations
 
 import base64
-import email.utils
 import io
 import os
 import random
@@ -20,7 +19,6 @@ import re
 import ssl
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +90,7 @@ class MultipartFile(io.RawIOBase):
     ):
         super().__init__()
         self._sent, self._done = sent, 0
-        self.boundary = f"infiniti-sync-{uuid.uuid4().hex}"
+        self.boundary = f"infiniti-sync-{os.urandom(16).hex()}"
         name = (filename or path.name).replace('"', "")
         head = (
             f"--{self.boundary}\r\n"
@@ -532,6 +530,8 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # an HTTP date: rare, and `plan` (which imports this module) sends nothing
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

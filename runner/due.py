@@ -21,11 +21,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from runner import cron, zones
 from runner.errors import UsageError
 from runner.jobs import Job
 from runner.spec import Project
+
+if TYPE_CHECKING:  # the schedules' rules and the zone data: only when a schedule is read
+    from runner import cron
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -51,6 +54,8 @@ class Due:
 
 @lru_cache(maxsize=1024)
 def _schedule(expression: str) -> cron.Schedule:
+    from runner import cron
+
     return cron.Schedule.parse(expression)
 
 
@@ -64,6 +69,8 @@ def check(project: Project, job: Job, at: datetime, last_run: datetime | None) -
     expression = job.tenant.schedule_of(job.spec.name)
     if expression is None:
         return None
+    from runner import zones
+
     zone = zones.zone(job.tenant.timezone or project.timezone)
     slot = _schedule(expression).latest(zone, at, last_run)
     if slot is None and last_run is not None:

@@ -96,13 +96,16 @@ def spec_files(folder: Path) -> list[Path]:
     """Spec files under `folder`, sorted; hidden folders are skipped."""
     if not folder.is_dir():
         return []
-    found = [
-        p
-        for pattern in ("*.yaml", "*.yml")
-        for p in folder.rglob(pattern)
-        if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    ]
+    found: list[Path] = []
+    for top, folders, names in os.walk(folder):  # one listing a folder; linked folders are not entered
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [Path(top, n) for n in names if _spec_name(n) and not n.startswith(".")]
     return sorted(found)
+
+
+def _spec_name(name: str) -> bool:
+    """Whether a file's name is a spec's: .yaml or .yml (in any case where the system ignores case)."""
+    return os.path.normcase(name).endswith((".yaml", ".yml"))
 
 
 def tenants_dir(project: Document) -> Path | None:

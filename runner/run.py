@@ -19,14 +19,13 @@ import itertools
 import json
 import os
 import tempfile
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner import address, approve, due
+from runner import address, due
 from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints
@@ -42,6 +41,9 @@ from runner.plan import Planned
 from runner.secrets import redact, redact_response, remember_basic, resolve
 from runner.spec import COUNTS, Project, Spec, Tenant
 from runner.state import RunRecord, StateStore, holder, now
+
+if TYPE_CHECKING:  # runner.approve: only for a run its guards hold
+    from runner import approve
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,8 @@ class Runner:
         result.planned, result.changes = planned, planned.changes
         result.holds = list(planned.holds)
         if result.holds and not self.options.force:
+            from runner import approve
+
             change = approve.change_of(planned)
             result.approval = self._approval(result, change)
             if result.approval is None:
@@ -305,6 +309,8 @@ class Runner:
         waiting = self.state.waiting(job.tenant.name, job.spec.name)
         if waiting is None or waiting.change is None:
             return None
+        from runner import approve
+
         refused = approve.refusal(waiting, change, now())
         if refused is not None:
             result.holds.append(
@@ -388,6 +394,8 @@ def _failed(result: JobResult, err: Exception, where: Where) -> None:
             where=where,
             hint="this is a bug in infiniti-sync; run again with -v for the traceback",
         )
+        import traceback  # only for a bug
+
         result.notes.append(traceback.format_exc().rstrip())
     result.outcome, result.exit_code = "error", result.error.exit_code
 

@@ -2,13 +2,13 @@
 host's own zone, which cron uses when none is named.
 
 The zone data is the system's (/usr/share/zoneinfo), or the `tzdata` package where the system has none
-(Windows: a dependency there).
+(Windows: a dependency there). Each function imports zoneinfo itself: a command that reads no schedule (a
+run without --due) never loads it.
 """
 
 from __future__ import annotations
 
 import os
-import zoneinfo
 from datetime import tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +21,8 @@ EXAMPLE = "Australia/Sydney"
 
 def problem(name: str) -> str | None:
     """What is wrong with the zone name `name`, or None when it names a zone."""
+    import zoneinfo
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -34,11 +36,15 @@ def problem(name: str) -> str | None:
 @lru_cache(maxsize=1)
 def _names() -> frozenset[str]:
     """Every zone name known here (a scan of the zone files: only when a name is wrong)."""
+    import zoneinfo
+
     return frozenset(zoneinfo.available_timezones())
 
 
 def zone(name: str | None) -> tzinfo:
     """The zone named `name` (checked by validate), or the host's own when None."""
+    import zoneinfo
+
     if name is not None:
         return zoneinfo.ZoneInfo(name)
     found = host()
@@ -58,6 +64,8 @@ def host() -> tzinfo | None:
 
 @lru_cache(maxsize=4)
 def _host(tz: str) -> tzinfo | None:
+    import zoneinfo
+
     named = tz.lstrip(":")
     if named and problem(named) is None:
         return zoneinfo.ZoneInfo(named)

@@ -10,8 +10,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from runner import render
+from yaml.reader import Reader
+
+from runner import render, yamlfile
 from tests.support.project import DEMO_ENV, Site, edit_project, example_site_fixture, several_tenants_fixture
 
 site = example_site_fixture
@@ -19,35 +22,62 @@ several = several_tenants_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = """\
-import json, sys
+import gc, json, sys
+before = set(sys.modules)  # what the interpreter's start (site) imported is not the command's
+full = gc.get_stats()[2]["collections"]
 from runner.cli import main
-code = main(sys.argv[2:])
-watched = sys.argv[1].split(",")
-print(json.dumps({"code": code, "modules": sorted(m for m in sys.modules if m.split(".")[0] in watched)}))
+sys.argv = ["infiniti-sync", *sys.argv[1:]]  # the process's own command line, as the installed command has
+code = main()
+print(json.dumps({
+    "code": code,
+    "modules": sorted(set(sys.modules) - before),
+    "full_collections": gc.get_stats()[2]["collections"] - full,
+}))
 """
 # Never needed by a run on a SQLite state whose project passed validation before, with no notification,
-# metrics or keyring secret: the schemas and their validator, the database drivers of other stores and
-# sources, the Prometheus library, mail.
-NOT_NEEDED = ["jsonschema", "referencing", "psycopg", "pymysql", "prometheus_client", "smtplib", "keyring"]
+# metrics, keyring secret, --due or held change: the schemas and their validator, the database drivers of
+# other stores and sources, the Prometheus library and the metrics module, mail and the notifications, the
+# schedule engines, cron and the zone data, approvals (and the account name they record), urllib's own
+# HTTP client, and certifi (the tenant gives its ca_bundle). A name stands for its submodules too.
+NOT_NEEDED = [
+    *["jsonschema", "referencing", "psycopg", "pymysql", "prometheus_client", "smtplib", "keyring"],
+    *["runner.metrics", "runner.notify", "runner.schedules", "runner.cron", "zoneinfo", "runner.approve"],
+    *["getpass", "urllib.request", "certifi"],
+]
 NEEDED = ["sqlite3", "urllib3", "jinja2", "yaml"]  # the probe sees imports: these a run always makes
 
 
 def _modules_of_a_run(site: Site, *args: str) -> tuple[int, list[str]]:
-    """The exit code of `infiniti-sync ARGS` in a process of its own, and which of the packages of
-    NOT_NEEDED, NEEDED and `runner.validate` it imported."""
-    watched = ",".join([*NOT_NEEDED, *NEEDED, "runner"])
+    """The exit code of `infiniti-sync ARGS` in a process of its own, and the modules it imported (those
+    of the interpreter's own start aside) that are among NOT_NEEDED and NEEDED, or `runner.validate`."""
+    found = _probe(site, *args)
+    return found["code"], [m for m in found["modules"] if _watched(m)]
+
+
+def _probe(site: Site, *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, watched, *args, "--project", os.fspath(site.root)],
+        [sys.executable, "-c", PROBE, *args, "--project", os.fspath(site.root)],
         cwd=site.root,
         env={**os.environ, **DEMO_ENV, "PYTHONPATH": os.fspath(ROOT)},
         capture_output=True,
         encoding="utf-8",
         check=False,
     )
-    found = json.loads(done.stdout.splitlines()[-1])
-    return found["code"], [
-        m for m in found["modules"] if not m.startswith("runner.") or m == "runner.validate"
-    ]
+    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
+    return found
+
+
+def _watched(module: str) -> bool:
+    return module == "runner.validate" or any(_within(module, name) for name in [*NOT_NEEDED, *NEEDED])
+
+
+def _within(module: str, name: str) -> bool:
+    """Whether `module` is the module `name` or one of its submodules."""
+    return module == name or module.startswith(name + ".")
+
+
+def _not_needed(modules: list[str]) -> list[str]:
+    return [m for m in modules if m == "runner.validate" or any(_within(m, n) for n in NOT_NEEDED)]
 
 
 def test_a_run_imports_only_what_the_command_and_the_project_need(site: Site) -> None:
@@ -64,7 +94,32 @@ def test_a_run_imports_only_what_the_command_and_the_project_need(site: Site) ->
     code, modules = _modules_of_a_run(site, "run", "--tenant", "demo", "--spec", "staff", "-q")
     assert code == 0
     assert [m for m in NEEDED if m not in modules] == []
-    assert [m for m in modules if m.split(".")[0] in NOT_NEEDED or m == "runner.validate"] == []
+    assert _not_needed(modules) == []
+
+
+def test_a_plan_imports_only_what_the_command_and_the_project_need(site: Site) -> None:
+    assert _modules_of_a_run(site, "plan", "--tenant", "demo", "--spec", "staff", "-q")[0] == 0  # validates
+    found = _probe(site, "plan", "--tenant", "demo", "--spec", "staff", "-q")
+    assert found["code"] == 0
+    assert "jinja2" in found["modules"] and "yaml" in found["modules"]
+    assert _not_needed(found["modules"]) == []
+    sends = ["urllib3", "http.client", "email"]  # a plan sends nothing
+    assert [m for m in found["modules"] if any(_within(m, name) for name in sends)] == []
+
+
+def test_what_start_up_made_is_never_walked_by_a_full_collection(site: Site) -> None:
+    # The modules' objects live until the process ends; cli.main sets them aside (gc.freeze) once the
+    # command is imported, so that a small run's cycle collections never walk them all again.
+    first = _probe(site, "run", "--tenant", "demo", "--spec", "staff", "-q")  # validates the project too
+    second = _probe(site, "run", "--tenant", "demo", "--spec", "staff", "-q")
+    assert (first["code"], second["code"]) == (0, 0)
+    assert (first["full_collections"], second["full_collections"]) == (0, 0)
+
+
+def test_yamls_forbidden_characters_are_the_set_pyyaml_forbids() -> None:
+    # runner/yamlfile.py names them one by one (the complement, as PyYAML writes it, takes 4 ms to compile).
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1))
+    assert yamlfile._NON_PRINTABLE.findall(every) == Reader.NON_PRINTABLE.findall(every)
 
 
 def test_a_specs_templates_compile_once_for_all_tenants(several: Site) -> None:

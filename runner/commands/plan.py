@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import approve, jobs, pipeline, project, report
+from runner import jobs, pipeline, project, report
 from runner.changes import Known
 from runner.console import Console
 from runner.dburl import unwritten_sqlite
@@ -68,6 +68,8 @@ def _approval(state: StateStore | None, planned: Planned) -> tuple[str | None, b
         return None, False
     if not planned.holds:
         return approval_text(waiting, None, held=False), False
+    from runner import approve  # only for a held plan with an approval waiting
+
     refused = approve.refusal(waiting, approve.change_of(planned), datetime.now(UTC))
     return approval_text(waiting, refused, held=True), refused is None
 

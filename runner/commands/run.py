@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runner import due, jobs, metrics, notify, project, report
+from runner import due, jobs, project, report
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
@@ -15,6 +17,10 @@ from runner.report.run import RunReport, log_job
 from runner.run import JobResult, Options, Runner
 from runner.spec import Project
 from runner.state import StateStore, now
+
+if TYPE_CHECKING:  # imported only when a run asks for metrics or notifications
+    from runner.metrics import Publisher
+    from runner.notify import Notifier
 
 
 def execute(args: argparse.Namespace, console: Console) -> int:
@@ -32,13 +38,14 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     selected = jobs.select(proj, [] if args.all else args.tenant, args.spec)
     if shard is not None:
         selected = due.in_shard(selected, *shard)
-    publisher = metrics.Publisher.prepare(proj, args.metrics_file, shard, os.environ)
+    publisher = _publisher(proj, args.metrics_file, shard)
     state = StateStore.open(proj.state, environ=os.environ)
     pool = urllib3.PoolManager(num_pools=max(10, args.jobs * 2), maxsize=args.jobs)
     try:
         chosen = _due(proj, selected, state) if args.due else selected
-        notices = notify.Notifier(proj, environ=os.environ, console=console)
-        notices.begin(chosen, state)
+        notices = _notifier(proj, console)
+        if notices is not None:
+            notices.begin(chosen, state)
         options = Options(force=args.force, full=args.full, wait=args.wait, due=args.due)
         runner = Runner(proj, Client(pool), state, environ=os.environ, console=console, options=options)
         if args.jobs > 1 and len({job.tenant.name for job in chosen}) > 1:
@@ -48,7 +55,8 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             results = workers.run_tenants(setup, chosen, args.jobs, lost=runner.finish)
         else:
             results = runner.run_all(chosen)
-        notices.end(results)
+        if notices is not None:
+            notices.end(results)
         reading = publisher.read(state) if publisher else None
     finally:
         pool.clear()
@@ -56,7 +64,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     ran = _ran(results, console)
     told = RunReport(
         ran,
-        notices.undelivered,
+        notices.undelivered if notices is not None else [],
         checked=selected,
         skipped=len(results) - len(ran),
         shard=shard,
@@ -81,6 +89,24 @@ def _report(args: argparse.Namespace, console: Console, told: RunReport) -> None
 def _due(proj: Project, selected: list[Job], state: StateStore) -> list[Job]:
     """The due ones of `selected`, from the last starts of every job, read in one query."""
     return [d.job for d in due.due(proj, selected, state.last_starts(), now())]
+
+
+def _publisher(proj: Project, file: Path | None, shard: tuple[int, int] | None) -> Publisher | None:
+    """Where the run's metrics go; None, without importing runner/metrics.py, when none are asked for."""
+    if file is None and proj.pushgateway is None:
+        return None
+    from runner import metrics
+
+    return metrics.Publisher.prepare(proj, file, shard, os.environ)
+
+
+def _notifier(proj: Project, console: Console) -> Notifier | None:
+    """The run's notifier; None, without importing runner/notify.py, when nobody in the project hears."""
+    if proj.notify is None and all(t.notify is None for t in proj.tenants.values()):
+        return None
+    from runner import notify
+
+    return notify.Notifier(proj, environ=os.environ, console=console)
 
 
 def _ran(results: list[JobResult], console: Console) -> list[JobResult]:

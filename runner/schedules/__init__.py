@@ -22,7 +22,6 @@ from runner.files import Files
 from runner.numbers import number
 from runner.spec import Project, Secret
 
-FORMATS = ("cron", "systemd", "windows", "kubernetes")
 RUN = ("run", "--all", "--due", "-q")  # what every engine starts
 
 
@@ -151,7 +150,7 @@ def _some(names: tuple[str, ...], shown: int = 5) -> str:
 
 
 def emit(fmt: str, setting: Setting, needs: Needs) -> Emission:
-    """The files of engine `fmt` (one of FORMATS)."""
+    """The files of engine `fmt` (one of runner.engines.FORMATS)."""
     module: Any = importlib.import_module(f"runner.schedules.{fmt}")
     emission: Emission = module.emit(setting, needs)
     return emission
