@@ -154,7 +154,7 @@ class _Writer:
         self.dropped_rows: set[int] = set()  # source rows it took out, written or not
         self.left_out = 0  # lines of unchanged users taken out (whole_users, in incremental mode)
 
-    def run(self, rows: Any, progress: Progress | None) -> None:
+    def run(self, rows: Rows, progress: Progress | None) -> None:
         """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
         (incremental mode) is classified and never written. `progress` is told 0 first, then the rows
         read every 10,000."""
@@ -164,12 +164,14 @@ class _Writer:
         ok = checks.fast(self.renderer.constant_cells)
         key, lines = self.key, self.source_rows
         classify = None if self.classifier is None else self.classifier.line
-        text_only = _BINARY.isdisjoint
+        text_only, binary = _BINARY.isdisjoint, not rows.text
         n = 0
         for n, fetched in enumerate(rows, 1):
-            row = fetched if text_only(map(type, fetched)) else self._text(n, fetched)
-            if row is None:
-                continue
+            row = fetched
+            if binary and not text_only(map(type, fetched)):
+                if (decoded := self._text(n, fetched)) is None:
+                    continue
+                row = decoded
             try:
                 cells = render(row)
             except RowError as err:

@@ -75,6 +75,7 @@ class Rows:
     rows: Iterable[Sequence[Any]]
     origin: str = QUERY_RETURNS
     size: int | None = None  # about how many rows there are, when the source knows (a hint, not a count)
+    text: bool = False  # every value is known to be text (str), never binary: nothing to decode
 
     def __iter__(self) -> Iterator[Sequence[Any]]:
         return iter(self.rows)
@@ -632,21 +633,15 @@ class CsvFiles:
         what loading the file and running the query would give, without the temporary database."""
         with self._open(table.path) as handle:
             records = _Records(self._reader(handle), len(table.header), positions, table.named)
-            rows = self._checked(table, records)
+            rows = records.cells(functools.partial(self._broken, table, records))
             try:
-                yield Rows(columns, rows, size=_records_about(table.path))
+                yield Rows(columns, rows, size=_records_about(table.path), text=True)
             except Exception:
                 # Loaded first, a broken file would have been reported before anything the caller found
                 # wrong while it read the rows: so it is here too.
                 for _ in rows:
                     pass
                 raise
-
-    def _checked(self, table: _Table, records: _Records) -> Iterator[tuple[str, ...]]:
-        try:
-            yield from records
-        except (_RowWidth, csv.Error, UnicodeError) as err:
-            raise self._broken(table, records, err) from _cause(err)
 
 
 def _undecodable(
@@ -741,6 +736,26 @@ class _Records:
         finally:
             self.start = start  # where the record being read began, for messages
             self.count = n
+
+    def cells(self, broken: Callable[[Exception], Exception]) -> Iterator[tuple[str, ...]]:
+        """The records' wanted cells, as iterating gives them, for a reader that is told nothing and
+        counts nothing (a query's rows read from the file): the same loop with less to do a record.
+        `broken` makes a broken record's error (a record of the wrong width, bad quoting or bytes)."""
+        reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
+        next(reader, None)  # the header, read already
+        end = reader.line_num  # where the last record read ended
+        try:
+            for record in reader:
+                if len(record) == width:
+                    yield pick(record)
+                elif shortest <= len(record) < width:
+                    yield pick(record + [""] * (width - len(record)))
+                elif record:
+                    raise _RowWidth(len(record), width)
+                end = reader.line_num
+        except (_RowWidth, csv.Error, UnicodeError) as err:
+            self.start = end + 1
+            raise broken(err) from _cause(err)
 
 
 def _quote(name: str) -> str:
