@@ -227,10 +227,11 @@ class Classifier:
     """Classifies each line of the file as the planner writes it: unchanged (its fingerprint is the one
     last accepted), or new or changed (told apart once the file is done, in one pass over `known`).
 
-    In incremental mode an unchanged line is never written: the planner asks `line()` first. What such a
-    line needs later (its source row, for the duplicate check) is kept in an array beside `known`, 4 bytes
-    a known user; a line repeated exactly (the same fingerprint twice) is listed apart. Nothing here
-    reads the file.
+    In incremental mode an unchanged line is never written: the planner asks `verdict()` first. What such
+    a line needs later (its source row, for the duplicate check) is kept in an array beside `known`, 4
+    bytes a known user; a line repeated exactly (the same fingerprint twice) is listed apart. The known
+    users' seen flags stand in for the planner's duplicate check of unchanged lines (`suspects`). Nothing
+    here reads the file.
     """
 
     def __init__(self, known: Known, *, username: int, incremental: bool, keep_lists: bool):

@@ -3,7 +3,10 @@
 Both kinds are queried with the spec's SQL through SQLAlchemy Core, parameters always bound. A folder of
 CSV files (an SMS export, a OneRoster or School Data Sync bundle) is loaded into a temporary SQLite file,
 one table per file, every value as text; only the tables and columns the query reads are loaded, found by
-asking SQLite itself while it prepares the query. Rows are never held all at once.
+asking SQLite itself while it prepares the query. A query that only picks columns of one file (SELECT a, b
+FROM t) reads them from the file itself instead, as the rows are needed: the same rows loading and
+querying would give (tests/test_sources_direct.py holds the two to each other). Rows are never held all
+at once.
 
 Failures say which connection (password masked) and what happened: exit 3 when the source is at fault
 (unreachable, refused, a broken export), exit 2 when the spec is (a missing table or column, bad SQL).
@@ -11,12 +14,14 @@ Failures say which connection (password masked) and what happened: exit 3 when t
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import functools
 import os
 import re
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -901,9 +906,6 @@ def _projection(sql: str, tables: Mapping[str, _Table]) -> tuple[_Table, list[in
 def _text_only(encoding: str) -> bool:
     """Whether every text `encoding` decodes is Unicode (no lone surrogate): a codec of the Unicode
     family, ASCII or Latin-1, or one that maps each byte through a table holding no surrogate."""
-    import codecs
-    import sys
-
     try:
         name = codecs.lookup(encoding).name
     except LookupError:
