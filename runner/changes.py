@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import math
 import sys
 from array import array
@@ -139,6 +140,16 @@ class Known:
                 found.add(h)
         return found
 
+    def usernames(self, positions: Iterable[int]) -> dict[int, str] | None:
+        """The usernames of the users at `positions`, asked of the store by fingerprint (None: this
+        Known has no names to ask)."""
+        if self._names is None:
+            return None
+        wanted = {self.fingerprints[at]: at for at in positions}
+        if not wanted:
+            return {}
+        return {wanted[fp]: name for fp, name in self._names(sorted(wanted)) if fp in wanted}
+
     def unseen(self) -> list[str]:
         """The usernames of the users not seen, sorted; the store is asked only when there are some."""
         missing = []
@@ -207,15 +218,20 @@ def _of(first_run: bool, kinds: Mapping[str, Sequence[str]], *, keep_lists: bool
 
 KINDS = ("new", "changed", "unchanged", "vanished")
 
+# What the classifier makes of a line (Classifier.verdict): left out of the file (unchanged, in
+# incremental mode), written although unchanged, or written as new or changed.
+LEFT_OUT, UNCHANGED, NEW = 0, 1, 2
+
 
 class Classifier:
     """Classifies each line of the file as the planner writes it: unchanged (its fingerprint is the one
     last accepted), or new or changed (told apart once the file is done, in one pass over `known`).
 
-    In incremental mode an unchanged line is never written: the planner asks `line()` first. What such a
-    line needs later (its source row, for the duplicate check) is kept in an array beside `known`, 4 bytes
-    a known user; a line repeated exactly (the same fingerprint twice) is listed apart. Nothing here
-    reads the file.
+    In incremental mode an unchanged line is never written: the planner asks `verdict()` first. What such
+    a line needs later (its source row, for the duplicate check) is kept in an array beside `known`, 4
+    bytes a known user; a line repeated exactly (the same fingerprint twice) is listed apart. The known
+    users' seen flags stand in for the planner's duplicate check of unchanged lines (`suspects`). Nothing
+    here reads the file.
     """
 
     def __init__(self, known: Known, *, username: int, incremental: bool, keep_lists: bool):
@@ -231,20 +247,26 @@ class Classifier:
         self.unchanged: list[tuple[int, str]] = []  # (source row, username): examples, or all with lists
         self.limit = None if keep_lists else 4 * EXAMPLES  # more than shown: duplicates may drop some
         self.names: list[str] = []  # a first run with lists: every username, in the file's order
-        # what the planner calls for each line; None: a first run without lists (nothing to keep)
-        self.line: Callable[[int, Sequence[str]], bool] | None = (
+        self.again: list[str] = []  # the usernames of unchanged lines whose user's line was seen before
+        # what the planner calls for each line (LEFT_OUT, UNCHANGED or NEW); None: a first run without
+        # lists (nothing to keep, every line new)
+        self.verdict: Callable[[int, Sequence[str]], int] | None = (
             self._comparer() if known else self._first if keep_lists else None
         )
 
-    def _first(self, n: int, cells: Sequence[str]) -> bool:
-        self.names.append(cells[self.username])
-        return True
+    def line(self, n: int, cells: Sequence[str]) -> bool:
+        """Whether line `cells` (source row `n`) is to be written (its verdict is not LEFT_OUT)."""
+        return self.verdict is None or self.verdict(n, cells) != LEFT_OUT
 
-    def _comparer(self) -> Callable[[int, Sequence[str]], bool]:
-        """`line()` against what is known: the planner's hot loop calls it once a line, so everything
+    def _first(self, n: int, cells: Sequence[str]) -> int:
+        self.names.append(cells[self.username])
+        return NEW
+
+    def _comparer(self) -> Callable[[int, Sequence[str]], int]:
+        """`verdict()` against what is known: the planner's hot loop calls it once a line, so everything
         it uses is bound here, and `fingerprint` and `Known.finder` are inlined."""
         prints, count, starts, shift = self.known.fingerprints, len(self.known), *self.known.buckets()
-        seen, rows, repeats = self.known.seen, self.rows, self.repeats
+        seen, rows, repeats, again = self.known.seen, self.rows, self.repeats, self.again
         pending, flags, unchanged = self.pending, self.written_unchanged, self.unchanged
         user, skip = self.username, self.skip
         limit = sys.maxsize if self.limit is None else self.limit
@@ -255,8 +277,8 @@ class Classifier:
             bisect.bisect_left,
         )
 
-        def line(n: int, cells: Sequence[str]) -> bool:
-            """Whether line `cells` (source row `n`) is to be written."""
+        def verdict(n: int, cells: Sequence[str]) -> int:
+            """What line `cells` (source row `n`) is: NEW (or changed), UNCHANGED, or LEFT_OUT."""
             state = blake2b()  # fingerprint(cells), inlined
             state.update(join(cells).encode())
             now = from_bytes(state.digest(), "big", signed=True)
@@ -266,35 +288,56 @@ class Classifier:
                 pending.append((len(pending) if skip else len(flags), cells[user], now))
                 if not skip:
                     flags.append(0)
-                return True
+                return NEW
+            if seen[at]:  # the same line again: its username is on two lines
+                again.append(cells[user])
             seen[at] = 1
             if len(unchanged) < limit:
                 unchanged.append((n, cells[user]))
             if not skip:
                 flags.append(1)
-                return True
+                return UNCHANGED
             if rows[at]:
                 repeats.append((n, at))
             else:
                 rows[at] = n
-            return False
+            return LEFT_OUT
 
-        return line
+        return verdict
+
+    def suspects(self) -> list[str]:
+        """Usernames that may be on more than one line, among those the planner did not check itself
+        (it checks the new and changed lines' only): an unchanged line seen twice, and a new or changed
+        line whose username is that of a user an unchanged line was seen for. Call it before `finish`,
+        which marks more users seen. A hash that collides only makes a name a suspect, which the
+        planner's check of the names themselves clears."""
+        found = list(self.again)
+        wanted = {user_hash(username): username for _, username, _ in self.pending}
+        if not wanted:
+            return found
+        hashes, seen = self.known.hashes, self.known.seen
+        # the positions of the wanted hashes, found in C (few: the new and changed users')
+        for at in itertools.compress(itertools.count(), map(wanted.__contains__, hashes)):
+            if seen[at]:
+                found.append(wanted[hashes[at]])
+        return found
 
     def unwritten(self, wanted: Mapping[int, str]) -> list[tuple[str, int, int]]:
         """(username, source row, key) of the unwritten lines whose user is one of `wanted` (by
-        user_hash); the key is what `drop` takes."""
+        user_hash, the name then compared with the store's, so that two names whose hashes collide are
+        never taken for one); the key is what `drop` takes."""
         if not self.skip or not wanted:
             return []
-        found = []
+        found = []  # (username, source row, key, position among the known)
         hashes, rows = self.known.hashes, self.rows
         for at, h in enumerate(hashes):
             if h in wanted and rows[at]:
-                found.append((wanted[h], rows[at], at))
+                found.append((wanted[h], rows[at], at, at))
         for i, (row, at) in enumerate(self.repeats):
             if hashes[at] in wanted:
-                found.append((wanted[hashes[at]], row, -1 - i))
-        return found
+                found.append((wanted[hashes[at]], row, -1 - i, at))
+        names = self.known.usernames(at for *_, at in found)
+        return [(user, row, key) for user, row, key, at in found if names is None or names.get(at) == user]
 
     def drop(self, keys: Iterable[int]) -> None:
         """Forget unwritten lines the duplicate check left out (keys from `unwritten`)."""

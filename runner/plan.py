@@ -22,7 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.changes import Changes, Classifier, Known, compare_users, hold, user_hash
+from runner.changes import (
+    LEFT_OUT,
+    NEW,
+    Changes,
+    Classifier,
+    Known,
+    compare_users,
+    hold,
+    user_hash,
+)
 from runner.csvfile import ImportFile
 from runner.errors import QueryError, Where
 from runner.numbers import number, plural
@@ -154,7 +163,7 @@ class _Writer:
         self.dropped_rows: set[int] = set()  # source rows it took out, written or not
         self.left_out = 0  # lines of unchanged users taken out (whole_users, in incremental mode)
 
-    def run(self, rows: Any, progress: Progress | None) -> None:
+    def run(self, rows: Rows, progress: Progress | None) -> None:
         """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
         (incremental mode) is classified and never written. `progress` is told 0 first, then the rows
         read every 10,000."""
@@ -163,13 +172,18 @@ class _Writer:
         render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
         ok = checks.fast(self.renderer.constant_cells)
         key, lines = self.key, self.source_rows
-        classify = None if self.classifier is None else self.classifier.line
-        text_only = _BINARY.isdisjoint
+        classify = None if self.classifier is None else self.classifier.verdict
+        # An unchanged line's username is checked by the classifier (Classifier.suspects) when the
+        # username alone is the key; the planner checks every other line's key.
+        every = NEW if self.spec.kind.key == ("username",) else LEFT_OUT
+        text_only, binary = _BINARY.isdisjoint, not rows.text
         n = 0
         for n, fetched in enumerate(rows, 1):
-            row = fetched if text_only(map(type, fetched)) else self._text(n, fetched)
-            if row is None:
-                continue
+            row = fetched
+            if binary and not text_only(map(type, fetched)):
+                if (decoded := self._text(n, fetched)) is None:
+                    continue
+                row = decoded
             try:
                 cells = render(row)
             except RowError as err:
@@ -181,15 +195,20 @@ class _Writer:
             if not ok(cells) and (problems := checks.problems(cells)):
                 self._reject(n, row, cells, problems)
                 continue
-            if seen(line_key := key(cells)) is not None:
-                self.suspects.setdefault(hash(line_key) or 1, set()).add(line_key)
             if progress is not None and not n % 10000:
                 progress(n)
-            if classify is not None and not classify(n, cells):
+            verdict = NEW if classify is None else classify(n, cells)
+            if verdict >= every and seen(line_key := key(cells)) is not None:
+                self._suspect(line_key)
+            if verdict == LEFT_OUT:
                 continue
             write(cells)
             lines.append(n)
         self.rows_read = n
+
+    def _suspect(self, key: str) -> None:
+        """Note that `key` may be on more than one line (its hash was seen before)."""
+        self.suspects.setdefault(hash(key) or 1, set()).add(key)
 
     def _text(self, n: int, row: Sequence[Any]) -> Sequence[Any] | None:
         """Row `n` with its binary values as text, or None (and a finding) when one is not text."""
@@ -210,6 +229,9 @@ class _Writer:
         """Confirm suspect keys (usernames, for an import of one line per user) on the file itself (and,
         for the unchanged lines not written, on the classifier's record of them) and apply
         checks.duplicates."""
+        if self.classifier is not None and self.spec.kind.key == ("username",):
+            for username in self.classifier.suspects():
+                self._suspect(username)
         if not self.suspects:
             return
         # (source row, written line or -1, the classifier's key) of each occurrence of a suspect

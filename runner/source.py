@@ -3,7 +3,10 @@
 Both kinds are queried with the spec's SQL through SQLAlchemy Core, parameters always bound. A folder of
 CSV files (an SMS export, a OneRoster or School Data Sync bundle) is loaded into a temporary SQLite file,
 one table per file, every value as text; only the tables and columns the query reads are loaded, found by
-asking SQLite itself while it prepares the query. Rows are never held all at once.
+asking SQLite itself while it prepares the query. A query that only picks columns of one file (SELECT a, b
+FROM t) reads them from the file itself instead, as the rows are needed: the same rows loading and
+querying would give (tests/test_sources_direct.py holds the two to each other). Rows are never held all
+at once.
 
 Failures say which connection (password masked) and what happened: exit 3 when the source is at fault
 (unreachable, refused, a broken export), exit 2 when the spec is (a missing table or column, bad SQL).
@@ -11,12 +14,14 @@ Failures say which connection (password masked) and what happened: exit 3 when t
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import functools
 import os
 import re
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -75,6 +80,7 @@ class Rows:
     rows: Iterable[Sequence[Any]]
     origin: str = QUERY_RETURNS
     size: int | None = None  # about how many rows there are, when the source knows (a hint, not a count)
+    text: bool = False  # every value is known to be text (str), never binary: nothing to decode
 
     def __iter__(self) -> Iterator[Sequence[Any]]:
         return iter(self.rows)
@@ -535,8 +541,14 @@ class CsvFiles:
 
     @contextlib.contextmanager
     def query(self, sql: str, params: Mapping[str, Any]) -> Iterator[Rows]:
-        """Load the tables the query reads into a temporary SQLite file, then run it there."""
+        """Load the tables the query reads into a temporary SQLite file, then run it there; a query that
+        only picks columns of one file reads them from the file itself (`_projection`)."""
         tables, unusable = self._tables()
+        direct = _projection(sql, tables) if _text_only(self.encoding) else None
+        if direct is not None:
+            with self._direct(*direct) as rows:
+                yield rows
+            return
         with tempfile.TemporaryDirectory(prefix="infiniti-sync-") as folder:
             database = Path(folder) / "source.db"
             others, loaded = self._load(database, tables, sql, params)
@@ -606,15 +618,35 @@ class CsvFiles:
             records = _Records(self._reader(handle), len(table.header), positions, table.named, told)
             try:
                 db.executemany(insert, records)
-            except _RowWidth as err:
-                wrong = self._fail(
-                    table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
-                )
-                wrong.hint = _width_hint(table)
-                raise wrong from None
-            except (csv.Error, UnicodeError) as err:
-                raise self._read_error(table.path, err, records.start) from err
+            except (_RowWidth, csv.Error, UnicodeError) as err:
+                raise self._broken(table, records, err) from _cause(err)
         return records.count
+
+    def _broken(self, table: _Table, records: _Records, err: Exception) -> SourceError:
+        """What a broken record of `table`'s file is, as a message naming its line."""
+        if isinstance(err, _RowWidth):
+            wrong = self._fail(
+                table.path, f"line {records.start}: {err.found} fields where the header has {err.wanted}"
+            )
+            wrong.hint = _width_hint(table)
+            return wrong
+        return self._read_error(table.path, err, records.start)
+
+    @contextlib.contextmanager
+    def _direct(self, table: _Table, positions: Sequence[int], columns: tuple[str, ...]) -> Iterator[Rows]:
+        """The cells at `positions` of each record of `table`'s file, read as the query's rows stream:
+        what loading the file and running the query would give, without the temporary database."""
+        with self._open(table.path) as handle:
+            records = _Records(self._reader(handle), len(table.header), positions, table.named)
+            rows = records.cells(functools.partial(self._broken, table, records))
+            try:
+                yield Rows(columns, rows, size=_records_about(table.path), text=True)
+            except Exception:
+                # Loaded first, a broken file would have been reported before anything the caller found
+                # wrong while it read the rows: so it is here too.
+                for _ in rows:
+                    pass
+                raise
 
 
 def _undecodable(
@@ -630,6 +662,12 @@ def _undecodable(
     except UnicodeDecodeError as found:
         return data[: found.start].decode(encoding, errors="replace").count("\n") + 1, found
     return line, err
+
+
+def _cause(err: Exception) -> Exception | None:
+    """The cause a broken record's error names: none for a record of the wrong width (its own message
+    says it all), else the reader's error."""
+    return None if isinstance(err, _RowWidth) else err
 
 
 class _RowWidth(Exception):
@@ -703,6 +741,26 @@ class _Records:
         finally:
             self.start = start  # where the record being read began, for messages
             self.count = n
+
+    def cells(self, broken: Callable[[Exception], Exception]) -> Iterator[tuple[str, ...]]:
+        """The records' wanted cells, as iterating gives them, for a reader that is told nothing and
+        counts nothing (a query's rows read from the file): the same loop with less to do a record.
+        `broken` makes a broken record's error (a record of the wrong width, bad quoting or bytes)."""
+        reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
+        next(reader, None)  # the header, read already
+        end = reader.line_num  # where the last record read ended
+        try:
+            for record in reader:
+                if len(record) == width:
+                    yield pick(record)
+                elif shortest <= len(record) < width:
+                    yield pick(record + [""] * (width - len(record)))
+                elif record:
+                    raise _RowWidth(len(record), width)
+                end = reader.line_num
+        except (_RowWidth, csv.Error, UnicodeError) as err:
+            self.start = end + 1
+            raise broken(err) from _cause(err)
 
 
 def _quote(name: str) -> str:
@@ -793,6 +851,82 @@ def _opened_tables(db: sqlite3.Connection, explain: str, values: Sequence[Any]) 
         if row[1] == "OpenRead" and row[3] in roots:
             opened.add(roots[row[3]])
     return opened
+
+
+# A query that only picks columns of one table: SELECT * or names (bare or quoted), FROM one name, an
+# optional semicolon. What the names mean is SQLite's to say (see _projection); this only rules out
+# anything else (WHERE, JOIN, ORDER BY, DISTINCT, LIMIT, expressions, aliases, comments).
+_NAME = r'(?:[A-Za-z_\u0080-\U0010ffff][\w$\u0080-\U0010ffff]*|"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`)'
+_PROJECTION = re.compile(
+    rf"\s*SELECT\s+(?:\*|{_NAME}(?:\s*,\s*{_NAME})*)\s+FROM\s+{_NAME}\s*;?\s*", re.IGNORECASE
+)
+# Codecs whose decoder never gives a lone surrogate (which SQLite, storing text as UTF-8, would refuse):
+# the only way text read from a file could differ between the file and the temporary database.
+_UNICODE_CODECS = frozenset(
+    ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+)
+_LATIN_1 = frozenset(("ascii", "iso8859-1"))
+
+
+def _projection(sql: str, tables: Mapping[str, _Table]) -> tuple[_Table, list[int], tuple[str, ...]] | None:
+    """For a query that only picks columns of one file's table, that table, the header positions of
+    the columns it returns and their names; None for any other query, or one SQLite would refuse (then
+    the file is loaded and the query run, so that SQLite words the error).
+
+    SQLite itself resolves the names: the query is prepared on the tables with no rows, and each
+    column it returns must be one read of a column of that table (SQLite reports every read), in order.
+    A name SQLite takes for something else (NULL, CURRENT_DATE, a double-quoted string) reads no column
+    or a nameless one, so the query is not one. A full scan returns the rows in the order they were
+    loaded, which is the file's: reading the file gives the same rows in the same order.
+    """
+    statement, names = qmark(sql)
+    if names or statement != sql or _PROJECTION.fullmatch(sql) is None:
+        return None
+    reads: list[tuple[str | None, str | None]] = []
+
+    def authorizer(action: int, table: str | None, column: str | None, *_: Any) -> int:
+        if action == sqlite3.SQLITE_READ:
+            reads.append((table, column))
+        return sqlite3.SQLITE_OK
+
+    with contextlib.closing(_schema(tables, sqlite3.connect(":memory:"))) as db:
+        db.set_authorizer(authorizer)
+        try:
+            columns = tuple(d[0] for d in db.execute(sql).description or ())
+        except sqlite3.Error:
+            return None
+    table = tables.get(reads[0][0] or "") if reads else None
+    if table is None or len(reads) != len(columns):
+        return None
+    if any(name != table.name or column not in table.header for name, column in reads):
+        return None
+    return table, [table.header.index(str(column)) for _, column in reads], columns
+
+
+def _text_only(encoding: str) -> bool:
+    """Whether every text `encoding` decodes is Unicode (no lone surrogate): a codec of the Unicode
+    family, ASCII or Latin-1, or one that maps each byte through a table holding no surrogate."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return False  # the source says so when it opens the file
+    if name in _UNICODE_CODECS or name in _LATIN_1:
+        return True
+    module = sys.modules.get(f"encodings.{name.replace('-', '_')}")
+    table = getattr(module, "decoding_table", None)
+    return isinstance(table, str) and not any("\ud800" <= c <= "\udfff" for c in table)
+
+
+def _records_about(path: Path) -> int | None:
+    """About how many records `path` holds (its size over the mean line length of its first 64 KiB):
+    a hint to size tables by, never a count."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(1 << 16)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        return None
+    return size * start.count(b"\n") // max(len(start), 1)
 
 
 class StaticRows:
