@@ -105,7 +105,7 @@ approvals_table = Table(
 Index("ix_infiniti_sync_approvals_job", approvals_table.c.tenant, approvals_table.c.spec)
 
 # Version 1's synced table: no user_hash.
-_synced_v1 = Table(
+synced_v1_table = Table(
     "infiniti_sync_synced",
     MetaData(),
     *(
@@ -121,7 +121,7 @@ def build(engine: Engine, version: int) -> None:
     SQLAlchemy code did: version 1 without `user_hash`, versions 1 and 2 without the held and approvals
     tables (and version 1 made before the job index of the runs)."""
     with engine.begin() as conn:
-        tables = [meta_table, runs_table, synced_table if version >= 2 else _synced_v1]
+        tables = [meta_table, runs_table, synced_table if version >= 2 else synced_v1_table]
         if version >= 3:
             tables += [held_table, approvals_table]
         for table in tables:
