@@ -20,12 +20,14 @@ PROBE = """\
 import json, sys
 from runner.cli import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "modules": sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy")}))
+found = sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy")
+print(json.dumps({"code": code, "modules": found}))
 """
 
 
 def _sqlalchemy_of(site: Site, *args: str) -> tuple[int, list[str]]:
-    """The exit code of `infiniti-sync ARGS` in a process of its own and the SQLAlchemy modules it imported."""
+    """The exit code of `infiniti-sync ARGS` in a process of its own, and the SQLAlchemy modules it
+    imported."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args, "--project", os.fspath(site.root)],
         cwd=site.root,
