@@ -45,8 +45,8 @@ class Backend(Protocol):
     def migrating(self) -> AbstractContextManager[Session]:
         """A transaction in which to create or migrate the schema, one runner at a time."""
 
-    def has_table(self, session: Session, name: str) -> bool:
-        """Whether the store has the table `name`."""
+    def present(self, session: Session, names: Sequence[str]) -> set[str]:
+        """Those of `names` the store has a table or index of."""
 
     def columns(self, session: Session, table: str) -> set[str]:
         """The names of the columns of `table`."""

@@ -93,9 +93,11 @@ class PostgresBackend:
             self.locks.schema(session)
             yield session
 
-    def has_table(self, session: Session, name: str) -> bool:
-        """Whether a table `name` is visible on the search_path (as SQLAlchemy's has_table asked)."""
-        return session.first("SELECT to_regclass(?) IS NOT NULL", (name,)) == (True,)
+    def present(self, session: Session, names: Sequence[str]) -> set[str]:
+        """Those of `names` a table or index visible on the search_path has (as SQLAlchemy's has_table
+        asked)."""
+        sql = "SELECT relname FROM pg_class WHERE relname = ANY(?) AND pg_table_is_visible(oid)"
+        return {row[0] for row in session.all(sql, (list(names),))}
 
     def columns(self, session: Session, table: str) -> set[str]:
         """The columns of the table the search_path finds."""

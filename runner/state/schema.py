@@ -71,24 +71,23 @@ class Table:
         return ", ".join(quoted(c.name) for c in self.columns)
 
     def create(self, types: Mapping[str, str]) -> list[str]:
-        """Its CREATE TABLE and CREATE INDEX statements, with the backend's `types`; none fails when the
-        table or index exists already."""
+        """Its CREATE TABLE and CREATE INDEX statements, with the backend's `types`."""
         columns = [
             f"{quoted(c.name)} {types.get(c.type, c.type)}{'' if c.null else ' NOT NULL'}"
             for c in self.columns
         ]
         key = ", ".join(quoted(name) for name in self.key)
-        table = f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(columns)}, PRIMARY KEY ({key}))"
-        return [table, *(_index(self.name, index) for index in self.indexes)]
+        table = f"CREATE TABLE {self.name} ({', '.join(columns)}, PRIMARY KEY ({key}))"
+        return [table, *(self.index(index) for index in self.indexes)]
+
+    def index(self, index: Index) -> str:
+        """The CREATE INDEX statement of one of its indexes."""
+        return f"CREATE INDEX {index.name} ON {self.name} ({', '.join(index.columns)})"
 
 
 def quoted(name: str) -> str:
     """A column's name as SQL writes it."""
     return f'"{name}"' if name in _QUOTED else name
-
-
-def _index(table: str, index: Index) -> str:
-    return f"CREATE INDEX IF NOT EXISTS {index.name} ON {table} ({', '.join(index.columns)})"
 
 
 def _columns(*columns: Column | str) -> tuple[Column, ...]:
@@ -227,10 +226,19 @@ def newer(display: str, found: int) -> StateError:
 
 def version(session: Session, backend: Backend) -> int | None:
     """The store's schema version; None when the store has not been created yet."""
-    if not backend.has_table(session, META.name):
+    if not backend.present(session, [META.name]):
         return None
     row = session.first(f'SELECT value FROM {META.name} WHERE "key" = ?', ("schema_version",))
     return int(row[0]) if row else None
+
+
+def up_to_date(session: Session, backend: Backend, display: str) -> bool:
+    """Whether the store has this version's schema, every table and index of it, so that opening it
+    writes nothing and waits for no other writer; a newer store is refused."""
+    found = version(session, backend)
+    if found is not None and found > SCHEMA_VERSION:
+        raise newer(display, found)
+    return found == SCHEMA_VERSION and not _missing(session, backend)
 
 
 def create_or_migrate(session: Session, backend: Backend, display: str) -> None:
@@ -239,9 +247,8 @@ def create_or_migrate(session: Session, backend: Backend, display: str) -> None:
     found = version(session, backend)
     if found is not None and found > SCHEMA_VERSION:
         raise newer(display, found)
-    for table in TABLES:  # version 3's tables and indexes, in an older store too
-        for statement in table.create(backend.types):
-            session.run(statement).close()
+    for statement in _missing(session, backend):  # version 3's tables and indexes, in an older store too
+        session.run(statement).close()
     if found is None:
         session.run(
             f'INSERT INTO {META.name} ("key", value) VALUES (?, ?)', ("schema_version", str(SCHEMA_VERSION))
@@ -253,6 +260,19 @@ def create_or_migrate(session: Session, backend: Backend, display: str) -> None:
         session.run(
             f'UPDATE {META.name} SET value = ? WHERE "key" = ?', (str(SCHEMA_VERSION), "schema_version")
         )
+
+
+def _missing(session: Session, backend: Backend) -> list[str]:
+    """The statements creating the tables and indexes the store lacks (a table with its indexes)."""
+    names = [t.name for t in TABLES] + [i.name for t in TABLES for i in t.indexes]
+    present = backend.present(session, names)
+    statements = []
+    for table in TABLES:
+        if table.name not in present:
+            statements += table.create(backend.types)
+        else:
+            statements += [table.index(i) for i in table.indexes if i.name not in present]
+    return statements
 
 
 def _hash_usernames(session: Session, backend: Backend) -> None:

@@ -63,12 +63,9 @@ class SQLiteBackend:
         with self.locks.schema(), self.connections.transaction() as session:
             yield session
 
-    def has_table(self, session: Session, name: str) -> bool:
-        """Whether sqlite_master lists the table."""
-        return (
-            session.first("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
-            is not None
-        )
+    def present(self, session: Session, names: Sequence[str]) -> set[str]:
+        """Those of `names` sqlite_master lists."""
+        return {row[0] for row in session.all("SELECT name FROM sqlite_master")} & set(names)
 
     def columns(self, session: Session, table: str) -> set[str]:
         """The columns PRAGMA table_info lists."""

@@ -155,6 +155,9 @@ class StateStore:
         """Create the schema, or check its version, one runner at a time: a newer store is refused
         before anything in it is touched."""
         try:
+            with self.connections.session() as session:  # a look first: nothing to do, nothing written
+                if schema.up_to_date(session, self.backend, self.display):
+                    return
             with self.backend.migrating() as session:
                 schema.create_or_migrate(session, self.backend, self.display)
         except self.backend.errors as err:
