@@ -66,7 +66,7 @@ class AdvisoryLocks:
     def schema(self, session: Session) -> None:
         """Inside the transaction that creates or migrates the schema: one runner at a time."""
         key = lock_key(json.dumps([self.namespace, "schema"]))
-        session.run("SELECT pg_advisory_xact_lock(?)", (key,)).close()
+        session.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ class AdvisoryLock:
         when it failed (which ends the session, and its lock with it)."""
         try:
             with self.holding:
-                self.session.run("SELECT pg_advisory_unlock(?)", (self.key,)).close()
-                self.session.run(_NAME_SESSION, (_IDLE_SESSION,)).close()
+                self.session.execute("SELECT pg_advisory_unlock(?)", (self.key,))
+                self.session.execute(_NAME_SESSION, (_IDLE_SESSION,))
         except self.errors as err:  # the session ends with the connection, and its lock too
             raise failure(self.display, "cannot release the lock", err) from err
 
@@ -109,7 +109,7 @@ def _take(session: Session, key: int, deadline: float, where: Where) -> None:
 def _try(session: Session, key: int) -> bool:
     """Name the session after this process, then try to take the lock: whoever sees the lock taken
     sees its holder's name too."""
-    session.run(_NAME_SESSION, (_session_name(holder()),)).close()
+    session.execute(_NAME_SESSION, (_session_name(holder()),))
     row = session.first("SELECT pg_try_advisory_lock(?)", (key,))
     return bool(row and row[0])
 

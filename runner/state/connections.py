@@ -48,6 +48,10 @@ class Session:
         cursor.execute(self.sql(sql), tuple(params))
         return cursor
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement that returns no rows."""
+        self.run(sql, params).close()
+
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for each of `rows` (the driver's executemany)."""
         cursor = self.raw.cursor()

@@ -151,7 +151,7 @@ class PostgresBackend:
                 for username, fp in itertools.chain((first,), rows):
                     copy.write_row((username, user_hash(username), fp))
         upsert = session.first(_ANY_ROW, (tenant, spec)) is not None
-        session.run(_FROM_INCOMING + (_ON_CONFLICT if upsert else ""), (tenant, spec, run_id)).close()
+        session.execute(_FROM_INCOMING + (_ON_CONFLICT if upsert else ""), (tenant, spec, run_id))
 
 
 def _arguments(location: str, what: str) -> tuple[str, dict[str, Any]]:

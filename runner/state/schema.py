@@ -248,16 +248,16 @@ def create_or_migrate(session: Session, backend: Backend, display: str) -> None:
     if found is not None and found > SCHEMA_VERSION:
         raise newer(display, found)
     for statement in _missing(session, backend):  # version 3's tables and indexes, in an older store too
-        session.run(statement).close()
+        session.execute(statement)
     if found is None:
-        session.run(
+        session.execute(
             f'INSERT INTO {META.name} ("key", value) VALUES (?, ?)', ("schema_version", str(SCHEMA_VERSION))
         )
         return
     if found < HASHED:
         _hash_usernames(session, backend)
     if found < SCHEMA_VERSION:
-        session.run(
+        session.execute(
             f'UPDATE {META.name} SET value = ? WHERE "key" = ?', (str(SCHEMA_VERSION), "schema_version")
         )
 
@@ -282,7 +282,7 @@ def _hash_usernames(session: Session, backend: Backend) -> None:
     the column, and the next run goes on from there."""
     table = SYNCED.name
     if "user_hash" not in backend.columns(session, table):
-        session.run(f"ALTER TABLE {table} ADD COLUMN user_hash BIGINT").close()
+        session.execute(f"ALTER TABLE {table} ADD COLUMN user_hash BIGINT")
     fill = f"UPDATE {table} SET user_hash = ? WHERE tenant = ? AND spec = ? AND username = ?"
     pending = f"SELECT tenant, spec, username FROM {table} WHERE user_hash IS NULL"
     order = f" ORDER BY tenant, spec, username LIMIT {CHUNK}"

@@ -377,15 +377,15 @@ def _forget(session: Session, tenant: str, spec: str, usernames: list[str]) -> N
     for start in range(0, len(usernames), CHUNK):
         part = usernames[start : start + CHUNK]
         sql = f"DELETE FROM {SYNCED.name} WHERE tenant = ? AND spec = ? AND username IN ({_marks(part)})"
-        session.run(sql, (tenant, spec, *part)).close()
+        session.execute(sql, (tenant, spec, *part))
 
 
 def _hold(session: Session, tenant: str, spec: str, run_id: int, change: Change) -> None:
     """Keep `change` as the job's last held change, in place of the one before."""
     lines, gone = change.to_bytes()
-    session.run(f"DELETE FROM {HELD.name} WHERE tenant = ? AND spec = ?", (tenant, spec)).close()
+    session.execute(f"DELETE FROM {HELD.name} WHERE tenant = ? AND spec = ?", (tenant, spec))
     values = (tenant, spec, run_id, lines, gone, change.new, change.changed, change.vanished)
-    session.run(f"INSERT INTO {HELD.name} ({HELD.names}) VALUES ({_marks(values)})", values).close()
+    session.execute(f"INSERT INTO {HELD.name} ({HELD.names}) VALUES ({_marks(values)})", values)
 
 
 def _close(session: Session, ids: Sequence[int | None], status: str, used_by: int | None = None) -> None:
@@ -396,7 +396,7 @@ def _close(session: Session, ids: Sequence[int | None], status: str, used_by: in
             f"UPDATE {APPROVALS.name} SET status = ?, used_by = ?, lines = NULL, gone = NULL"
             f" WHERE id IN ({_marks(ids)}) AND status = ?"
         )
-        session.run(sql, (status, used_by, *ids, "waiting")).close()
+        session.execute(sql, (status, used_by, *ids, "waiting"))
 
 
 def _newest(
