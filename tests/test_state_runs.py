@@ -236,6 +236,7 @@ def test_a_store_is_created_by_the_first_run_at_the_current_version(
         "infiniti_sync_held",
         "infiniti_sync_meta",
         "infiniti_sync_runs",
+        "infiniti_sync_snapshots",
         "infiniti_sync_synced",
     ]
     assert tables["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]

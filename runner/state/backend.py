@@ -61,9 +61,9 @@ class Backend(Protocol):
         """The rows of a query in chunks of `size`, never holding them all (in the driver or here)."""
 
     def write(
-        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int]]
+        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
-        """Insert or update the fingerprints of a run's accepted rows (username, fingerprint)."""
+        """Insert or update the fingerprints of a run's accepted rows: (username, fingerprint, user_hash)."""
 
 
 def failure(display: str, what: str, err: Exception) -> StateError:

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from runner import stateurl
-from runner.changes import user_hash
 from runner.dburl import engine_url
 from runner.errors import UsageError
 from runner.secrets import redact, remember_url
@@ -44,6 +43,7 @@ _ON_CONFLICT = (
     "fingerprint = excluded.fingerprint, run_id = excluded.run_id, user_hash = excluded.user_hash"
 )
 _INSTALL_HINT = "postgresql:// uses psycopg, which pip install 'infiniti-sync[postgres]' installs"
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
 TYPES = {"id": "SERIAL", "time": "TIMESTAMP WITH TIME ZONE", "bytes": "BYTEA"}
 
 
@@ -120,20 +120,23 @@ class PostgresBackend:
             cursor.close()
 
     def stream(self, session: Session, sql: str, params: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-        """A server-side cursor, in a transaction of its own: psycopg would otherwise fetch every row at
-        once."""
-        session.raw.execute(session.sql("BEGIN"))
+        """A server-side cursor (psycopg would otherwise fetch every row at once), inside the session's
+        transaction, or one of its own when none is open (a server-side cursor lives in a transaction)."""
+        own = session.raw.info.transaction_status == _IDLE
+        if own:
+            session.raw.execute(session.sql("BEGIN"))
         try:
             with session.raw.cursor(name="infiniti_sync_read") as cursor:
                 cursor.execute(session.sql(sql), tuple(params))
                 while chunk := cursor.fetchmany(size):
                     yield chunk
         finally:
-            with contextlib.suppress(*self.errors):
-                session.raw.execute("COMMIT")
+            if own:
+                with contextlib.suppress(*self.errors):
+                    session.raw.execute("COMMIT")
 
     def write(
-        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int]]
+        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
         """COPY the fingerprints (binary) into a temporary table dropped at the commit, then one
         INSERT ... SELECT: the round trip per row of executemany is gone. When the store holds no row of
@@ -148,8 +151,8 @@ class PostgresBackend:
             cursor.execute(session.sql(_INCOMING))
             with cursor.copy(session.sql(f"COPY {_INCOMING_NAME} FROM STDIN (FORMAT BINARY)")) as copy:
                 copy.set_types(["text", "int8", "int8"])
-                for username, fp in itertools.chain((first,), rows):
-                    copy.write_row((username, user_hash(username), fp))
+                for username, fp, h in itertools.chain((first,), rows):
+                    copy.write_row((username, h, fp))
         upsert = session.first(_ANY_ROW, (tenant, spec)) is not None
         session.execute(_FROM_INCOMING + (_ON_CONFLICT if upsert else ""), (tenant, spec, run_id))
 

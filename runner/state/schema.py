@@ -5,7 +5,9 @@ written by a newer runner before anything in it is touched. Version 2 keeps, bes
 hash of it (`user_hash`, runner.changes.user_hash), so that comparing reads the state as two arrays; a
 version 1 store (made before the hash) is migrated by `run` when it opens it. Version 3 adds the change of
 each job's last held run (`infiniti_sync_held`) and approvals of such changes (`infiniti_sync_approvals`,
-runner.approve): new tables only, created by whichever command next opens the store for writing.
+runner.approve): new tables only, created by whichever command next opens the store for writing. Version 4
+adds each job's snapshot (`infiniti_sync_snapshots`, runner.state.snapshot): what comparing reads, kept
+beside the rows, made by the next run of each job.
 
 The tables are data (`TABLES`): each column's name, type and nullability, the primary key and the indexes,
 from which each backend's DDL is written (`create`). A type is SQL both databases read alike, or one of
@@ -28,9 +30,10 @@ from runner.state.connections import Session
 if TYPE_CHECKING:
     from runner.state.backend import Backend
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HASHED = 2  # the first version with `user_hash`
 APPROVING = 3  # the first version with held changes and approvals
+SNAPSHOTS = 4  # the first version with each job's snapshot
 CHUNK = 5000  # rows written (or migrated, or forgotten) at a time
 
 ID = "id"  # an integer primary key the database numbers
@@ -169,7 +172,21 @@ APPROVALS = Table(
     key=("id",),
     indexes=(Index("ix_infiniti_sync_approvals_job", ("tenant", "spec")),),
 )
-TABLES = (META, RUNS, SYNCED, HELD, APPROVALS)
+# Each job's snapshot (runner.state.snapshot): the fingerprints of its rows ascending and their username
+# hashes in the same order, as little-endian 64-bit integers, 16 bytes a user; written with the rows.
+SNAPSHOT = Table(
+    "infiniti_sync_snapshots",
+    _columns(
+        "tenant",
+        "spec",
+        Column("run_id", "INTEGER"),  # the run that wrote it
+        Column("users", "INTEGER"),
+        Column("fingerprints", BYTES),
+        Column("hashes", BYTES),
+    ),
+    key=("tenant", "spec"),
+)
+TABLES = (META, RUNS, SYNCED, HELD, APPROVALS, SNAPSHOT)
 
 
 @dataclass(frozen=True)
@@ -247,7 +264,9 @@ def create_or_migrate(session: Session, backend: Backend, display: str) -> None:
     found = version(session, backend)
     if found is not None and found > SCHEMA_VERSION:
         raise newer(display, found)
-    for statement in _missing(session, backend):  # version 3's tables and indexes, in an older store too
+    for statement in _missing(
+        session, backend
+    ):  # the tables and indexes of versions 3 and 4, in an older store too
         session.execute(statement)
     if found is None:
         session.execute(

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.changes import user_hash
 from runner.errors import StateError
 from runner.state.connections import Connections, Session
 from runner.state.filelock import FileLocks
@@ -98,10 +97,10 @@ class SQLiteBackend:
             cursor.close()
 
     def write(
-        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int]]
+        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
         """Insert or update fingerprints through the driver's own executemany, in chunks."""
-        rows = ((tenant, spec, u, fp, run_id, user_hash(u)) for u, fp in accepted)
+        rows = ((tenant, spec, u, fp, run_id, h) for u, fp, h in accepted)
         while batch := list(itertools.islice(rows, _CHUNK)):
             session.many(_UPSERT, batch)
 

@@ -34,7 +34,7 @@ from runner.dburl import unwritten_sqlite
 from runner.errors import StateError, Where
 from runner.secrets import remember_url, resolve
 from runner.spec import Secret
-from runner.state import schema
+from runner.state import schema, snapshot
 from runner.state.backend import Backend, failure
 from runner.state.connections import Session
 from runner.state.schema import (
@@ -44,6 +44,7 @@ from runner.state.schema import (
     RUN_FIELDS,
     RUNS,
     SCHEMA_VERSION,
+    SNAPSHOT,
     SYNCED,
     RunRecord,
     aware,
@@ -61,6 +62,18 @@ _KNOWN = (
     f"SELECT fingerprint, user_hash FROM {SYNCED.name} WHERE tenant = ? AND spec = ? ORDER BY fingerprint"
 )
 _NAMES = f"SELECT fingerprint, username FROM {SYNCED.name} WHERE tenant = ? AND spec = ?"
+_ROWS_OF_JOB = f"SELECT COUNT(*) FROM {SYNCED.name} r WHERE r.tenant = s.tenant AND r.spec = s.spec"
+_OF_JOB = "WHERE s.tenant = ? AND s.spec = ?"
+# A snapshot is read an array at a time, so that only one of its blobs is held at once; the run that wrote
+# it, read with each, tells that both are of one snapshot, and the count of the job's rows, read in the same
+# statement as the snapshot's, that it holds them.
+_SNAPSHOT_PRINTS = (
+    f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}), s.fingerprints FROM {SNAPSHOT.name} s {_OF_JOB}"
+)
+_SNAPSHOT_HASHES = f"SELECT s.run_id, s.hashes FROM {SNAPSHOT.name} s {_OF_JOB}"
+_SNAPSHOT_USERS = f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}) FROM {SNAPSHOT.name} s {_OF_JOB}"
+_SNAPSHOT_DROP = f"DELETE FROM {SNAPSHOT.name} WHERE tenant = ? AND spec = ?"
+_SNAPSHOT_WRITE = f"INSERT INTO {SNAPSHOT.name} ({SNAPSHOT.names}) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_RUN = (
     f"INSERT INTO {RUNS.name} ({', '.join(RUN_FIELDS[1:])}) VALUES ({', '.join('?' for _ in RUN_FIELDS[1:])})"
 )
@@ -179,22 +192,25 @@ class StateStore:
 
     def known(self, tenant: str, spec: str) -> Known:
         """What Infiniti last accepted for this tenant and spec, as comparing reads it: fingerprints and
-        username hashes streamed in fingerprint order (sorted by the store) into two arrays, 16 bytes a
-        user, never a Python object per user; usernames are read afterwards, only those of users the
-        file no longer has.
+        username hashes in fingerprint order in two arrays, 16 bytes a user, never a Python object per
+        user; usernames are read afterwards, only those of users the file no longer has. The arrays are
+        the job's snapshot (runner.state.snapshot) when it has one that holds its rows, else its rows
+        streamed in fingerprint order (sorted by the store).
 
         A version 1 store (opened read-only by `plan`, which must not migrate it) has no hashes: its
         usernames are hashed here, which is slower and holds them while sorting; `run` upgrades it."""
         names = functools.partial(self._names, tenant, spec)
+        if self.version >= schema.SNAPSHOTS and (kept := self._snapshot(tenant, spec)) is not None:
+            return Known(*kept, names)
         if self.version < schema.HASHED:
             rows = self._rows(_NAMES, (tenant, spec))
             return Known.of_rows(((fp, user_hash(u)) for fp, u in rows), names)
-        fingerprints, hashes = array("q"), array("q")
-        for chunk in self._chunks(_KNOWN, (tenant, spec)):
-            pairs = array("q", itertools.chain.from_iterable(chunk))  # in C: no tuple a column
-            fingerprints.extend(pairs[0::2])
-            hashes.extend(pairs[1::2])
-        return Known(fingerprints, hashes, names)
+        return Known(*_arrays(self._chunks(_KNOWN, (tenant, spec))), names)
+
+    def _snapshot(self, tenant: str, spec: str) -> tuple[array[int], array[int]] | None:
+        """The job's snapshot, None when it has none or it does not hold the job's rows."""
+        with self._reading() as session:
+            return _read_snapshot(lambda sql: session.first(sql, (tenant, spec)))
 
     def _names(self, tenant: str, spec: str, wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
         """(fingerprint, username) of the `wanted` fingerprints: asked for by fingerprint when they are
@@ -317,8 +333,12 @@ class StateStore:
         try:
             with self.connections.transaction() as session:
                 run_id = self.backend.insert(session, _INSERT_RUN, values)
-                self.backend.write(session, run.tenant, run.spec, run_id, accepted)
-                _forget(session, run.tenant, run.spec, list(forget))
+                before = _snapshot_users(session, run.tenant, run.spec)
+                tally = _Tally(-1 if before is None else int(before * snapshot.UPDATE_SHARE))
+                self.backend.write(session, run.tenant, run.spec, run_id, tally.through(accepted))
+                forgotten = list(forget)
+                _forget(session, run.tenant, run.spec, forgotten)
+                self._keep_snapshot(session, (run.tenant, run.spec, run_id), before, tally, forgotten)
                 if held is not None:
                     _hold(session, run.tenant, run.spec, run_id, held)
                 if used is not None:
@@ -352,6 +372,35 @@ class StateStore:
         except self.backend.errors as err:
             raise self._fail("cannot record the approval", err) from err
 
+    def _keep_snapshot(
+        self,
+        session: Session,
+        job: tuple[str, str, int],
+        before: int | None,
+        tally: _Tally,
+        forgotten: list[str],
+    ) -> None:
+        """Bring the snapshot of the job (tenant, spec, the run recorded) up to date with the rows `record`
+        just wrote: unchanged when the run changed no user; updated from the one before when it changed
+        few; else made again from the rows, read in fingerprint order inside the transaction (a first run,
+        a big change, or no snapshot yet)."""
+        changed = tally.count + len(forgotten)
+        if before is not None and changed == 0:
+            return
+        tenant, spec, run_id = job
+        kept = None
+        if before is not None and not tally.overflow and snapshot.worth_updating(before, changed):
+            kept = _read_snapshot(lambda sql: session.first(sql, (tenant, spec)))
+        if kept is not None:
+            gone = {h for _, h in tally.pairs} | {user_hash(u) for u in forgotten}
+            prints, hashes = snapshot.updated(*kept, gone, tally.pairs)
+        else:
+            prints, hashes = _arrays(self.backend.stream(session, _KNOWN, (tenant, spec), _FETCH))
+        del kept
+        session.execute(_SNAPSHOT_DROP, (tenant, spec))
+        values = (tenant, spec, run_id, len(prints), snapshot.pack(prints), snapshot.pack(hashes))
+        session.execute(_SNAPSHOT_WRITE, values)
+
     # --- locks --------------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -366,6 +415,61 @@ class StateStore:
             yield
         finally:
             taken.release()
+
+
+def _snapshot_users(session: Session, tenant: str, spec: str) -> int | None:
+    """How many users the job's snapshot holds, inside `record`'s transaction before it writes; None when
+    the job has no snapshot, or one that does not hold its rows."""
+    found = session.first(_SNAPSHOT_USERS, (tenant, spec))
+    return None if found is None or found[1] != found[2] else int(found[1])
+
+
+def _read_snapshot(one: Callable[[str], Any]) -> tuple[array[int], array[int]] | None:
+    """A job's snapshot through `one` (the first row of a query of the job, or None), an array at a time;
+    None when there is none, it does not hold the job's rows, or another was written between the reads."""
+    first = one(_SNAPSHOT_PRINTS)
+    if first is None or first[1] != first[2]:
+        return None
+    written_by, prints = first[0], snapshot.unpack(bytes(first[3]))
+    del first  # its blob, before the other is read
+    second = one(_SNAPSHOT_HASHES)
+    if second is None or second[0] != written_by:
+        return None
+    return prints, snapshot.unpack(bytes(second[1]))
+
+
+def _arrays(chunks: Iterable[Sequence[Any]]) -> tuple[array[int], array[int]]:
+    """The fingerprints and username hashes of (fingerprint, user_hash) rows read in chunks, as two arrays."""
+    fingerprints, hashes = array("q"), array("q")
+    for chunk in chunks:
+        pairs = array("q", itertools.chain.from_iterable(chunk))  # in C: no tuple a column
+        fingerprints.extend(pairs[0::2])
+        hashes.extend(pairs[1::2])
+    return fingerprints, hashes
+
+
+class _Tally:
+    """The accepted rows of a run on their way to the backend, each given its username hash once; the
+    (fingerprint, hash) of the first `limit` kept for updating the job's snapshot (more: it is made again)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.count = 0
+        self.pairs: list[tuple[int, int]] = []
+
+    @property
+    def overflow(self) -> bool:
+        """Whether more rows came than were kept."""
+        return self.count > len(self.pairs)
+
+    def through(self, accepted: Iterable[tuple[str, int]]) -> Iterator[tuple[str, int, int]]:
+        """(username, fingerprint, username hash) of each accepted row, counted and kept as they pass."""
+        for username, fp in accepted:
+            h = user_hash(username)
+            self.count += 1
+            if self.count <= self.limit:
+                self.pairs.append((fp, h))
+            yield username, fp, h
 
 
 def _marks(values: Sequence[Any]) -> str:

@@ -1,9 +1,9 @@
 """The state store's tables as SQLAlchemy's Table objects, as the runner defined them before its store spoke
-to the drivers directly (schema version 3), and the older versions' differences: tests build stores of
+to the drivers directly (schema version 4), and the older versions' differences: tests build stores of
 every version with SQLAlchemy itself (`build`) and look into a store from outside with these.
 
     build(engine, 1)     # a version 1 store: no user_hash, no held changes nor approvals, no job index
-    build(engine, 3)     # as SQLAlchemy's create_all made it, with its version row
+    build(engine, 4)     # as SQLAlchemy's create_all made it, with its version row
 """
 
 from __future__ import annotations
@@ -103,6 +103,18 @@ approvals_table = Table(
     Column("vanished", Integer, nullable=False),
 )
 Index("ix_infiniti_sync_approvals_job", approvals_table.c.tenant, approvals_table.c.spec)
+# Each job's snapshot (runner.state.snapshot): the fingerprints of its rows ascending and their username
+# hashes in the same order, as little-endian 64-bit integers, 16 bytes a user; written with the rows.
+snapshots_table = Table(
+    "infiniti_sync_snapshots",
+    metadata,
+    Column("tenant", String(200), primary_key=True),
+    Column("spec", String(200), primary_key=True),
+    Column("run_id", Integer, nullable=False),  # the run that wrote it
+    Column("users", Integer, nullable=False),
+    Column("fingerprints", LargeBinary, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
 
 # Version 1's synced table: no user_hash.
 synced_v1_table = Table(
@@ -117,13 +129,15 @@ synced_v1_table = Table(
 
 
 def build(engine: Engine, version: int) -> None:
-    """Create an empty store of schema `version` (1, 2 or 3) on `engine`, as the runner of that version's
-    SQLAlchemy code did: version 1 without `user_hash`, versions 1 and 2 without the held and approvals
-    tables (and version 1 made before the job index of the runs)."""
+    """Create an empty store of schema `version` (1 to 4) on `engine`, as the runner of that version's
+    SQLAlchemy code did: version 1 without `user_hash` (and made before the job index of the runs),
+    versions 1 and 2 without the held and approvals tables, versions 1 to 3 without the snapshots."""
     with engine.begin() as conn:
         tables = [meta_table, runs_table, synced_table if version >= 2 else synced_v1_table]
         if version >= 3:
             tables += [held_table, approvals_table]
+        if version >= 4:
+            tables.append(snapshots_table)
         for table in tables:
             table.create(conn)
         if version < 2:

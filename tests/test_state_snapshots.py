@@ -1,0 +1,123 @@
+"""Each job's snapshot in the store (runner.state.snapshot): after every run it holds exactly the job's rows,
+in fingerprint order; `plan` and `run` compare with it; one that does not hold the rows is never used, and
+the next run makes it again; a version 3 store gets its snapshots from the runs after its migration.
+SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from runner.state import SCHEMA_VERSION, snapshot
+from tests.support import stores
+from tests.support.project import DEMO_ENV, Done, Site
+from tests.support.roster import MOVED, NEW, STAFF, incremental, write_staff
+from tests.support.stores import StateUnderTest
+
+state_store = stores.state_store_fixture
+site = stores.site_fixture
+STAFF_RUN = ["run", "--tenant", "demo", "--spec", "staff"]
+STAFF_PLAN = ["plan", "--tenant", "demo", "--spec", "staff"]
+JOB = {"tenant": "demo", "spec": "staff"}
+
+
+def _do(site: Site, store: StateUnderTest, *args: str) -> Done:
+    return site.invoke(list(args), {**DEMO_ENV, **store.env})
+
+
+def _execute(store: StateUnderTest, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    engine = store.engine()
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
+
+
+def _snapshot(store: StateUnderTest) -> tuple[int, list[tuple[int, int]]] | None:
+    """The job's snapshot as (users, [(fingerprint, username hash), ...]), or None."""
+    found = _execute(
+        store,
+        "SELECT users, fingerprints, hashes FROM infiniti_sync_snapshots "
+        "WHERE tenant = :tenant AND spec = :spec",
+        **JOB,
+    )
+    if not found:
+        return None
+    users, prints, hashes = found[0]
+    pairs = list(zip(snapshot.unpack(bytes(prints)), snapshot.unpack(bytes(hashes)), strict=True))
+    return users, pairs
+
+
+def _rows(store: StateUnderTest) -> tuple[int, list[tuple[int, int]]]:
+    """The job's rows as a snapshot holds them."""
+    rows = _execute(
+        store,
+        "SELECT fingerprint, user_hash FROM infiniti_sync_synced WHERE tenant = :tenant AND spec = :spec",
+        **JOB,
+    )
+    return len(rows), sorted(rows)
+
+
+def test_after_every_run_the_snapshot_holds_exactly_the_jobs_rows(
+    site: Site, state_store: StateUnderTest
+) -> None:
+    incremental(site.root)
+    assert _do(site, state_store, *STAFF_RUN).code == 0  # a first run: made from the rows
+    assert _snapshot(state_store) == _rows(state_store) != (0, [])
+
+    write_staff(site.root, {**{c: p for c, p in STAFF.items() if c != "T203"}, "T202": MOVED, "T209": NEW})
+    second = _do(site, state_store, *STAFF_RUN)  # few changed: updated from the snapshot before
+    assert "1 new, 1 changed, 4 unchanged, 1 gone" in second.out
+    assert _snapshot(state_store) == _rows(state_store)
+    assert _snapshot(state_store)[0] == 6  # type: ignore[index]  # T203 forgotten, T209 added
+
+    assert _do(site, state_store, *STAFF_RUN, "--full").code == 0  # every row sent again, none changed
+    assert _snapshot(state_store) == _rows(state_store)
+    unchanged = _do(site, state_store, *STAFF_PLAN)
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in unchanged.out
+
+
+def test_plan_compares_with_the_snapshot_and_only_with_one_that_holds_the_rows(
+    site: Site, state_store: StateUnderTest
+) -> None:
+    incremental(site.root)
+    assert _do(site, state_store, *STAFF_RUN).code == 0
+    # A fingerprint changed by hand in the rows alone: plan compares with the snapshot, which says unchanged.
+    _execute(
+        state_store,
+        "UPDATE infiniti_sync_synced SET fingerprint = 7 WHERE tenant = :tenant AND spec = :spec "
+        "AND username = 't201'",
+        **JOB,
+    )
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in _do(site, state_store, *STAFF_PLAN).out
+
+    # A row deleted by hand: the snapshot no longer holds the job's rows, so the rows are read instead.
+    _execute(
+        state_store,
+        "DELETE FROM infiniti_sync_synced WHERE tenant = :tenant AND spec = :spec AND username = 't202'",
+        **JOB,
+    )
+    assert "1 new, 1 changed, 4 unchanged, 0 gone" in _do(site, state_store, *STAFF_PLAN).out
+    assert "1 new, 1 changed, 4 unchanged, 0 gone" in _do(site, state_store, *STAFF_RUN).out
+    assert _snapshot(state_store) == _rows(state_store)  # made again by the run
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in _do(site, state_store, *STAFF_PLAN).out
+
+
+def test_a_version_3_store_is_read_from_its_rows_until_a_run_makes_the_snapshots(
+    site: Site, state_store: StateUnderTest
+) -> None:
+    incremental(site.root)
+    assert _do(site, state_store, *STAFF_RUN).code == 0
+    _execute(state_store, "DROP TABLE infiniti_sync_snapshots")
+    _execute(state_store, "UPDATE infiniti_sync_meta SET value = '3' WHERE key = 'schema_version'")
+    before = state_store.tables()
+    plan = _do(site, state_store, *STAFF_PLAN)
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in plan.out
+    assert state_store.tables() == before  # read-only: not migrated
+
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in _do(site, state_store, *STAFF_RUN).out
+    assert state_store.tables()["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]
+    assert _snapshot(state_store) == _rows(state_store) != (0, [])  # made though nothing changed
