@@ -21,7 +21,7 @@ EXTRAS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "mssql
 
 def unwritten_sqlite(location: object) -> bool:
     """Whether a project's `state` names a SQLite file that does not exist yet (so there is nothing to
-    read, and SQLAlchemy need not even be imported)."""
+    read, and no store need even be opened)."""
     return isinstance(location, str) and "://" not in location and not Path(location).is_file()
 
 

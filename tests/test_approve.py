@@ -18,8 +18,9 @@ from pathlib import Path
 from sqlalchemy import select, text, update
 
 from runner.approve import Approval, Change
-from runner.state import SCHEMA_VERSION, RunRecord, StateStore, runs_table
+from runner.state import SCHEMA_VERSION, RunRecord, StateStore
 from tests.support import stores
+from tests.support.oldschema import runs_table
 from tests.support.project import DEMO_ENV, Done, Site, edit_project
 from tests.support.roster import STAFF, incremental, write_staff
 from tests.support.stores import StateUnderTest

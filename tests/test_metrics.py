@@ -344,7 +344,7 @@ def test_the_last_runs_of_every_job_in_one_query(tmp_path: Path, state_store: St
 
 
 def test_the_metrics_are_read_from_the_store_the_run_has_open(site: Site, tmp_path: Path) -> None:
-    """`--metrics-file` opens the state store once (SQLAlchemy's first connect of each engine, counted) and
+    """`--metrics-file` opens the state store once (the first connect of each store's pool, counted) and
     reads it once for the metrics, the last success of a job whose last run failed included."""
     metrics = tmp_path / "sync.prom"
     args = ["run", "--tenant", "demo", "--spec", "staff"]

@@ -1,6 +1,6 @@
 """Notifications end to end: `run` against a sandbox process, with a real webhook receiver (HTTPS with the
 sandbox's certificate) and a real SMTP server (aiosmtpd, STARTTLS) on loopback ports, started here; which
-jobs recovered read in one query however many jobs ran (counted through SQLAlchemy's events), in a SQLite
+jobs recovered read in one query however many jobs ran (counted through the state store's watch), in a SQLite
 file and in PostgreSQL; and a digest of a 5,000-job night bounded in bytes, its counts exact."""
 
 from __future__ import annotations

@@ -23,8 +23,9 @@ from sqlalchemy import text
 
 from runner.changes import Classifier, fingerprint, user_hash
 from runner.csvfile import read_records
-from runner.state import SCHEMA_VERSION, RunRecord, StateStore, runs_table
+from runner.state import SCHEMA_VERSION, RunRecord, StateStore
 from tests.support import stores
+from tests.support.oldschema import runs_table
 from tests.support.project import DEMO_ENV, Done, Site, copy_project, invoke
 from tests.support.roster import (
     MOVED,

@@ -1,19 +1,21 @@
 """What the state store asks of its database: one interface, SQLite (runner.state.sqlite) and PostgreSQL
-(runner.state.postgres) behind it. Everything else the store does is one SQLAlchemy Core code path
-(runner.state.store); what differs between the two databases is here, in one place each: how the engine is
-made (pragmas, the namespace), how the schema is kept to one runner at a time, how rows are streamed, how
-a run's fingerprints are written (executemany, COPY), and which kind of lock guards a job.
+(runner.state.postgres) behind it. Everything else the store does is one code path of SQL written once
+(runner.state.store, runner.state.schema) on the database's own DB-API driver; what differs between the two
+databases is here, in one place each: how a connection is made (pragmas, the namespace) and kept alive, the
+names of three column types, how a transaction begins, how the schema is looked into and kept to one runner
+at a time, how a moment is written, how a new row's id is read, how rows are streamed, how a run's
+fingerprints are written (executemany, COPY), and which kind of lock guards a job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine
-
 from runner.errors import StateError
+from runner.state.connections import Connections, Session
 from runner.state.locks import LockKind
 
 
@@ -21,34 +23,50 @@ class Backend(Protocol):
     """A state store's database."""
 
     @property
-    def engine(self) -> Engine:
-        """The store's engine."""
+    def connections(self) -> Connections:
+        """The store's pool of connections."""
 
     @property
     def display(self) -> str:
         """The store as messages show it: a path, or a URL without its password."""
 
     @property
-    def mark(self) -> str:
-        """The driver's placeholder in a query written for it."""
+    def errors(self) -> tuple[type[Exception], ...]:
+        """The driver's errors, which the store turns into StateError."""
+
+    @property
+    def types(self) -> Mapping[str, str]:
+        """The database's names of the schema's `ID`, `TIME` and `BYTES` types (runner.state.schema)."""
 
     @property
     def locks(self) -> LockKind:
         """The kind of lock guarding a tenant and spec."""
 
-    def migrating(self) -> AbstractContextManager[Connection]:
+    def migrating(self) -> AbstractContextManager[Session]:
         """A transaction in which to create or migrate the schema, one runner at a time."""
 
-    def cursor(self, raw: Any) -> Any:
-        """A cursor of the driver's connection `raw` that streams a query's rows, never holding them all."""
+    def present(self, session: Session, names: Sequence[str]) -> set[str]:
+        """Those of `names` the store has a table or index of."""
+
+    def columns(self, session: Session, table: str) -> set[str]:
+        """The names of the columns of `table`."""
+
+    def moment(self, when: datetime) -> Any:
+        """`when` as a statement's parameter writes it."""
+
+    def insert(self, session: Session, sql: str, params: Sequence[Any]) -> int:
+        """Run the INSERT `sql` of one row into a table with an `id` the database numbers; that id."""
+
+    def stream(self, session: Session, sql: str, params: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+        """The rows of a query in chunks of `size`, never holding them all (in the driver or here)."""
 
     def write(
-        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
+        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
         """Insert or update the fingerprints of a run's accepted rows: (username, fingerprint, user_hash)."""
 
 
 def failure(display: str, what: str, err: Exception) -> StateError:
     """The error of a store that failed doing `what`: the first line of the database's reason."""
-    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
     return StateError(f"state store {display}: {what}: {reason}")

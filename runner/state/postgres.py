@@ -1,20 +1,23 @@
-"""A state store in PostgreSQL, shared by many runners: its engine, its namespace, its writes, its locks.
+"""A state store in PostgreSQL, shared by many runners, through psycopg (version 3): its connections, its
+namespace, its writes, its locks.
 
 A store is one schema, the namespace (the first of the URL's search_path, as `current_schema()` says); its
-locks are its own (runner.state.advisory). The fingerprints of a run are written with COPY into a temporary
-table, then one INSERT ... SELECT (ON CONFLICT only when rows of the job exist already).
+locks are its own (runner.state.advisory). The URL is read as SQLAlchemy reads it (its URL parser and its
+psycopg dialect's connection arguments, imported only here: a SQLite store never imports SQLAlchemy), so
+every URL that worked before works the same. A connection that waited in the pool is pinged before it is
+used again, as SQLAlchemy's pool_pre_ping did. The fingerprints of a run are written with COPY into a
+temporary table, then one INSERT ... SELECT (ON CONFLICT only when rows of the job exist already).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
-
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from runner import stateurl
 from runner.dburl import engine_url
@@ -23,76 +26,117 @@ from runner.secrets import redact, remember_url
 from runner.spec import Secret
 from runner.state.advisory import AdvisoryLocks
 from runner.state.backend import failure
-from runner.state.schema import synced_table
+from runner.state.connections import Connections, Session
 
 _INCOMING_NAME = "infiniti_sync_incoming"
 _INCOMING = (
     f"CREATE TEMPORARY TABLE {_INCOMING_NAME} (username text NOT NULL, user_hash bigint NOT NULL, "
     "fingerprint bigint NOT NULL) ON COMMIT DROP"
 )
-_ANY_ROW = f"SELECT 1 FROM {synced_table.name} WHERE tenant = %s AND spec = %s LIMIT 1"
+_ANY_ROW = "SELECT 1 FROM infiniti_sync_synced WHERE tenant = ? AND spec = ? LIMIT 1"
 _FROM_INCOMING = (
-    f"INSERT INTO {synced_table.name} (tenant, spec, username, fingerprint, run_id, user_hash) "
-    f"SELECT %s, %s, username, fingerprint, %s, user_hash FROM {_INCOMING_NAME}"
+    "INSERT INTO infiniti_sync_synced (tenant, spec, username, fingerprint, run_id, user_hash) "
+    f"SELECT ?, ?, username, fingerprint, ?, user_hash FROM {_INCOMING_NAME}"
 )
 _ON_CONFLICT = (
     " ON CONFLICT (tenant, spec, username) DO UPDATE SET "
     "fingerprint = excluded.fingerprint, run_id = excluded.run_id, user_hash = excluded.user_hash"
 )
+_INSTALL_HINT = "postgresql:// uses psycopg, which pip install 'infiniti-sync[postgres]' installs"
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
+TYPES = {"id": "SERIAL", "time": "TIMESTAMP WITH TIME ZONE", "bytes": "BYTEA"}
 
 
 @dataclass(frozen=True)
 class PostgresBackend:
     """The PostgreSQL store shown as `display`, in schema `namespace`."""
 
-    engine: Engine
+    connections: Connections
     display: str
     namespace: str
-    mark: str = "%s"
+    errors: tuple[type[Exception], ...]
+    types = TYPES
 
     @classmethod
     def open(cls, location: str, state: str | Secret) -> PostgresBackend:
         """The store at URL `location` (the project's `state`, or the value of its secret)."""
         remember_url(location)
         stateurl.check(location, what="state", hint=f"a PostgreSQL URL looks like {stateurl.EXAMPLE}")
+        what = "state" if isinstance(state, str) else f"state ({state})"
+        display, arguments = _arguments(location, what)
         try:
-            url = engine_url(location)
-            # Every job of `run --jobs N` holds a connection for its lock and briefly takes a second one:
-            # the pool must never make a job wait for a connection another job's lock holds.
-            engine = create_engine(url, pool_pre_ping=True, max_overflow=-1)
-        except (ValueError, ImportError, ArgumentError) as err:  # a driver not installed, a bad query
-            what = "state" if isinstance(state, str) else f"state ({state})"
+            import psycopg
+        except ImportError as err:
             raise UsageError(
-                f"{what}: the URL cannot be used: {redact(str(err))}",
-                hint="postgresql:// uses psycopg, which pip install 'infiniti-sync[postgres]' installs",
+                f"{what}: the URL cannot be used: {redact(str(err))}", hint=_INSTALL_HINT
             ) from err
-        display = url.render_as_string(hide_password=True)
+        connect = functools.partial(psycopg.connect, **arguments, autocommit=True)
+        connections = Connections(connect, _alive, "%s", "BEGIN")
         try:
-            with engine.connect() as conn:
-                namespace = str(conn.execute(text("SELECT current_schema()")).scalar_one())
-        except SQLAlchemyError as err:
-            engine.dispose()
+            with connections.session() as session:
+                row = session.first("SELECT current_schema()")
+        except psycopg.Error as err:
+            connections.close()
             raise failure(display, "cannot open", err) from err
-        return cls(engine, display, namespace)
+        assert row is not None
+        return cls(connections, display, str(row[0]), (psycopg.Error,))
 
     @property
     def locks(self) -> AdvisoryLocks:
         """Session advisory locks keyed by the namespace, the tenant and the spec."""
-        return AdvisoryLocks(self.engine, self.namespace, self.display)
+        return AdvisoryLocks(self.connections, self.namespace, self.display, self.errors)
 
     @contextlib.contextmanager
-    def migrating(self) -> Iterator[Connection]:
+    def migrating(self) -> Iterator[Session]:
         """A transaction that first takes the schema's transaction advisory lock."""
-        with self.engine.begin() as conn:
-            self.locks.schema(conn)
-            yield conn
+        with self.connections.transaction() as session:
+            self.locks.schema(session)
+            yield session
 
-    def cursor(self, raw: Any) -> Any:
-        """A server-side cursor: psycopg would otherwise fetch every row at once."""
-        return raw.cursor(name="infiniti_sync_read")
+    def present(self, session: Session, names: Sequence[str]) -> set[str]:
+        """Those of `names` a table or index visible on the search_path has (as SQLAlchemy's has_table
+        asked)."""
+        sql = "SELECT relname FROM pg_class WHERE relname = ANY(?) AND pg_table_is_visible(oid)"
+        return {row[0] for row in session.all(sql, (list(names),))}
+
+    def columns(self, session: Session, table: str) -> set[str]:
+        """The columns of the table the search_path finds."""
+        sql = (
+            "SELECT attname FROM pg_attribute"
+            " WHERE attrelid = to_regclass(?) AND attnum > 0 AND NOT attisdropped"
+        )
+        return {row[0] for row in session.all(sql, (table,))}
+
+    def moment(self, when: datetime) -> datetime:
+        """psycopg writes an aware datetime as timestamptz itself."""
+        return when
+
+    def insert(self, session: Session, sql: str, params: Sequence[Any]) -> int:
+        """The row's id, as RETURNING tells it."""
+        cursor = session.run(f"{sql} RETURNING id", params)
+        try:
+            return int(cursor.fetchone()[0])
+        finally:
+            cursor.close()
+
+    def stream(self, session: Session, sql: str, params: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+        """A server-side cursor (psycopg would otherwise fetch every row at once), inside the session's
+        transaction, or one of its own when none is open (a server-side cursor lives in a transaction)."""
+        own = session.raw.info.transaction_status == _IDLE
+        if own:
+            session.raw.execute(session.sql("BEGIN"))
+        try:
+            with session.raw.cursor(name="infiniti_sync_read") as cursor:
+                cursor.execute(session.sql(sql), tuple(params))
+                while chunk := cursor.fetchmany(size):
+                    yield chunk
+        finally:
+            if own:
+                with contextlib.suppress(*self.errors):
+                    session.raw.execute("COMMIT")
 
     def write(
-        self, conn: Connection, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
+        self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]
     ) -> None:
         """COPY the fingerprints (binary) into a temporary table dropped at the commit, then one
         INSERT ... SELECT: the round trip per row of executemany is gone. When the store holds no row of
@@ -103,13 +147,38 @@ class PostgresBackend:
         first = next(rows, None)
         if first is None:
             return
-        raw: Any = conn.connection.dbapi_connection  # psycopg's own: its cursor copies
-        with raw.cursor() as cursor:
-            cursor.execute(_INCOMING)
-            with cursor.copy(f"COPY {_INCOMING_NAME} FROM STDIN (FORMAT BINARY)") as copy:
+        with session.raw.cursor() as cursor:
+            cursor.execute(session.sql(_INCOMING))
+            with cursor.copy(session.sql(f"COPY {_INCOMING_NAME} FROM STDIN (FORMAT BINARY)")) as copy:
                 copy.set_types(["text", "int8", "int8"])
                 for username, fp, h in itertools.chain((first,), rows):
                     copy.write_row((username, h, fp))
-            cursor.execute(_ANY_ROW, (tenant, spec))
-            upsert = cursor.fetchone() is not None
-            cursor.execute(_FROM_INCOMING + (_ON_CONFLICT if upsert else ""), (tenant, spec, run_id))
+        upsert = session.first(_ANY_ROW, (tenant, spec)) is not None
+        session.execute(_FROM_INCOMING + (_ON_CONFLICT if upsert else ""), (tenant, spec, run_id))
+
+
+def _arguments(location: str, what: str) -> tuple[str, dict[str, Any]]:
+    """The store as messages show it and psycopg's connection arguments, from the URL as SQLAlchemy reads
+    it (UsageError for a URL of another driver, or one SQLAlchemy cannot read)."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = engine_url(location)
+        dialect = url.get_dialect()
+        if url.get_driver_name() != "psycopg":
+            raise ValueError(
+                f"the state store speaks to PostgreSQL through psycopg, not {url.get_driver_name()}"
+            )
+        _, arguments = dialect().create_connect_args(url)
+    except (ValueError, ImportError, ArgumentError) as err:  # a driver not installed, a bad query
+        raise UsageError(f"{what}: the URL cannot be used: {redact(str(err))}", hint=_INSTALL_HINT) from err
+    return url.render_as_string(hide_password=True), dict(arguments)
+
+
+def _alive(raw: Any) -> bool:
+    """Whether a connection that waited in the pool still answers (its server may have dropped it)."""
+    try:
+        raw.execute("SELECT 1")
+    except Exception:  # any failure: the pool makes a new connection instead
+        return False
+    return True

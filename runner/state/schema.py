@@ -8,37 +8,27 @@ each job's last held run (`infiniti_sync_held`) and approvals of such changes (`
 runner.approve): new tables only, created by whichever command next opens the store for writing. Version 4
 adds each job's snapshot (`infiniti_sync_snapshots`, runner.state.snapshot): what comparing reads, kept
 beside the rows, made by the next run of each job.
+
+The tables are data (`TABLES`): each column's name, type and nullability, the primary key and the indexes,
+from which each backend's DDL is written (`create`). A type is SQL both databases read alike, or one of
+`ID`, `TIME` and `BYTES`, which the backend names (runner.state.backend.Backend.types). The DDL is the one
+SQLAlchemy's `create_all` wrote for the same tables before the store spoke to the drivers directly
+(tests/test_state_schema.py holds the two equal), so stores made by either are the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    bindparam,
-    insert,
-    inspect,
-    select,
-    text,
-    tuple_,
-    update,
-)
+from typing import TYPE_CHECKING, Any
 
 from runner.changes import user_hash
 from runner.errors import StateError
+from runner.state.connections import Session
+
+if TYPE_CHECKING:
+    from runner.state.backend import Backend
 
 SCHEMA_VERSION = 4
 HASHED = 2  # the first version with `user_hash`
@@ -46,97 +36,157 @@ APPROVING = 3  # the first version with held changes and approvals
 SNAPSHOTS = 4  # the first version with each job's snapshot
 CHUNK = 5000  # rows written (or migrated, or forgotten) at a time
 
-metadata = MetaData()
-meta_table = Table(
-    "infiniti_sync_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-runs_table = Table(
-    "infiniti_sync_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant", String(200), nullable=False, index=True),
-    Column("spec", String(200), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
-    Column("outcome", String(20), nullable=False),
-    Column("exit_code", Integer, nullable=False),
-    Column("mode", String(20), nullable=False),
-    Column("rows_read", Integer),
-    Column("rows_sent", Integer),
-    Column("processed", Integer),
-    Column("created", Integer),
-    Column("updated", Integer),
-    Column("failed", Integer),
-    Column("archive", Text),
-    Column("message", Text),
-    Column("host", String(255)),
-    Column("pid", Integer),
-)
-# The last start of every job (what is due, runner.due) read from this index alone, never the table: four
-# times faster at a million runs in SQLite. Stores made before it get it when `run` next opens them.
-Index("ix_infiniti_sync_runs_job", runs_table.c.tenant, runs_table.c.spec, runs_table.c.started_at)
-synced_table = Table(
-    "infiniti_sync_synced",
-    metadata,
-    Column("tenant", String(200), primary_key=True),
-    Column("spec", String(200), primary_key=True),
-    Column("username", String(255), primary_key=True),
-    Column("fingerprint", BigInteger, nullable=False),
-    Column("run_id", Integer, nullable=False),
-    Column("user_hash", BigInteger),  # runner.changes.user_hash(username); version 2 on, always written
-)
+ID = "id"  # an integer primary key the database numbers
+TIME = "time"  # a moment, written in UTC
+BYTES = "bytes"
+_QUOTED = {"key", "user", "new"}  # names SQL reserves in one database or the other
 
-# The change the last held run of a job found (runner.approve.Change): one row a job, replaced by each held
-# run; sorted 64-bit integers, 8 bytes a user.
-held_table = Table(
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its name, its type and whether it may be NULL."""
+
+    name: str
+    type: str
+    null: bool = False
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index of a table, by name."""
+
+    name: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the store."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[Index, ...] = ()
+
+    @property
+    def names(self) -> str:
+        """Its columns, as a SELECT lists them."""
+        return ", ".join(quoted(c.name) for c in self.columns)
+
+    def create(self, types: Mapping[str, str]) -> list[str]:
+        """Its CREATE TABLE and CREATE INDEX statements, with the backend's `types`."""
+        columns = [
+            f"{quoted(c.name)} {types.get(c.type, c.type)}{'' if c.null else ' NOT NULL'}"
+            for c in self.columns
+        ]
+        key = ", ".join(quoted(name) for name in self.key)
+        table = f"CREATE TABLE {self.name} ({', '.join(columns)}, PRIMARY KEY ({key}))"
+        return [table, *(self.index(index) for index in self.indexes)]
+
+    def index(self, index: Index) -> str:
+        """The CREATE INDEX statement of one of its indexes."""
+        return f"CREATE INDEX {index.name} ON {self.name} ({', '.join(index.columns)})"
+
+
+def quoted(name: str) -> str:
+    """A column's name as SQL writes it."""
+    return f'"{name}"' if name in _QUOTED else name
+
+
+def _columns(*columns: Column | str) -> tuple[Column, ...]:
+    return tuple(Column(c, "VARCHAR(200)") if isinstance(c, str) else c for c in columns)
+
+
+META = Table("infiniti_sync_meta", (Column("key", "VARCHAR(64)"), Column("value", "TEXT")), key=("key",))
+RUNS = Table(
+    "infiniti_sync_runs",
+    _columns(
+        Column("id", ID),
+        "tenant",
+        "spec",
+        Column("started_at", TIME),
+        Column("finished_at", TIME),
+        Column("outcome", "VARCHAR(20)"),
+        Column("exit_code", "INTEGER"),
+        Column("mode", "VARCHAR(20)"),
+        *(Column(name, "INTEGER", null=True) for name in ("rows_read", "rows_sent", "processed")),
+        *(Column(name, "INTEGER", null=True) for name in ("created", "updated", "failed")),
+        Column("archive", "TEXT", null=True),
+        Column("message", "TEXT", null=True),
+        Column("host", "VARCHAR(255)", null=True),
+        Column("pid", "INTEGER", null=True),
+    ),
+    key=("id",),
+    # The last start of every job (what is due, runner.due) read from the job index alone, never the table:
+    # four times faster at a million runs in SQLite. Stores made before it get it when `run` next opens them.
+    indexes=(
+        Index("ix_infiniti_sync_runs_tenant", ("tenant",)),
+        Index("ix_infiniti_sync_runs_job", ("tenant", "spec", "started_at")),
+    ),
+)
+SYNCED = Table(
+    "infiniti_sync_synced",
+    _columns(
+        "tenant",
+        "spec",
+        Column("username", "VARCHAR(255)"),
+        Column("fingerprint", "BIGINT"),
+        Column("run_id", "INTEGER"),
+        Column(
+            "user_hash", "BIGINT", null=True
+        ),  # runner.changes.user_hash(username); version 2 on, always written
+    ),
+    key=("tenant", "spec", "username"),
+)
+_CHANGE = (  # a change (runner.approve.Change): sorted 64-bit integers, 8 bytes a user, and its counts
+    Column("lines", BYTES),  # fingerprints of the lines it would have sent
+    Column("gone", BYTES),  # username hashes of the users gone
+    Column("new", "INTEGER"),
+    Column("changed", "INTEGER"),
+    Column("vanished", "INTEGER"),
+)
+# The change the last held run of a job found: one row a job, replaced by each held run.
+HELD = Table(
     "infiniti_sync_held",
-    metadata,
-    Column("tenant", String(200), primary_key=True),
-    Column("spec", String(200), primary_key=True),
-    Column("run_id", Integer, nullable=False),
-    Column("lines", LargeBinary, nullable=False),  # fingerprints of the lines it would have sent
-    Column("gone", LargeBinary, nullable=False),  # username hashes of the users gone
-    Column("new", Integer, nullable=False),
-    Column("changed", Integer, nullable=False),
-    Column("vanished", Integer, nullable=False),
+    _columns("tenant", "spec", Column("run_id", "INTEGER"), *_CHANGE),
+    key=("tenant", "spec"),
 )
 # Approvals of a held run's change, kept for history; the change is copied in (the next held run replaces
 # the job's held row) and dropped once the approval is used or replaced.
-approvals_table = Table(
+APPROVALS = Table(
     "infiniti_sync_approvals",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant", String(200), nullable=False),
-    Column("spec", String(200), nullable=False),
-    Column("run_id", Integer, nullable=False),  # the held run approved
-    Column("user", String(255), nullable=False),
-    Column("host", String(255), nullable=False),
-    Column("approved_at", DateTime(timezone=True), nullable=False),
-    Column("expires", DateTime(timezone=True), nullable=False),
-    Column("status", String(20), nullable=False),  # waiting, used, replaced
-    Column("used_by", Integer),  # the run that sent the change
-    Column("lines", LargeBinary),
-    Column("gone", LargeBinary),
-    Column("new", Integer, nullable=False),
-    Column("changed", Integer, nullable=False),
-    Column("vanished", Integer, nullable=False),
+    _columns(
+        Column("id", ID),
+        "tenant",
+        "spec",
+        Column("run_id", "INTEGER"),  # the held run approved
+        Column("user", "VARCHAR(255)"),
+        Column("host", "VARCHAR(255)"),
+        Column("approved_at", TIME),
+        Column("expires", TIME),
+        Column("status", "VARCHAR(20)"),  # waiting, used, replaced
+        Column("used_by", "INTEGER", null=True),  # the run that sent the change
+        *(Column(c.name, c.type, null=True) for c in _CHANGE[:2]),
+        *_CHANGE[2:],
+    ),
+    key=("id",),
+    indexes=(Index("ix_infiniti_sync_approvals_job", ("tenant", "spec")),),
 )
-Index("ix_infiniti_sync_approvals_job", approvals_table.c.tenant, approvals_table.c.spec)
 # Each job's snapshot (runner.state.snapshot): the fingerprints of its rows ascending and their username
 # hashes in the same order, as little-endian 64-bit integers, 16 bytes a user; written with the rows.
-snapshots_table = Table(
+SNAPSHOT = Table(
     "infiniti_sync_snapshots",
-    metadata,
-    Column("tenant", String(200), primary_key=True),
-    Column("spec", String(200), primary_key=True),
-    Column("run_id", Integer, nullable=False),  # the run that wrote it
-    Column("users", Integer, nullable=False),
-    Column("fingerprints", LargeBinary, nullable=False),
-    Column("hashes", LargeBinary, nullable=False),
+    _columns(
+        "tenant",
+        "spec",
+        Column("run_id", "INTEGER"),  # the run that wrote it
+        Column("users", "INTEGER"),
+        Column("fingerprints", BYTES),
+        Column("hashes", BYTES),
+    ),
+    key=("tenant", "spec"),
 )
+TABLES = (META, RUNS, SYNCED, HELD, APPROVALS, SNAPSHOT)
 
 
 @dataclass(frozen=True)
@@ -163,29 +213,23 @@ class RunRecord:
     id: int | None = None
 
 
+RUN_FIELDS = tuple(c.name for c in RUNS.columns)
+
+
 def aware(moment: Any) -> datetime:
-    """A time read from the store as an aware datetime (SQLite returns naive ones, written in UTC; a
-    MAX() over them may even come back as text)."""
+    """A time read from the store as an aware datetime (SQLite keeps them as text, written in UTC)."""
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
     assert isinstance(moment, datetime)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def record_of(row: Any) -> RunRecord:
-    """A run record from a row (SQLite returns naive datetimes; they were written in UTC)."""
-    values = dict(row)
+def record_of(row: tuple[Any, ...]) -> RunRecord:
+    """A run record from a row of the runs table's columns, in their order."""
+    values = dict(zip(RUN_FIELDS, row, strict=True))
     for key in ("started_at", "finished_at"):
         values[key] = aware(values[key])
     return RunRecord(**values)
-
-
-def version(conn: Connection) -> int | None:
-    """The store's schema version; None when the store has not been created yet."""
-    if not inspect(conn).has_table(meta_table.name):
-        return None
-    row = conn.execute(select(meta_table.c.value).where(meta_table.c.key == "schema_version")).first()
-    return int(row[0]) if row else None
 
 
 def newer(display: str, found: int) -> StateError:
@@ -197,51 +241,75 @@ def newer(display: str, found: int) -> StateError:
     )
 
 
-def create_or_migrate(conn: Connection, display: str) -> None:
-    """Inside the caller's transaction (which keeps other runners out): create the schema, or check its
-    version and migrate an older one; a newer store is refused before anything in it is touched."""
-    found = version(conn)
+def version(session: Session, backend: Backend) -> int | None:
+    """The store's schema version; None when the store has not been created yet."""
+    if not backend.present(session, [META.name]):
+        return None
+    row = session.first(f'SELECT value FROM {META.name} WHERE "key" = ?', ("schema_version",))
+    return int(row[0]) if row else None
+
+
+def up_to_date(session: Session, backend: Backend, display: str) -> bool:
+    """Whether the store has this version's schema, every table and index of it, so that opening it
+    writes nothing and waits for no other writer; a newer store is refused."""
+    found = version(session, backend)
     if found is not None and found > SCHEMA_VERSION:
         raise newer(display, found)
-    metadata.create_all(conn, checkfirst=True)  # the tables of versions 3 and 4, in an older store too
-    for index in runs_table.indexes:  # create_all adds no index to a table that exists already
-        index.create(conn, checkfirst=True)
+    return found == SCHEMA_VERSION and not _missing(session, backend)
+
+
+def create_or_migrate(session: Session, backend: Backend, display: str) -> None:
+    """Inside the caller's transaction (which keeps other runners out): create the schema, or check its
+    version and migrate an older one; a newer store is refused before anything in it is touched."""
+    found = version(session, backend)
+    if found is not None and found > SCHEMA_VERSION:
+        raise newer(display, found)
+    for statement in _missing(
+        session, backend
+    ):  # the tables and indexes of versions 3 and 4, in an older store too
+        session.execute(statement)
     if found is None:
-        conn.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        session.execute(
+            f'INSERT INTO {META.name} ("key", value) VALUES (?, ?)', ("schema_version", str(SCHEMA_VERSION))
+        )
         return
     if found < HASHED:
-        _hash_usernames(conn)
+        _hash_usernames(session, backend)
     if found < SCHEMA_VERSION:
-        conn.execute(
-            update(meta_table).where(meta_table.c.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        session.execute(
+            f'UPDATE {META.name} SET value = ? WHERE "key" = ?', (str(SCHEMA_VERSION), "schema_version")
         )
 
 
-def _hash_usernames(conn: Connection) -> None:
+def _missing(session: Session, backend: Backend) -> list[str]:
+    """The statements creating the tables and indexes the store lacks (a table with its indexes)."""
+    names = [t.name for t in TABLES] + [i.name for t in TABLES for i in t.indexes]
+    present = backend.present(session, names)
+    statements = []
+    for table in TABLES:
+        if table.name not in present:
+            statements += table.create(backend.types)
+        else:
+            statements += [table.index(i) for i in table.indexes if i.name not in present]
+    return statements
+
+
+def _hash_usernames(session: Session, backend: Backend) -> None:
     """Migrate a version 1 store to version 2 inside the caller's transaction: add `user_hash`, fill it
-    in chunks (by primary key, so each chunk reads on from the last).
-    Each step may be done again: a SQLite store's ALTER TABLE commits on its own, so a migration killed
-    after it leaves a version 1 store with the column, and the next run goes on from there."""
-    table = synced_table
-    if "user_hash" not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
-        conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN user_hash BIGINT"))
-    key = (table.c.tenant, table.c.spec, table.c.username)
-    fill = (
-        update(table)
-        .where(table.c.tenant == bindparam("k_tenant"))
-        .where(table.c.spec == bindparam("k_spec"))
-        .where(table.c.username == bindparam("k_username"))
-        .values(user_hash=bindparam("k_hash"))
-    )
-    last: tuple[Any, ...] | None = None
+    in chunks (by primary key, so each chunk reads on from the last). Each step may be done again: a
+    migration of a store made by an older runner that was killed halfway leaves a version 1 store with
+    the column, and the next run goes on from there."""
+    table = SYNCED.name
+    if "user_hash" not in backend.columns(session, table):
+        session.execute(f"ALTER TABLE {table} ADD COLUMN user_hash BIGINT")
+    fill = f"UPDATE {table} SET user_hash = ? WHERE tenant = ? AND spec = ? AND username = ?"
+    pending = f"SELECT tenant, spec, username FROM {table} WHERE user_hash IS NULL"
+    order = f" ORDER BY tenant, spec, username LIMIT {CHUNK}"
+    last: tuple[Any, ...] = ()
     while True:
-        query = select(*key).where(table.c.user_hash.is_(None)).order_by(*key).limit(CHUNK)
-        if last is not None:
-            query = query.where(tuple_(*key) > tuple_(*last))
-        rows = conn.execute(query).all()
+        after = " AND (tenant, spec, username) > (?, ?, ?)" if last else ""
+        rows = session.all(pending + after + order, last)
         if not rows:
             break
-        conn.execute(
-            fill, [{"k_tenant": t, "k_spec": s, "k_username": u, "k_hash": user_hash(u)} for t, s, u in rows]
-        )
-        last = tuple(rows[-1])
+        session.many(fill, [(user_hash(u), t, s, u) for t, s, u in rows])
+        last = rows[-1]

@@ -1,4 +1,5 @@
-"""The state store: one SQLAlchemy Core code path over the database behind it (runner.state.backend).
+"""The state store: one code path of SQL written once, on the database's own DB-API driver, over the
+database behind it (runner.state.backend).
 
 A run is written in one transaction at its end (its history row and the fingerprints of the rows Infiniti
 accepted; a held run's change, or the approval a run was sent by, used up), so a run killed at any moment
@@ -27,9 +28,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Connection, Select, Table, and_, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
-
 from runner import stateurl
 from runner.changes import Known, user_hash
 from runner.dburl import unwritten_sqlite
@@ -38,18 +36,19 @@ from runner.secrets import remember_url, resolve
 from runner.spec import Secret
 from runner.state import schema, snapshot
 from runner.state.backend import Backend, failure
-from runner.state.postgres import PostgresBackend
+from runner.state.connections import Session
 from runner.state.schema import (
+    APPROVALS,
     CHUNK,
+    HELD,
+    RUN_FIELDS,
+    RUNS,
     SCHEMA_VERSION,
+    SNAPSHOT,
+    SYNCED,
     RunRecord,
-    approvals_table,
     aware,
-    held_table,
     record_of,
-    runs_table,
-    snapshots_table,
-    synced_table,
 )
 from runner.state.sqlite import SQLiteBackend
 
@@ -60,25 +59,40 @@ _FETCH = 5000  # rows read at a time when streaming the fingerprints (some 600 k
 _ASK_NAMES = 2000  # at most so many vanished users are asked for by fingerprint; more: every user is read
 _IN_LIST = 500  # hashes in one IN list when asking for the names of vanished users
 _KNOWN = (
-    f"SELECT fingerprint, user_hash FROM {synced_table.name} WHERE tenant = ? AND spec = ? "
-    "ORDER BY fingerprint"
+    f"SELECT fingerprint, user_hash FROM {SYNCED.name} WHERE tenant = ? AND spec = ? ORDER BY fingerprint"
 )
-_NAMES = f"SELECT fingerprint, username FROM {synced_table.name} WHERE tenant = ? AND spec = ?"
-_ROWS_OF_JOB = f"SELECT COUNT(*) FROM {synced_table.name} r WHERE r.tenant = s.tenant AND r.spec = s.spec"
+_NAMES = f"SELECT fingerprint, username FROM {SYNCED.name} WHERE tenant = ? AND spec = ?"
+_ROWS_OF_JOB = f"SELECT COUNT(*) FROM {SYNCED.name} r WHERE r.tenant = s.tenant AND r.spec = s.spec"
 _OF_JOB = "WHERE s.tenant = ? AND s.spec = ?"
 # A snapshot is read an array at a time, so that only one of its blobs is held at once; the run that wrote
 # it, read with each, tells that both are of one snapshot, and the count of the job's rows, read in the same
 # statement as the snapshot's, that it holds them.
 _SNAPSHOT_PRINTS = (
-    f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}), s.fingerprints FROM {snapshots_table.name} s {_OF_JOB}"
+    f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}), s.fingerprints FROM {SNAPSHOT.name} s {_OF_JOB}"
 )
-_SNAPSHOT_HASHES = f"SELECT s.run_id, s.hashes FROM {snapshots_table.name} s {_OF_JOB}"
-_SNAPSHOT_USERS = f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}) FROM {snapshots_table.name} s {_OF_JOB}"
-_SNAPSHOT_DROP = f"DELETE FROM {snapshots_table.name} WHERE tenant = ? AND spec = ?"
-_SNAPSHOT_WRITE = (
-    f"INSERT INTO {snapshots_table.name} (tenant, spec, run_id, users, fingerprints, hashes) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+_SNAPSHOT_HASHES = f"SELECT s.run_id, s.hashes FROM {SNAPSHOT.name} s {_OF_JOB}"
+_SNAPSHOT_USERS = f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}) FROM {SNAPSHOT.name} s {_OF_JOB}"
+_SNAPSHOT_DROP = f"DELETE FROM {SNAPSHOT.name} WHERE tenant = ? AND spec = ?"
+_SNAPSHOT_WRITE = f"INSERT INTO {SNAPSHOT.name} ({SNAPSHOT.names}) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_RUN = (
+    f"INSERT INTO {RUNS.name} ({', '.join(RUN_FIELDS[1:])}) VALUES ({', '.join('?' for _ in RUN_FIELDS[1:])})"
 )
+_RUN_COLUMNS = ", ".join(f"r.{name}" for name in RUN_FIELDS)
+_LAST_RUNS = (
+    f"SELECT {_RUN_COLUMNS}, ok.ok FROM {RUNS.name} r"
+    f" JOIN (SELECT tenant, spec, MAX(started_at) AS started FROM {RUNS.name} GROUP BY tenant, spec) last"
+    " ON r.tenant = last.tenant AND r.spec = last.spec AND r.started_at = last.started"
+    f" LEFT OUTER JOIN (SELECT tenant, spec, MAX(started_at) AS ok FROM {RUNS.name} WHERE outcome = ?"
+    " GROUP BY tenant, spec) ok ON r.tenant = ok.tenant AND r.spec = ok.spec"
+    " ORDER BY r.id"  # two runs of one start (never seen): the one recorded last wins
+)
+_RECENT = (
+    f"SELECT {RUNS.names} FROM (SELECT {RUNS.names}, row_number() OVER (PARTITION BY tenant, spec"
+    f" ORDER BY started_at DESC, id DESC) AS n FROM {RUNS.name} WHERE started_at >= ?{{tenants}}) numbered"
+    " WHERE n <= ? ORDER BY tenant, spec, n"
+)
+_APPROVAL = tuple(c.name for c in APPROVALS.columns)
+_CHANGE = 'lines, gone, "new", changed, vanished'
 
 
 class StateStore:
@@ -89,7 +103,7 @@ class StateStore:
 
     def __init__(self, backend: Backend):
         self.backend = backend
-        self.engine = backend.engine
+        self.connections = backend.connections
         self.display = backend.display
         self.version = SCHEMA_VERSION  # a read-only open may find an older store: see known()
 
@@ -126,30 +140,48 @@ class StateStore:
         location = state if isinstance(state, str) else _from_secret(state, environ)
         if not stateurl.is_url(location):
             return cls(SQLiteBackend.open(location, create=create))
+        from runner.state.postgres import PostgresBackend  # psycopg and SQLAlchemy's URL: only for PostgreSQL
+
         return cls(PostgresBackend.open(location, state))
 
     def close(self) -> None:
         """Release the store's connections."""
-        self.engine.dispose()
+        self.connections.close()
 
     def _fail(self, what: str, err: Exception) -> StateError:
         return failure(self.display, what, err)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A connection to read on; the driver's errors become StateError."""
+        try:
+            with self.connections.session() as session:
+                yield session
+        except self.backend.errors as err:
+            raise self._fail("cannot read", err) from err
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._reading() as session:
+            return session.all(sql, params)
 
     def _migrate(self) -> None:
         """Create the schema, or check its version, one runner at a time: a newer store is refused
         before anything in it is touched."""
         try:
-            with self.backend.migrating() as conn:
-                schema.create_or_migrate(conn, self.display)
-        except SQLAlchemyError as err:
+            with self.connections.session() as session:  # a look first: nothing to do, nothing written
+                if schema.up_to_date(session, self.backend, self.display):
+                    return
+            with self.backend.migrating() as session:
+                schema.create_or_migrate(session, self.backend, self.display)
+        except self.backend.errors as err:
             raise self._fail("cannot open", err) from err
 
     def _check_existing(self) -> bool:
         """Whether the store has been created (refusing one of a newer runner), without writing."""
         try:
-            with self.engine.connect() as conn:
-                version = schema.version(conn)
-        except SQLAlchemyError as err:
+            with self.connections.session() as session:
+                version = schema.version(session, self.backend)
+        except self.backend.errors as err:
             raise self._fail("cannot open", err) from err
         if version is not None and version > SCHEMA_VERSION:
             raise schema.newer(self.display, version)
@@ -177,7 +209,8 @@ class StateStore:
 
     def _snapshot(self, tenant: str, spec: str) -> tuple[array[int], array[int]] | None:
         """The job's snapshot, None when it has none or it does not hold the job's rows."""
-        return _read_snapshot(lambda sql: next(iter(self._rows(sql, (tenant, spec))), None))
+        with self._reading() as session:
+            return _read_snapshot(lambda sql: session.first(sql, (tenant, spec)))
 
     def _names(self, tenant: str, spec: str, wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
         """(fingerprint, username) of the `wanted` fingerprints: asked for by fingerprint when they are
@@ -187,87 +220,45 @@ class StateStore:
             return
         for start in range(0, len(wanted), _IN_LIST):
             part = list(wanted[start : start + _IN_LIST])
-            marks = ", ".join(["?"] * len(part))
-            yield from self._rows(f"{_NAMES} AND fingerprint IN ({marks})", (tenant, spec, *part))
+            yield from self._rows(f"{_NAMES} AND fingerprint IN ({_marks(part)})", (tenant, spec, *part))
 
     def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
         for chunk in self._chunks(sql, params):
             yield from chunk
 
     def _chunks(self, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
-        """The rows of a query (written with ? placeholders) in chunks, through the driver's own cursor
-        (a server-side one in PostgreSQL), so that no driver holds every row at once."""
-        errors = (SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error)
-        try:
-            with self.engine.connect() as conn:
-                yield from self._chunks_of(conn, sql, params)
-        except errors as err:
-            raise self._fail("cannot read", err) from err
-
-    def _chunks_of(self, conn: Connection, sql: str, params: Sequence[Any]) -> Iterator[Sequence[Any]]:
-        """The rows of a query in chunks, read on `conn` (inside its transaction, if one is open)."""
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        cursor = self.backend.cursor(raw)
-        try:
-            cursor.execute(sql.replace("?", self.backend.mark), tuple(params))
-            while chunk := cursor.fetchmany(_FETCH):
-                yield chunk
-        finally:
-            cursor.close()
+        """The rows of a query in chunks, streamed as the backend streams them (a server-side cursor in
+        PostgreSQL), so that no driver holds every row at once."""
+        with self._reading() as session:
+            yield from self.backend.stream(session, sql, params, _FETCH)
 
     def synced(self, tenant: str, spec: str) -> dict[str, int]:
         """Username -> fingerprint of every row Infiniti last accepted for this tenant and spec, as a
         dict: for tests and a look at a small store (comparing uses `known`, which holds no dict)."""
-        mark = self.backend.mark
-        try:
-            with self.engine.connect() as conn:
-                rows = conn.exec_driver_sql(  # the driver's own rows: a hundred thousand in a blink
-                    f"SELECT username, fingerprint FROM {synced_table.name} "
-                    f"WHERE tenant = {mark} AND spec = {mark}",
-                    (tenant, spec),
-                )
-                return dict(rows.all())
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
+        sql = f"SELECT username, fingerprint FROM {SYNCED.name} WHERE tenant = ? AND spec = ?"
+        return dict(self._read(sql, (tenant, spec)))
 
     def history(
         self, tenants: Iterable[str] = (), specs: Iterable[str] = (), limit: int = 20
     ) -> list[RunRecord]:
         """The most recent runs, newest first."""
-        query = _newest(runs_table, runs_table.c.finished_at, tenants, specs, limit)
-        try:
-            with self.engine.connect() as conn:
-                return [record_of(row._mapping) for row in conn.execute(query)]
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
+        sql, params = _newest(RUNS, "finished_at", tenants, specs, limit)
+        return [record_of(row) for row in self._read(sql, params)]
 
     def recent_runs(
         self, since: datetime, per_job: int, tenants: Iterable[str] | None = None
     ) -> dict[tuple[str, str], list[RunRecord]]:
         """The newest `per_job` runs started since `since` of each job (tenant, spec) of these tenants (None:
         every tenant), newest first, in one query (the run-history page of runner/htmlreport)."""
-        runs = runs_table
-        number = func.row_number().over(
-            partition_by=(runs.c.tenant, runs.c.spec), order_by=(runs.c.started_at.desc(), runs.c.id.desc())
-        )
-        recent = select(runs, number.label("n")).where(runs.c.started_at >= since)
-        if tenants is not None:
-            recent = recent.where(runs.c.tenant.in_(sorted(set(tenants))))
-        numbered = recent.subquery()
-        query = (
-            select(*(numbered.c[c.name] for c in runs.columns))
-            .where(numbered.c.n <= per_job)
-            .order_by(numbered.c.tenant, numbered.c.spec, numbered.c.n)
-        )
+        chosen = None if tenants is None else sorted(set(tenants))
+        if chosen == []:
+            return {}
+        where = "" if chosen is None else f" AND tenant IN ({_marks(chosen)})"
+        params = [self.backend.moment(since), *(chosen or ()), per_job]
         found: dict[tuple[str, str], list[RunRecord]] = {}
-        try:
-            with self.engine.connect() as conn:
-                for row in conn.execute(query):
-                    record = record_of(row._mapping)
-                    found.setdefault((record.tenant, record.spec), []).append(record)
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
+        for row in self._read(_RECENT.format(tenants=where), params):
+            record = record_of(row)
+            found.setdefault((record.tenant, record.spec), []).append(record)
         return found
 
     def last_starts(
@@ -275,98 +266,52 @@ class StateStore:
     ) -> dict[tuple[str, str], datetime]:
         """When the last recorded run of each job (tenant, spec) started, whatever its outcome, in one
         query for every job (or for one tenant and spec), read from an index alone."""
-        mark = self.backend.mark
-        where = f" WHERE tenant = {mark} AND spec = {mark}" if tenant is not None else ""
-        sql = f"SELECT tenant, spec, MAX(started_at) FROM {runs_table.name}{where} GROUP BY tenant, spec"
-        try:
-            with self.engine.connect() as conn:  # the driver's own rows: SQLite's times as text, parsed once
-                rows = conn.exec_driver_sql(sql, (tenant, spec) if tenant is not None else ())
-                return {(t, s): aware(started) for t, s, started in rows}
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
+        where = " WHERE tenant = ? AND spec = ?" if tenant is not None else ""
+        sql = f"SELECT tenant, spec, MAX(started_at) FROM {RUNS.name}{where} GROUP BY tenant, spec"
+        rows = self._read(sql, (tenant, spec) if tenant is not None else ())
+        return {(t, s): aware(started) for t, s, started in rows}  # SQLite's times as text, parsed once
 
     def last_runs(self) -> dict[tuple[str, str], tuple[RunRecord, datetime | None]]:
         """The last recorded run of every job (tenant, spec), and when its last ok run started (None: never
         ok), in one query for every job (the metrics of runner/metrics.py)."""
-        runs = runs_table
-        job = (runs.c.tenant, runs.c.spec)
-        last = select(*job, func.max(runs.c.started_at).label("started")).group_by(*job).subquery()
-        ok = (
-            select(*job, func.max(runs.c.started_at).label("ok"))
-            .where(runs.c.outcome == "ok")
-            .group_by(*job)
-            .subquery()
-        )
-        same = (
-            runs.c.tenant == last.c.tenant,
-            runs.c.spec == last.c.spec,
-            runs.c.started_at == last.c.started,
-        )
-        query = (
-            select(runs, ok.c.ok)
-            .select_from(
-                runs.join(last, and_(*same)).outerjoin(
-                    ok, and_(runs.c.tenant == ok.c.tenant, runs.c.spec == ok.c.spec)
-                )
-            )
-            .order_by(runs.c.id)  # two runs of one start (never seen): the one recorded last wins
-        )
-        try:
-            with self.engine.connect() as conn:
-                found = {}
-                for row in conn.execute(query):
-                    values = dict(row._mapping)
-                    last_ok = values.pop("ok")
-                    record = record_of(values)
-                    found[record.tenant, record.spec] = (record, None if last_ok is None else aware(last_ok))
-                return found
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
+        found = {}
+        for *row, last_ok in self._read(_LAST_RUNS, ("ok",)):
+            record = record_of(tuple(row))
+            found[record.tenant, record.spec] = (record, None if last_ok is None else aware(last_ok))
+        return found
 
     def held(self, tenant: str, spec: str) -> tuple[int, Change] | None:
         """The id of the job's last held run and the change it found, or None (none recorded)."""
         from runner.approve import Change
 
-        table = held_table
         if self.version < schema.APPROVING:
             return None
-        query = select(table).where(table.c.tenant == tenant, table.c.spec == spec)
-        row = self._first(query)
-        if row is None:
+        sql = f"SELECT run_id, {_CHANGE} FROM {HELD.name} WHERE tenant = ? AND spec = ?"
+        rows = self._read(sql, (tenant, spec))
+        if not rows:
             return None
-        return row.run_id, Change.from_bytes(row.lines, row.gone, row.new, row.changed, row.vanished)
+        run_id, *change = rows[0]
+        return run_id, Change.from_bytes(*change)
 
     def waiting(self, tenant: str, spec: str) -> Approval | None:
         """The approval waiting for the job (expired or not), with its change; None when there is none."""
-        table = approvals_table
         if self.version < schema.APPROVING:
             return None
-        query = select(table).where(
-            table.c.tenant == tenant, table.c.spec == spec, table.c.status == "waiting"
+        sql = (
+            f"SELECT {APPROVALS.names} FROM {APPROVALS.name} WHERE tenant = ? AND spec = ? AND status = ?"
+            " ORDER BY id DESC LIMIT 1"
         )
-        row = self._first(query.order_by(table.c.id.desc()))
-        return None if row is None else _approval(row, with_change=True)
+        rows = self._read(sql, (tenant, spec, "waiting"))
+        return _approval(rows[0], with_change=True) if rows else None
 
     def approvals(
         self, tenants: Iterable[str] = (), specs: Iterable[str] = (), limit: int = 20
     ) -> list[Approval]:
         """The most recent approvals (without their changes), newest first, for history."""
-        table = approvals_table
         if self.version < schema.APPROVING:
             return []
-        query = _newest(table, table.c.approved_at, tenants, specs, limit)
-        try:
-            with self.engine.connect() as conn:
-                return [_approval(row, with_change=False) for row in conn.execute(query)]
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
-
-    def _first(self, query: Any) -> Any:
-        try:
-            with self.engine.connect() as conn:
-                return conn.execute(query).first()
-        except SQLAlchemyError as err:
-            raise self._fail("cannot read", err) from err
+        sql, params = _newest(APPROVALS, "approved_at", tenants, specs, limit)
+        return [_approval(row, with_change=False) for row in self._read(sql, params)]
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -382,69 +327,54 @@ class StateStore:
         """Write a finished run and the fingerprints of its accepted rows, and drop those of the
         `forget` usernames (gone from the source), in one transaction; with it, the change a held run
         found (`held`), or the approval (`used`, its id) a run sent by, now used up."""
-        values = {k: v for k, v in run.__dict__.items() if k != "id"}
+        moment = self.backend.moment
+        values = [getattr(run, name) for name in RUN_FIELDS[1:]]
+        values[2:4] = [moment(run.started_at), moment(run.finished_at)]
         try:
-            with self.engine.begin() as conn:
-                key = conn.execute(insert(runs_table).values(**values)).inserted_primary_key
-                assert key is not None
-                run_id = int(key[0])
-                before = self._snapshot_users(conn, run.tenant, run.spec)
+            with self.connections.transaction() as session:
+                run_id = self.backend.insert(session, _INSERT_RUN, values)
+                before = _snapshot_users(session, run.tenant, run.spec)
                 tally = _Tally(-1 if before is None else int(before * snapshot.UPDATE_SHARE))
-                self.backend.write(conn, run.tenant, run.spec, run_id, tally.through(accepted))
+                self.backend.write(session, run.tenant, run.spec, run_id, tally.through(accepted))
                 forgotten = list(forget)
-                _forget(conn, run.tenant, run.spec, forgotten)
-                self._keep_snapshot(conn, (run.tenant, run.spec, run_id), before, tally, forgotten)
+                _forget(session, run.tenant, run.spec, forgotten)
+                self._keep_snapshot(session, (run.tenant, run.spec, run_id), before, tally, forgotten)
                 if held is not None:
-                    _hold(conn, run.tenant, run.spec, run_id, held)
+                    _hold(session, run.tenant, run.spec, run_id, held)
                 if used is not None:
-                    _close(conn, [used], "used", used_by=run_id)
+                    _close(session, [used], "used", used_by=run_id)
                 if StateStore.before_commit is not None:
                     StateStore.before_commit()
                 return run_id
-        except SQLAlchemyError as err:
+        except self.backend.errors as err:
             raise self._fail("cannot record the run", err) from err
 
     def approve(self, approval: Approval, change: Change) -> list[Approval]:
         """Record `approval` of `change` (its id is the store's), replacing any approval still waiting for
         the job, in one transaction; the approvals replaced."""
-        table = approvals_table
         lines, gone = change.to_bytes()
-        values = {
-            "tenant": approval.tenant,
-            "spec": approval.spec,
-            "run_id": approval.run_id,
-            "user": approval.user,
-            "host": approval.host,
-            "approved_at": approval.approved_at,
-            "expires": approval.expires,
-            "status": "waiting",
-            "lines": lines,
-            "gone": gone,
-            "new": change.new,
-            "changed": change.changed,
-            "vanished": change.vanished,
-        }
-        job = (table.c.tenant == approval.tenant, table.c.spec == approval.spec, table.c.status == "waiting")
+        moment = self.backend.moment
+        values = (
+            *(approval.tenant, approval.spec, approval.run_id, approval.user, approval.host),
+            *(moment(approval.approved_at), moment(approval.expires), "waiting", None, lines, gone),
+            *(change.new, change.changed, change.vanished),
+        )
+        columns = ", ".join(schema.quoted(name) for name in _APPROVAL[1:])
+        insert = f"INSERT INTO {APPROVALS.name} ({columns}) VALUES ({_marks(values)})"
+        job = f"SELECT {APPROVALS.names} FROM {APPROVALS.name} WHERE tenant = ? AND spec = ? AND status = ?"
         try:
-            with self.engine.begin() as conn:
-                replaced = [
-                    _approval(row, with_change=False) for row in conn.execute(select(table).where(*job))
-                ]
-                _close(conn, [a.id for a in replaced], "replaced")
-                conn.execute(insert(table).values(**values))
+            with self.connections.transaction() as session:
+                rows = session.all(job, (approval.tenant, approval.spec, "waiting"))
+                replaced = [_approval(row, with_change=False) for row in rows]
+                _close(session, [a.id for a in replaced], "replaced")
+                self.backend.insert(session, insert, values)
                 return replaced
-        except SQLAlchemyError as err:
+        except self.backend.errors as err:
             raise self._fail("cannot record the approval", err) from err
-
-    def _snapshot_users(self, conn: Connection, tenant: str, spec: str) -> int | None:
-        """How many users the job's snapshot holds, inside `record`'s transaction before it writes; None
-        when the job has no snapshot, or one that does not hold its rows."""
-        found = conn.exec_driver_sql(_SNAPSHOT_USERS.replace("?", self.backend.mark), (tenant, spec)).first()
-        return None if found is None or found[1] != found[2] else int(found[1])
 
     def _keep_snapshot(
         self,
-        conn: Connection,
+        session: Session,
         job: tuple[str, str, int],
         before: int | None,
         tally: _Tally,
@@ -458,23 +388,18 @@ class StateStore:
         if before is not None and changed == 0:
             return
         tenant, spec, run_id = job
-        mark = self.backend.mark
-
-        def one(sql: str) -> Any:
-            return conn.exec_driver_sql(sql.replace("?", mark), (tenant, spec)).first()
-
         kept = None
         if before is not None and not tally.overflow and snapshot.worth_updating(before, changed):
-            kept = _read_snapshot(one)
+            kept = _read_snapshot(lambda sql: session.first(sql, (tenant, spec)))
         if kept is not None:
             gone = {h for _, h in tally.pairs} | {user_hash(u) for u in forgotten}
             prints, hashes = snapshot.updated(*kept, gone, tally.pairs)
         else:
-            prints, hashes = _arrays(self._chunks_of(conn, _KNOWN, (tenant, spec)))
+            prints, hashes = _arrays(self.backend.stream(session, _KNOWN, (tenant, spec), _FETCH))
         del kept
-        conn.exec_driver_sql(_SNAPSHOT_DROP.replace("?", mark), (tenant, spec))
+        session.execute(_SNAPSHOT_DROP, (tenant, spec))
         values = (tenant, spec, run_id, len(prints), snapshot.pack(prints), snapshot.pack(hashes))
-        conn.exec_driver_sql(_SNAPSHOT_WRITE.replace("?", mark), values)
+        session.execute(_SNAPSHOT_WRITE, values)
 
     # --- locks --------------------------------------------------------------------------------
 
@@ -492,18 +417,25 @@ class StateStore:
             taken.release()
 
 
+def _snapshot_users(session: Session, tenant: str, spec: str) -> int | None:
+    """How many users the job's snapshot holds, inside `record`'s transaction before it writes; None when
+    the job has no snapshot, or one that does not hold its rows."""
+    found = session.first(_SNAPSHOT_USERS, (tenant, spec))
+    return None if found is None or found[1] != found[2] else int(found[1])
+
+
 def _read_snapshot(one: Callable[[str], Any]) -> tuple[array[int], array[int]] | None:
     """A job's snapshot through `one` (the first row of a query of the job, or None), an array at a time;
     None when there is none, it does not hold the job's rows, or another was written between the reads."""
     first = one(_SNAPSHOT_PRINTS)
     if first is None or first[1] != first[2]:
         return None
-    written_by, prints = first[0], snapshot.unpack(first[3])
+    written_by, prints = first[0], snapshot.unpack(bytes(first[3]))
     del first  # its blob, before the other is read
     second = one(_SNAPSHOT_HASHES)
     if second is None or second[0] != written_by:
         return None
-    return prints, snapshot.unpack(second[1])
+    return prints, snapshot.unpack(bytes(second[1]))
 
 
 def _arrays(chunks: Iterable[Sequence[Any]]) -> tuple[array[int], array[int]]:
@@ -540,76 +472,70 @@ class _Tally:
             yield username, fp, h
 
 
-def _forget(conn: Connection, tenant: str, spec: str, usernames: list[str]) -> None:
+def _marks(values: Sequence[Any]) -> str:
+    """As many ? marks as `values`, for an IN list or a VALUES row."""
+    return ", ".join(["?"] * len(values))
+
+
+def _forget(session: Session, tenant: str, spec: str, usernames: list[str]) -> None:
     for start in range(0, len(usernames), CHUNK):
-        conn.execute(
-            delete(synced_table).where(
-                synced_table.c.tenant == tenant,
-                synced_table.c.spec == spec,
-                synced_table.c.username.in_(usernames[start : start + CHUNK]),
-            )
-        )
+        part = usernames[start : start + CHUNK]
+        sql = f"DELETE FROM {SYNCED.name} WHERE tenant = ? AND spec = ? AND username IN ({_marks(part)})"
+        session.execute(sql, (tenant, spec, *part))
 
 
-def _hold(conn: Connection, tenant: str, spec: str, run_id: int, change: Change) -> None:
+def _hold(session: Session, tenant: str, spec: str, run_id: int, change: Change) -> None:
     """Keep `change` as the job's last held change, in place of the one before."""
     lines, gone = change.to_bytes()
-    table = held_table
-    conn.execute(delete(table).where(table.c.tenant == tenant, table.c.spec == spec))
-    conn.execute(
-        insert(table).values(
-            tenant=tenant,
-            spec=spec,
-            run_id=run_id,
-            lines=lines,
-            gone=gone,
-            new=change.new,
-            changed=change.changed,
-            vanished=change.vanished,
-        )
-    )
+    session.execute(f"DELETE FROM {HELD.name} WHERE tenant = ? AND spec = ?", (tenant, spec))
+    values = (tenant, spec, run_id, lines, gone, change.new, change.changed, change.vanished)
+    session.execute(f"INSERT INTO {HELD.name} ({HELD.names}) VALUES ({_marks(values)})", values)
 
 
-def _close(conn: Connection, ids: Sequence[int], status: str, used_by: int | None = None) -> None:
+def _close(session: Session, ids: Sequence[int | None], status: str, used_by: int | None = None) -> None:
     """Mark waiting approvals `status`, their changes dropped; only a waiting one changes, so that no two
     runs use one approval."""
-    table = approvals_table
     if ids:
-        conn.execute(
-            update(table)
-            .where(table.c.id.in_(ids), table.c.status == "waiting")
-            .values(status=status, used_by=used_by, lines=None, gone=None)
+        sql = (
+            f"UPDATE {APPROVALS.name} SET status = ?, used_by = ?, lines = NULL, gone = NULL"
+            f" WHERE id IN ({_marks(ids)}) AND status = ?"
         )
+        session.execute(sql, (status, used_by, *ids, "waiting"))
 
 
-def _newest(table: Table, when: Any, tenants: Iterable[str], specs: Iterable[str], limit: int) -> Select[Any]:
-    """The `limit` newest rows of `table` by `when` (then id), of these tenants and specs (none: all)."""
-    query = select(table).order_by(when.desc(), table.c.id.desc()).limit(limit)
+def _newest(
+    table: schema.Table, when: str, tenants: Iterable[str], specs: Iterable[str], limit: int
+) -> tuple[str, list[Any]]:
+    """The query of the `limit` newest rows of `table` by `when` (then id), of these tenants and specs
+    (none: all), and its parameters."""
     tenants, specs = list(tenants), list(specs)
-    if tenants:
-        query = query.where(table.c.tenant.in_(tenants))
-    if specs:
-        query = query.where(table.c.spec.in_(specs))
-    return query
+    where = [
+        f"{name} IN ({_marks(values)})" for name, values in (("tenant", tenants), ("spec", specs)) if values
+    ]
+    sql = f"SELECT {table.names} FROM {table.name}" + (f" WHERE {' AND '.join(where)}" if where else "")
+    return f"{sql} ORDER BY {when} DESC, id DESC LIMIT ?", [*tenants, *specs, limit]
 
 
-def _approval(row: Any, *, with_change: bool) -> Approval:
+def _approval(row: Sequence[Any], *, with_change: bool) -> Approval:
     from runner.approve import Approval, Change
 
+    values = dict(zip(_APPROVAL, row, strict=True))
     change = None
-    if with_change and row.lines is not None:
-        change = Change.from_bytes(row.lines, row.gone, row.new, row.changed, row.vanished)
+    if with_change and values["lines"] is not None:
+        change = Change.from_bytes(
+            *(values[name] for name in ("lines", "gone", "new", "changed", "vanished"))
+        )
     return Approval(
-        id=row.id,
-        tenant=row.tenant,
-        spec=row.spec,
-        run_id=row.run_id,
-        user=row.user,
-        host=row.host,
-        approved_at=aware(row.approved_at),
-        expires=aware(row.expires),
-        status=row.status,
-        used_by=row.used_by,
+        id=values["id"],
+        tenant=values["tenant"],
+        spec=values["spec"],
+        run_id=values["run_id"],
+        user=values["user"],
+        host=values["host"],
+        approved_at=aware(values["approved_at"]),
+        expires=aware(values["expires"]),
+        status=values["status"],
+        used_by=values["used_by"],
         change=change,
     )
 

@@ -18,10 +18,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import create_engine, insert
+from sqlalchemy.pool import NullPool
 
 from runner import due, jobs, project
-from runner.state import StateStore, now, runs_table
+from runner.state import StateStore, now
+from tests.support.oldschema import runs_table
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 10  # runs of each job in the state
@@ -57,10 +59,12 @@ def write(work: Path, count: int) -> Path:
 
 
 def _seed(folder: Path, count: int) -> None:
-    state = StateStore.open(os.fspath(folder / ".infiniti-sync" / "state.db"), environ={})
+    path = folder / ".infiniti-sync" / "state.db"
+    StateStore.open(os.fspath(path), environ={}).close()  # the schema, then the runs written from outside
+    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
     latest = now() - timedelta(days=1)
     try:
-        with state.engine.begin() as conn:
+        with engine.begin() as conn:
             for n in range(count):
                 last = latest - timedelta(days=365 * (n % 2))  # half last ran yesterday, half a year ago
                 rows = [
@@ -74,7 +78,7 @@ def _seed(folder: Path, count: int) -> None:
                 ]  # fmt: skip
                 conn.execute(insert(runs_table), rows)
     finally:
-        state.close()
+        engine.dispose()
 
 
 def due_planning(work: Path, count: int, repeat: int) -> dict[str, float]:

@@ -1,0 +1,55 @@
+"""The state store's connections (runner.state.connections) against the machine's PostgreSQL: a connection
+its server dropped while it waited in the pool (a long send, a `--wait`) is never used again, the store
+reads on a new one. And opening a store that is up to date only reads, so it never waits for a writer (a
+run recording meanwhile): only a store to create or migrate is written, in a transaction of its own."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from runner.state import StateStore
+from runner.state.connections import Connections
+from tests.support import stores
+from tests.support.statements import counted
+from tests.support.stores import StateUnderTest
+
+state_store = stores.state_store_fixture
+postgres_store = stores.postgres_store_fixture
+
+
+def _backend_pid(store: StateStore) -> int:
+    with store.connections.session() as session:
+        row = session.first("SELECT pg_backend_pid()")
+    assert row is not None
+    return int(row[0])
+
+
+def _terminate(state: StateUnderTest, pid: int) -> None:
+    admin = state.engine()
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_the_server_dropped_meanwhile_is_replaced(postgres_store: StateUnderTest) -> None:
+    store = StateStore.open(postgres_store.location, environ={})
+    try:
+        dropped = _backend_pid(store)  # the one connection the pool keeps
+        _terminate(postgres_store, dropped)
+        assert store.history() == []
+        assert _backend_pid(store) != dropped
+    finally:
+        store.close()
+
+
+def test_opening_a_store_that_is_up_to_date_writes_nothing(state_store: StateUnderTest) -> None:
+    StateStore.open(state_store.location, environ={}).close()  # created
+    with counted() as seen:
+        StateStore.open(state_store.location, environ={}).close()
+    assert Connections.watch is None
+    assert {s.split()[0] for s in seen.statements} == {"SELECT"}
+    assert seen.engines == 1
