@@ -7,9 +7,11 @@ leaves the store exactly as it was before it. `plan` and `history`
 open a store read-only (`open_existing`): they never create, migrate or write one.
 
 Comparing reads what the state knows, sorted by fingerprint, as two arrays (runner.changes.Known) rather
-than a Python object per user. The store sorts them itself (SQLite in a temporary B-tree, PostgreSQL in a
-sort that spills to disk): as fast, measured at a million users, as reading an index on the fingerprint,
-which would double the cost of recording a first run (its rows come in random fingerprint order). `plan`
+than a Python object per user: the job's snapshot (runner.state.snapshot), kept beside its rows by `record`,
+or, without one that holds the rows, the rows themselves, sorted by the store (SQLite in a temporary
+B-tree, PostgreSQL in a sort that spills to disk): as fast, measured at a million users, as reading an index
+on the fingerprint, which would double the cost of recording a first run (its rows come in random
+fingerprint order). `plan`
 on a version 1 store works all the same, hashing the usernames it reads (slower, and it holds them while
 sorting), and says nothing: the next `run` upgrades the store.
 
