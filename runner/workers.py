@@ -1,45 +1,57 @@
 """`run --jobs N`: tenants in N worker processes, so that N cores are used.
 
     parent: load the project, select the jobs -> one task per tenant -> N workers -> results, in job order
-    worker: load the project once, open the state and a connection pool once -> run each tenant it is given
+    worker: take the parent's project, open the state and a connection pool once -> run each tenant given
 
 A worker runs one tenant's specs one after another, exactly as a single process does (same lock, state,
 archive and report per job), and sends back the job results. Workers start with the `spawn` method on every
-system, so Linux, macOS and Windows behave alike; each loads the project itself, once.
+system, so Linux, macOS and Windows behave alike. Each is sent the project as the parent loaded it (reading
+and validating a project of 1,000 tenants again would cost each worker 0.4 s, and could find a file edited
+since); given only the project file, a worker loads it itself.
 
 One tenant's crash never stops the others: a worker that dies (killed, out of memory) fails only the jobs of
 the tenant it was running, which the parent records as errors, and a new worker takes the rest. The secret
-values a worker read come back with its results, so that everything the parent prints is masked as well.
+values a worker read come back with its results (each once), so that everything the parent prints is masked
+as well.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import copyreg
+import io
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from runner.errors import EXIT_OUTSIDE, SyncError, Where
 from runner.jobs import Job
 from runner.run import JobResult, Options
 from runner.secrets import known_values, remember
+from runner.spec import Project
 from runner.state import now
 
 
 @dataclass(frozen=True)
 class Setup:
-    """What a worker needs to build its own runner: the project file and the command line's options."""
+    """What a worker needs to build its own runner: the project (as the parent loaded it, else its file,
+    for the worker to load) and the command line's options."""
 
     project_file: Path
     options: Options
     verbose: bool = False
+    project: Project | None = None
 
 
 Task = tuple[str, tuple[str, ...]]  # tenant, spec names in order
+AHEAD = 2  # the tasks a worker holds at most: the one it runs, and the next
 
 
 def run_tenants(
@@ -67,59 +79,54 @@ def run_tenants(
 
 
 class _Worker:
-    """One worker process and its end of the pipe, with the task it is running."""
+    """One worker process and its end of the pipe, with the tasks given to it: the first is running, the
+    next waits in the pipe."""
 
-    def __init__(self, context: Any, setup: Setup):
+    def __init__(self, context: Any, setup: bytes):
         here, there = context.Pipe()
         self.conn: Connection = here
         self.process = context.Process(target=_serve, args=(there, setup), daemon=True)
         self.process.start()
         there.close()
-        self.task: Task | None = None
+        self.tasks: collections.deque[Task] = collections.deque()
 
 
 class _Pool:
+    """The workers, each given its next task before it finishes the one it runs: a worker never waits for
+    the parent to read its results and answer with more work (a round trip through a busy machine's
+    scheduler, a sixth of a small tenant's time). Only while more tasks wait than there are workers, so
+    that near the end no task waits behind another while a worker is free for it."""
+
     def __init__(self, setup: Setup, size: int):
-        self.setup = setup
+        self.setup = _packed(setup)  # once for every worker, and for any that replaces one
         self.context = multiprocessing.get_context("spawn")
-        self.workers = [_Worker(self.context, setup) for _ in range(size)]
+        self.workers = [_Worker(self.context, self.setup) for _ in range(size)]
 
     def run(self, tasks: list[Task], jobs: dict[str, Job], lost: Callable[[JobResult], None]) -> Any:
         """Hand out `tasks`, yielding each job result as its worker sends it."""
         pending = list(reversed(tasks))
-        for worker in self.workers:
-            self._give(worker, pending)
-        while any(w.task is not None for w in self.workers):
-            busy = [w for w in self.workers if w.task is not None]
+        self._fill(pending)
+        while busy := [w for w in self.workers if w.tasks]:
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
             for worker in busy:
                 if worker.conn in ready or worker.process.sentinel in ready:
                     yield from self._collect(worker, jobs, lost, pending)
+            self._fill(pending)
 
     def _collect(
         self, worker: _Worker, jobs: dict[str, Job], lost: Callable[[JobResult], None], pending: list[Task]
     ) -> Any:
-        assert worker.task is not None
+        """The results of the task `worker` was running, or, when it died with the task, its error results
+        (its tasks still waiting go back to the others)."""
         try:
             answer = worker.conn.recv()
         except (EOFError, OSError):  # the worker died with the task
-            tenant, specs = worker.task
-            worker.process.join()
-            code = worker.process.exitcode
-            for spec in specs:
-                result = _lost(jobs[f"{tenant}/{spec}"], code)
-                lost(result)
-                yield result
-            worker.conn.close()
-            worker.task = None
-            if pending:  # a new worker takes the tasks still to run
-                self.workers[self.workers.index(worker)] = replacement = _Worker(self.context, self.setup)
-                self._give(replacement, pending)
+            yield from self._died(worker, jobs, lost, pending)
             return
         shipped, secrets = answer
         for value in secrets:
             remember(value)
-        tenant, specs = worker.task
+        tenant, specs = worker.tasks.popleft()
         if isinstance(shipped, _StartFailed):  # the worker could not start: the project, the state
             for spec in specs:
                 result = _refused(jobs[f"{tenant}/{spec}"], shipped.error())
@@ -127,16 +134,44 @@ class _Pool:
                 yield result
         else:
             yield from (JobResult(job=jobs[name], **fields) for name, fields in shipped)
-        worker.task = None
-        self._give(worker, pending)
+
+    def _died(
+        self, worker: _Worker, jobs: dict[str, Job], lost: Callable[[JobResult], None], pending: list[Task]
+    ) -> Any:
+        """The error results of the task a dead worker was running; a new worker takes its place while
+        tasks are left (those it had waiting go back first: it never started them)."""
+        tenant, specs = worker.tasks.popleft()
+        worker.process.join()
+        code = worker.process.exitcode
+        for spec in specs:
+            result = _lost(jobs[f"{tenant}/{spec}"], code)
+            lost(result)
+            yield result
+        worker.conn.close()
+        pending.extend(reversed(worker.tasks))
+        index = self.workers.index(worker)
+        if pending:
+            self.workers[index] = _Worker(self.context, self.setup)
+        else:
+            del self.workers[index]
+
+    def _fill(self, pending: list[Task]) -> None:
+        """Give each worker without a task one, then one more to wait behind it while more tasks wait than
+        there are workers."""
+        for worker in self.workers:
+            if not worker.tasks and pending:
+                self._give(worker, pending)
+        for worker in self.workers:
+            if len(worker.tasks) < AHEAD and len(pending) > len(self.workers):
+                self._give(worker, pending)
 
     @staticmethod
     def _give(worker: _Worker, pending: list[Task]) -> None:
-        if pending:
-            worker.task = pending.pop()
-            # a worker that died meanwhile cannot take it: its sentinel says so, and the task is lost
-            with contextlib.suppress(OSError):
-                worker.conn.send(worker.task)
+        task = pending.pop()
+        worker.tasks.append(task)
+        # a worker that died meanwhile cannot take it: its sentinel says so, and the task is lost
+        with contextlib.suppress(OSError):
+            worker.conn.send(task)
 
     def close(self) -> None:
         """Tell every worker to stop, and wait for it (a worker that will not stop is ended)."""
@@ -196,7 +231,26 @@ class _StartFailed:
         return err
 
 
-def _serve(conn: Connection, setup: Setup) -> None:  # pragma: no cover - runs in the worker process
+def _packed(setup: Setup) -> bytes:
+    """`setup` pickled for the workers; a project's mappings are read-only views (MappingProxyType), which
+    pickle cannot take, so they travel as the dicts they show and become views again (`_view`)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _as_view}
+    pickler.dump(setup)
+    return buffer.getvalue()
+
+
+def _as_view(mapping: MappingProxyType[Any, Any]) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    return _view, (dict(mapping),)
+
+
+def _view(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    """A read-only view again, in the worker (module level: pickle finds it by name)."""
+    return MappingProxyType(items)
+
+
+def _serve(conn: Connection, packed: bytes) -> None:  # pragma: no cover - runs in the worker process
     """A worker's life: build a runner once, then run each tenant it is sent until told to stop."""
     import urllib3
 
@@ -206,8 +260,9 @@ def _serve(conn: Connection, setup: Setup) -> None:  # pragma: no cover - runs i
     from runner.run import Runner
     from runner.state import StateStore
 
+    setup: Setup = pickle.loads(packed)  # noqa: S301 - the parent's own bytes
     try:
-        proj = project.load(setup.project_file)
+        proj = setup.project or project.load(setup.project_file)
         state = StateStore.open(proj.state, environ=os.environ)
     except SyncError as err:  # the project or the state changed under the run: say so for each task
         failed = _StartFailed(str(err), err.exit_code)  # plain values: any error's text crosses the pipe
@@ -218,10 +273,13 @@ def _serve(conn: Connection, setup: Setup) -> None:  # pragma: no cover - runs i
     pool = urllib3.PoolManager()
     try:
         runner = Runner(proj, Client(pool), state, environ=os.environ, console=console, options=setup.options)
+        told: set[str] = set()  # the secret values the parent has: each is sent once
         while (task := conn.recv()) is not None:
             tenant, specs = task
             results = [_shipped(runner.run(job)) for job in jobs.select(proj, [tenant], specs)]
-            conn.send((results, sorted(known_values())))
+            secrets = known_values() - told
+            conn.send((results, sorted(secrets)))
+            told |= secrets
     except (KeyboardInterrupt, EOFError, BrokenPipeError):  # Ctrl-C reaches every worker; the parent says so
         pass
     finally:

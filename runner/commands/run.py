@@ -51,7 +51,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         if args.jobs > 1 and len({job.tenant.name for job in chosen}) > 1:
             from runner import workers
 
-            setup = workers.Setup(proj.path, options, verbose=console.verbose)
+            setup = workers.Setup(proj.path, options, verbose=console.verbose, project=proj)
             results = workers.run_tenants(setup, chosen, args.jobs, lost=runner.finish)
         else:
             results = runner.run_all(chosen)

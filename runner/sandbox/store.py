@@ -4,7 +4,11 @@ SQLite file when given one.
 A user is a mapping of contract field names to text (`username`, `library-group`, `system-group` and any
 other field an import set); a user's contacts are a list of such mappings (`type`, `role`, `contact`...).
 Changes are applied through `Store.apply`, which runs a whole import under one lock and commits all of its
-changes or none.
+changes or none. Only the records an import really changes are written: a file that sends the users as
+they are (every run after the first, for a school whose data did not change) commits nothing, so the
+sandbox answers it without touching the disk. The SQLite file is in WAL mode with `synchronous=NORMAL`:
+a commit survives the sandbox being killed (not the machine losing power, which a sandbox need not), and
+costs no flush to the disk.
 """
 
 from __future__ import annotations
@@ -64,9 +68,7 @@ class Store:
         with self._lock:
             current = self._users.setdefault(tenant, {})
             result, changes = plan(current)
-            if changes:
-                self._persist("users", tenant, changes)
-                current.update(changes)
+            self._commit("users", tenant, current, changes)
             return result
 
     def contacts(self, tenant: str) -> dict[str, list[Record]]:
@@ -82,9 +84,7 @@ class Store:
             users = self._users.setdefault(tenant, {})
             current = self._contacts.setdefault(tenant, {})
             result, changes = plan(users, current)
-            if changes:
-                self._persist("contacts", tenant, changes)
-                current.update(changes)
+            self._commit("contacts", tenant, current, changes)
             return result
 
     def close(self) -> None:
@@ -93,6 +93,14 @@ class Store:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+    def _commit(self, table: str, tenant: str, held: dict[str, Any], changes: Mapping[str, object]) -> None:
+        """Write the values of `changes` that differ from those `held`, then hold them (called under the
+        lock)."""
+        changed = {name: value for name, value in changes.items() if held.get(name) != value}
+        if changed:
+            self._persist(table, tenant, changed)
+            held.update(changed)
 
     def _persist(self, table: str, tenant: str, changes: Mapping[str, object]) -> None:
         """Write the new value (a user's fields, or its contacts) of each username in `changes`."""
@@ -117,6 +125,8 @@ def _open(path: Path) -> sqlite3.Connection:
         if version > SCHEMA_VERSION:
             db.close()
             raise StateError(f"{path} was written by a newer infiniti-sync sandbox (schema {version})")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         with db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS users (tenant TEXT NOT NULL, username TEXT NOT NULL, "
