@@ -9,6 +9,7 @@ fingerprints are written (executemany, COPY), and which kind of lock guards a jo
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -59,6 +60,17 @@ class Backend(Protocol):
 
     def stream(self, session: Session, sql: str, params: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         """The rows of a query in chunks of `size`, never holding them all (in the driver or here)."""
+
+    def blob_array(self, session: Session, table: str, column: str, job: Sequence[str]) -> array[int] | None:
+        """The 64-bit integers of the blob `column` of the `table` row of this job (tenant, spec), or None
+        when there is no such row (or it changed while being read), never holding the blob whole in
+        another form beside the array (PostgreSQL would send a bytea as hex text, twice its size)."""
+
+    def write_blob_array(
+        self, session: Session, table: str, column: str, job: Sequence[str], values: array[int]
+    ) -> None:
+        """Set the blob `column` of the `table` row of this job (tenant, spec) to `values` as `pack` makes
+        it, never holding the blob whole beside the array where the driver can write it in parts."""
 
     def write(
         self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]

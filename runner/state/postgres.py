@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from runner.dburl import engine_url
 from runner.errors import UsageError
 from runner.secrets import redact, remember_url
 from runner.spec import Secret
+from runner.state import snapshot
 from runner.state.advisory import AdvisoryLocks
 from runner.state.backend import failure
 from runner.state.connections import Connections, Session
@@ -118,6 +120,23 @@ class PostgresBackend:
             return int(cursor.fetchone()[0])
         finally:
             cursor.close()
+
+    def blob_array(self, session: Session, table: str, column: str, job: Sequence[str]) -> array[int] | None:
+        """Read in binary: a bytea comes as its bytes, not as hex text twice its size to be decoded."""
+        with session.raw.cursor(binary=True) as cursor:
+            cursor.execute(
+                session.sql(f"SELECT {column} FROM {table} WHERE tenant = ? AND spec = ?"), tuple(job)
+            )
+            row = cursor.fetchone()
+        return None if row is None else snapshot.unpack(row[0])
+
+    def write_blob_array(
+        self, session: Session, table: str, column: str, job: Sequence[str], values: array[int]
+    ) -> None:
+        """One UPDATE with the blob as a binary parameter."""
+        session.execute(
+            f"UPDATE {table} SET {column} = ? WHERE tenant = ? AND spec = ?", (snapshot.pack(values), *job)
+        )
 
     def stream(self, session: Session, sql: str, params: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         """A server-side cursor (psycopg would otherwise fetch every row at once), inside the session's

@@ -4,7 +4,7 @@ rows it is made of, so that a plan reads it as two values of one row instead of 
 A snapshot holds, for one tenant and spec, the fingerprint of every user's accepted line in ascending order
 and the user's username hash in the same order, each array as one blob of little-endian 64-bit integers
 (the same on every machine that shares a PostgreSQL store), and how many users it holds. The store writes it
-in the transaction that writes the rows (StateStore.record): when a run changes few users, by `updated`
+in the transaction that writes the rows (StateStore.record): when a run changes few users, by `update`
 from the snapshot before it; otherwise it is made again from the rows, read in fingerprint order. A snapshot
 whose count is not the count of the job's rows (a store changed by hand, a username hash shared by two
 users) is not used: the plan reads the rows, as it did before snapshots, and the next run that changes
@@ -16,9 +16,9 @@ from __future__ import annotations
 import bisect
 import sys
 from array import array
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Iterator, Set
 
-# At most this share of a snapshot's users changed (accepted or forgotten) for `updated` to be worth it;
+# At most this share of a snapshot's users changed (accepted or forgotten) for `update` to be worth it;
 # more (a first run, a big change), and the snapshot is made again from the rows, read in order.
 UPDATE_SHARE = 0.25
 
@@ -32,10 +32,26 @@ def pack(values: array[int]) -> bytes:
     return swapped.tobytes()
 
 
+def chunks(values: array[int], size: int) -> Iterator[bytes]:
+    """`pack` of `values`, `size` integers at a time."""
+    for start in range(0, len(values), size):
+        yield pack(values[start : start + size])
+
+
 def unpack(blob: bytes) -> array[int]:
     """The 64-bit signed integers of a blob `pack` made."""
     values = array("q")
     values.frombytes(blob)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values
+
+
+def unpack_chunks(chunks: Iterable[bytes]) -> array[int]:
+    """The 64-bit signed integers of a blob `pack` made, read in chunks (each a multiple of 8 bytes)."""
+    values = array("q")
+    for chunk in chunks:
+        values.frombytes(chunk)
     if sys.byteorder != "little":
         values.byteswap()
     return values
@@ -47,44 +63,33 @@ def worth_updating(users: int, changed: int) -> bool:
     return users > 0 and changed <= users * UPDATE_SHARE
 
 
-def updated(
-    fingerprints: array[int], hashes: array[int], gone: Set[int], added: Iterable[tuple[int, int]]
-) -> tuple[array[int], array[int]]:
-    """The snapshot (`fingerprints` ascending, `hashes` in the same order) without the users whose username
-    hash is in `gone` and with the `added` (fingerprint, username hash) users, still in fingerprint order.
-    A user whose line changed is in both: gone by its hash, added with its new fingerprint."""
+def update(arrays: list[array[int]], gone: Set[int], added: Iterable[tuple[int, int]]) -> None:
+    """Update a snapshot, `arrays` (its fingerprints ascending, its hashes in the same order), in place:
+    without the users whose username hash is in `gone` and with the `added` (fingerprint, username hash)
+    users, still in fingerprint order. A user whose line changed is in both: gone by its hash, added with
+    its new fingerprint. Each array is made again in one pass, a run of kept items at a time, and replaces
+    the old one at once, so that no more than three are held (24 bytes a user, not 32)."""
+    fingerprints, hashes = arrays
     drop = [at for at, h in enumerate(hashes) if h in gone] if gone else []
-    kept_prints, kept_hashes = _without(fingerprints, drop), _without(hashes, drop)
-    return _merged(kept_prints, kept_hashes, sorted(added))
+    new = sorted(added)
+    where = [bisect.bisect_left(fingerprints, fp) for fp, _ in new]
+    del fingerprints, hashes
+    if drop or new:
+        arrays[0] = _spliced(arrays[0], drop, where, [fp for fp, _ in new])
+        arrays[1] = _spliced(arrays[1], drop, where, [h for _, h in new])
 
 
-def _without(values: array[int], drop: list[int]) -> array[int]:
-    """`values` without the items at the ascending positions `drop`, copied a run of kept items at a time."""
-    if not drop:
-        return values
-    kept, start = array("q"), 0
-    for at in drop:
-        kept += values[start:at]
-        start = at + 1
-    kept += values[start:]
-    return kept
-
-
-def _merged(
-    fingerprints: array[int], hashes: array[int], added: list[tuple[int, int]]
-) -> tuple[array[int], array[int]]:
-    """`added` (sorted by fingerprint) placed among `fingerprints` (ascending) and `hashes`, a run of the
-    old items at a time."""
-    if not added:
-        return fingerprints, hashes
-    prints, names, start = array("q"), array("q"), 0
-    for fp, h in added:
-        at = bisect.bisect_left(fingerprints, fp, start)
-        prints += fingerprints[start:at]
-        names += hashes[start:at]
-        prints.append(fp)
-        names.append(h)
-        start = at
-    prints += fingerprints[start:]
-    names += hashes[start:]
-    return prints, names
+def _spliced(values: array[int], drop: list[int], where: list[int], put: list[int]) -> array[int]:
+    """`values` without the items at the ascending positions `drop`, and with `put[i]` placed before the
+    item at position `where[i]` (ascending; len(values) for the end)."""
+    out, start, i, j = array("q"), 0, 0, 0
+    while i < len(drop) or j < len(where):
+        if j < len(where) and (i == len(drop) or where[j] <= drop[i]):
+            out += values[start : where[j]]
+            out.append(put[j])
+            start, j = where[j], j + 1
+        else:
+            out += values[start : drop[i]]
+            start, i = drop[i] + 1, i + 1
+    out += values[start:]
+    return out

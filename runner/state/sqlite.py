@@ -13,9 +13,11 @@ from creating the schema at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import sqlite3
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import StateError
+from runner.state import snapshot
 from runner.state.connections import Connections, Session
 from runner.state.filelock import FileLocks
 
+_BLOB_CHUNK = 1 << 20  # bytes of a snapshot's blob read at a time
 _SORT_HELPERS = max(0, min(3, (os.cpu_count() or 1) - 1))  # SQLite's sorter threads: none on one core
 _BUSY_SECONDS = 60  # how long a statement waits for another connection's lock
 _CHUNK = 5000  # fingerprints written at a time
@@ -95,6 +99,31 @@ class SQLiteBackend:
                 yield chunk
         finally:
             cursor.close()
+
+    def blob_array(self, session: Session, table: str, column: str, job: Sequence[str]) -> array[int] | None:
+        """Read through sqlite3's incremental blob I/O, a megabyte at a time into the array. A row changed
+        by a writer meanwhile (SQLite then aborts the read) is as good as none: the caller reads the rows."""
+        row = session.first(f"SELECT rowid FROM {table} WHERE tenant = ? AND spec = ?", job)
+        if row is None:
+            return None
+        try:
+            with session.raw.blobopen(table, column, row[0], readonly=True) as blob:
+                return snapshot.unpack_chunks(iter(functools.partial(blob.read, _BLOB_CHUNK), b""))
+        except sqlite3.OperationalError:
+            return None
+
+    def write_blob_array(
+        self, session: Session, table: str, column: str, job: Sequence[str], values: array[int]
+    ) -> None:
+        """A blob of zeros of the right size, then filled through sqlite3's incremental blob I/O, a
+        megabyte at a time."""
+        key = "WHERE tenant = ? AND spec = ?"
+        session.execute(f"UPDATE {table} SET {column} = zeroblob(?) {key}", (len(values) * 8, *job))
+        row = session.first(f"SELECT rowid FROM {table} {key}", job)
+        assert row is not None  # written in this transaction
+        with session.raw.blobopen(table, column, row[0]) as blob:
+            for chunk in snapshot.chunks(values, _BLOB_CHUNK // 8):
+                blob.write(chunk)
 
     def write(
         self, session: Session, tenant: str, spec: str, run_id: int, accepted: Iterable[tuple[str, int, int]]

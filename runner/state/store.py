@@ -69,11 +69,8 @@ _OF_JOB = "WHERE s.tenant = ? AND s.spec = ?"
 # A snapshot is read an array at a time, so that only one of its blobs is held at once; the run that wrote
 # it, read with each, tells that both are of one snapshot, and the count of the job's rows, read in the same
 # statement as the snapshot's, that it holds them.
-_SNAPSHOT_PRINTS = (
-    f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}), s.fingerprints FROM {SNAPSHOT.name} s {_OF_JOB}"
-)
-_SNAPSHOT_HASHES = f"SELECT s.run_id, s.hashes FROM {SNAPSHOT.name} s {_OF_JOB}"
-_SNAPSHOT_USERS = f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}) FROM {SNAPSHOT.name} s {_OF_JOB}"
+_SNAPSHOT_HEAD = f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}) FROM {SNAPSHOT.name} s {_OF_JOB}"
+_SNAPSHOT_RUN = f"SELECT s.run_id FROM {SNAPSHOT.name} s {_OF_JOB}"
 _SNAPSHOT_DROP = f"DELETE FROM {SNAPSHOT.name} WHERE tenant = ? AND spec = ?"
 _SNAPSHOT_WRITE = f"INSERT INTO {SNAPSHOT.name} ({SNAPSHOT.names}) VALUES (?, ?, ?, ?, ?, ?)"
 _INSERT_RUN = (
@@ -212,7 +209,7 @@ class StateStore:
     def _snapshot(self, tenant: str, spec: str) -> tuple[array[int], array[int]] | None:
         """The job's snapshot, None when it has none or it does not hold the job's rows."""
         with self._reading() as session:
-            return _read_snapshot(lambda sql: session.first(sql, (tenant, spec)))
+            return _read_snapshot(self.backend, session, (tenant, spec))
 
     def _names(self, tenant: str, spec: str, wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
         """(fingerprint, username) of the `wanted` fingerprints: asked for by fingerprint when they are
@@ -392,16 +389,19 @@ class StateStore:
         tenant, spec, run_id = job
         kept = None
         if before is not None and not tally.overflow and snapshot.worth_updating(before, changed):
-            kept = _read_snapshot(lambda sql: session.first(sql, (tenant, spec)))
+            kept = _read_snapshot(self.backend, session, (tenant, spec))
         if kept is not None:
+            arrays = list(kept)
+            del kept
             gone = {h for _, h in tally.pairs} | {user_hash(u) for u in forgotten}
-            prints, hashes = snapshot.updated(*kept, gone, tally.pairs)
+            snapshot.update(arrays, gone, tally.pairs)
         else:
-            prints, hashes = _arrays(self.backend.stream(session, _KNOWN, (tenant, spec), _FETCH))
-        del kept
+            arrays = list(_arrays(self.backend.stream(session, _KNOWN, (tenant, spec), _FETCH)))
+        # Written an array at a time, each let go once written: a million users hold 8 MB at once, not 32.
         session.execute(_SNAPSHOT_DROP, (tenant, spec))
-        values = (tenant, spec, run_id, len(prints), snapshot.pack(prints), snapshot.pack(hashes))
-        session.execute(_SNAPSHOT_WRITE, values)
+        session.execute(_SNAPSHOT_WRITE, (tenant, spec, run_id, len(arrays[0]), b"", b""))
+        for column in ("fingerprints", "hashes"):
+            self.backend.write_blob_array(session, SNAPSHOT.name, column, (tenant, spec), arrays.pop(0))
 
     # --- locks --------------------------------------------------------------------------------
 
@@ -422,22 +422,25 @@ class StateStore:
 def _snapshot_users(session: Session, tenant: str, spec: str) -> int | None:
     """How many users the job's snapshot holds, inside `record`'s transaction before it writes; None when
     the job has no snapshot, or one that does not hold its rows."""
-    found = session.first(_SNAPSHOT_USERS, (tenant, spec))
+    found = session.first(_SNAPSHOT_HEAD, (tenant, spec))
     return None if found is None or found[1] != found[2] else int(found[1])
 
 
-def _read_snapshot(one: Callable[[str], Any]) -> tuple[array[int], array[int]] | None:
-    """A job's snapshot through `one` (the first row of a query of the job, or None), an array at a time;
-    None when there is none, it does not hold the job's rows, or another was written between the reads."""
-    first = one(_SNAPSHOT_PRINTS)
-    if first is None or first[1] != first[2]:
+def _read_snapshot(
+    backend: Backend, session: Session, job: tuple[str, str]
+) -> tuple[array[int], array[int]] | None:
+    """The snapshot of the job (tenant, spec), an array at a time, each blob read into its array; None when
+    there is none, it does not hold the job's rows (their count, read in the same statement as its own), or
+    another was written while it was read (the run that wrote it, read before and after, differs)."""
+    head = session.first(_SNAPSHOT_HEAD, job)
+    if head is None or head[1] != head[2]:
         return None
-    written_by, prints = first[0], snapshot.unpack(bytes(first[3]))
-    del first  # its blob, before the other is read
-    second = one(_SNAPSHOT_HASHES)
-    if second is None or second[0] != written_by:
+    prints = backend.blob_array(session, SNAPSHOT.name, "fingerprints", job)
+    hashes = backend.blob_array(session, SNAPSHOT.name, "hashes", job)
+    tail = session.first(_SNAPSHOT_RUN, job)
+    if prints is None or hashes is None or tail is None or tail[0] != head[0]:
         return None
-    return prints, snapshot.unpack(bytes(second[1]))
+    return (prints, hashes) if len(prints) == len(hashes) == head[1] else None
 
 
 def _arrays(chunks: Iterable[Sequence[Any]]) -> tuple[array[int], array[int]]:
