@@ -52,9 +52,9 @@ def test_an_unchanged_snapshot_keeps_its_arrays() -> None:
 
 
 @given(st.lists(INT64, max_size=50))
-def test_a_blob_is_little_endian_and_reads_back(values: list[int]) -> None:
+def test_a_blob_is_big_endian_and_reads_back(values: list[int]) -> None:
     blob = snapshot.pack(array("q", values))
-    assert blob == b"".join(v.to_bytes(8, "little", signed=True) for v in values)
+    assert blob == b"".join(v.to_bytes(8, "big", signed=True) for v in values)
     assert list(snapshot.unpack(blob)) == values
 
 

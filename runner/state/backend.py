@@ -66,6 +66,10 @@ class Backend(Protocol):
         when there is no such row (or it changed while being read), never holding the blob whole in
         another form beside the array (PostgreSQL would send a bytea as hex text, twice its size)."""
 
+    def build_snapshot(self, session: Session, job: tuple[str, str, int]) -> bool:
+        """Make the snapshot of the job (tenant, spec, the run recorded) from its rows inside the database,
+        in place of one dropped, where the database can; False: the caller makes it."""
+
     def write_blob_array(
         self, session: Session, table: str, column: str, job: Sequence[str], values: array[int]
     ) -> None:

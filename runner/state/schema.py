@@ -173,7 +173,7 @@ APPROVALS = Table(
     indexes=(Index("ix_infiniti_sync_approvals_job", ("tenant", "spec")),),
 )
 # Each job's snapshot (runner.state.snapshot): the fingerprints of its rows ascending and their username
-# hashes in the same order, as little-endian 64-bit integers, 16 bytes a user; written with the rows.
+# hashes in the same order, as big-endian 64-bit integers, 16 bytes a user; written with the rows.
 SNAPSHOT = Table(
     "infiniti_sync_snapshots",
     _columns(

@@ -2,8 +2,9 @@
 rows it is made of, so that a plan reads it as two values of one row instead of every user's row, sorted.
 
 A snapshot holds, for one tenant and spec, the fingerprint of every user's accepted line in ascending order
-and the user's username hash in the same order, each array as one blob of little-endian 64-bit integers
-(the same on every machine that shares a PostgreSQL store), and how many users it holds. The store writes it
+and the user's username hash in the same order, each array as one blob of big-endian 64-bit integers (the
+same on every machine that shares a PostgreSQL store, and how PostgreSQL's int8send writes them, so that
+it can make a snapshot from the rows itself), and how many users it holds. The store writes it
 in the transaction that writes the rows (StateStore.record): when a run changes few users, by `update`
 from the snapshot before it; otherwise it is made again from the rows, read in fingerprint order. A snapshot
 whose count is not the count of the job's rows (a store changed by hand, a username hash shared by two
@@ -24,8 +25,8 @@ UPDATE_SHARE = 0.25
 
 
 def pack(values: array[int]) -> bytes:
-    """`values` (64-bit signed) as little-endian bytes."""
-    if sys.byteorder == "little":
+    """`values` (64-bit signed) as big-endian bytes."""
+    if sys.byteorder == "big":
         return values.tobytes()
     swapped = array("q", values)
     swapped.byteswap()
@@ -42,7 +43,7 @@ def unpack(blob: bytes) -> array[int]:
     """The 64-bit signed integers of a blob `pack` made."""
     values = array("q")
     values.frombytes(blob)
-    if sys.byteorder != "little":
+    if sys.byteorder != "big":
         values.byteswap()
     return values
 
@@ -52,7 +53,7 @@ def unpack_chunks(chunks: Iterable[bytes]) -> array[int]:
     values = array("q")
     for chunk in chunks:
         values.frombytes(chunk)
-    if sys.byteorder != "little":
+    if sys.byteorder != "big":
         values.byteswap()
     return values
 

@@ -112,6 +112,10 @@ class SQLiteBackend:
         except sqlite3.OperationalError:
             return None
 
+    def build_snapshot(self, session: Session, job: tuple[str, str, int]) -> bool:
+        """SQLite has no way to write an integer's bytes: the caller makes it from the rows read in order."""
+        return False
+
     def write_blob_array(
         self, session: Session, table: str, column: str, job: Sequence[str], values: array[int]
     ) -> None:

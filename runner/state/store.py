@@ -61,7 +61,8 @@ _FETCH = 5000  # rows read at a time when streaming the fingerprints (some 600 k
 _ASK_NAMES = 2000  # at most so many vanished users are asked for by fingerprint; more: every user is read
 _IN_LIST = 500  # hashes in one IN list when asking for the names of vanished users
 _KNOWN = (
-    f"SELECT fingerprint, user_hash FROM {SYNCED.name} WHERE tenant = ? AND spec = ? ORDER BY fingerprint"
+    f"SELECT fingerprint, user_hash FROM {SYNCED.name} WHERE tenant = ? AND spec = ? "
+    "ORDER BY fingerprint, user_hash"  # the order of a snapshot PostgreSQL makes (runner.state.postgres)
 )
 _NAMES = f"SELECT fingerprint, username FROM {SYNCED.name} WHERE tenant = ? AND spec = ?"
 _ROWS_OF_JOB = f"SELECT COUNT(*) FROM {SYNCED.name} r WHERE r.tenant = s.tenant AND r.spec = s.spec"
@@ -390,15 +391,17 @@ class StateStore:
         kept = None
         if before is not None and not tally.overflow and snapshot.worth_updating(before, changed):
             kept = _read_snapshot(self.backend, session, (tenant, spec))
+        session.execute(_SNAPSHOT_DROP, (tenant, spec))
         if kept is not None:
             arrays = list(kept)
             del kept
             gone = {h for _, h in tally.pairs} | {user_hash(u) for u in forgotten}
             snapshot.update(arrays, gone, tally.pairs)
+        elif self.backend.build_snapshot(session, job):
+            return
         else:
             arrays = list(_arrays(self.backend.stream(session, _KNOWN, (tenant, spec), _FETCH)))
         # Written an array at a time, each let go once written: a million users hold 8 MB at once, not 32.
-        session.execute(_SNAPSHOT_DROP, (tenant, spec))
         session.execute(_SNAPSHOT_WRITE, (tenant, spec, run_id, len(arrays[0]), b"", b""))
         for column in ("fingerprints", "hashes"):
             self.backend.write_blob_array(session, SNAPSHOT.name, column, (tenant, spec), arrays.pop(0))

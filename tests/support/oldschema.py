@@ -104,7 +104,7 @@ approvals_table = Table(
 )
 Index("ix_infiniti_sync_approvals_job", approvals_table.c.tenant, approvals_table.c.spec)
 # Each job's snapshot (runner.state.snapshot): the fingerprints of its rows ascending and their username
-# hashes in the same order, as little-endian 64-bit integers, 16 bytes a user; written with the rows.
+# hashes in the same order, as big-endian 64-bit integers, 16 bytes a user; written with the rows.
 snapshots_table = Table(
     "infiniti_sync_snapshots",
     metadata,
