@@ -5,35 +5,17 @@ causes, by counting, never by timing."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
-from typing import Any
 
 from yaml.reader import Reader
 
 from runner import render, yamlfile
-from tests.support.project import DEMO_ENV, Site, edit_project, example_site_fixture, several_tenants_fixture
+from tests.support.probe import imported
+from tests.support.project import Site, edit_project, example_site_fixture, several_tenants_fixture
 
 site = example_site_fixture
 several = several_tenants_fixture
 
-ROOT = Path(__file__).resolve().parents[1]
-PROBE = """\
-import gc, json, sys
-before = set(sys.modules)  # what the interpreter's start (site) imported is not the command's
-full = gc.get_stats()[2]["collections"]
-from runner.cli import main
-sys.argv = ["infiniti-sync", *sys.argv[1:]]  # the process's own command line, as the installed command has
-code = main()
-print(json.dumps({
-    "code": code,
-    "modules": sorted(set(sys.modules) - before),
-    "full_collections": gc.get_stats()[2]["collections"] - full,
-}))
-"""
 # Never needed by a run on a SQLite state whose project passed validation before, with no notification,
 # metrics, keyring secret, --due or held change: the schemas and their validator, the database drivers of
 # other stores and sources, the Prometheus library and the metrics module, mail and the notifications, the
@@ -50,21 +32,8 @@ NEEDED = ["sqlite3", "urllib3", "jinja2", "yaml"]  # the probe sees imports: the
 def _modules_of_a_run(site: Site, *args: str) -> tuple[int, list[str]]:
     """The exit code of `infiniti-sync ARGS` in a process of its own, and the modules it imported (those
     of the interpreter's own start aside) that are among NOT_NEEDED and NEEDED, or `runner.validate`."""
-    found = _probe(site, *args)
+    found = imported(site, *args)
     return found["code"], [m for m in found["modules"] if _watched(m)]
-
-
-def _probe(site: Site, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args, "--project", os.fspath(site.root)],
-        cwd=site.root,
-        env={**os.environ, **DEMO_ENV, "PYTHONPATH": os.fspath(ROOT)},
-        capture_output=True,
-        encoding="utf-8",
-        check=False,
-    )
-    found: dict[str, Any] = json.loads(done.stdout.splitlines()[-1])
-    return found
 
 
 def _watched(module: str) -> bool:
@@ -99,7 +68,7 @@ def test_a_run_imports_only_what_the_command_and_the_project_need(site: Site) ->
 
 def test_a_plan_imports_only_what_the_command_and_the_project_need(site: Site) -> None:
     assert _modules_of_a_run(site, "plan", "--tenant", "demo", "--spec", "staff", "-q")[0] == 0  # validates
-    found = _probe(site, "plan", "--tenant", "demo", "--spec", "staff", "-q")
+    found = imported(site, "plan", "--tenant", "demo", "--spec", "staff", "-q")
     assert found["code"] == 0
     assert "jinja2" in found["modules"] and "yaml" in found["modules"]
     assert _not_needed(found["modules"]) == []
@@ -110,8 +79,8 @@ def test_a_plan_imports_only_what_the_command_and_the_project_need(site: Site) -
 def test_what_start_up_made_is_never_walked_by_a_full_collection(site: Site) -> None:
     # The modules' objects live until the process ends; cli.main sets them aside (gc.freeze) once the
     # command is imported, so that a small run's cycle collections never walk them all again.
-    first = _probe(site, "run", "--tenant", "demo", "--spec", "staff", "-q")  # validates the project too
-    second = _probe(site, "run", "--tenant", "demo", "--spec", "staff", "-q")
+    first = imported(site, "run", "--tenant", "demo", "--spec", "staff", "-q")  # validates the project too
+    second = imported(site, "run", "--tenant", "demo", "--spec", "staff", "-q")
     assert (first["code"], second["code"]) == (0, 0)
     assert (first["full_collections"], second["full_collections"]) == (0, 0)
 

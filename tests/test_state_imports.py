@@ -5,39 +5,20 @@ Each command runs in a process of its own, which then lists the modules it impor
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.support.project import DEMO_ENV, Site, example_site_fixture
+from tests.support.probe import imported
+from tests.support.project import Site, example_site_fixture
 
 site = example_site_fixture
-
-ROOT = Path(__file__).resolve().parents[1]
-PROBE = """\
-import json, sys
-from runner.cli import main
-code = main(sys.argv[1:])
-found = sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy")
-print(json.dumps({"code": code, "modules": found}))
-"""
 
 
 def _sqlalchemy_of(site: Site, *args: str) -> tuple[int, list[str]]:
     """The exit code of `infiniti-sync ARGS` in a process of its own, and the SQLAlchemy modules it
     imported."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args, "--project", os.fspath(site.root)],
-        cwd=site.root,
-        env={**os.environ, **DEMO_ENV, "PYTHONPATH": os.fspath(ROOT)},
-        capture_output=True,
-        encoding="utf-8",
-        check=False,
-    )
-    found = json.loads(done.stdout.splitlines()[-1])
-    return found["code"], found["modules"]
+    found = imported(site, *args)
+    return found["code"], [m for m in found["modules"] if m.split(".")[0] == "sqlalchemy"]
 
 
 def test_a_run_on_a_sqlite_state_imports_no_sqlalchemy(site: Site) -> None:
