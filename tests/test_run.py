@@ -10,11 +10,8 @@ import itertools
 import json
 import os
 import re
-import signal
 import socket
 import stat
-import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -232,23 +229,11 @@ def test_a_worker_killed_mid_run_fails_only_its_tenant(several: Site) -> None:
     for tenant in ("north", "south", "west"):
         several.sandbox.inject(tenant, Fault(delay=3.0))
     port = urlsplit(several.sandbox.url).port or 443
-    killed: list[int] = []
-
-    def kill_one_sending_worker() -> None:
-        deadline = time.monotonic() + 60
-        while not killed and time.monotonic() < deadline:
-            for pid in processes.children(os.getpid()):
-                if processes.connected(pid, port):
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    return
-            time.sleep(0.02)
-
-    killer = threading.Thread(target=kill_one_sending_worker)
+    killer = processes.Killer(port)
     killer.start()
     done = several.invoke(["run", "--all", "--jobs", "3"])
     killer.join()
-    assert len(killed) == 1
+    assert len(killer.killed) == 1
     assert done.code == 3
     lines = [line for line in done.out.splitlines() if not line.startswith(" ")]
     lost = [line for line in lines if "worker process" in line]
@@ -264,7 +249,7 @@ def test_a_worker_killed_mid_run_fails_only_its_tenant(several: Site) -> None:
     assert sorted((run["tenant"], run["outcome"]) for run in runs) == sorted(
         (line.split("/")[0], line.split(":")[1].strip()) for line in lines
     )
-    assert killed[0] not in {run["pid"] for run in runs}
+    assert killer.killed[0] not in {run["pid"] for run in runs}
 
 
 def test_tls_with_another_sandboxs_ca(site: Site, tmp_path: Path) -> None:

@@ -5,10 +5,6 @@ only the one it ran."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -81,25 +77,13 @@ def test_a_worker_killed_with_a_tenant_waiting_fails_only_the_one_it_ran(
         monkeypatch.setenv(name, value)
     several.sandbox.inject("north", Fault(delay=3.0))
     port = urlsplit(several.sandbox.url).port or 443
-    killed: list[int] = []
-
-    def kill_the_sending_worker() -> None:
-        deadline = time.monotonic() + 60
-        while not killed and time.monotonic() < deadline:
-            for pid in processes.children(os.getpid()):
-                if processes.connected(pid, port):
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-                    return
-            time.sleep(0.02)
-
-    killer = threading.Thread(target=kill_the_sending_worker)
+    killer = processes.Killer(port)
     killer.start()
     loaded = project.load(several.project_file)
     lost: list[JobResult] = []
     results = run_tenants(Setup(several.project_file, Options()), jobs.select(loaded), 1, lost=lost.append)
     killer.join()
-    assert len(killed) == 1
+    assert len(killer.killed) == 1
     assert [(r.job.name, r.outcome) for r in results] == [
         ("north/staff", "error"),
         ("south/staff", "failed"),

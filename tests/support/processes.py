@@ -1,11 +1,14 @@
 """What a process of this machine is doing, read from Linux's /proc (tests that need it are marked
-`with_proc` and skip elsewhere), and how a process ended with `Popen.kill()` exits."""
+`with_proc` and skip elsewhere), how a process ended with `Popen.kill()` exits, and a killer of the first
+child process seen talking to a port (a worker of `run --jobs N` while it sends)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,29 @@ def children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+class Killer:
+    """A thread that kills (SIGKILL) the first child process of this one seen connected to `port`, within a
+    minute; `killed` lists it once it has. Start it, run what makes the children, then `join()`."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.killed: list[int] = []
+        self.thread = threading.Thread(target=self._kill_the_first)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+
+    def _kill_the_first(self) -> None:
+        deadline = time.monotonic() + 60
+        while not self.killed and time.monotonic() < deadline:
+            for pid in children(os.getpid()):
+                if connected(pid, self.port):
+                    os.kill(pid, signal.SIGKILL)
+                    self.killed.append(pid)
+                    return
+            time.sleep(0.02)
