@@ -382,8 +382,8 @@ class StateStore:
     ) -> None:
         """Bring the snapshot of the job (tenant, spec, the run recorded) up to date with the rows `record`
         just wrote: unchanged when the run changed no user; updated from the one before when it changed
-        few; else made again from the rows, read in fingerprint order inside the transaction (a first run,
-        a big change, or no snapshot yet)."""
+        few; else made again from the rows inside the transaction (a first run, a big change, or no
+        snapshot yet): by the database itself where it can (PostgreSQL), else read here in order."""
         changed = tally.count + len(forgotten)
         if before is not None and changed == 0:
             return
