@@ -17,6 +17,7 @@ import functools
 import itertools
 import os
 import sqlite3
+import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -143,9 +144,26 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     that takes it out of the pool; a writer's sets WAL mode and full syncs."""
     raw = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
     if create:
-        raw.execute("PRAGMA journal_mode=WAL")
+        _wal(raw)
         raw.execute("PRAGMA synchronous=FULL")
     return raw
+
+
+def _wal(raw: sqlite3.Connection) -> None:
+    """Set WAL mode, unless the file is in it already (every store but a new one). Runners that open a new
+    store at once all set it: SQLite answers "database is locked" at once to one that asks while another
+    changes the mode (its busy handler does not wait for that), so it asks again until the busy timeout."""
+    if raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _alive(_raw: sqlite3.Connection) -> bool:
