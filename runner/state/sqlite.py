@@ -30,7 +30,7 @@ from runner.state import snapshot
 from runner.state.connections import Connections, Session
 from runner.state.filelock import FileLocks
 
-_BLOB_CHUNK = 1 << 20  # bytes of a snapshot's blob read at a time
+_BLOB_CHUNK = 1 << 20  # bytes of a snapshot's blob read or written at a time
 _SORT_HELPERS = max(0, min(3, (os.cpu_count() or 1) - 1))  # SQLite's sorter threads: none on one core
 _BUSY_SECONDS = 60  # how long a statement waits for another connection's lock
 _CHUNK = 5000  # fingerprints written at a time
