@@ -13,6 +13,7 @@ from runner.state import SCHEMA_VERSION, snapshot
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Done, Site
 from tests.support.roster import MOVED, NEW, STAFF, incremental, write_staff
+from tests.support.statements import counted
 from tests.support.stores import StateUnderTest
 
 state_store = stores.state_store_fixture
@@ -20,6 +21,8 @@ site = stores.site_fixture
 STAFF_RUN = ["run", "--tenant", "demo", "--spec", "staff"]
 STAFF_PLAN = ["plan", "--tenant", "demo", "--spec", "staff"]
 JOB = {"tenant": "demo", "spec": "staff"}
+# What reads or aggregates a job's rows in order: making a snapshot again, or comparing without one.
+IN_ORDER = "ORDER BY fingerprint, user_hash"
 
 
 def _do(site: Site, store: StateUnderTest, *args: str) -> Done:
@@ -121,3 +124,20 @@ def test_a_version_3_store_is_read_from_its_rows_until_a_run_makes_the_snapshots
     assert "0 new, 0 changed, 6 unchanged, 0 gone" in _do(site, state_store, *STAFF_RUN).out
     assert state_store.tables()["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]
     assert _snapshot(state_store) == _rows(state_store) != (0, [])  # made though nothing changed
+
+
+def test_a_run_that_adds_and_forgets_few_users_updates_the_snapshot_without_reading_the_rows(
+    site: Site, state_store: StateUnderTest
+) -> None:
+    incremental(site.root)
+    assert _do(site, state_store, *STAFF_RUN).code == 0
+    write_staff(site.root, {**STAFF, "T209": NEW})  # one user more: the rows' count is not the snapshot's
+    with counted() as seen:
+        joined = _do(site, state_store, *STAFF_RUN)
+    assert "1 new, 0 changed, 6 unchanged, 0 gone" in joined.out
+    write_staff(site.root, {c: p for c, p in STAFF.items() if c != "T203"} | {"T209": NEW})  # one user fewer
+    with counted() as seen_too:
+        left = _do(site, state_store, *STAFF_RUN)
+    assert "0 new, 0 changed, 6 unchanged, 1 gone" in left.out
+    assert [s for s in seen.statements + seen_too.statements if IN_ORDER in s] == []
+    assert _snapshot(state_store) == _rows(state_store)

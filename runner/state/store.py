@@ -210,7 +210,8 @@ class StateStore:
     def _snapshot(self, tenant: str, spec: str) -> tuple[array[int], array[int]] | None:
         """The job's snapshot, None when it has none or it does not hold the job's rows."""
         with self._reading() as session:
-            return _read_snapshot(self.backend, session, (tenant, spec))
+            head = _snapshot_head(session, (tenant, spec))
+            return None if head is None else _read_snapshot(self.backend, session, (tenant, spec), head)
 
     def _names(self, tenant: str, spec: str, wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
         """(fingerprint, username) of the `wanted` fingerprints: asked for by fingerprint when they are
@@ -333,8 +334,8 @@ class StateStore:
         try:
             with self.connections.transaction() as session:
                 run_id = self.backend.insert(session, _INSERT_RUN, values)
-                before = _snapshot_users(session, run.tenant, run.spec)
-                tally = _Tally(-1 if before is None else int(before * snapshot.UPDATE_SHARE))
+                before = _snapshot_head(session, (run.tenant, run.spec))
+                tally = _Tally(-1 if before is None else int(before[1] * snapshot.UPDATE_SHARE))
                 self.backend.write(session, run.tenant, run.spec, run_id, tally.through(accepted))
                 forgotten = list(forget)
                 _forget(session, run.tenant, run.spec, forgotten)
@@ -376,21 +377,22 @@ class StateStore:
         self,
         session: Session,
         job: tuple[str, str, int],
-        before: int | None,
+        before: tuple[int, int] | None,
         tally: _Tally,
         forgotten: list[str],
     ) -> None:
         """Bring the snapshot of the job (tenant, spec, the run recorded) up to date with the rows `record`
-        just wrote: unchanged when the run changed no user; updated from the one before when it changed
-        few; else made again from the rows inside the transaction (a first run, a big change, or no
-        snapshot yet): by the database itself where it can (PostgreSQL), else read here in order."""
+        just wrote, given the head (`_snapshot_head`) it read before writing them: unchanged when the run
+        changed no user; updated from the one before when it changed few; else made again from the rows
+        inside the transaction (a first run, a big change, or no snapshot yet): by the database itself
+        where it can (PostgreSQL), else read here in order."""
         changed = tally.count + len(forgotten)
         if before is not None and changed == 0:
             return
         tenant, spec, run_id = job
         kept = None
-        if before is not None and not tally.overflow and snapshot.worth_updating(before, changed):
-            kept = _read_snapshot(self.backend, session, (tenant, spec))
+        if before is not None and not tally.overflow and snapshot.worth_updating(before[1], changed):
+            kept = _read_snapshot(self.backend, session, (tenant, spec), before)
         session.execute(_SNAPSHOT_DROP, (tenant, spec))
         if kept is not None:
             arrays = list(kept)
@@ -422,28 +424,27 @@ class StateStore:
             taken.release()
 
 
-def _snapshot_users(session: Session, tenant: str, spec: str) -> int | None:
-    """How many users the job's snapshot holds, inside `record`'s transaction before it writes; None when
-    the job has no snapshot, or one that does not hold its rows."""
-    found = session.first(_SNAPSHOT_HEAD, (tenant, spec))
-    return None if found is None or found[1] != found[2] else int(found[1])
+def _snapshot_head(session: Session, job: tuple[str, str]) -> tuple[int, int] | None:
+    """The run that wrote the job's (tenant, spec) snapshot and how many users it holds; None when there is
+    none, or it does not hold the job's rows (their count, read in the same statement as its own). `record`
+    asks inside its transaction before it writes the run's rows."""
+    found = session.first(_SNAPSHOT_HEAD, job)
+    return None if found is None or found[1] != found[2] else (int(found[0]), int(found[1]))
 
 
 def _read_snapshot(
-    backend: Backend, session: Session, job: tuple[str, str]
+    backend: Backend, session: Session, job: tuple[str, str], head: tuple[int, int]
 ) -> tuple[array[int], array[int]] | None:
-    """The snapshot of the job (tenant, spec), an array at a time, each blob read into its array; None when
-    there is none, it does not hold the job's rows (their count, read in the same statement as its own), or
-    another was written while it was read (the run that wrote it, read before and after, differs)."""
-    head = session.first(_SNAPSHOT_HEAD, job)
-    if head is None or head[1] != head[2]:
-        return None
+    """The snapshot of the job (tenant, spec) whose `_snapshot_head` is `head`, an array at a time, each
+    blob read into its array; None when another was written while it was read (the run that wrote it,
+    read after, is not the head's)."""
+    written_by, users = head
     prints = backend.blob_array(session, SNAPSHOT.name, "fingerprints", job)
     hashes = backend.blob_array(session, SNAPSHOT.name, "hashes", job)
     tail = session.first(_SNAPSHOT_RUN, job)
-    if prints is None or hashes is None or tail is None or tail[0] != head[0]:
+    if prints is None or hashes is None or tail is None or tail[0] != written_by:
         return None
-    return (prints, hashes) if len(prints) == len(hashes) == head[1] else None
+    return (prints, hashes) if len(prints) == len(hashes) == users else None
 
 
 def _arrays(chunks: Iterable[Sequence[Any]]) -> tuple[array[int], array[int]]:
