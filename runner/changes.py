@@ -24,7 +24,7 @@ import itertools
 import math
 import sys
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,12 @@ def _digest64(text: str) -> int:
     state = _BLAKE2B_8.copy()
     state.update(text.encode())
     return int.from_bytes(state.digest(), "big", signed=True)
+
+
+def positions(values: Iterable[int], wanted: Container[int]) -> Iterator[int]:
+    """The positions of the items of `values` that are in `wanted`, in order: the loop runs in C, a
+    million items in some 30 ms, where a Python loop over them takes several times that."""
+    return itertools.compress(itertools.count(), map(wanted.__contains__, values))
 
 
 # (fingerprint, username) rows of the store, for the fingerprints asked about (or more: extra rows are
@@ -134,10 +140,9 @@ class Known:
         found: set[int] = set()
         if not wanted:
             return found
-        for at, h in enumerate(self.hashes):
-            if h in wanted:
-                self.seen[at] = 1
-                found.add(h)
+        for at in positions(self.hashes, wanted):
+            self.seen[at] = 1
+            found.add(self.hashes[at])
         return found
 
     def usernames(self, positions: Iterable[int]) -> dict[int, str] | None:
@@ -316,8 +321,7 @@ class Classifier:
         if not wanted:
             return found
         hashes, seen = self.known.hashes, self.known.seen
-        # the positions of the wanted hashes, found in C (few: the new and changed users')
-        for at in itertools.compress(itertools.count(), map(wanted.__contains__, hashes)):
+        for at in positions(hashes, wanted):  # few: the new and changed users'
             if seen[at]:
                 found.append(wanted[hashes[at]])
         return found
@@ -330,9 +334,9 @@ class Classifier:
             return []
         found = []  # (username, source row, key, position among the known)
         hashes, rows = self.known.hashes, self.rows
-        for at, h in enumerate(hashes):
-            if h in wanted and rows[at]:
-                found.append((wanted[h], rows[at], at, at))
+        for at in positions(hashes, wanted):
+            if rows[at]:
+                found.append((wanted[hashes[at]], rows[at], at, at))
         for i, (row, at) in enumerate(self.repeats):
             if hashes[at] in wanted:
                 found.append((wanted[hashes[at]], row, -1 - i, at))

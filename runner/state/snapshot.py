@@ -19,6 +19,8 @@ import sys
 from array import array
 from collections.abc import Iterable, Iterator, Set
 
+from runner.changes import positions
+
 # At most this share of a snapshot's users changed (accepted or forgotten) for `update` to be worth it;
 # more (a first run, a big change), and the snapshot is made again from the rows, read in order.
 UPDATE_SHARE = 0.25
@@ -71,7 +73,7 @@ def update(arrays: list[array[int]], gone: Set[int], added: Iterable[tuple[int, 
     its new fingerprint. Each array is made again in one pass, a run of kept items at a time, and replaces
     the old one at once, so that no more than three are held (24 bytes a user, not 32)."""
     fingerprints, hashes = arrays
-    drop = [at for at, h in enumerate(hashes) if h in gone] if gone else []
+    drop = list(positions(hashes, gone)) if gone else []
     new = sorted(added)
     where = [bisect.bisect_left(fingerprints, fp) for fp, _ in new]
     del fingerprints, hashes
