@@ -856,10 +856,12 @@ def _opened_tables(db: sqlite3.Connection, explain: str, values: Sequence[Any]) 
 # A query that only picks columns of one table: SELECT * or names (bare or quoted), FROM one name, an
 # optional semicolon. What the names mean is SQLite's to say (see _projection); this only rules out
 # anything else (WHERE, JOIN, ORDER BY, DISTINCT, LIMIT, expressions, aliases, comments).
-_NAME = r'(?:[A-Za-z_\u0080-\U0010ffff][\w$\u0080-\U0010ffff]*|"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`)'
-_PROJECTION = re.compile(
-    rf"\s*SELECT\s+(?:\*|{_NAME}(?:\s*,\s*{_NAME})*)\s+FROM\s+{_NAME}\s*;?\s*", re.IGNORECASE
-)
+# A bare name is an ASCII letter or underscore, or any character past ASCII, then those, digits and `$`.
+# The keywords alone ignore case: a class over every code point compiled with IGNORECASE folds each one
+# (17 ms at every start-up), where these compile in 1 ms.
+_BARE = r"(?:[A-Za-z_]|[^\x00-\x7f])(?:[\w$]|[^\x00-\x7f])*"
+_NAME = rf'(?:{_BARE}|"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`)'
+_PROJECTION = re.compile(rf"\s*(?i:SELECT)\s+(?:\*|{_NAME}(?:\s*,\s*{_NAME})*)\s+(?i:FROM)\s+{_NAME}\s*;?\s*")
 # Codecs whose decoder never gives a lone surrogate (which SQLite, storing text as UTF-8, would refuse):
 # the only way text read from a file could differ between the file and the temporary database.
 _UNICODE_CODECS = frozenset(
