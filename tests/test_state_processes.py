@@ -292,16 +292,17 @@ def test_two_projects_share_one_postgresql_store(
             "changes: 0 new, 0 changed, 6 unchanged, 0 gone; expectations met\n",
         )
 
-        # While the first project's runner sends, the other's run of the same tenant and spec is refused.
+        # While the first project's runner holds the run (paused in its record transaction, after
+        # sending, until the marker goes), the other's run of the same tenant and spec is refused.
         for root in (site.root, other):
             write_staff(root, CHANGED)
-        site.sandbox.inject("demo", Fault(delay=2.0))
-        sending = _spawn(children, site.root, postgres_store, *STAFF_RUN)
-        port = urlsplit(site.sandbox.url).port or 443
-        _wait_for(lambda: _connected(sending.pid, port), sending, "sending")
+        marker = tmp_path / "recording"
+        sending = _spawn(children, site.root, postgres_store, *STAFF_RUN, pause=marker)
+        _wait_for(marker.exists, sending, "recording")
         refused = invoke(other, list(STAFF_RUN), env)
         assert (refused.code, refused.err) == (3, "")
         assert re.fullmatch(_held_by(sending.pid), refused.out)
+        marker.unlink()
         assert _finish(sending).code == 0
         after = invoke(other, list(STAFF_RUN), env)
         assert (after.code, after.out.split("; ")[1]) == (0, "0 sent")
