@@ -36,7 +36,6 @@ class _Setting:
     out: Path
     state: StateStore | None
     full: bool
-    lists: bool
 
 
 def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
@@ -54,7 +53,6 @@ def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
             root=setting.root,
             console=console,
             full=setting.full,
-            keep_lists=setting.lists,
         )
     except SyncError:
         path.unlink(missing_ok=True)  # a file from an earlier plan must not pass for this one
@@ -80,7 +78,7 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     selected = jobs.select(proj, args.tenant, args.spec)
     out = args.out or Path(tempfile.mkdtemp(prefix="infiniti-sync-plan-"))
     state = None if unwritten_sqlite(proj.state) else _open_state(proj.state)
-    setting = _Setting(proj.root, out, state, full=args.full, lists=report.wants_lists("plan", args.format))
+    setting = _Setting(proj.root, out, state, full=args.full)
     results: list[Planned | tuple[Job, SyncError]] = []
     approvals: dict[str, str] = {}
     worst = EXIT_OK
@@ -98,8 +96,9 @@ def execute(args: argparse.Namespace, console: Console) -> int:
                 approvals[job.name] = shown
             if planned.failures or (planned.holds and not covered):  # a run would hold it, or fail
                 worst = max(worst, EXIT_CHECK)
+        # before the store closes: a report of every user of each kind asks it for their names
+        report.write(console, "plan", args.format, PlanReport(results, out, approvals))
     finally:
         if state is not None:
             state.close()
-    report.write(console, "plan", args.format, PlanReport(results, out, approvals))
     return worst

@@ -35,10 +35,6 @@ FILES: dict[str, dict[str, str]] = {
     "run": {"junit": "also write a JUnit XML report"},
 }
 
-# The reporters that show every username of each kind of change, not only examples: the plan keeps the
-# full lists for these alone (at a million users they cost as much memory again as the whole plan).
-WANT_LISTS = {("plan", "json")}
-
 Reporter = Callable[[Any], "str | None"]
 
 
@@ -48,11 +44,6 @@ def reporter(command: str, name: str) -> Reporter:
         raise KeyError(f"{command} has no reporter {name!r}")
     found: Reporter = getattr(importlib.import_module(f"runner.report.{command}"), f"{name}_report")
     return found
-
-
-def wants_lists(command: str, name: str) -> bool:
-    """Whether the reporter `name` of `command` shows the full lists of changed users."""
-    return (command, name) in WANT_LISTS
 
 
 def write(console: Console, command: str, name: str, report: object) -> None:
