@@ -58,18 +58,7 @@ def problems_json(problems: Sequence[Problem], files: Sequence[str], valid: bool
     doc: dict[str, Any] = {
         "valid": valid,
         "files": list(files),
-        "problems": [
-            {
-                "file": p.file,
-                "line": p.line,
-                "column": p.col,
-                "path": p.path,
-                "severity": p.severity,
-                "rule": p.rule,
-                "message": p.message,
-            }
-            for p in problems
-        ],
+        "problems": [p.to_json() for p in problems],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
