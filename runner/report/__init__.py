@@ -23,7 +23,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "validate": ("text", "json", "github"),
     "test": ("text", "json", "github"),
     "plan": ("text", "json"),
-    "run": ("text", "json"),
+    "run": ("text", "json", "github"),
     "due": ("text", "json"),
     "approve": ("text", "json"),
     "history": ("text", "json"),
@@ -31,6 +31,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 # The reports written to a file besides standard output (`--NAME FILE`), by command, and their help.
 FILES: dict[str, dict[str, str]] = {
+    "validate": {"junit": "also write a JUnit XML report"},
     "test": {"junit": "also write a JUnit XML report"},
     "run": {"junit": "also write a JUnit XML report"},
 }

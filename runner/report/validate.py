@@ -1,4 +1,5 @@
-"""The reports of `validate`: findings as text, as JSON, and as GitHub Actions annotations."""
+"""The reports of `validate`: findings as text, as JSON (each problem's own, runner.errors.Problem.to_json),
+as GitHub Actions annotations, and as JUnit (a test case per file checked)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from runner.errors import Problem
 from runner.numbers import plural
 from runner.report.github import annotation
+from runner.report.junit import JUnitCase, junit
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,31 @@ def json_report(v: Validation) -> str:
 def github_report(v: Validation) -> str | None:
     """The findings as GitHub annotations; nothing when there are none."""
     return problems_github(v.problems) or None
+
+
+def junit_report(v: Validation) -> str:
+    """A JUnit test case per file checked, failing with its errors."""
+    return problems_junit(v.problems, v.files)
+
+
+def problems_junit(problems: Sequence[Problem], files: Sequence[str]) -> str:
+    """The JUnit report of `validate`: one test case per file checked (and per other file a problem is
+    in), failed by its errors, with every problem of it (the warnings too) as its output."""
+    cases = []
+    for name in dict.fromkeys([*files, *(p.file for p in problems)]):
+        found = [p for p in problems if p.file == name]
+        errors = [str(p) for p in found if p.severity == "error"]
+        cases.append(
+            JUnitCase(
+                classname="validate",
+                name=name,
+                failure="\n".join(errors) or None,
+                output="\n".join(map(str, found)),
+                file=name,
+                line=found[0].line if found else None,
+            )
+        )
+    return junit("infiniti-sync validate", cases)
 
 
 def problems_text(problems: Sequence[Problem], files: int, *, quiet: bool = False) -> str | None:
