@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import math
 import sys
+import weakref
 from array import array
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,11 @@ class Known:
         self.hashes = hashes
         self.seen = bytearray(len(fingerprints))
         self._names = names
+        # Once a file is compared with these users: the source row (or the place in the file) of each
+        # user's unchanged line (0: none), and (row, position) of each unchanged line that came again.
+        # What names the unchanged users later (Changes.names) is kept here, with the users it indexes,
+        # and the changes refer to it weakly: it goes when they do (a run's results outlive them).
+        self.unchanged_rows: tuple[array[int], Sequence[tuple[int, int]]] | None = None
 
     @classmethod
     def of(cls, fingerprints: Mapping[str, int]) -> Known:
@@ -466,11 +472,11 @@ class Classifier:
         each written line's flag, or (unchanged lines left out) the store's names of the known users
         whose line was left out, ordered by the source row each such line came from."""
         if not self.skip:
-            out = set(dropped_lines)
-            flags = self.written_unchanged
-            kept = bytes(f for i, f in enumerate(flags) if i not in out) if out else flags
-            return functools.partial(_column, path, self.username, kept)
-        return functools.partial(_left_out_names, self.known, self.rows, self.repeats)
+            return functools.partial(
+                _written_unchanged, path, self.username, self.written_unchanged, dropped_lines
+            )
+        self.known.unchanged_rows = (self.rows, self.repeats)
+        return functools.partial(_unchanged_names, weakref.ref(self.known))
 
     def _unchanged(self, dropped_lines: Sequence[int]) -> int:
         if self.skip:
@@ -484,10 +490,23 @@ class Classifier:
         return len(self.rows) - self.rows.count(0) + len(self.repeats) if self.skip else 0
 
 
-def _left_out_names(known: Known, rows: array[int], repeats: Sequence[tuple[int, int]]) -> Iterator[str]:
-    """The usernames of the lines left out as unchanged, in the order of their source rows: `rows` has
-    the source row of each known user's (0: none), `repeats` the (row, position) of the lines again.
-    The positions are put in that order through an array indexed by source row, 4 bytes a row."""
+def _written_unchanged(
+    path: Path, column: int, flags: Sequence[int], dropped: Sequence[int]
+) -> Iterator[str]:
+    """The usernames of the file's unchanged lines: `flags` says which of the lines written were (1),
+    before the duplicate check took out those at `dropped`."""
+    out = set(dropped)
+    return _column(path, column, (f for i, f in enumerate(flags) if i not in out) if out else flags)
+
+
+def _unchanged_names(users: weakref.ref[Known]) -> Iterator[str]:
+    """The usernames of the unchanged users of the Known `users` refers to (Known.unchanged_rows), in
+    the order of their rows; the positions are put in that order through an array indexed by row, 4
+    bytes a row. The Known must still be there (and its store open): the plan keeps them until then."""
+    known = users()
+    if known is None or known.unchanged_rows is None:
+        raise LookupError("the users a plan was compared with are gone: name them while its state is open")
+    rows, repeats = known.unchanged_rows
     last = max(max(rows, default=0), max((row for row, _ in repeats), default=0))
     by_row = array("i", bytes(4 * (last + 1)))  # position + 1 of the known user of each row left out
     for at in itertools.compress(itertools.count(), rows):
@@ -579,14 +598,17 @@ def compare_users(
     pending = [(n, lines[i][username], prints[lines[i][username]]) for n, i in enumerate(kept, 1)]
     pending = [p for p in pending if p[1] not in unchanged]
     # what naming every user of each kind needs, not the names: a flag per pending line (1: changed),
-    # and the unchanged users' places among the known, in the file's order
+    # and the place in the file's order of each known user who is unchanged (Known.unchanged_rows)
     changed = bytes(user_hash(user) in found for _, user, _ in pending)
-    places = array("i", (known.index(prints[user]) for user in kinds["unchanged"]))
+    ranks = array("i", bytes(4 * len(known)))
+    for rank, user in enumerate(kinds["unchanged"], 1):
+        ranks[known.index(prints[user])] = rank
+    known.unchanged_rows = (ranks, [])
     gone = kinds["vanished"]
     every: dict[str, Names] = {
         "new": lambda: iter(dict.fromkeys(_flagged(pending, changed, 0))),
         "changed": lambda: iter(dict.fromkeys(_flagged(pending, changed, 1))),
-        "unchanged": functools.partial(known.named, places),
+        "unchanged": functools.partial(_unchanged_names, weakref.ref(known)),
         "vanished": functools.partial(iter, gone),
     }
     changes = _of(not known, kinds, every, gone=gone, pending=pending)

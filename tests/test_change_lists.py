@@ -12,11 +12,14 @@ holds user by user (a user's set of lines against its record's fingerprint).
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,12 +103,13 @@ def test_the_lists_are_those_of_the_file_whatever_is_known(
         {"new": [line[0] for line in _data(first)], "changed": [], "unchanged": [], "vanished": []},
     )
     accepted = {u: fingerprint(_line(u, g)) for u, g in known}
+    compared = Known.of(accepted)  # the plan's changes refer to it weakly: kept here, as plan keeps it
     planned = build(
         spec,
         make_tenant(),
         StaticRows(source),
         tmp_path / "again.csv",
-        known=Known.of(accepted),
+        known=compared,
         incremental=incremental,
     )
     _agrees(planned.changes, _expected(_data(first), accepted, {u for u, _ in rows}))
@@ -122,6 +126,36 @@ def test_more_unchanged_duplicates_than_examples_kept_still_show_the_first_uncha
         assert planned.changes is not None
         assert planned.changes.examples["unchanged"] == ["z2"] == planned.changes.lists()["unchanged"]
         known.seen[:] = bytes(len(known))
+
+
+def test_a_planned_result_does_not_keep_the_known_users(tmp_path: Path) -> None:
+    # a run keeps every job's result to the end: its changes refer to the known users (and what naming
+    # the unchanged ones needs, 4 bytes a known user) weakly, so that they go with the job
+    rows = [("a", "Year 7"), ("b", "Year 8"), ("c", "Year 7")]
+    for spec, skip in ((_spec("error"), True), (CONTACTS, False)):
+        source = (
+            [{"u": u, "g": g} for u, g in rows]
+            if spec is not CONTACTS
+            else [_contact(u, "a@example.net") for u, _ in rows]
+        )
+        lines = _data(
+            build(spec, make_tenant(), StaticRows(source), tmp_path / "first.csv", known=Known.of({}))
+        )
+        prints = {
+            line[0]: record_fingerprint([line]) if spec is CONTACTS else fingerprint(line) for line in lines
+        }
+        known = Known.of(prints)
+        planned = build(
+            spec, make_tenant(), StaticRows(source), tmp_path / "f.csv", known=known, incremental=skip
+        )
+        assert planned.changes is not None and list(planned.changes.names("unchanged")) == ["a", "b", "c"]
+        gone = weakref.ref(known)
+        del known
+        gc.collect()
+        assert gone() is None
+        with pytest.raises(LookupError, match="the users a plan was compared with are gone"):
+            list(planned.changes.names("unchanged"))
+        assert list(planned.changes.names("vanished")) == []  # what the result holds itself still names
 
 
 def _record(store: StateStore, accepted: list[tuple[str, int]]) -> None:
@@ -141,12 +175,13 @@ def test_a_state_store_names_the_unchanged_users_left_out_of_the_file(tmp_path: 
     store = StateStore.open(os.fspath(tmp_path / "state.db"), environ={})
     try:
         _record(store, accepted)
+        known = store.known("demo", "staff")  # kept while its users are named, as plan keeps it
         planned = build(
             _spec("error"),
             make_tenant(),
             source,
             tmp_path / "f.csv",
-            known=store.known("demo", "staff"),
+            known=known,
             incremental=True,
         )
         changes = planned.changes
@@ -199,12 +234,13 @@ def test_the_lists_of_a_contacts_import_are_those_of_its_users(
         user: record_fingerprint([[_contact(user, a)[c] for c in header] for a in addresses])
         for user, addresses in known.items()
     }
+    compared = Known.of(accepted)
     planned = build(
         CONTACTS,
         make_tenant(),
         StaticRows(source),
         tmp_path / "again.csv",
-        known=Known.of(accepted),
+        known=compared,
         incremental=incremental,
     )
     sets: dict[str, list[list[str]]] = {}

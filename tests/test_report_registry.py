@@ -60,6 +60,8 @@ def test_every_registered_reporter_exists_and_no_other() -> None:
         assert defined == {f"{n}_report" for n in named}, command
         for n in named:
             assert report.reporter(command, n) is getattr(module, f"{n}_report")
+    registered = {(c, n) for c, names in report.FORMATS.items() for n in names}
+    assert registered >= report.NAMES_USERS
 
 
 def test_an_unknown_reporter_is_refused() -> None:

@@ -36,6 +36,11 @@ FILES: dict[str, dict[str, str]] = {
     "run": {"junit": "also write a JUnit XML report"},
 }
 
+# The reporters that name every user of each kind of change, not only examples (runner.changes.Changes.names).
+# Planning is the same whatever the format; for these alone the command keeps what each plan was compared
+# with (the known users' arrays, about 21 bytes a user) and the state store open until they have written.
+NAMES_USERS = {("plan", "json")}
+
 Reporter = Callable[[Any], "str | None"]
 
 
@@ -45,6 +50,11 @@ def reporter(command: str, name: str) -> Reporter:
         raise KeyError(f"{command} has no reporter {name!r}")
     found: Reporter = getattr(importlib.import_module(f"runner.report.{command}"), f"{name}_report")
     return found
+
+
+def names_users(command: str, name: str) -> bool:
+    """Whether the reporter `name` of `command` names every user of each kind of change."""
+    return (command, name) in NAMES_USERS
 
 
 def write(console: Console, command: str, name: str, report: object) -> None:
