@@ -377,8 +377,7 @@ def build(
     Given `known` (what the state knows: runner.changes.Known), each line is compared with it as it is
     written, and the result's `changes` say how (and can name every user of each kind, from the file
     and the state: runner.changes.Changes.names); with `incremental`, unchanged lines are not written.
-    `params` are the query's values
-    (default: the spec's, rendered); `vars` replace the tenant's.
+    `params` are the query's values (default: the spec's, rendered); `vars` replace the tenant's.
     """
     where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
     context = context_of(spec, tenant, vars)

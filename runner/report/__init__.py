@@ -38,7 +38,8 @@ FILES: dict[str, dict[str, str]] = {
 
 # The reporters that name every user of each kind of change, not only examples (runner.changes.Changes.names).
 # Planning is the same whatever the format; for these alone the command keeps what each plan was compared
-# with (the known users' arrays, about 21 bytes a user) and the state store open until they have written.
+# with (the known users' arrays, about 21 bytes a user) until they have written, and they ask the state
+# store, open until every report is written, for the names.
 NAMES_USERS = {("plan", "json")}
 
 Reporter = Callable[[Any], "str | None"]
