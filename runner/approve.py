@@ -143,6 +143,20 @@ class Approval:
         """Its expiry as reports show it (UTC)."""
         return shown(self.expires)
 
+    def to_json(self) -> dict[str, object]:
+        """The approval as `history --format json` and `approve --format json` give it."""
+        return {
+            "tenant": self.tenant,
+            "spec": self.spec,
+            "held_run": self.run_id,
+            "user": self.user,
+            "host": self.host,
+            "approved_at": self.approved_at.isoformat(),
+            "expires_at": self.expires.isoformat(),
+            "status": self.status,
+            "used_by_run": self.used_by,
+        }
+
 
 def refusal(approval: Approval, change: Change, at: datetime) -> str | None:
     """Why `approval` does not let `change` through at `at` (expired, or not covering it); None if it does."""

@@ -19,15 +19,19 @@ users who vanished are fetched from the store only when some did.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import itertools
 import math
 import sys
+import weakref
 from array import array
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from runner.csvfile import read_records
 from runner.numbers import number, plural
 from runner.precheck import Finding
 from runner.spec import Spec
@@ -91,6 +95,11 @@ class Known:
         self.hashes = hashes
         self.seen = bytearray(len(fingerprints))
         self._names = names
+        # Once a file is compared with these users: the source row (or the place in the file) of each
+        # user's unchanged line (0: none), and (row, position) of each unchanged line that came again.
+        # What names the unchanged users later (Changes.names) is kept here, with the users it indexes,
+        # and the changes refer to it weakly: it goes when they do (a run's results outlive them).
+        self.unchanged_rows: tuple[array[int], Sequence[tuple[int, int]]] | None = None
 
     @classmethod
     def of(cls, fingerprints: Mapping[str, int]) -> Known:
@@ -171,6 +180,35 @@ class Known:
                 gone.append(username)
         return sorted(gone)
 
+    def named(self, positions: Sequence[int]) -> Iterator[str]:
+        """The usernames of the users at `positions`, in that order (a position may come again), asked of
+        the store by fingerprint once the first is wanted; a user the store no longer has is left out.
+        The names are held as UTF-8 in one buffer with their places, some 18 bytes a user, not as a str
+        each: at a million users that is 18 MB, not 65."""
+        if self._names is None or not positions:
+            return
+        prints, count = self.fingerprints, len(self.fingerprints)
+        wanted = bytearray(count)  # 1: asked for, 2: found
+        for at in positions:
+            wanted[at] = 1
+        starts, sizes, names = array("i", bytes(4 * count)), array("i", bytes(4 * count)), bytearray()
+        buckets, shift = self.buckets()  # the store's rows come in any order: each is looked up
+        bisect_left = bisect.bisect_left
+        for fp, username in self._names(array("q", itertools.compress(prints, wanted))):
+            bucket = (fp + _HALF) >> shift
+            at = bisect_left(prints, fp, buckets[bucket], buckets[bucket + 1])
+            if at < count and prints[at] == fp and wanted[at]:
+                data = username.encode()
+                starts[at], sizes[at], wanted[at] = len(names), len(data), 2
+                names += data
+        for at in positions:
+            if wanted[at] == 2:
+                yield names[starts[at] : starts[at] + sizes[at]].decode()
+
+
+# Where every username of one kind of change comes from, on demand (Changes.names).
+Names = Callable[[], Iterable[str]]
+
 
 @dataclass(frozen=True)
 class Changes:
@@ -184,16 +222,30 @@ class Changes:
     examples: dict[str, list[str]] = field(
         default_factory=lambda: {k: [] for k in ("new", "changed", "unchanged", "vanished")}
     )
-    lists: dict[str, list[str]] | None = None
     gone: list[str] = field(default_factory=list)  # every vanished username, to forget once sent
     # (line in the file to send, username, fingerprint) of each new or changed user, worked out while
     # planning, so that recording what Infiniti accepts need not read the file again. None: not known
     # (a first run compares nothing; every line of the file is new). For an import whose user's record
     # is all of its lines (compare_users), every line of each such user, with the record's fingerprint.
     pending: list[tuple[int, str, int]] | None = None
+    # By kind, how to name every user of it (`names`), from what planning keeps anyway: the planned file,
+    # the pending lines, the known users' arrays (whose names the store gives). Planning is the same
+    # whatever is reported; only a report that shows the full lists pays for them, and then only while
+    # it writes them (the file must still be there and the state store open).
+    every: Mapping[str, Names] = field(default_factory=dict, compare=False, repr=False)
 
-    def to_json(self) -> dict[str, Any]:
-        """Counts, examples, and the full lists when they were kept."""
+    def names(self, kind: str) -> Iterable[str]:
+        """Every username of `kind` (new, changed, unchanged or vanished), in the file's order (the
+        vanished sorted): derived now, never kept."""
+        source = self.every.get(kind)
+        return () if source is None else source()
+
+    def lists(self) -> dict[str, list[str]]:
+        """Every username of each kind, in order."""
+        return {kind: list(self.names(kind)) for kind in KINDS}
+
+    def to_json(self, *, lists: bool = False) -> dict[str, Any]:
+        """Counts and examples, and with `lists` every username of each kind (`lists()`)."""
         doc: dict[str, Any] = {
             "first_run": self.first_run,
             "new": self.new,
@@ -202,8 +254,8 @@ class Changes:
             "vanished": self.vanished,
             "examples": self.examples,
         }
-        if self.lists is not None:
-            doc["lists"] = self.lists
+        if lists:
+            doc["lists"] = self.lists()
         return doc
 
     @property
@@ -212,13 +264,28 @@ class Changes:
         return self.new + self.changed + self.vanished
 
 
-def _of(first_run: bool, kinds: Mapping[str, Sequence[str]], *, keep_lists: bool, **more: Any) -> Changes:
-    """Changes with these usernames of each kind (in order; counts may exceed the names given when
-    `keep_lists` is off: `more` holds the counts then)."""
+def _of(
+    first_run: bool, kinds: Mapping[str, Sequence[str]], every: Mapping[str, Names], **more: Any
+) -> Changes:
+    """Changes with these usernames of each kind as examples (the first of them, in order; `more` holds
+    the counts of the kinds that have more than the names given), every name of each kind from `every`."""
     counts = {kind: more.pop(kind, len(names)) for kind, names in kinds.items()}
     examples = {kind: list(kinds.get(kind, ())[:EXAMPLES]) for kind in KINDS}
-    lists = {kind: list(kinds.get(kind, ())) for kind in KINDS} if keep_lists else None
-    return Changes(first_run, **counts, examples=examples, lists=lists, **more)
+    return Changes(first_run, **counts, examples=examples, every=every, **more)
+
+
+def _column(path: Path, column: int, keep: Iterable[int] | None = None) -> Iterator[str]:
+    """Cell `column` of the data lines of the file at `path` (with `keep`, of those whose flag, one a
+    line in order, is set), read from the file: the lines are not held."""
+    records = read_records(path)
+    next(records)
+    lines = records if keep is None else itertools.compress(records, keep)
+    return (record[column] for record in lines)
+
+
+def _flagged(pending: Sequence[tuple[int, str, int]], flags: bytes, flag: int) -> Iterator[str]:
+    """The usernames of the `pending` lines whose flag (one a line, in order) is `flag`, in order."""
+    return (user for (_, user, _), f in zip(pending, flags, strict=True) if f == flag)
 
 
 KINDS = ("new", "changed", "unchanged", "vanished")
@@ -239,33 +306,25 @@ class Classifier:
     here reads the file.
     """
 
-    def __init__(self, known: Known, *, username: int, incremental: bool, keep_lists: bool):
+    def __init__(self, known: Known, *, username: int, incremental: bool):
         self.known = known
         self.username = username
         self.skip = incremental and bool(known)  # unchanged lines are left out of the file
-        self.keep_lists = keep_lists
         # the source row of the unwritten line of each known user (0: none), and exact repeats (row, at)
         self.rows: array[int] = array("i", bytes(4 * len(known))) if self.skip else array("i")
         self.repeats: list[tuple[int, int]] = []
         self.written_unchanged = bytearray()  # per written line, when unchanged lines are written
         self.pending: list[tuple[int, str, int]] = []  # (written index, username, fingerprint)
-        self.unchanged: list[tuple[int, str]] = []  # (source row, username): examples, or all with lists
-        self.limit = None if keep_lists else 4 * EXAMPLES  # more than shown: duplicates may drop some
-        self.names: list[str] = []  # a first run with lists: every username, in the file's order
+        self.unchanged: list[tuple[int, str]] = []  # (source row, username): the first, for examples
+        self.limit = 4 * EXAMPLES  # more than shown: duplicates may drop some
         self.again: list[str] = []  # the usernames of unchanged lines whose user's line was seen before
-        # what the planner calls for each line (LEFT_OUT, UNCHANGED or NEW); None: a first run without
-        # lists (nothing to keep, every line new)
-        self.verdict: Callable[[int, Sequence[str]], int] | None = (
-            self._comparer() if known else self._first if keep_lists else None
-        )
+        # what the planner calls for each line (LEFT_OUT, UNCHANGED or NEW); None: a first run (nothing
+        # to keep, every line new)
+        self.verdict: Callable[[int, Sequence[str]], int] | None = self._comparer() if known else None
 
     def line(self, n: int, cells: Sequence[str]) -> bool:
         """Whether line `cells` (source row `n`) is to be written (its verdict is not LEFT_OUT)."""
         return self.verdict is None or self.verdict(n, cells) != LEFT_OUT
-
-    def _first(self, n: int, cells: Sequence[str]) -> int:
-        self.names.append(cells[self.username])
-        return NEW
 
     def _comparer(self) -> Callable[[int, Sequence[str]], int]:
         """`verdict()` against what is known: the planner's hot loop calls it once a line, so everything
@@ -361,39 +420,63 @@ class Classifier:
         findings: Iterable[Finding],
         preview: Sequence[Sequence[str]],
         rows_out: int,
+        *,
+        path: Path,
     ) -> Changes:
         """The changes, once the duplicate check dropped the written lines at `dropped_lines` (sorted
-        indexes) and the source rows `dropped_rows` (written or not); `preview` is the file's first lines,
-        `rows_out` how many it has."""
+        indexes) and the source rows `dropped_rows` (written or not); `preview` is the first lines of the
+        file at `path` (done: the full lists of the changes read it), `rows_out` how many it has."""
+        user = self.username
         if not self.known:  # every line of the file is new
-            if self.keep_lists:
-                out = set(dropped_lines)
-                names = [u for i, u in enumerate(self.names) if i not in out]
-                return _of(True, {"new": names}, keep_lists=True)
-            names = [line[self.username] for line in preview[:EXAMPLES]]
-            return _of(True, {"new": names}, keep_lists=False, new=rows_out)
+            names = [line[user] for line in preview[:EXAMPLES]]
+            return _of(True, {"new": names}, {"new": functools.partial(_column, path, user)}, new=rows_out)
         pending = [
-            (i - bisect.bisect_left(dropped_lines, i) + 1, user, fp)
-            for i, user, fp in self.pending
+            (i - bisect.bisect_left(dropped_lines, i) + 1, username, fp)
+            for i, username, fp in self.pending
             if not _contains(dropped_lines, i)
         ]
         hashes = [user_hash(username) for _, username, _ in pending]
         found = self.known.users(set(hashes))
-        kinds: dict[str, list[str]] = {"new": [], "changed": []}
-        for (_, username, _), h in zip(pending, hashes, strict=True):
-            kinds["changed" if h in found else "new"].append(username)
-        kinds["unchanged"] = [u for row, u in self.unchanged if row not in dropped_rows]
+        changed = bytes(h in found for h in hashes)  # per pending line: 1 changed, 0 new
         left_out = {f.username for f in findings if f.username}
         gone = [u for u in self.known.unseen() if u not in left_out]
-        kinds["vanished"] = gone
+        every: dict[str, Names] = {
+            "new": functools.partial(_flagged, pending, changed, 0),
+            "changed": functools.partial(_flagged, pending, changed, 1),
+            "unchanged": self._unchanged_names(dropped_lines, path),
+            "vanished": functools.partial(iter, gone),
+        }
+        count = self._unchanged(dropped_lines)
+        unchanged = [u for row, u in self.unchanged if row not in dropped_rows][:EXAMPLES]
+        if len(unchanged) < min(count, EXAMPLES):  # duplicates dropped most of the first: look further
+            unchanged = list(itertools.islice(every["unchanged"](), EXAMPLES))
+        examples = {
+            "new": list(itertools.islice(_flagged(pending, changed, 0), EXAMPLES)),
+            "changed": list(itertools.islice(_flagged(pending, changed, 1), EXAMPLES)),
+            "unchanged": unchanged,
+            "vanished": gone,
+        }
         return _of(
             False,
-            kinds,
-            keep_lists=self.keep_lists,
-            unchanged=self._unchanged(dropped_lines),
+            examples,
+            every,
+            new=changed.count(0),
+            changed=changed.count(1),
+            unchanged=count,
             gone=gone,
             pending=pending,
         )
+
+    def _unchanged_names(self, dropped_lines: Sequence[int], path: Path) -> Names:
+        """Where every unchanged username comes from, in the order of the source rows: the file and
+        each written line's flag, or (unchanged lines left out) the store's names of the known users
+        whose line was left out, ordered by the source row each such line came from."""
+        if not self.skip:
+            return functools.partial(
+                _written_unchanged, path, self.username, self.written_unchanged, dropped_lines
+            )
+        self.known.unchanged_rows = (self.rows, self.repeats)
+        return functools.partial(_unchanged_names, weakref.ref(self.known))
 
     def _unchanged(self, dropped_lines: Sequence[int]) -> int:
         if self.skip:
@@ -405,6 +488,32 @@ class Classifier:
     def left_out(self) -> int:
         """Lines not written (unchanged, in incremental mode)."""
         return len(self.rows) - self.rows.count(0) + len(self.repeats) if self.skip else 0
+
+
+def _written_unchanged(
+    path: Path, column: int, flags: Sequence[int], dropped: Sequence[int]
+) -> Iterator[str]:
+    """The usernames of the file's unchanged lines: `flags` says which of the lines written were (1),
+    before the duplicate check took out those at `dropped`."""
+    out = set(dropped)
+    return _column(path, column, (f for i, f in enumerate(flags) if i not in out) if out else flags)
+
+
+def _unchanged_names(users: weakref.ref[Known]) -> Iterator[str]:
+    """The usernames of the unchanged users of the Known `users` refers to (Known.unchanged_rows), in
+    the order of their rows; the positions are put in that order through an array indexed by row, 4
+    bytes a row. The Known must still be there (and its store open): the plan keeps them until then."""
+    known = users()
+    if known is None or known.unchanged_rows is None:
+        raise LookupError("the users a plan was compared with are gone: name them while its state is open")
+    rows, repeats = known.unchanged_rows
+    last = max(max(rows, default=0), max((row for row, _ in repeats), default=0))
+    by_row = array("i", bytes(4 * (last + 1)))  # position + 1 of the known user of each row left out
+    for at in itertools.compress(itertools.count(), rows):
+        by_row[rows[at]] = at + 1
+    for row, at in repeats:
+        by_row[row] = at + 1
+    return known.named(array("i", map((-1).__add__, filter(None, by_row))))
 
 
 def _contains(ordered: Sequence[int], value: int) -> bool:
@@ -464,7 +573,6 @@ def compare_users(
     known: Known | None,
     *,
     incremental: bool,
-    keep_lists: bool,
     left_out: set[str],
 ) -> Users:
     """Group the file's `lines` by user, fingerprint each user's set, and classify it against `known`;
@@ -489,5 +597,19 @@ def compare_users(
     kept = [i for i in range(len(lines)) if i not in drop]
     pending = [(n, lines[i][username], prints[lines[i][username]]) for n, i in enumerate(kept, 1)]
     pending = [p for p in pending if p[1] not in unchanged]
-    changes = _of(not known, kinds, keep_lists=keep_lists, gone=kinds["vanished"], pending=pending)
+    # what naming every user of each kind needs, not the names: a flag per pending line (1: changed),
+    # and the place in the file's order of each known user who is unchanged (Known.unchanged_rows)
+    changed = bytes(user_hash(user) in found for _, user, _ in pending)
+    ranks = array("i", bytes(4 * len(known)))
+    for rank, user in enumerate(kinds["unchanged"], 1):
+        ranks[known.index(prints[user])] = rank
+    known.unchanged_rows = (ranks, [])
+    gone = kinds["vanished"]
+    every: dict[str, Names] = {
+        "new": lambda: iter(dict.fromkeys(_flagged(pending, changed, 0))),
+        "changed": lambda: iter(dict.fromkeys(_flagged(pending, changed, 1))),
+        "unchanged": functools.partial(_unchanged_names, weakref.ref(known)),
+        "vanished": functools.partial(iter, gone),
+    }
+    changes = _of(not known, kinds, every, gone=gone, pending=pending)
     return Users(drop, changes)

@@ -57,6 +57,18 @@ class Problem:
         kind = "" if self.severity == "error" else "warning: "
         return f"{self.file}:{self.line}:{self.col}: {self.path}: {kind}{self.message}"
 
+    def to_json(self) -> dict[str, int | str]:
+        """The finding as `validate --format json` gives it."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.col,
+            "path": self.path,
+            "severity": self.severity,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
 
 @dataclass(frozen=True)
 class Where:

@@ -29,10 +29,9 @@ def plan_job(
     root: Path,
     console: Console,
     full: bool = False,
-    keep_lists: bool = False,
 ) -> Planned:
     """Plan `job` into `path` against `known`: incremental (unchanged lines left out of the file) when
-    the spec says so and not `full`; every username of each kind kept with `keep_lists`."""
+    the spec says so and not `full`."""
     tenant, spec = job.tenant, job.spec
     where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
     connection = tenant.connections[spec.source.connection]
@@ -52,7 +51,6 @@ def plan_job(
             path,
             known=known,
             incremental=spec.mode == "incremental" and not full,
-            keep_lists=keep_lists,
             progress=lambda n: _reading(progress, job, n),
         )
     finally:

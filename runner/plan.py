@@ -74,6 +74,31 @@ class Planned:
         """No hold and no failed check."""
         return not self.holds and not self.failures
 
+    def to_json(self, approval: str | None = None, *, lists: bool = False) -> dict[str, Any]:
+        """The planned file as the JSON reports give it (with what the approval waiting for its job would
+        do, and with `lists` every username of each kind of change: runner.changes.Changes.to_json)."""
+        return {
+            "tenant": self.tenant,
+            "spec": self.spec,
+            "ok": self.ok,
+            "file": str(self.path),
+            "header": list(self.header),
+            "rows": {
+                "read": self.rows_read,
+                "skipped": self.rows_skipped,
+                "in_file": self.rows_out,
+                "left_out": len({f.row for f in self.findings}),
+                "dropped": len(self.dropped),
+            },
+            "findings": [f.to_json() for f in self.findings],
+            "dropped": [f.to_json() for f in self.dropped],
+            "preview": [dict(zip(self.header, row, strict=True)) for row in self.preview],
+            "changes": None if self.changes is None else self.changes.to_json(lists=lists),
+            "holds": self.holds,
+            **({"approval": approval} if approval else {}),  # an approval waits for the job
+            "failures": self.failures,
+        }
+
 
 def context_of(spec: Spec, tenant: Tenant, vars: Mapping[str, Any] | None = None) -> Context:
     """The template context of `spec` run for `tenant`."""
@@ -291,7 +316,7 @@ class _Writer:
         columns = self.spec.kind.key
         return ", ".join(f"{c} {v!r}" for c, v in zip(columns, key.split(_KEY_SEPARATOR), strict=True))
 
-    def whole_users(self, known: Known | None, *, incremental: bool, keep_lists: bool) -> Changes | None:
+    def whole_users(self, known: Known | None, *, incremental: bool) -> Changes | None:
         """For an import whose user's record is all of its lines: leave out every line of a user that
         the pre-checks left a line of out (the import replaces a patron's set as a whole, so a part
         would remove the rest), then compare each user's set with `known` (runner.changes.compare_users)
@@ -316,9 +341,7 @@ class _Writer:
             )
         self._drop(with_user)
         lines = [line for i, line in enumerate(lines) if i not in with_user]
-        users = compare_users(
-            lines, u, known, incremental=incremental, keep_lists=keep_lists, left_out=set(failed)
-        )
+        users = compare_users(lines, u, known, incremental=incremental, left_out=set(failed))
         self.left_out = len(users.drop)
         self._drop(users.drop)
         return users.changes
@@ -345,7 +368,6 @@ def build(
     *,
     known: Known | None = None,
     incremental: bool = False,
-    keep_lists: bool = False,
     vars: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
@@ -353,9 +375,9 @@ def build(
     """Write the import file of `spec` for `tenant` to `path` and say how it went.
 
     Given `known` (what the state knows: runner.changes.Known), each line is compared with it as it is
-    written, and the result's `changes` say how; with `incremental`, unchanged lines are not written.
-    `keep_lists` keeps every username of each kind, not only examples. `params` are the query's values
-    (default: the spec's, rendered); `vars` replace the tenant's.
+    written, and the result's `changes` say how (and can name every user of each kind, from the file
+    and the state: runner.changes.Changes.names); with `incremental`, unchanged lines are not written.
+    `params` are the query's values (default: the spec's, rendered); `vars` replace the tenant's.
     """
     where = Where(tenant=tenant.name, spec=spec.name, connection=spec.source.connection)
     context = context_of(spec, tenant, vars)
@@ -364,7 +386,7 @@ def build(
     classifier = None
     if known is not None and not spec.kind.whole_user:
         user = spec.header.index("username")
-        classifier = Classifier(known, username=user, incremental=incremental, keep_lists=keep_lists)
+        classifier = Classifier(known, username=user, incremental=incremental)
     with (
         _no_collection(),
         source.query(spec.source.query, params) as rows,
@@ -376,14 +398,16 @@ def build(
         writer.run(rows, progress)
         writer.duplicates()
         if spec.kind.whole_user:
-            whole = writer.whole_users(known, incremental=incremental, keep_lists=keep_lists)
+            whole = writer.whole_users(known, incremental=incremental)
         preview = tuple(tuple(r) for r in itertools.islice(out.data_lines(), PREVIEW_LINES))
         out.commit()
     findings = sorted(writer.findings, key=lambda f: f.row)
     rows_out = len(writer.source_rows)
     changes = whole if spec.kind.whole_user else None
     if classifier is not None:
-        changes = classifier.finish(writer.dropped_lines, writer.dropped_rows, findings, preview, rows_out)
+        changes = classifier.finish(
+            writer.dropped_lines, writer.dropped_rows, findings, preview, rows_out, path=path
+        )
     lines = rows_out + (classifier.left_out if classifier is not None else writer.left_out)
     holds, failures = _guards(spec, lines, writer.rows_read - writer.rows_skipped, findings)
     if changes is not None and known is not None:

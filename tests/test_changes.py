@@ -72,8 +72,8 @@ def test_new_changed_unchanged_and_gone_users_in_the_file_order(tmp_path: Path) 
     rows = [(f"u{i}", "Staff") for i in range(8)]
     accepted = {u: fingerprint(_line(u, g)) for u, g in rows[:5]}
     known = Known.of({**accepted, "u1": 1, "left": 2, "also left": 3})
-    changes = _plan(tmp_path, rows, known, keep_lists=True).changes
-    assert changes is not None and changes.lists == {
+    changes = _plan(tmp_path, rows, known).changes
+    assert changes is not None and changes.lists() == {
         "new": ["u5", "u6", "u7"],
         "changed": ["u1"],
         "unchanged": ["u0", "u2", "u3", "u4"],
@@ -95,7 +95,7 @@ def test_each_line_is_found_among_the_known_fingerprints_exactly_when_it_is_one(
     # the classifier looks a line up only among the fingerprints sharing its top bits (Known.buckets)
     accepted = data.draw(st.sets(st.sampled_from(users)))
     known = Known.of({u: fingerprint((u, "Staff")) for u in accepted})
-    classifier = Classifier(known, username=0, incremental=True, keep_lists=True)
+    classifier = Classifier(known, username=0, incremental=True)
     assert classifier.line is not None
     written = [u for n, u in enumerate(users, 1) if classifier.line(n, (u, "Staff"))]
     assert written == [u for u in users if u not in accepted]

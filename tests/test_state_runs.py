@@ -663,14 +663,12 @@ def test_comparing_holds_no_python_object_per_known_user(tmp_path: Path) -> None
         del lines
         tracemalloc.start()
         try:
-            classifier = Classifier(
-                store.known("demo", "staff"), username=0, incremental=True, keep_lists=False
-            )
+            classifier = Classifier(store.known("demo", "staff"), username=0, incremental=True)
             assert classifier.line is not None
             records = read_records(path)
             next(records)
             written = sum(classifier.line(n, record) for n, record in enumerate(records, 2))
-            changes = classifier.finish([], set(), [], [first], written)
+            changes = classifier.finish([], set(), [], [first], written, path=path)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()

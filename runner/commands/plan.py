@@ -36,7 +36,9 @@ class _Setting:
     out: Path
     state: StateStore | None
     full: bool
-    lists: bool
+    # what each plan was compared with, kept until the report when it names every user (its changes
+    # refer to it weakly); None: let each go once planned
+    compared: list[Known] | None
 
 
 def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
@@ -46,6 +48,8 @@ def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
     path = setting.out / tenant.name / f"{spec.name}.csv"
     try:
         known = setting.state.known(tenant.name, spec.name) if setting.state else Known.of({})
+        if setting.compared is not None:
+            setting.compared.append(known)
         return pipeline.plan_job(
             job,
             path,
@@ -54,7 +58,6 @@ def plan_job(job: Job, setting: _Setting, console: Console) -> Planned:
             root=setting.root,
             console=console,
             full=setting.full,
-            keep_lists=setting.lists,
         )
     except SyncError:
         path.unlink(missing_ok=True)  # a file from an earlier plan must not pass for this one
@@ -80,7 +83,8 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     selected = jobs.select(proj, args.tenant, args.spec)
     out = args.out or Path(tempfile.mkdtemp(prefix="infiniti-sync-plan-"))
     state = None if unwritten_sqlite(proj.state) else _open_state(proj.state)
-    setting = _Setting(proj.root, out, state, full=args.full, lists=report.wants_lists("plan", args.format))
+    names = report.names_users("plan", args.format)
+    setting = _Setting(proj.root, out, state, full=args.full, compared=[] if names else None)
     results: list[Planned | tuple[Job, SyncError]] = []
     approvals: dict[str, str] = {}
     worst = EXIT_OK
@@ -98,8 +102,9 @@ def execute(args: argparse.Namespace, console: Console) -> int:
                 approvals[job.name] = shown
             if planned.failures or (planned.holds and not covered):  # a run would hold it, or fail
                 worst = max(worst, EXIT_CHECK)
+        # before the store closes: a report that names every user of each kind asks it for names
+        report.write(console, "plan", args.format, PlanReport(results, out, approvals))
     finally:
         if state is not None:
             state.close()
-    report.write(console, "plan", args.format, PlanReport(results, out, approvals))
     return worst

@@ -132,4 +132,6 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         problems = [Problem(p.file, p.line, p.col, p.path, p.message, "error", p.rule) for p in problems]
     found = Validation(problems, outcome.files, valid=not failed, quiet=console.quiet)
     report.write(console, "validate", args.format, found)
+    if args.junit:
+        report.write_file("validate", "junit", args.junit, found)
     return EXIT_USAGE if failed else EXIT_OK

@@ -23,7 +23,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "validate": ("text", "json", "github"),
     "test": ("text", "json", "github"),
     "plan": ("text", "json"),
-    "run": ("text", "json"),
+    "run": ("text", "json", "github"),
     "due": ("text", "json"),
     "approve": ("text", "json"),
     "history": ("text", "json"),
@@ -31,13 +31,16 @@ FORMATS: dict[str, tuple[str, ...]] = {
 
 # The reports written to a file besides standard output (`--NAME FILE`), by command, and their help.
 FILES: dict[str, dict[str, str]] = {
+    "validate": {"junit": "also write a JUnit XML report"},
     "test": {"junit": "also write a JUnit XML report"},
     "run": {"junit": "also write a JUnit XML report"},
 }
 
-# The reporters that show every username of each kind of change, not only examples: the plan keeps the
-# full lists for these alone (at a million users they cost as much memory again as the whole plan).
-WANT_LISTS = {("plan", "json")}
+# The reporters that name every user of each kind of change, not only examples (runner.changes.Changes.names).
+# Planning is the same whatever the format; for these alone the command keeps what each plan was compared
+# with (the known users' arrays, about 21 bytes a user) until they have written, and they ask the state
+# store, open until every report is written, for the names.
+NAMES_USERS = {("plan", "json")}
 
 Reporter = Callable[[Any], "str | None"]
 
@@ -50,9 +53,9 @@ def reporter(command: str, name: str) -> Reporter:
     return found
 
 
-def wants_lists(command: str, name: str) -> bool:
-    """Whether the reporter `name` of `command` shows the full lists of changed users."""
-    return (command, name) in WANT_LISTS
+def names_users(command: str, name: str) -> bool:
+    """Whether the reporter `name` of `command` names every user of each kind of change."""
+    return (command, name) in NAMES_USERS
 
 
 def write(console: Console, command: str, name: str, report: object) -> None:

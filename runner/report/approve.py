@@ -1,5 +1,5 @@
 """The report of `approve`: the approval recorded and those it replaced, or why there was nothing to
-approve; and an approval as JSON, as `history` shows it too."""
+approve (an approval's JSON is its own: runner.approve.Approval.to_json)."""
 
 from __future__ import annotations
 
@@ -62,25 +62,10 @@ def approved_json(
     if approved is not None:
         change = approved[1]
         counts = {"new": change.new, "changed": change.changed, "vanished": change.vanished}
-        approval = {**approval_json(approved[0]), "change": counts}
+        approval = {**approved[0].to_json(), "change": counts}
     doc = {
         "approval": approval,
-        "replaced": [approval_json(dataclasses.replace(old, status="replaced")) for old in replaced],
+        "replaced": [dataclasses.replace(old, status="replaced").to_json() for old in replaced],
         "nothing_to_approve": nothing,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
-
-
-def approval_json(a: Approval) -> dict[str, object]:
-    """An approval as `history --format json` and `approve --format json` show it."""
-    return {
-        "tenant": a.tenant,
-        "spec": a.spec,
-        "held_run": a.run_id,
-        "user": a.user,
-        "host": a.host,
-        "approved_at": a.approved_at.isoformat(),
-        "expires_at": a.expires.isoformat(),
-        "status": a.status,
-        "used_by_run": a.used_by,
-    }

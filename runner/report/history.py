@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from runner.report.approve import approval_json
 from runner.tables import table
 
 if TYPE_CHECKING:
@@ -116,13 +115,8 @@ def history_json(records: Sequence[RunRecord], approvals: Sequence[Approval] = (
     """The JSON report of `history`: the runs (each with who approved it, if an approval sent it) and the
     approvals."""
     used: dict[int | None, str] = {a.used_by: a.by for a in approvals if a.used_by is not None}
-
-    def one(r: RunRecord) -> dict[str, object]:
-        data = dict(r.__dict__)
-        data["started_at"] = r.started_at.isoformat()
-        data["finished_at"] = r.finished_at.isoformat()
-        data["approved_by"] = used.get(r.id)
-        return data
-
-    doc = {"runs": [one(r) for r in records], "approvals": [approval_json(a) for a in approvals]}
+    doc = {
+        "runs": [r.to_json(approved_by=used.get(r.id)) for r in records],
+        "approvals": [a.to_json() for a in approvals],
+    }
     return json.dumps(doc, indent=2, ensure_ascii=False)

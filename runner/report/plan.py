@@ -4,12 +4,15 @@ helpers the run's report shares with it (findings, changes, an error told once).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner.changes import Changes
+from runner.changes import KINDS, Changes
 from runner.errors import SyncError
 from runner.jobs import Job
 from runner.numbers import number, plural
@@ -121,11 +124,6 @@ def changes_counts(changes: Changes) -> str:
     )
 
 
-def changes_json(changes: Changes | None) -> dict[str, Any] | None:
-    """Changes as a JSON object: counts, examples, and the full lists when they were kept."""
-    return None if changes is None else changes.to_json()
-
-
 def repeated(errors: Sequence[tuple[str, SyncError | None]]) -> dict[int, str]:
     """By position in `errors` (job name, its error), the job that stopped with the same error before: a
     password that is not set stops every job of its tenant, and a text report says so once."""
@@ -159,31 +157,6 @@ def plans_text(
     return "\n".join(lines)
 
 
-def plan_json(p: Planned, approval: str | None = None) -> dict[str, Any]:
-    """One planned file as a JSON object (with what the approval waiting for its job would do)."""
-    return {
-        "tenant": p.tenant,
-        "spec": p.spec,
-        "ok": p.ok,
-        "file": str(p.path),
-        "header": list(p.header),
-        "rows": {
-            "read": p.rows_read,
-            "skipped": p.rows_skipped,
-            "in_file": p.rows_out,
-            "left_out": len({f.row for f in p.findings}),
-            "dropped": len(p.dropped),
-        },
-        "findings": [f.to_json() for f in p.findings],
-        "dropped": [f.to_json() for f in p.dropped],
-        "preview": [dict(zip(p.header, row, strict=True)) for row in p.preview],
-        "changes": changes_json(p.changes),
-        "holds": p.holds,
-        **({"approval": approval} if approval else {}),  # an approval waits for the job
-        "failures": p.failures,
-    }
-
-
 def error_json(job: Job, err: SyncError) -> dict[str, Any]:
     """A job that stopped with an error, as a JSON object."""
     return {
@@ -198,16 +171,65 @@ def error_json(job: Job, err: SyncError) -> dict[str, Any]:
 def plans_json(
     results: Sequence[Planned | tuple[Job, SyncError]], out: Path, approvals: Mapping[str, str] | None = None
 ) -> str:
-    """The JSON report of `plan`."""
-    shown = approvals or {}
-    doc = {
-        "out": str(out),
-        "plans": [
-            plan_json(r, shown.get(f"{r.tenant}/{r.spec}")) if isinstance(r, Planned) else error_json(*r)
-            for r in results
-        ],
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=False)
+    """The JSON report of `plan`, with every username of each kind of change (Planned.to_json with its
+    lists, as json.dumps would write it, but each list written as its names are derived: see `_Lists`)."""
+    shown, lists = approvals or {}, _Lists()
+    plans = []
+    for r in results:
+        if not isinstance(r, Planned):
+            plans.append(error_json(*r))
+            continue
+        plan = r.to_json(shown.get(f"{r.tenant}/{r.spec}"))
+        if r.changes is not None:
+            plan["changes"]["lists"] = {kind: lists.place(r.changes, kind) for kind in KINDS}
+        plans.append(plan)
+    return lists.fill(json.dumps({"out": str(out), "plans": plans}, indent=2, ensure_ascii=False))
+
+
+class _Lists:
+    """The full lists of a JSON report, written in place of a mark each: json.dumps with an indent keeps
+    a Python str for every item until it joins them all (some 80 bytes a name, 80 MB at a million, on
+    top of the list itself); here the names stream from their source (runner.changes.Changes.names) and
+    are joined 10,000 at a time, so that the report holds little more than its own text."""
+
+    BATCH = 10_000
+
+    def __init__(self) -> None:
+        self.mark = f"lists-{secrets.token_hex(16)}-"  # in no other text of the report
+        self.sources: list[tuple[Changes, str]] = []
+
+    def place(self, changes: Changes, kind: str) -> str:
+        """A mark for the list of `kind`'s names, to write where the list goes."""
+        self.sources.append((changes, kind))
+        return f"{self.mark}{len(self.sources) - 1}"
+
+    def fill(self, text: str) -> str:
+        """`text` with each mark (a JSON string on a line of its own, after its key) replaced by its list,
+        indented as json.dumps indents a list there."""
+        if not self.sources:
+            return text
+        parts: list[str] = []
+        for i, piece in enumerate(re.split(f'"{self.mark}([0-9]+)"', text)):
+            if i % 2 == 0:  # the text between two marks
+                parts.append(piece)
+                continue
+            line = parts[-1][parts[-1].rfind("\n") + 1 :]  # the line of the list's key, up to the mark
+            changes, kind = self.sources[int(piece)]
+            parts.append(self._list(changes.names(kind), " " * (len(line) - len(line.lstrip(" ")))))
+        return "".join(parts)
+
+    def _list(self, names: Iterable[str], pad: str) -> str:
+        between = f",\n{pad}  "
+        batch: list[str] = []
+        joined: list[str] = []
+        for name in names:
+            batch.append(encode_basestring(name))
+            if len(batch) == self.BATCH:
+                joined.append(between.join(batch))
+                batch.clear()
+        if batch:
+            joined.append(between.join(batch))
+        return f"[\n{pad}  {between.join(joined)}\n{pad}]" if joined else "[]"
 
 
 def approval_text(approval: Approval, refused: str | None, held: bool) -> str:

@@ -1,5 +1,6 @@
 """The reports of `run`: each job as text (or a line per job that needs a person, with -q), as JSON (the
-result's own, runner.run.JobResult.to_json) and as JUnit; and the job's event in JSON logs."""
+result's own, runner.run.JobResult.to_json), as GitHub annotations on the specs of the jobs that were not ok,
+and as JUnit; and the job's event in JSON logs."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from runner.console import Console, Fields, Level, one_line
 from runner.jobs import Job
 from runner.numbers import number, plural
 from runner.report.due import shard_text, unscheduled_text
+from runner.report.github import annotation
 from runner.report.junit import JUnitCase, junit
 from runner.report.plan import changes_counts, finding_text, findings_hints, repeated
 from runner.spec import COUNTS
+from runner.yamlfile import display_path
 
 if TYPE_CHECKING:
     from runner.run import JobResult
@@ -49,6 +52,11 @@ def text_report(r: RunReport) -> str | None:
 def json_report(r: RunReport) -> str:
     """Each job's own JSON, and the notifications not delivered when there are some."""
     return runs_json(r.ran, r.undelivered)
+
+
+def github_report(r: RunReport) -> str | None:
+    """A GitHub annotation per job that was not ok; nothing when all are."""
+    return runs_github(r.ran)
 
 
 def junit_report(r: RunReport) -> str:
@@ -229,6 +237,27 @@ def runs_junit(results: Sequence[JobResult]) -> str:
             )
         )
     return junit("infiniti-sync run", cases)
+
+
+# The level of a job's annotation by outcome: a hold waits for a person, the rest failed.
+_ANNOTATION_LEVEL = {"held": "warning"}
+
+
+def runs_github(results: Sequence[JobResult]) -> str | None:
+    """The jobs of `run` that were not ok (held, failed, stopped by an error) as GitHub Actions
+    annotations on their spec's file, with what the text report says of them; None when all were ok."""
+    lines = [
+        annotation(
+            _ANNOTATION_LEVEL.get(r.outcome, "error"),
+            display_path(r.job.spec.path),
+            1,
+            f"{r.name}: {r.outcome}",
+            "\n".join(run_text(r)),
+        )
+        for r in results
+        if r.outcome != "ok"
+    ]
+    return "\n".join(lines) if lines else None
 
 
 def nothing_run_text(checked: Sequence[Job], skipped: int, shard: tuple[int, int] | None) -> str:

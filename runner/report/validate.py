@@ -1,4 +1,5 @@
-"""The reports of `validate`: findings as text, as JSON, and as GitHub Actions annotations."""
+"""The reports of `validate`: findings as text, as JSON (each problem's own, runner.errors.Problem.to_json),
+as GitHub Actions annotations, and as JUnit (a test case per file checked)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from runner.errors import Problem
 from runner.numbers import plural
 from runner.report.github import annotation
+from runner.report.junit import JUnitCase, junit
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,31 @@ def github_report(v: Validation) -> str | None:
     return problems_github(v.problems) or None
 
 
+def junit_report(v: Validation) -> str:
+    """A JUnit test case per file checked, failing with its errors."""
+    return problems_junit(v.problems, v.files)
+
+
+def problems_junit(problems: Sequence[Problem], files: Sequence[str]) -> str:
+    """The JUnit report of `validate`: one test case per file checked (and per other file a problem is
+    in), failed by its errors, with every problem of it (the warnings too) as its output."""
+    cases = []
+    for name in dict.fromkeys([*files, *(p.file for p in problems)]):
+        found = [p for p in problems if p.file == name]
+        errors = [str(p) for p in found if p.severity == "error"]
+        cases.append(
+            JUnitCase(
+                classname="validate",
+                name=name,
+                failure="\n".join(errors) or None,
+                output="\n".join(map(str, found)),
+                file=name,
+                line=found[0].line if found else None,
+            )
+        )
+    return junit("infiniti-sync validate", cases)
+
+
 def problems_text(problems: Sequence[Problem], files: int, *, quiet: bool = False) -> str | None:
     """Validation findings, one per line, then a one-line verdict (with `quiet`, the findings alone, and
     None when there are none)."""
@@ -58,18 +85,7 @@ def problems_json(problems: Sequence[Problem], files: Sequence[str], valid: bool
     doc: dict[str, Any] = {
         "valid": valid,
         "files": list(files),
-        "problems": [
-            {
-                "file": p.file,
-                "line": p.line,
-                "column": p.col,
-                "path": p.path,
-                "severity": p.severity,
-                "rule": p.rule,
-                "message": p.message,
-            }
-            for p in problems
-        ],
+        "problems": [p.to_json() for p in problems],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
 

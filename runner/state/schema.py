@@ -212,6 +212,15 @@ class RunRecord:
     pid: int | None = None
     id: int | None = None
 
+    def to_json(self, approved_by: str | None = None) -> dict[str, object]:
+        """The run as `history --format json` gives it, with who approved it when an approval sent it
+        (the approvals say that, not the run)."""
+        data: dict[str, object] = dict(self.__dict__)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        data["approved_by"] = approved_by
+        return data
+
 
 RUN_FIELDS = tuple(c.name for c in RUNS.columns)
 
