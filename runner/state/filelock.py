@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -33,7 +32,7 @@ from typing import Any
 
 from runner.csvfile import private_open
 from runner.errors import StateError, Where
-from runner.state.locks import UNKNOWN, describe, held, holder, holder_of
+from runner.state.locks import UNKNOWN, describe, held, holder, holder_of, hostname
 from runner.state.processes import runs
 
 SUFFIX = ".lock.sqlite"  # not `.lock`: the flock files of older runners hold their holders' names
@@ -153,7 +152,7 @@ def _file_holder(path: Path) -> str:
 
 def _dead(data: Mapping[str, Any]) -> bool:
     """Whether the holder named is a process of this host that no longer runs."""
-    if data["host"] != socket.gethostname() or not isinstance(data["pid"], int):
+    if data["host"] != hostname() or not isinstance(data["pid"], int):
         return False
     return not runs(data["pid"])
 
