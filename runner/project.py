@@ -9,6 +9,7 @@ again, see runner/checked.py) and returns the immutable Project.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -38,7 +39,7 @@ from runner.spec import (
     Tenant,
     frozen,
 )
-from runner.yamlfile import Document, JsonPath, json_path
+from runner.yamlfile import Document, JsonPath, display_path, json_path
 from runner.yamlfile import load as load_yaml
 
 PROJECT_FILE = "infiniti-sync.yaml"
@@ -205,7 +206,15 @@ class _In:
 
     def line(self) -> str:
         """`infiniti-sync.yaml:15`: the file and line of the value."""
-        return f"{self.doc.name}:{self.doc.mark(self.at).line}"
+        return f"{_file_name(self.doc.path, os.getcwd())}:{self.doc.mark(self.at).line}"
+
+
+@functools.lru_cache(maxsize=64)
+def _file_name(path: Path, cwd: str) -> str:
+    """The file's name in messages (Document.name), worked out once per file and working folder: each
+    tenant's password and specs name their line, and a project of a thousand tenants made it two thousand
+    times (a path made relative to the working folder each time)."""
+    return display_path(path)
 
 
 def _secret(raw: Mapping[str, Any], place: _In) -> Secret:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import html
 import json
 import re
 import threading
@@ -74,11 +73,18 @@ def _forms(value: str) -> dict[str, None]:
             quote(value, safe=""),
             json.dumps(value)[1:-1],
             json.dumps(value, ensure_ascii=False)[1:-1],
-            html.escape(value, quote=False),
-            html.escape(value),
-            html.escape(value, quote=False).replace('"', "&quot;"),  # ElementTree's attributes
+            _escape(value, quote=False),
+            _escape(value),
+            _escape(value, quote=False).replace('"', "&quot;"),  # ElementTree's attributes
         ]
     )
+
+
+def _escape(text: str, *, quote: bool = True) -> str:
+    """What html.escape writes: that module builds its table of every named entity when it is imported,
+    a millisecond of each start-up for five replacements."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;").replace("'", "&#x27;") if quote else text
 
 
 def remember_basic(username: str, password: str) -> None:

@@ -5,6 +5,7 @@ may reach standard output, the archive, a JUnit file, the state or `history`."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import re
@@ -93,6 +94,16 @@ def test_every_form_of_the_basic_credentials_is_masked_whole() -> None:
     assert secrets.redact(f"token {token.rstrip('=')} pair {USER}:{PASSWORD}.") == "token *** pair ***."
     assert secrets.redact(json.dumps({"p": PASSWORD})) == '{"p": "***"}'
     assert secrets.redact(PASSWORD.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")) == "***"
+
+
+def test_a_secrets_html_forms_are_those_html_escape_writes() -> None:
+    # runner.secrets escapes them itself, so that a run never imports the html module (tests/test_startup.py)
+    for text in [PASSWORD, "a'b\"c<d>e&f", "&amp; already", "plain", "''\"\"<<>>&&"]:
+        forms = secrets._forms(text)
+        assert html.escape(text) in forms and html.escape(text, quote=False) in forms
+        assert html.escape(text, quote=False).replace('"', "&quot;") in forms
+        secrets.remember(text)
+        assert secrets.redact(f"<p title='{html.escape(text)}'>") == "<p title='***'>"
 
 
 def test_a_basic_value_of_someone_else_is_masked_and_plain_words_stay() -> None:

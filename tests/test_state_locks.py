@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import EXIT_OUTSIDE, LockHeld, Where
-from runner.state import StateStore
+from runner.state import StateStore, filelock
 from runner.state.locks import UNKNOWN, LockKind
 from runner.state.processes import runs
 from tests.support import stores
@@ -103,6 +103,14 @@ def test_a_lock_file_names_its_holder_and_is_emptied_on_release(tmp_path: Path) 
         assert side.read_text(encoding="utf-8") == ""
     finally:
         opened.close()
+
+
+def test_a_lock_files_name_keeps_letters_digits_dots_and_dashes_and_replaces_the_rest() -> None:
+    # One regular expression (\w is what str.isalnum() takes, and "_"), for every code point, as the loop
+    # over the characters it replaced named them.
+    every = "".join(chr(c) for c in range(sys.maxunicode + 1))
+    expected = "".join(c if c.isalnum() or c in "._-" else "_" for c in every)
+    assert filelock._safe(every) == expected
 
 
 def test_threads_of_one_process_exclude_each_other(tmp_path: Path) -> None:

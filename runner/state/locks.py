@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -44,7 +43,16 @@ def now() -> datetime:
 
 def holder() -> dict[str, Any]:
     """Who this process is, for lock messages."""
-    return {"host": socket.gethostname(), "pid": os.getpid(), "since": now().isoformat(timespec="seconds")}
+    return {"host": hostname(), "pid": os.getpid(), "since": now().isoformat(timespec="seconds")}
+
+
+def hostname() -> str:
+    """This machine's name. The socket module is imported only here, by a command that takes a lock or
+    names a holder: `plan`, `due` and `history` read the state and never need it (it and the modules it
+    imports cost a few milliseconds of each start-up)."""
+    import socket
+
+    return socket.gethostname()
 
 
 def holder_of(info: str | None) -> dict[str, Any] | None:
