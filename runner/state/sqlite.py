@@ -2,12 +2,12 @@
 file, its writes, its locks.
 
 The file is created readable only by its owner (it lists users; mode 0600 on POSIX, on Windows its
-folder's ACL) and set to WAL mode, with normal syncs, by the runner that creates or writes it; a reader
-sets nothing. A transaction begins IMMEDIATE, taking the write lock at once (waiting up to a minute for
-another writer), so that it never fails halfway on a lock another writer took after it read. Moments are
-text, `YYYY-MM-DD HH:MM:SS.ffffff` in UTC, as SQLAlchemy's DateTime wrote them in stores made before. The
-locks are small SQLite files in the `locks` folder beside it (runner.state.filelock), which also keep two
-runners from creating the schema at once.
+folder's ACL) and set to WAL mode with full syncs by the runner that creates or writes it; a reader sets
+nothing. A transaction begins IMMEDIATE, taking the write lock at once (waiting up to a minute for another
+writer), so that it never fails halfway on a lock another writer took after it read. Moments are text,
+`YYYY-MM-DD HH:MM:SS.ffffff` in UTC, as SQLAlchemy's DateTime wrote them in stores made before. The locks
+are small SQLite files in the `locks` folder beside it (runner.state.filelock), which also keep two runners
+from creating the schema at once.
 """
 
 from __future__ import annotations
@@ -141,18 +141,11 @@ class SQLiteBackend:
 
 def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
     """A connection in autocommit mode (the store begins its transactions itself), usable from the thread
-    that takes it out of the pool; a writer's sets WAL mode and normal syncs.
-
-    NORMAL, not FULL: in WAL mode SQLite then syncs the log only when it copies it into the database (a
-    checkpoint), not at every commit. A commit survives the runner being killed, and the file is never
-    corrupted; only a crash of the machine itself may lose the last runs recorded, after which the next
-    run sends their users again (an import is an upsert by username, so that is harmless). Each commit's
-    sync cost 1 to 2.5 ms on a virtual disk: with a thousand tenants, one commit each, more than a tenth
-    of `run --all`."""
+    that takes it out of the pool; a writer's sets WAL mode and full syncs."""
     raw = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None, check_same_thread=False)
     if create:
         _wal(raw)
-        raw.execute("PRAGMA synchronous=NORMAL")
+        raw.execute("PRAGMA synchronous=FULL")
     return raw
 
 
