@@ -80,7 +80,8 @@ def run_tenants(
     started: Pool | None = None,
 ) -> list[JobResult]:
     """Run `jobs` grouped by tenant in up to `workers` processes (those `started`, if given, else new ones);
-    results in the order of `jobs`. The pool is closed after.
+    results in the order of `jobs`. The workers are told to stop after; new ones are waited for here, those
+    `started` where their caller closes them (so that they end while it reports).
 
     `lost` is called with the error result of each job whose worker died, for the caller to record."""
     by_tenant: dict[str, list[str]] = {}
@@ -94,7 +95,10 @@ def run_tenants(
         for job_result in pool.run(tasks, {job.name: job for job in jobs}, lost):
             results[(job_result.job.tenant.name, job_result.job.spec.name)] = job_result
     finally:
-        pool.close()
+        if started is None:
+            pool.close()
+        else:
+            pool.stop()
     return [results[(job.tenant.name, job.spec.name)] for job in jobs]
 
 
@@ -119,6 +123,7 @@ class _Worker:
         self.process.start()
         there.close()
         self.tasks: collections.deque[Task] = collections.deque()
+        self.stopped = False
 
     def begin(self, setup: bytes) -> None:
         """Send the worker what it runs with (a worker that died meanwhile is found by its sentinel)."""
@@ -231,12 +236,18 @@ class Pool:
         with contextlib.suppress(OSError):
             worker.conn.send(task)
 
+    def stop(self) -> None:
+        """Tell every worker to stop (each closes its state store and ends meanwhile), once."""
+        for worker in self.workers + self.idle:
+            if not worker.stopped:
+                worker.stopped = True
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+
     def close(self) -> None:
         """Tell every worker to stop, and wait for it (a worker that will not stop is ended); once."""
+        self.stop()
         everyone, self.workers, self.idle = self.workers + self.idle, [], []
-        for worker in everyone:
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
         for worker in everyone:
             worker.process.join(timeout=30)
             if worker.process.is_alive():
