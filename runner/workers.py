@@ -61,7 +61,19 @@ class Setup:
 
 Task = tuple[str, tuple[str, ...]]  # tenant, spec names in order
 AHEAD = 2  # the tasks a worker holds at most: the one it runs, and the next
-PRELOAD = ["__main__", "runner.workers", "runner.run", "runner.client", "runner.console", "runner.state"]
+# what the fork server imports once for every worker: the main module (as multiprocessing does), what a
+# worker imports, and what its first tenant would otherwise import in each worker (the client's deadlines,
+# the IDNA codec a host name is encoded with)
+PRELOAD = [
+    "__main__",
+    "runner.workers",
+    "runner.run",
+    "runner.client",
+    "runner.console",
+    "runner.state",
+    "runner.deadline",
+    "encodings.idna",
+]
 
 
 def start(workers: int) -> Pool:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from runner import project
+from runner import project, workers
 from tests.support import processes
 from tests.support.project import Site, several_tenants_fixture
 
@@ -90,3 +90,18 @@ def test_more_workers_than_tenants_run_each_tenant_once(several: Site) -> None:
     assert sorted(run["tenant"] for run in runs) == ["north", "south", "west"]
     assert len({run["pid"] for run in runs}) <= 3 and os.getpid() not in {run["pid"] for run in runs}
     assert multiprocessing.active_children() == []
+
+
+def test_a_worker_starts_with_the_runner_imported_where_it_is_forked_from_the_fork_server() -> None:
+    """The fork server imports the runner once, before it forks any worker: a worker begins with it (and
+    what its first tenant would import) in sys.modules; a spawned worker imports it itself."""
+    imported = "sorted(name for name in __import__('sys').modules if name.startswith('runner'))"
+    with workers._context().Pool(1) as pool:  # as runner/workers.py starts its workers
+        found = pool.apply(
+            eval, (imported,)
+        )  # evaluated in the worker: no module of the tests imported there
+    expected = {"runner.workers", "runner.run", "runner.client", "runner.state", "runner.deadline"}
+    if FORKS:
+        assert expected <= set(found)
+    else:
+        assert not expected & set(found)
