@@ -4,10 +4,18 @@
     worker: take the parent's project, open the state and a connection pool once -> run each tenant given
 
 A worker runs one tenant's specs one after another, exactly as a single process does (same lock, state,
-archive and report per job), and sends back the job results. Workers start with the `spawn` method on every
-system, so Linux, macOS and Windows behave alike. Each is sent the project as the parent loaded it (reading
-and validating a project of 1,000 tenants again would cost each worker 0.4 s, and could find a file edited
-since); given only the project file, a worker loads it itself.
+archive and report per job), and sends back the job results. The workers start before the parent loads the
+project (`start`), so that their start-up overlaps its loading; each is then sent the project as the parent
+loaded it (reading and validating a project of 1,000 tenants again would cost each worker 0.4 s, and could
+find a file edited since), with the parent's environment and folder; given only the project file, a worker
+loads it itself.
+
+How a worker starts (`_context`): where the system has fork (Linux and the other POSIX systems but macOS),
+from a fork server, a process started once that has imported the runner and forks each worker from it: a
+worker then costs a fork instead of a Python start-up and 0.15 s of imports, and the workers are ready at
+once. Not a fork of the parent itself: the parent has its state store's connections open, and SQLite's
+locks do not survive a fork (a connection must not be carried into a child). Elsewhere (Windows, macOS,
+whose system libraries may not survive a fork either) each worker is a new Python process (`spawn`).
 
 One tenant's crash never stops the others: a worker that dies (killed, out of memory) fails only the jobs of
 the tenant it was running, which the parent records as errors, and a new worker takes the rest. The secret
@@ -24,6 +32,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -52,6 +61,26 @@ class Setup:
 
 Task = tuple[str, tuple[str, ...]]  # tenant, spec names in order
 AHEAD = 2  # the tasks a worker holds at most: the one it runs, and the next
+# what the fork server imports once for every worker: the main module (as multiprocessing does), what a
+# worker imports, and what its first tenant would otherwise import in each worker (the client's deadlines,
+# the IDNA codec a host name is encoded with)
+PRELOAD = [
+    "__main__",
+    "runner.workers",
+    "runner.run",
+    "runner.client",
+    "runner.console",
+    "runner.state",
+    "runner.deadline",
+    "encodings.idna",
+]
+
+
+def start(workers: int) -> Pool:
+    """`workers` processes, started now: before the parent loads the project, so that they start up (a
+    Python start-up and the runner's imports where they are spawned) while it loads; `run_tenants` gives
+    them the project and their tasks."""
+    return Pool(workers)
 
 
 def run_tenants(
@@ -60,8 +89,11 @@ def run_tenants(
     workers: int,
     *,
     lost: Callable[[JobResult], None],
+    started: Pool | None = None,
 ) -> list[JobResult]:
-    """Run `jobs` grouped by tenant in up to `workers` processes; results in the order of `jobs`.
+    """Run `jobs` grouped by tenant in up to `workers` processes (those `started`, if given, else new ones);
+    results in the order of `jobs`. The workers are told to stop after; new ones are waited for here, those
+    `started` where their caller closes them (so that they end while it reports).
 
     `lost` is called with the error result of each job whose worker died, for the caller to record."""
     by_tenant: dict[str, list[str]] = {}
@@ -69,38 +101,80 @@ def run_tenants(
         by_tenant.setdefault(job.tenant.name, []).append(job.spec.name)
     tasks = [(tenant, tuple(specs)) for tenant, specs in by_tenant.items()]
     results: dict[tuple[str, str], JobResult] = {}
-    pool = _Pool(setup, min(workers, len(tasks)))
+    pool = started or Pool(min(workers, len(tasks)))
     try:
+        pool.begin(setup, len(tasks))
         for job_result in pool.run(tasks, {job.name: job for job in jobs}, lost):
             results[(job_result.job.tenant.name, job_result.job.spec.name)] = job_result
     finally:
-        pool.close()
+        if started is None:
+            pool.close()
+        else:
+            pool.stop()
     return [results[(job.tenant.name, job.spec.name)] for job in jobs]
+
+
+def _context() -> Any:
+    """The way workers start: from a fork server where the system can fork safely, else spawned (see the
+    module's docstring)."""
+    if hasattr(os, "fork") and sys.platform != "darwin":
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 class _Worker:
     """One worker process and its end of the pipe, with the tasks given to it: the first is running, the
     next waits in the pipe."""
 
-    def __init__(self, context: Any, setup: bytes):
+    def __init__(self, context: Any):
         here, there = context.Pipe()
         self.conn: Connection = here
-        self.process = context.Process(target=_serve, args=(there, setup), daemon=True)
+        self.process = context.Process(target=_serve, args=(there,), daemon=True)
         self.process.start()
         there.close()
         self.tasks: collections.deque[Task] = collections.deque()
+        self.stopped = False
+
+    def begin(self, setup: bytes) -> None:
+        """Send the worker what it runs with (a worker that died meanwhile is found by its sentinel)."""
+        with contextlib.suppress(OSError):
+            self.conn.send_bytes(setup)
 
 
-class _Pool:
+class Pool:
     """The workers, each given its next task before it finishes the one it runs: a worker never waits for
     the parent to read its results and answer with more work (a round trip through a busy machine's
     scheduler, a sixth of a small tenant's time). Only while more tasks wait than there are workers, so
     that near the end no task waits behind another while a worker is free for it."""
 
-    def __init__(self, setup: Setup, size: int):
-        self.setup = _packed(setup)  # once for every worker, and for any that replaces one
-        self.context = multiprocessing.get_context("spawn")
-        self.workers = [_Worker(self.context, self.setup) for _ in range(size)]
+    def __init__(self, size: int):
+        self.context = _context()
+        self.size = size
+        self.workers: list[_Worker] = []
+        self.idle: list[_Worker] = []  # those stopped for want of tenants
+        self.setup = b""
+        if self.context.get_start_method() == "forkserver":
+            # the server starts now and imports the runner while the parent loads the project; the workers
+            # are forked from it in `begin`, in a few milliseconds each (asking for one now would wait for
+            # those imports, which `ensure_running` does not)
+            from multiprocessing import forkserver  # POSIX only
+
+            forkserver.ensure_running()
+        else:  # spawned now, each starts Python and imports the runner while the parent loads the project
+            self.workers = [_Worker(self.context) for _ in range(size)]
+
+    def begin(self, setup: Setup, tasks: int) -> None:
+        """Send every worker `setup`, pickled once for all (and for any that replaces one), with this
+        process's environment and folder (a fork server's are those it started with); workers beyond
+        `tasks` are stopped."""
+        size = max(1, min(self.size, tasks))
+        self.idle, self.workers = self.workers[size:], self.workers[:size]
+        self.workers += [_Worker(self.context) for _ in range(size - len(self.workers))]
+        self.setup = _packed(setup)
+        for worker in self.workers:
+            worker.begin(self.setup)
 
     def run(self, tasks: list[Task], jobs: dict[str, Job], lost: Callable[[JobResult], None]) -> Any:
         """Hand out `tasks`, yielding each job result as its worker sends it."""
@@ -151,7 +225,8 @@ class _Pool:
         pending.extend(reversed(worker.tasks))
         index = self.workers.index(worker)
         if pending:
-            self.workers[index] = _Worker(self.context, self.setup)
+            self.workers[index] = _Worker(self.context)
+            self.workers[index].begin(self.setup)
         else:
             del self.workers[index]
 
@@ -173,12 +248,19 @@ class _Pool:
         with contextlib.suppress(OSError):
             worker.conn.send(task)
 
+    def stop(self) -> None:
+        """Tell every worker to stop (each closes its state store and ends meanwhile), once."""
+        for worker in self.workers + self.idle:
+            if not worker.stopped:
+                worker.stopped = True
+                with contextlib.suppress(OSError):
+                    worker.conn.send(None)
+
     def close(self) -> None:
-        """Tell every worker to stop, and wait for it (a worker that will not stop is ended)."""
-        for worker in self.workers:
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
-        for worker in self.workers:
+        """Tell every worker to stop, and wait for it (a worker that will not stop is ended); once."""
+        self.stop()
+        everyone, self.workers, self.idle = self.workers + self.idle, [], []
+        for worker in everyone:
             worker.process.join(timeout=30)
             if worker.process.is_alive():
                 worker.process.kill()
@@ -232,12 +314,13 @@ class _StartFailed:
 
 
 def _packed(setup: Setup) -> bytes:
-    """`setup` pickled for the workers; a project's mappings are read-only views (MappingProxyType), which
-    pickle cannot take, so they travel as the dicts they show and become views again (`_view`)."""
+    """`setup` pickled for the workers, with this process's environment and folder; a project's mappings
+    are read-only views (MappingProxyType), which pickle cannot take, so they travel as the dicts they show
+    and become views again (`_view`)."""
     buffer = io.BytesIO()
     pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
     pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _as_view}
-    pickler.dump(setup)
+    pickler.dump((setup, dict(os.environ), os.getcwd()))
     return buffer.getvalue()
 
 
@@ -250,8 +333,11 @@ def _view(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
     return MappingProxyType(items)
 
 
-def _serve(conn: Connection, packed: bytes) -> None:  # pragma: no cover - runs in the worker process
-    """A worker's life: build a runner once, then run each tenant it is sent until told to stop."""
+def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the worker process
+    """A worker's life: wait for the parent's setup, build a runner once, then run each tenant it is sent
+    until told to stop."""
+    import gc
+
     import urllib3
 
     from runner import jobs, project
@@ -260,7 +346,17 @@ def _serve(conn: Connection, packed: bytes) -> None:  # pragma: no cover - runs 
     from runner.run import Runner
     from runner.state import StateStore
 
-    setup: Setup = pickle.loads(packed)  # noqa: S301 - the parent's own bytes
+    try:
+        given = conn.recv()  # the parent's own bytes, from _packed
+    except (KeyboardInterrupt, EOFError, OSError):  # the parent ended before it had a project to give
+        return
+    if given is None:  # told to stop before any setup: the project did not load, or too few tenants
+        return
+    setup: Setup
+    setup, environ, folder = given
+    os.chdir(folder)
+    os.environ.clear()
+    os.environ.update(environ)
     try:
         proj = setup.project or project.load(setup.project_file)
         state = StateStore.open(proj.state, environ=os.environ)
@@ -269,6 +365,9 @@ def _serve(conn: Connection, packed: bytes) -> None:  # pragma: no cover - runs 
         while conn.recv() is not None:
             conn.send((failed, sorted(known_values())))
         return
+    # the project and the imported modules live as long as the worker: out of the cycle collector's sight,
+    # so that a full collection does not walk the objects of every tenant again (as the command does, cli.py)
+    gc.freeze()
     console = Console(verbose=setup.verbose, progress=False, quiet=True)
     pool = urllib3.PoolManager()
     try:

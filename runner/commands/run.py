@@ -18,7 +18,8 @@ from runner.run import JobResult, Options, Runner
 from runner.spec import Project
 from runner.state import StateStore, now
 
-if TYPE_CHECKING:  # imported only when a run asks for metrics or notifications
+if TYPE_CHECKING:  # imported only when a run asks for metrics or notifications, or for workers
+    from runner import workers
     from runner.metrics import Publisher
     from runner.notify import Notifier
 
@@ -32,6 +33,28 @@ def execute(args: argparse.Namespace, console: Console) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     shard = due.shard(args.shard) if args.shard else None
+    pool = _workers(args)
+    try:
+        return _execute(args, console, shard, pool)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _workers(args: argparse.Namespace) -> workers.Pool | None:
+    """With --jobs N over more than one tenant, N worker processes, started before the project is loaded
+    so that they start up meanwhile (runner/workers.py); None when the run has a single process."""
+    if args.jobs < 2 or not (args.all or len(set(args.tenant)) > 1):
+        return None
+    from runner import workers
+
+    return workers.start(args.jobs)
+
+
+def _execute(
+    args: argparse.Namespace, console: Console, shard: tuple[int, int] | None, started: workers.Pool | None
+) -> int:
+    """execute() once the workers, if any, are starting."""
     import urllib3
 
     proj = project.load(project.find(explicit=args.project))
@@ -48,11 +71,11 @@ def execute(args: argparse.Namespace, console: Console) -> int:
             notices.begin(chosen, state)
         options = Options(force=args.force, full=args.full, wait=args.wait, due=args.due)
         runner = Runner(proj, Client(pool), state, environ=os.environ, console=console, options=options)
-        if args.jobs > 1 and len({job.tenant.name for job in chosen}) > 1:
+        if started is not None and len({job.tenant.name for job in chosen}) > 1:
             from runner import workers
 
             setup = workers.Setup(proj.path, options, verbose=console.verbose, project=proj)
-            results = workers.run_tenants(setup, chosen, args.jobs, lost=runner.finish)
+            results = workers.run_tenants(setup, chosen, args.jobs, lost=runner.finish, started=started)
         else:
             results = runner.run_all(chosen)
         if notices is not None:

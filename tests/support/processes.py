@@ -1,6 +1,6 @@
 """What a process of this machine is doing, read from Linux's /proc (tests that need it are marked
 `with_proc` and skip elsewhere), how a process ended with `Popen.kill()` exits, and a killer of the first
-child process seen talking to a port (a worker of `run --jobs N` while it sends)."""
+process descended from this one seen talking to a port (a worker of `run --jobs N` while it sends)."""
 
 from __future__ import annotations
 
@@ -64,9 +64,20 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes descended from `pid`: its children, theirs, and so on."""
+    found, parents = [], [pid]
+    while parents:
+        below = [child for parent in parents for child in children(parent)]
+        found += below
+        parents = below
+    return found
+
+
 class Killer:
-    """A thread that kills (SIGKILL) the first child process of this one seen connected to `port`, within a
-    minute; `killed` lists it once it has. Start it, run what makes the children, then `join()`."""
+    """A thread that kills (SIGKILL) the first process descended from this one seen connected to `port`
+    (a child, or a child's child: `run --jobs N` forks its workers from a fork server), within a minute;
+    `killed` lists it once it has. Start it, run what makes the children, then `join()`."""
 
     def __init__(self, port: int):
         self.port = port
@@ -82,7 +93,7 @@ class Killer:
     def _kill_the_first(self) -> None:
         deadline = time.monotonic() + 60
         while not self.killed and time.monotonic() < deadline:
-            for pid in children(os.getpid()):
+            for pid in descendants(os.getpid()):
                 if connected(pid, self.port):
                     os.kill(pid, signal.SIGKILL)
                     self.killed.append(pid)
