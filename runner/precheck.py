@@ -74,6 +74,15 @@ class LineChecks:
         Checks of `constants` (cells every line has, worked out once by the renderer) that pass are
         left out; most lines then cost a handful of comparisons.
         """
+        test, names = self.expression(constants)
+        source = "def ok(c):\n    return bool(" + test + ")"
+        exec(compile(source, "<pre-checks>", "exec"), names)  # noqa: S102 - built from indexes only
+        return names["ok"]  # type: ignore[no-any-return]
+
+    def expression(self, constants: Mapping[int, str], *, joined: bool = False) -> tuple[str, dict[str, Any]]:
+        """`fast` as Python source, a test of the cells `c`, with the names it uses (for a caller that
+        compiles it into a loop of its own: runner.plan). With `joined`, the text checks read `j`, the
+        cells already joined with commas, rather than join them again."""
         tests = [(self.username, f"c[{self.username}].strip()")]
         names: dict[str, Any] = {
             "_email": EMAIL.match,
@@ -98,9 +107,8 @@ class LineChecks:
         if self.rules is not None:
             names["_rules"], names["_fields"] = self.rules, self.fields
             kept.append("not _rules(dict(zip(_fields, c)))")
-        source = "def ok(c):\n    return bool(" + " and ".join([*kept, _PLAIN]) + ")"
-        exec(compile(source, "<pre-checks>", "exec"), names)  # noqa: S102 - built from indexes only
-        return names["ok"]  # type: ignore[no-any-return]
+        plain = _PLAIN_JOINED if joined else _PLAIN
+        return " and ".join([*kept, plain]), names
 
     def problems(self, cells: Sequence[str]) -> list[tuple[str, str]]:
         """(check, message) for every check the line fails; empty when it passes."""
@@ -156,6 +164,12 @@ def _plain(cells: Sequence[str]) -> bool:
 # _plain(c), as the compiled check inlines it (c: the cells; _cell: MAX_CELL; _unicode: _is_unicode)
 _PLAIN = (
     '(len(j := "".join(c)) <= _cell or not any(len(x) > _cell for x in c)) '
+    'and "\\x00" not in j and (j.isascii() or _unicode(j))'
+)
+# the same on the cells joined with commas (j): longer than the cells by the commas, which are ASCII and
+# not NUL, so each test means what it means on the cells joined with nothing
+_PLAIN_JOINED = (
+    '(len(j) <= _cell or not any(len(x) > _cell for x in c)) '
     'and "\\x00" not in j and (j.isascii() or _unicode(j))'
 )
 
