@@ -243,9 +243,7 @@ class _Writer:
             write_plain(batch)
             batch.clear()
 
-        verdict, classifier_names = (
-            (["_v = 2"], {}) if self.classifier is None else self.classifier.inline()
-        )
+        verdict, classifier_names = (["_v = 2"], {}) if self.classifier is None else self.classifier.inline()
         names.update(classifier_names)
         names.update(
             _render=self.renderer.row,
@@ -297,7 +295,9 @@ class _Writer:
         if any("f.encode()" in line for line in verdict):
             # the text `fingerprint` hashes: the cells joined with NUL, which the commas stand for when
             # no cell holds one (one cell: the cell itself)
-            body.append("f = j" if commas is None else 'f = j.replace(",", "\\x00") if _q else "\\x00".join(c)')
+            body.append(
+                "f = j" if commas is None else 'f = j.replace(",", "\\x00") if _q else "\\x00".join(c)'
+            )
         body += verdict
         fixed = verdict == ["_v = 2"]
         if fixed:

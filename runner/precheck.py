@@ -169,7 +169,7 @@ _PLAIN = (
 # the same on the cells joined with commas (j): longer than the cells by the commas, which are ASCII and
 # not NUL, so each test means what it means on the cells joined with nothing
 _PLAIN_JOINED = (
-    '(len(j) <= _cell or not any(len(x) > _cell for x in c)) '
+    "(len(j) <= _cell or not any(len(x) > _cell for x in c)) "
     'and "\\x00" not in j and (j.isascii() or _unicode(j))'
 )
 

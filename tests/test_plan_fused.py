@@ -1,0 +1,193 @@
+"""The planner's compiled row loop (`_Writer.run`) plans exactly what its per-stage loop (`run_stages`) does.
+
+The compiled loop inlines the pre-checks and the classifier's verdict, joins each line's cells once and
+writes the lines that need no quoting in batches; any row out of the ordinary goes through the per-stage
+code. On generated rows (cells that need quoting, NUL and lone surrogates, binary values, template
+failures, where-skips, failed pre-checks, duplicates, lines known unchanged or changed, in full and
+incremental mode), both give the same file bytes, findings, rows, changes and progress calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runner import plan
+from runner.changes import Known, fingerprint
+from runner.plan import Planned, build
+from runner.source import StaticRows
+from runner.spec import Checks, Duplicates, Spec
+from tests.support.specs import make_spec, make_tenant
+
+SETTINGS = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+GROUPS = ("Year 7", "Year 8", "Nowhere")  # the last is not in the spec's groups: a failed pre-check
+TEXT = st.sampled_from(["", "plain", "a,b", 'say "hi"', "two\nlines", "cr\r", "nul\x00", "\ud800", "é"])
+VALUE = st.one_of(TEXT, st.sampled_from([b"bytes", b"\xff", 7, None]))
+ROW = st.fixed_dictionaries(
+    {
+        "u": st.sampled_from(["a", "b", "c", "d", " ", "e,f"]),
+        "g": st.sampled_from(GROUPS),
+        "e": st.sampled_from(["", "a@example.edu", "not an email", "x@y"]),
+        "x": VALUE,
+        "k": st.sampled_from(["1", "2", "3"]),
+        "w": st.sampled_from(["yes", "yes", "yes", "no"]),
+    }
+)
+
+
+def _spec(policy: Duplicates, *, single: bool = False) -> Spec:
+    if single:  # one column: the csv module quotes an empty cell, so no line is written plain
+        return make_spec([("username", "{{ row.u }}")], ids=["u"], checks=Checks(duplicates=policy))
+    return make_spec(
+        {
+            "username": "{{ row.u }}",
+            "library-group": "{{ row.g }}",
+            "emailAddress": "{{ row.e }}",
+            "preferredName": "{{ row.x }}",
+            "libraryBarcode": "{{ lookups.codes[row.k] }}",  # "3" is not in the table: a template failure
+        },
+        ids=["u"],
+        where="{{ row.w }}",
+        lookups={"codes": {"1": "C1", "2": "C,2"}},
+        checks=Checks(duplicates=policy),
+    )
+
+
+def _plan(
+    path: Path, spec: Spec, rows: Sequence[dict[str, Any]], *, stages: bool, **options: Any
+) -> tuple[Planned, list[int]]:
+    told: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:
+        if stages:
+            patch.setattr(plan._Writer, "run", plan._Writer.run_stages)
+        planned = build(spec, make_tenant(), StaticRows(rows), path, progress=told.append, **options)
+    return planned, told
+
+
+def _same(a: tuple[Planned, list[int]], b: tuple[Planned, list[int]]) -> None:
+    (one, told_one), (two, told_two) = a, b
+    assert one.path.read_bytes() == two.path.read_bytes()
+    for name in ("rows_read", "rows_skipped", "rows_out", "findings", "dropped", "preview", "holds"):
+        assert getattr(one, name) == getattr(two, name), name
+    assert list(one.source_rows) == list(two.source_rows)
+    assert one.changes == two.changes
+    assert told_one == told_two
+
+
+def _known(spec: Spec, lines: Sequence[Sequence[str]]) -> Known:
+    """What the state would know had `lines` been accepted (a fresh one a plan: plans mark it seen)."""
+    return Known.of({line[spec.header.index("username")]: fingerprint(line) for line in lines})
+
+
+@SETTINGS
+@given(
+    rows=st.lists(ROW, min_size=1, max_size=25),
+    mode=st.fixed_dictionaries(
+        {
+            "policy": st.sampled_from(["error", "first", "last"]),
+            "incremental": st.booleans(),
+            "keep_lists": st.booleans(),
+            "single": st.booleans(),
+        }
+    ),
+    accepted=st.lists(st.integers(0, 24), max_size=10),
+)
+def test_the_compiled_loop_plans_what_the_stages_do(
+    tmp_path: Path, rows: list[dict[str, Any]], mode: dict[str, Any], accepted: list[int]
+) -> None:
+    policy, incremental, keep_lists, single = (
+        mode["policy"],
+        mode["incremental"],
+        mode["keep_lists"],
+        mode["single"],
+    )
+    spec = _spec(policy, single=single)
+    first, _ = _plan(tmp_path / "first.csv", spec, rows, stages=True)
+    _same(first_run := _plan(tmp_path / "a.csv", spec, rows, stages=False), (first, first_run[1]))
+    for known in (None, Known.of({})):  # no state, and a first run's
+        options = {"known": known, "keep_lists": keep_lists}
+        _same(
+            _plan(tmp_path / "stages.csv", spec, rows, stages=True, **options),
+            _plan(tmp_path / "fused.csv", spec, rows, stages=False, **options),
+        )
+    # some lines accepted as they are, others changed since: unchanged lines (left out in incremental mode)
+    lines = [tuple(r) for r in _records(first.path)]
+    chosen = [lines[i] for i in accepted if i < len(lines)]
+    changed = [(line[0], *("?" for _ in line[1:])) for line in lines[::3]]
+    for known_lines in (chosen, chosen + changed):
+        options = {"incremental": incremental, "keep_lists": keep_lists}
+        _same(
+            _plan(tmp_path / "s.csv", spec, rows, stages=True, known=_known(spec, known_lines), **options),
+            _plan(tmp_path / "f.csv", spec, rows, stages=False, known=_known(spec, known_lines), **options),
+        )
+
+
+def _records(path: Path) -> Iterator[list[str]]:
+    from runner.csvfile import read_records
+
+    records = read_records(path)
+    next(records)
+    return records
+
+
+def test_the_compiled_loop_writes_in_batches_and_keeps_the_order(tmp_path: Path) -> None:
+    """More lines than a batch, with lines that need quoting and rows that fail among them: the file is the
+    per-stage loop's, byte for byte."""
+    spec = _spec("error")
+    rows = [
+        {
+            "u": f"u{i}",
+            "g": GROUPS[2 if i % 7 == 0 else i % 2],
+            "e": "",
+            "x": 'a "b"' if i % 500 == 0 else "x",
+        }
+        | {"k": "1", "w": "yes"}
+        for i in range(3 * plan._BATCH + 17)
+    ]
+    stages = _plan(tmp_path / "s.csv", spec, rows, stages=True)
+    fused = _plan(tmp_path / "f.csv", spec, rows, stages=False)
+    _same(stages, fused)
+    assert fused[0].rows_out == len(rows) - len(fused[0].findings)
+
+
+def test_only_rows_out_of_the_ordinary_take_the_per_stage_path(tmp_path: Path) -> None:
+    """With users known, a line that passes its checks is checked, classified and written inside the
+    compiled loop; a failed one goes through `_line`, a row with a binary value through `_row`."""
+    spec = _spec("error")
+    rows: list[dict[str, Any]] = [
+        {"u": u, "g": g, "e": "", "x": "plain", "k": "1", "w": "yes"}
+        for u, g in [("a", "Year 7"), ("b", "Year 8")]
+    ]
+    rows += [{"u": "c", "g": "Nowhere", "e": "", "x": "plain", "k": "1", "w": "yes"}]
+    rows += [{"u": "d", "g": "Year 7", "e": "", "x": b"bytes", "k": "1", "w": "yes"}]
+    calls: list[tuple[str, int]] = []
+    line, row = plan._Writer._line, plan._Writer._row
+
+    def counted_line(self: Any, n: int, *args: Any) -> None:
+        calls.append(("line", n))
+        line(self, n, *args)
+
+    def counted_row(self: Any, n: int, fetched: Any) -> None:
+        calls.append(("row", n))
+        row(self, n, fetched)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plan._Writer, "_line", counted_line)
+        patch.setattr(plan._Writer, "_row", counted_row)
+        planned = build(
+            spec,
+            make_tenant(),
+            StaticRows(rows),
+            tmp_path / "f.csv",
+            known=_known(spec, [("a", "Year 7", "Students", "", "plain", "C1")]),
+        )
+    assert calls == [("line", 3), ("row", 4), ("line", 4)]
+    assert planned.changes is not None and (planned.changes.unchanged, planned.changes.new) == (1, 2)
+    assert [f.row for f in planned.findings] == [3]
