@@ -246,8 +246,6 @@ class _Writer:
         verdict, classifier_names = (["_v = 2"], {}) if self.classifier is None else self.classifier.inline()
         names.update(classifier_names)
         names.update(
-            _render=self.renderer.row,
-            _RowError=RowError,
             _Finding=Finding,
             _findings=self.findings,
             _identity=self.identity,
@@ -273,15 +271,20 @@ class _Writer:
                 "    _row_slow(n, _r)",
                 "    continue",
             ]
+        render, render_names = self.renderer.inline
+        if names.keys() & render_names.keys():  # names are kept apart by their prefixes
+            raise AssertionError(f"generated names collide: {sorted(names.keys() & render_names.keys())}")
+        names.update(render_names)
         body += [
             "try:",
-            "    c = _render(_r)",
-            "except _RowError as _err:",
-            '    _findings.append(_Finding(n, "template", str(_err), _identity(_r)))',
+            *("    " + line for line in render),
+            "except Exception as _e:",
+            '    _findings.append(_Finding(n, "template", str(_failure(_r, _c, _e)), _identity(_r)))',
             "    continue",
-            "if c is None:",
-            "    _skipped += 1",
-            "    continue",
+        ]
+        if self.spec.where:  # without one, the cells are never None
+            body += ["if c is None:", "    _skipped += 1", "    continue"]
+        body += [
             'j = ",".join(c)',
             f"if not ({checks}):",
             "    _flush()",

@@ -337,9 +337,12 @@ class Renderer:
         fallbacks: list[Callable[[Sequence[Any]], str]] = []
         translator = _Translator(self.columns, self.context, constants)
         lines = ["def render(_r):", "    _c = 'where'", "    try:"]
+        inline = ["_c = 'where'"]
         if spec.where:
             source = self._source(spec.where, translator, fallbacks, "where")
             lines.append(f"        if _skip({source}): return None")
+            inline += [f"if _skip({source}):", "    c = None", "else:"]
+        indent = "    " if spec.where else ""
         cells = []
         for i, (name, text) in enumerate(spec.columns):
             source = self._source(text, translator, fallbacks, name)
@@ -349,8 +352,11 @@ class Renderer:
                 continue
             lines.append(f"        _c = {name!r}")
             lines.append(f"        _v{i} = {source}")
+            inline += [f"{indent}_c = {name!r}", f"{indent}_v{i} = {source}"]
             cells.append(f"_v{i}")
-        lines.append("        return (" + "".join(c + ", " for c in cells) + ")")
+        cells_tuple = "(" + "".join(c + ", " for c in cells) + ")"
+        lines.append(f"        return {cells_tuple}")
+        inline.append(f"{indent}c = {cells_tuple}")
         lines += ["    except Exception as _e:", "        raise _failure(_r, _c, _e) from _e"]
         namespace: dict[str, Any] = {
             **{f"_k{i}": value for i, value in enumerate(constants)},
@@ -366,6 +372,10 @@ class Renderer:
             "_failure": self._failure,
         }
         self.source = "\n".join(lines)
+        # the body of `render` for a loop compiled around it (runner.plan): it reads the row `_r`, sets
+        # `c` to the cells (None: where leaves the row out) and, should it fail, `_c` to the column; the
+        # loop hands such a failure to `_failure`, as `render` does
+        self.inline: tuple[list[str], dict[str, Any]] = (inline, dict(namespace))
         exec(_code(self.source, f"<spec {spec.name}>"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 

@@ -191,3 +191,55 @@ def test_only_rows_out_of_the_ordinary_take_the_per_stage_path(tmp_path: Path) -
     assert calls == [("line", 3), ("row", 4), ("line", 4)]
     assert planned.changes is not None and (planned.changes.unchanged, planned.changes.new) == (1, 2)
     assert [f.row for f in planned.findings] == [3]
+
+
+LOCAL = st.text(alphabet="a.Z9_+-é", max_size=66)
+LABEL = st.text(alphabet="a-9Z_.", max_size=65)
+ADDRESS = st.one_of(
+    st.text(alphabet="a9.-@_\n +", max_size=24),
+    st.builds(
+        lambda local, labels, end: local + "@" + ".".join(labels) + end,
+        LOCAL,
+        st.lists(LABEL, max_size=4),
+        st.sampled_from(["", "\n", "\n\n", ".", "-", " "]),
+    ),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=ADDRESS)
+def test_the_compiled_email_check_is_the_contracts(text: str) -> None:
+    """The compiled pre-check's email test (runner.precheck: `".." not in` and _EMAIL_FAST) says what
+    runner.contract's EMAIL says, on texts made near its edges: 64-character local parts, 63-character
+    labels, hyphens and dots at either end of a label, `..`, line breaks."""
+    from runner.contract import EMAIL
+    from runner.precheck import _EMAIL_FAST
+
+    assert (".." not in text and _EMAIL_FAST.match(text) is not None) == (EMAIL.match(text) is not None)
+
+
+def test_the_compiled_email_check_on_chosen_addresses() -> None:
+    from runner.contract import EMAIL
+    from runner.precheck import _EMAIL_FAST
+
+    label = "a" * 61
+    for text in [
+        "a@b.co",
+        "a@b.co\n",
+        "a@b..co",
+        "a..b@c.de",
+        ".a@b.co",
+        "a.@b.co",
+        "a@-b.co",
+        "a@b-.co",
+        "a@b.c-d.ef",
+        "a@b",
+        "a" * 64 + "@b.co",
+        "a" * 65 + "@b.co",
+        f"a@x{label}y.co",
+        f"a@x{label}yz.co",
+        "a@b.co\nx",
+    ]:
+        assert (".." not in text and _EMAIL_FAST.match(text) is not None) == (
+            EMAIL.match(text) is not None
+        ), text
