@@ -293,14 +293,15 @@ class _Writer:
         ]
         if self.progress is not None:
             body += ["if not n % 10000:", "    _progress(n)"]
-        if commas is not None:
-            body.append(f'_q = j.count(",") == {commas}')
-        if any("f.encode()" in line for line in verdict):
-            # the text `fingerprint` hashes: the cells joined with NUL, which the commas stand for when
-            # no cell holds one (one cell: the cell itself)
-            body.append(
-                "f = j" if commas is None else 'f = j.replace(",", "\\x00") if _q else "\\x00".join(c)'
-            )
+        # _q: no cell holds a comma, so the line has as many as the header (a line to write plain if it
+        # holds no quote or line break either); f: the text `fingerprint` hashes, the cells joined with
+        # NUL (one cell: the cell itself), when the verdict needs it
+        if not any("f.encode()" in line for line in verdict):
+            body += [] if commas is None else [f'_q = j.count(",") == {commas}']
+        elif commas is None:
+            body.append("f = j")
+        else:
+            body += ['f = "\\x00".join(c)', '_q = "," not in f']
         body += verdict
         fixed = verdict == ["_v = 2"]
         if fixed:
@@ -500,7 +501,7 @@ def build(
         source.query(spec.source.query, params) as rows,
         ImportFile(path, spec.header) as out,
     ):
-        renderer = Renderer(spec, rows.columns, context, where=where, origin=rows.origin)
+        renderer = Renderer(spec, rows.columns, context, where=where, origin=rows.origin, text=rows.text)
         identity = _identity(rows, spec, where)
         writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier, size=rows.size)
         writer.run(rows, progress)

@@ -9,6 +9,7 @@ incremental mode), both give the same file bytes, findings, rows, changes and pr
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ from hypothesis import strategies as st
 from runner import plan
 from runner.changes import Known, fingerprint
 from runner.plan import Planned, build
-from runner.source import StaticRows
+from runner.render import Context, Renderer
+from runner.source import Rows, StaticRows
 from runner.spec import Checks, Duplicates, Spec
+from runner.templates import LookupTable
+from tests import test_render_agreement as agreement
 from tests.support.specs import make_spec, make_tenant
 
 SETTINGS = settings(
@@ -243,3 +247,49 @@ def test_the_compiled_email_check_on_chosen_addresses() -> None:
         assert (".." not in text and _EMAIL_FAST.match(text) is not None) == (
             EMAIL.match(text) is not None
         ), text
+
+
+class _TextRows:
+    """Rows of text only, said so (runner.source.Rows.text), as a CSV file's come."""
+
+    def __init__(self, rows: Sequence[dict[str, str]]):
+        self.inner = StaticRows(rows)
+
+    @contextlib.contextmanager
+    def query(self, sql: str, params: Any) -> Iterator[Rows]:
+        with self.inner.query(sql, params) as rows:
+            yield Rows(rows.columns, rows.rows, origin=rows.origin, text=True)
+
+
+@SETTINGS
+@given(rows=st.lists(ROW, min_size=1, max_size=25), policy=st.sampled_from(["error", "first", "last"]))
+def test_rows_said_to_be_text_plan_as_any_rows(
+    tmp_path: Path, rows: list[dict[str, Any]], policy: Duplicates
+) -> None:
+    """The renderer compiled for text rows (no type tests, a lookup by the table's get) plans what the
+    one for any rows does."""
+    text = [{k: v if isinstance(v, str) else "t" for k, v in row.items()} for row in rows]
+    spec = _spec(policy)
+    _same(
+        (build(spec, make_tenant(), StaticRows(text), tmp_path / "any.csv"), []),
+        (build(spec, make_tenant(), _TextRows(text), tmp_path / "text.csv"), []),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    template=agreement.templates, row=st.fixed_dictionaries(dict.fromkeys(agreement.COLUMNS, agreement.texts))
+)
+def test_the_renderer_for_text_rows_renders_what_jinja_does(template: str, row: dict[str, str]) -> None:
+    """On rows of text, the renderer compiled for text rows gives Jinja's text or Jinja's failure."""
+
+    def fast(template: str, row: dict[str, Any]) -> str:
+        lookups = {k: LookupTable(k, v) for k, v in agreement.LOOKUPS.items()}
+        context = Context(agreement.VARS, agreement.TENANT, lookups)
+        renderer = Renderer(agreement._spec(template), agreement.COLUMNS, context, text=True)
+        cells = renderer.row(tuple(row[c] for c in agreement.COLUMNS))
+        assert cells is not None
+        return cells[0]
+
+    expected = agreement._outcome(agreement._jinja, template, row)
+    assert agreement._outcome(fast, template, row) == expected, template
