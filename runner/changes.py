@@ -342,8 +342,12 @@ class Classifier:
         lines = [
             "_xs = _xblake2b()",
             "_xs.update(f.encode())",
-            '_xnow = _xint(_xs.digest(), "big", signed=True)',
-            f"_xb = (_xnow + {_HALF}) >> {shift}",
+            # the digest as a signed integer: unsigned, its top bit flipped, less 2**63 (a call without
+            # keywords, which cost more to parse than the two operations); its bucket is the flipped
+            # value's top bits
+            f'_xw = _xint(_xs.digest(), "big") ^ {_HALF}',
+            f"_xnow = _xw - {_HALF}",
+            f"_xb = _xw >> {shift}",
             "_xat = _xbisect(_xprints, _xnow, _xstarts[_xb], _xstarts[_xb + 1])",
             "if _xat == _xcount or _xprints[_xat] != _xnow:",
             f"    _xpending.append((len({at}), c[{user}], _xnow))",

@@ -15,6 +15,7 @@ import contextlib
 import gc
 import itertools
 import operator
+import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,7 +47,8 @@ Progress = Callable[[int], None]
 # such a value is text only once decoded.
 _BINARY = frozenset((bytes, bytearray, memoryview))
 _BINARY_TEXT = "utf-8"
-_BATCH = 2048  # lines that need no quoting written at once (about 150 KB of text at most, for short lines)
+# lines that need no quoting written at once (a power of 2: about 150 KB of text, for short lines)
+_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -228,14 +230,20 @@ class _Writer:
         self.source_rows.append(n)
 
     def _compile(self) -> Callable[[Rows], tuple[int, int]]:
-        """`run_stages`' loop as one generated function for this spec, file and state: the pre-checks
-        (LineChecks.expression) and the classifier's verdict (Classifier.inline) inline, the cells
-        joined with commas once for the text checks, the fingerprint and the file's line, and lines
-        that need no quoting written in batches. A row out of the ordinary (a binary value, a failed
-        pre-check) goes through `_row` or `_line`, as in `run_stages`; the batch is written first, so
-        the file keeps the rows' order. It returns the rows read and those its where skipped."""
+        """`run_stages`' loop as one generated function for this spec, file and state: the renderer's
+        function (Renderer.inline), the pre-checks (LineChecks.expression) and the classifier's verdict
+        (Classifier.inline) inline, the cells joined with commas once for the text checks and the
+        file's line, and lines that need no quoting written in batches. A row out of the ordinary (a
+        binary value, a failed pre-check) goes through `_row` or `_line`, as in `run_stages`; the batch
+        is written first, so the file keeps the rows' order. It returns the rows read and those its
+        where skipped."""
         checks, names = self.checks.expression(self.renderer.constant_cells, joined=True)
-        commas = self.out.commas
+        verdict, classifier_names = (["_v = 2"], {}) if self.classifier is None else self.classifier.inline()
+        render, render_names = self.renderer.inline
+        names.update(classifier_names)
+        if names.keys() & render_names.keys():  # names are kept apart by their prefixes
+            raise AssertionError(f"generated names collide: {sorted(names.keys() & render_names.keys())}")
+        names.update(render_names)
         batch: list[str] = []
         write_plain = self.out.write_plain
 
@@ -243,8 +251,6 @@ class _Writer:
             write_plain(batch)
             batch.clear()
 
-        verdict, classifier_names = (["_v = 2"], {}) if self.classifier is None else self.classifier.inline()
-        names.update(classifier_names)
         names.update(
             _Finding=Finding,
             _findings=self.findings,
@@ -261,21 +267,8 @@ class _Writer:
             _key=self.key,
             _suspect=self._suspect,
         )
-        key_positions = [self.spec.header.index(column) for column in self.spec.kind.key]
-        key = f"c[{key_positions[0]}]" if len(key_positions) == 1 else "_key(c)"
-        body = []
-        if self.binary:
-            body += [
-                "if not _text_only(map(type, _r)):",
-                "    _flush()",
-                "    _row_slow(n, _r)",
-                "    continue",
-            ]
-        render, render_names = self.renderer.inline
-        if names.keys() & render_names.keys():  # names are kept apart by their prefixes
-            raise AssertionError(f"generated names collide: {sorted(names.keys() & render_names.keys())}")
-        names.update(render_names)
-        body += [
+        head = ["if not _text_only(map(type, _r)):", "    _flush()", "    _row_slow(n, _r)", "    continue"]
+        head = (head if self.binary else []) + [
             "try:",
             *("    " + line for line in render),
             "except Exception as _e:",
@@ -283,8 +276,28 @@ class _Writer:
             "    continue",
         ]
         if self.spec.where:  # without one, the cells are never None
-            body += ["if c is None:", "    _skipped += 1", "    continue"]
-        body += [
+            head += ["if c is None:", "    _skipped += 1", "    continue"]
+        # after rendering, a cell the renderer computed is its local `_v{i}`: one load, not three
+        cells = self.renderer.inline_cells
+        body = [_locals(line, cells) for line in self._line_source(checks, verdict)]
+        source = "\n".join(
+            [
+                "def loop(_rows):",
+                "    n = _skipped = 0",
+                "    for n, _r in enumerate(_rows, 1):",
+                *("        " + line for line in head + body),
+                "    _flush()",
+                "    return n, _skipped",
+            ]
+        )
+        self.source = source
+        exec(compile(source, f"<plan {self.spec.name}>", "exec"), names)  # noqa: S102 - built from indexes
+        return names["loop"]  # type: ignore[no-any-return]
+
+    def _line_source(self, checks: str, verdict: list[str]) -> list[str]:
+        """The generated loop's statements for the rendered cells `c` of row `n`: `_line`'s steps."""
+        commas = self.out.commas
+        body = [
             'j = ",".join(c)',
             f"if not ({checks}):",
             "    _flush()",
@@ -303,8 +316,9 @@ class _Writer:
         else:
             body += ['f = "\\x00".join(c)', '_q = "," not in f']
         body += verdict
-        fixed = verdict == ["_v = 2"]
-        if fixed:
+        positions = [self.spec.header.index(column) for column in self.spec.kind.key]
+        key = f"c[{positions[0]}]" if len(positions) == 1 else "_key(c)"
+        if verdict == ["_v = 2"]:
             body += [f"if _seen(_k := {key}) is not None:", "    _suspect(_k)"]
         else:
             body += [f"if _v >= {self.every} and _seen(_k := {key}) is not None:", "    _suspect(_k)"]
@@ -316,26 +330,13 @@ class _Writer:
             body += [
                 "if _q and '\"' not in j and '\\r' not in j and '\\n' not in j:",
                 "    _batch.append(j)",
-                f"    if len(_batch) >= {_BATCH}:",
+                f"    if not n & {_BATCH - 1}:",  # at most _BATCH lines: at most one a row
                 "        _flush()",
                 "else:",
                 "    _flush()",
                 "    _write(c)",
             ]
-        body.append("_lines.append(n)")
-        source = "\n".join(
-            [
-                "def loop(_rows):",
-                "    n = _skipped = 0",
-                "    for n, _r in enumerate(_rows, 1):",
-                *("        " + line for line in body),
-                "    _flush()",
-                "    return n, _skipped",
-            ]
-        )
-        self.source = source
-        exec(compile(source, f"<plan {self.spec.name}>", "exec"), names)  # noqa: S102 - built from indexes
-        return names["loop"]  # type: ignore[no-any-return]
+        return [*body, "_lines.append(n)"]
 
     def _suspect(self, key: str) -> None:
         """Note that `key` may be on more than one line (its hash was seen before)."""
@@ -453,6 +454,14 @@ class _Writer:
         self.left_out = len(users.drop)
         self._drop(users.drop)
         return users.changes
+
+
+def _locals(line: str, cells: frozenset[int]) -> str:
+    """`line` of the generated loop with each `c[i]` of a cell in `cells` read from its local `_v{i}`."""
+    return _CELL.sub(lambda m: f"_v{m[1]}" if int(m[1]) in cells else m[0], line)
+
+
+_CELL = re.compile(r"(?<![\w.])c\[(\d+)\]")
 
 
 @contextlib.contextmanager

@@ -394,9 +394,11 @@ class Renderer:
         }
         self.source = "\n".join(lines)
         # the body of `render` for a loop compiled around it (runner.plan): it reads the row `_r`, sets
-        # `c` to the cells (None: where leaves the row out) and, should it fail, `_c` to the column; the
-        # loop hands such a failure to `_failure`, as `render` does
+        # `c` to the cells (None: where leaves the row out), each cell it computes (inline_cells) also
+        # in `_v{i}`, and, should it fail, `_c` to the column; the loop hands such a failure to
+        # `_failure`, as `render` does
         self.inline: tuple[list[str], dict[str, Any]] = (inline, dict(namespace))
+        self.inline_cells = frozenset(i for i in range(len(spec.columns)) if i not in self.constant_cells)
         exec(_code(self.source, f"<spec {spec.name}>"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 
