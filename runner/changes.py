@@ -329,7 +329,8 @@ class Classifier:
     def _comparer(self) -> Callable[[int, Sequence[str]], int]:
         """`verdict()` against what is known: the planner's hot loop calls it once a line, so everything
         it uses is bound here, and `fingerprint` and `Known.finder` are inlined."""
-        prints, count, starts, shift = self.known.fingerprints, len(self.known), *self.known.buckets()
+        self._buckets = self.known.buckets()  # kept for `inline`
+        prints, count, (starts, shift) = self.known.fingerprints, len(self.known), self._buckets
         seen, rows, repeats, again = self.known.seen, self.rows, self.repeats, self.again
         pending, flags, unchanged = self.pending, self.written_unchanged, self.unchanged
         user, skip = self.username, self.skip
@@ -368,6 +369,67 @@ class Classifier:
             return LEFT_OUT
 
         return verdict
+
+    def inline(self) -> tuple[list[str], dict[str, Any]]:
+        """`verdict()` as Python statements, for a loop compiled around them (runner.plan's): they read
+        `n` (the source row), `c` (the cells) and `f` (the cells joined with NUL, what `fingerprint`
+        hashes), and set `_v` to the verdict; with the names they use (all begin with `_x`). The same
+        steps as `_comparer`'s, in the same order, without a call a line."""
+        if self.verdict is None:
+            return ["_v = 2"], {}
+        user = self.username
+        if not self.known:
+            return [f"_xnames.append(c[{user}])", "_v = 2"], {"_xnames": self.names}
+        starts, shift = self._buckets
+        names: dict[str, Any] = {
+            "_xprints": self.known.fingerprints,
+            "_xcount": len(self.known),
+            "_xstarts": starts,
+            "_xseen": self.known.seen,
+            "_xrows": self.rows,
+            "_xrepeats": self.repeats,
+            "_xagain": self.again,
+            "_xpending": self.pending,
+            "_xflags": self.written_unchanged,
+            "_xunchanged": self.unchanged,
+            "_xlimit": sys.maxsize if self.limit is None else self.limit,
+            "_xblake2b": _BLAKE2B_8.copy,
+            "_xint": int.from_bytes,
+            "_xbisect": bisect.bisect_left,
+        }
+        at = "_xpending" if self.skip else "_xflags"
+        lines = [
+            "_xs = _xblake2b()",
+            "_xs.update(f.encode())",
+            # the digest as a signed integer: unsigned, its top bit flipped, less 2**63 (a call without
+            # keywords, which cost more to parse than the two operations); its bucket is the flipped
+            # value's top bits
+            f'_xw = _xint(_xs.digest(), "big") ^ {_HALF}',
+            f"_xnow = _xw - {_HALF}",
+            f"_xb = _xw >> {shift}",
+            "_xat = _xbisect(_xprints, _xnow, _xstarts[_xb], _xstarts[_xb + 1])",
+            "if _xat == _xcount or _xprints[_xat] != _xnow:",
+            f"    _xpending.append((len({at}), c[{user}], _xnow))",
+            *([] if self.skip else ["    _xflags.append(0)"]),
+            "    _v = 2",
+            "else:",
+            "    if _xseen[_xat]:",
+            f"        _xagain.append(c[{user}])",
+            "    _xseen[_xat] = 1",
+            "    if len(_xunchanged) < _xlimit:",
+            f"        _xunchanged.append((n, c[{user}]))",
+        ]
+        if self.skip:
+            lines += [
+                "    if _xrows[_xat]:",
+                "        _xrepeats.append((n, _xat))",
+                "    else:",
+                "        _xrows[_xat] = n",
+                "    _v = 0",
+            ]
+        else:
+            lines += ["    _xflags.append(1)", "    _v = 1"]
+        return lines, names
 
     def suspects(self) -> list[str]:
         """Usernames that may be on more than one line, among those the planner did not check itself

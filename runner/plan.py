@@ -15,6 +15,7 @@ import contextlib
 import gc
 import itertools
 import operator
+import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -46,6 +47,8 @@ Progress = Callable[[int], None]
 # such a value is text only once decoded.
 _BINARY = frozenset((bytes, bytearray, memoryview))
 _BINARY_TEXT = "utf-8"
+# lines that need no quoting written at once (a power of 2: about 150 KB of text, for short lines)
+_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -189,47 +192,176 @@ class _Writer:
         self.left_out = 0  # lines of unchanged users taken out (whole_users, in incremental mode)
 
     def run(self, rows: Rows, progress: Progress | None) -> None:
-        """The hot loop: one compiled call renders a row, one compiled call checks it; an unchanged row
-        (incremental mode) is classified and never written. `progress` is told 0 first, then the rows
-        read every 10,000."""
+        """The hot loop, compiled for this spec, file and state (`_compile`): what `run_stages` does, with
+        a call a row rather than one a stage. `progress` is told 0 first, then the rows read every
+        10,000."""
         if progress is not None:
             progress(0)
-        render, checks, seen, write = self.renderer.row, self.checks, self.seen.add, self.out.write
-        ok = checks.fast(self.renderer.constant_cells)
-        key, lines = self.key, self.source_rows
-        classify = None if self.classifier is None else self.classifier.verdict
-        # An unchanged line's username is checked by the classifier (Classifier.suspects) when the
-        # username alone is the key; the planner checks every other line's key.
-        every = NEW if self.spec.kind.key == ("username",) else LEFT_OUT
-        text_only, binary = _BINARY.isdisjoint, not rows.text
+        self._prepare(rows, progress)
+        self.rows_read, skipped = self._compile()(rows)
+        self.rows_skipped += skipped
+
+    def run_stages(self, rows: Rows, progress: Progress | None) -> None:
+        """The loop as one call a stage, row by row (`_row`): the definition `run`'s compiled loop keeps
+        to (the tests hold the two to the same file, findings and changes), and what it falls back to
+        for any row out of the ordinary."""
+        if progress is not None:
+            progress(0)
+        self._prepare(rows, progress)
         n = 0
         for n, fetched in enumerate(rows, 1):
-            row = fetched
-            if binary and not text_only(map(type, fetched)):
-                if (decoded := self._text(n, fetched)) is None:
-                    continue
-                row = decoded
-            try:
-                cells = render(row)
-            except RowError as err:
-                self.findings.append(Finding(n, "template", str(err), self.identity(row)))
-                continue
-            if cells is None:
-                self.rows_skipped += 1
-                continue
-            if not ok(cells) and (problems := checks.problems(cells)):
-                self._reject(n, row, cells, problems)
-                continue
-            if progress is not None and not n % 10000:
-                progress(n)
-            verdict = NEW if classify is None else classify(n, cells)
-            if verdict >= every and seen(line_key := key(cells)) is not None:
-                self._suspect(line_key)
-            if verdict == LEFT_OUT:
-                continue
-            write(cells)
-            lines.append(n)
+            self._row(n, fetched)
         self.rows_read = n
+
+    def _prepare(self, rows: Rows, progress: Progress | None) -> None:
+        self.progress = progress
+        self.ok = self.checks.fast(self.renderer.constant_cells)
+        self.classify = None if self.classifier is None else self.classifier.verdict
+        # An unchanged line's username is checked by the classifier (Classifier.suspects) when the
+        # username alone is the key; the planner checks every other line's key.
+        self.every = NEW if self.spec.kind.key == ("username",) else LEFT_OUT
+        self.binary = not rows.text
+
+    def _row(self, n: int, fetched: Sequence[Any]) -> None:
+        """Source row `n`: decode, render, check, classify and write it, one stage a call."""
+        row = fetched
+        if self.binary and not _BINARY.isdisjoint(map(type, fetched)):
+            if (decoded := self._text(n, fetched)) is None:
+                return
+            row = decoded
+        try:
+            cells = self.renderer.row(row)
+        except RowError as err:
+            self.findings.append(Finding(n, "template", str(err), self.identity(row)))
+            return
+        if cells is None:
+            self.rows_skipped += 1
+            return
+        self._line(n, row, cells)
+
+    def _line(self, n: int, row: Sequence[Any], cells: Sequence[str]) -> None:
+        """The rendered line `cells` of source row `n`: check, classify and write it."""
+        if not self.ok(cells) and (problems := self.checks.problems(cells)):
+            self._reject(n, row, cells, problems)
+            return
+        if self.progress is not None and not n % 10000:
+            self.progress(n)
+        verdict = NEW if self.classify is None else self.classify(n, cells)
+        if verdict >= self.every and self.seen.add(line_key := self.key(cells)) is not None:
+            self._suspect(line_key)
+        if verdict == LEFT_OUT:
+            return
+        self.out.write(cells)
+        self.source_rows.append(n)
+
+    def _compile(self) -> Callable[[Rows], tuple[int, int]]:
+        """`run_stages`' loop as one generated function for this spec, file and state: the renderer's
+        function (Renderer.inline), the pre-checks (LineChecks.expression) and the classifier's verdict
+        (Classifier.inline) inline, the cells joined with commas once for the text checks and the
+        file's line, and lines that need no quoting written in batches. A row out of the ordinary (a
+        binary value, a failed pre-check) goes through `_row` or `_line`, as in `run_stages`; the batch
+        is written first, so the file keeps the rows' order. It returns the rows read and those its
+        where skipped."""
+        checks, names = self.checks.expression(self.renderer.constant_cells, joined=True)
+        verdict, classifier_names = (["_v = 2"], {}) if self.classifier is None else self.classifier.inline()
+        render, render_names = self.renderer.inline
+        names.update(classifier_names)
+        if names.keys() & render_names.keys():  # names are kept apart by their prefixes
+            raise AssertionError(f"generated names collide: {sorted(names.keys() & render_names.keys())}")
+        names.update(render_names)
+        batch: list[str] = []
+        write_plain = self.out.write_plain
+
+        def flush() -> None:
+            write_plain(batch)
+            batch.clear()
+
+        names.update(
+            _Finding=Finding,
+            _findings=self.findings,
+            _identity=self.identity,
+            _text_only=_BINARY.isdisjoint,
+            _row_slow=self._row,
+            _line_slow=self._line,
+            _flush=flush,
+            _batch=batch,
+            _write=self.out.write,
+            _lines=self.source_rows,
+            _progress=self.progress,
+            _seen=self.seen.add,
+            _key=self.key,
+            _suspect=self._suspect,
+        )
+        head = ["if not _text_only(map(type, _r)):", "    _flush()", "    _row_slow(n, _r)", "    continue"]
+        head = (head if self.binary else []) + [
+            "try:",
+            *("    " + line for line in render),
+            "except Exception as _e:",
+            '    _findings.append(_Finding(n, "template", str(_failure(_r, _c, _e)), _identity(_r)))',
+            "    continue",
+        ]
+        if self.spec.where:  # without one, the cells are never None
+            head += ["if c is None:", "    _skipped += 1", "    continue"]
+        # after rendering, a cell the renderer computed is its local `_v{i}`: one load, not three
+        cells = self.renderer.inline_cells
+        body = [_locals(line, cells) for line in self._line_source(checks, verdict)]
+        source = "\n".join(
+            [
+                "def loop(_rows):",
+                "    n = _skipped = 0",
+                "    for n, _r in enumerate(_rows, 1):",
+                *("        " + line for line in head + body),
+                "    _flush()",
+                "    return n, _skipped",
+            ]
+        )
+        self.source = source
+        exec(compile(source, f"<plan {self.spec.name}>", "exec"), names)  # noqa: S102 - built from indexes
+        return names["loop"]  # type: ignore[no-any-return]
+
+    def _line_source(self, checks: str, verdict: list[str]) -> list[str]:
+        """The generated loop's statements for the rendered cells `c` of row `n`: `_line`'s steps."""
+        commas = self.out.commas
+        body = [
+            'j = ",".join(c)',
+            f"if not ({checks}):",
+            "    _flush()",
+            "    _line_slow(n, _r, c)",
+            "    continue",
+        ]
+        if self.progress is not None:
+            body += ["if not n % 10000:", "    _progress(n)"]
+        # _q: no cell holds a comma, so the line has as many as the header (a line to write plain if it
+        # holds no quote or line break either); f: the text `fingerprint` hashes, the cells joined with
+        # NUL (one cell: the cell itself), when the verdict needs it
+        if not any("f.encode()" in line for line in verdict):
+            body += [] if commas is None else [f'_q = j.count(",") == {commas}']
+        elif commas is None:
+            body.append("f = j")
+        else:
+            body += ['f = "\\x00".join(c)', '_q = "," not in f']
+        body += verdict
+        positions = [self.spec.header.index(column) for column in self.spec.kind.key]
+        key = f"c[{positions[0]}]" if len(positions) == 1 else "_key(c)"
+        if verdict == ["_v = 2"]:
+            body += [f"if _seen(_k := {key}) is not None:", "    _suspect(_k)"]
+        else:
+            body += [f"if _v >= {self.every} and _seen(_k := {key}) is not None:", "    _suspect(_k)"]
+            if self.classifier is not None and self.classifier.skip:
+                body += [f"if _v == {LEFT_OUT}:", "    continue"]
+        if commas is None:
+            body.append("_write(c)")
+        else:
+            body += [
+                "if _q and '\"' not in j and '\\r' not in j and '\\n' not in j:",
+                "    _batch.append(j)",
+                f"    if not n & {_BATCH - 1}:",  # at most _BATCH lines: at most one a row
+                "        _flush()",
+                "else:",
+                "    _flush()",
+                "    _write(c)",
+            ]
+        return [*body, "_lines.append(n)"]
 
     def _suspect(self, key: str) -> None:
         """Note that `key` may be on more than one line (its hash was seen before)."""
@@ -347,6 +479,14 @@ class _Writer:
         return users.changes
 
 
+def _locals(line: str, cells: frozenset[int]) -> str:
+    """`line` of the generated loop with each `c[i]` of a cell in `cells` read from its local `_v{i}`."""
+    return _CELL.sub(lambda m: f"_v{m[1]}" if int(m[1]) in cells else m[0], line)
+
+
+_CELL = re.compile(r"(?<![\w.])c\[(\d+)\]")
+
+
 @contextlib.contextmanager
 def _no_collection() -> Iterator[None]:
     """Pause the cycle collector: rows make no reference cycles, and collecting through a million
@@ -392,7 +532,7 @@ def build(
         source.query(spec.source.query, params) as rows,
         ImportFile(path, spec.header) as out,
     ):
-        renderer = Renderer(spec, rows.columns, context, where=where, origin=rows.origin)
+        renderer = Renderer(spec, rows.columns, context, where=where, origin=rows.origin, text=rows.text)
         identity = _identity(rows, spec, where)
         writer = _Writer(spec, renderer, identity, out, rows.columns, classifier=classifier, size=rows.size)
         writer.run(rows, progress)

@@ -109,6 +109,7 @@ class Context:
 
 
 _NOT_STATIC = object()
+_MISS = object()  # what a lookup table's get gives for a key it does not have
 _STR_METHODS = {"lower": "lower", "upper": "upper", "trim": "strip"}
 
 
@@ -119,12 +120,16 @@ class _Unsupported(Exception):
 class _Translator:
     """Jinja expression nodes to Python source; constants go to a shared list."""
 
-    def __init__(self, columns: Sequence[str], context: Context, constants: list[Any]):
+    def __init__(self, columns: Sequence[str], context: Context, constants: list[Any], *, text: bool = False):
         self.index = {name: i for i, name in enumerate(columns)}
         self.context = context
         self.constants = constants
         self.env = environment()
         self.temps = 0
+        # expressions known to give text, when every row value is text (Rows.text, a CSV file's): a
+        # test of their type would always pass, so they go without
+        self.text = text
+        self.texts: set[str] = set()
 
     def temp(self) -> str:
         """A fresh name for an intermediate value of the generated function."""
@@ -152,6 +157,8 @@ class _Translator:
         if isinstance(node, nodes.Const):
             return repr(cell(node.value))
         expr = self.expr(node)
+        if expr in self.texts:  # cell() of text is the text
+            return expr
         temp = self.temp()
         return f"({temp} if ({temp} := {expr}).__class__ is str else _cell({temp}))"
 
@@ -189,7 +196,10 @@ class _Translator:
 
     def _row_column(self, name: Any) -> str:
         if isinstance(name, str) and not name.startswith("_") and name in self.index:
-            return f"_r[{self.index[name]}]"
+            value = f"_r[{self.index[name]}]"
+            if self.text:
+                self.texts.add(value)
+            return value
         if isinstance(name, str) and name.startswith("_"):
             raise _Unsupported  # the sandbox refuses such attributes; let it say so
         return self.const(SpecUndefined(obj=RowView({}, ()), name=str(name)))
@@ -212,7 +222,12 @@ class _Translator:
             raise _Unsupported
         target = self.expr(node.node)
         if isinstance(node.node, nodes.Getattr) and self._is_lookup(node.node):
-            return f"_lk({target}, {self.expr(node.arg)})"
+            key = self.expr(node.arg)
+            if key in self.texts:  # text is hashable: the table's own get finds a key that is there
+                temp = self.temp()
+                found = f"({temp} := {target}.get({key}, _miss))"
+                return f"({temp} if {found} is not _miss else _lk({target}, {key}))"
+            return f"_lk({target}, {key})"
         return f"_gi({target}, {self.expr(node.arg)})"
 
     def _is_lookup(self, node: nodes.Getattr) -> bool:
@@ -230,6 +245,9 @@ class _Translator:
         if method is not None and not node.args and not node.kwargs:
             # Jinja's lower/upper/trim are soft_str(value).lower() and so on: on text, the method itself
             temp, value, other = self.temp(), self.expr(node.node), self.const(func)
+            if value in self.texts:
+                self.texts.add(text := f"{value}.{method}()")
+                return text
             return f"({temp}.{method}() if ({temp} := {value}).__class__ is str else {other}({temp}))"
         pass_arg = _PassArg.from_obj(func)
         first = {_PassArg.eval_context: "_ec, ", _PassArg.environment: "_env, ", None: ""}.get(pass_arg)
@@ -303,8 +321,10 @@ class Renderer:
         where: Where | None = None,
         work: int = bounds.MAX_SPEC_WORK,
         origin: str = QUERY_RETURNS,
+        text: bool = False,
     ):
         self.header = spec.header
+        self.text = text  # every value of every row is text (runner.source.Rows.text)
         self.columns = tuple(columns)
         self.origin = origin  # where the columns come from, in messages (runner.source.Rows)
         self.context = context
@@ -335,11 +355,14 @@ class Renderer:
     def _compile(self, spec: Spec) -> RowFunction:
         constants: list[Any] = []
         fallbacks: list[Callable[[Sequence[Any]], str]] = []
-        translator = _Translator(self.columns, self.context, constants)
+        translator = _Translator(self.columns, self.context, constants, text=self.text)
         lines = ["def render(_r):", "    _c = 'where'", "    try:"]
+        inline = ["_c = 'where'"]
         if spec.where:
             source = self._source(spec.where, translator, fallbacks, "where")
             lines.append(f"        if _skip({source}): return None")
+            inline += [f"if _skip({source}):", "    c = None", "else:"]
+        indent = "    " if spec.where else ""
         cells = []
         for i, (name, text) in enumerate(spec.columns):
             source = self._source(text, translator, fallbacks, name)
@@ -349,8 +372,11 @@ class Renderer:
                 continue
             lines.append(f"        _c = {name!r}")
             lines.append(f"        _v{i} = {source}")
+            inline += [f"{indent}_c = {name!r}", f"{indent}_v{i} = {source}"]
             cells.append(f"_v{i}")
-        lines.append("        return (" + "".join(c + ", " for c in cells) + ")")
+        cells_tuple = "(" + "".join(c + ", " for c in cells) + ")"
+        lines.append(f"        return {cells_tuple}")
+        inline.append(f"{indent}c = {cells_tuple}")
         lines += ["    except Exception as _e:", "        raise _failure(_r, _c, _e) from _e"]
         namespace: dict[str, Any] = {
             **{f"_k{i}": value for i, value in enumerate(constants)},
@@ -364,8 +390,15 @@ class Renderer:
             "_env": environment(),
             "_skip": skip,
             "_failure": self._failure,
+            "_miss": _MISS,
         }
         self.source = "\n".join(lines)
+        # the body of `render` for a loop compiled around it (runner.plan): it reads the row `_r`, sets
+        # `c` to the cells (None: where leaves the row out), each cell it computes (inline_cells) also
+        # in `_v{i}`, and, should it fail, `_c` to the column; the loop hands such a failure to
+        # `_failure`, as `render` does
+        self.inline: tuple[list[str], dict[str, Any]] = (inline, dict(namespace))
+        self.inline_cells = frozenset(i for i in range(len(spec.columns)) if i not in self.constant_cells)
         exec(_code(self.source, f"<spec {spec.name}>"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 

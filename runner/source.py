@@ -637,7 +637,9 @@ class CsvFiles:
         """The cells at `positions` of each record of `table`'s file, read as the query's rows stream:
         what loading the file and running the query would give, without the temporary database."""
         with self._open(table.path) as handle:
-            records = _Records(self._reader(handle), len(table.header), positions, table.named)
+            feed = _Feed(handle)
+            records = _Records(self._reader(feed), len(table.header), positions, table.named)
+            records.feed, records.delimiter = feed, self.delimiter
             rows = records.cells(functools.partial(self._broken, table, records))
             try:
                 yield Rows(columns, rows, size=_records_about(table.path), text=True)
@@ -715,6 +717,9 @@ class _Records:
         self.pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
         self.start = 1
         self.count = 0
+        # `reader`'s lines, when `cells` may split a line itself (see there), with the reader's delimiter
+        self.feed: _Feed | None = None
+        self.delimiter = ","
 
     def __iter__(self) -> Iterator[tuple[str, ...]]:
         reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
@@ -749,6 +754,9 @@ class _Records:
         reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
         next(reader, None)  # the header, read already
         end = reader.line_num  # where the last record read ended
+        if self.feed is not None:
+            yield from self._split(broken, end)
+            return
         try:
             for record in reader:
                 if len(record) == width:
@@ -761,6 +769,56 @@ class _Records:
         except (_RowWidth, csv.Error, UnicodeError) as err:
             self.start = end + 1
             raise broken(err) from _cause(err)
+
+    def _split(self, broken: Callable[[Exception], Exception], end: int) -> Iterator[tuple[str, ...]]:
+        """`cells`, with each line that holds no quote split at the delimiter here: what the csv module
+        makes of such a line (the file is read with newline="", so a line's only line break is its
+        last), at a fraction of the cost; a line with a quote goes to the reader, which reads on for a
+        quoted line break. The reader's line count and the lines read here make `end`."""
+        reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
+        assert self.feed is not None
+        feed, lines, delimiter = self.feed, self.feed.lines, self.delimiter
+        try:
+            for line in lines:
+                if '"' in line:
+                    feed.first = line
+                    before = reader.line_num
+                    record = next(reader)
+                    read = reader.line_num - before
+                elif body := line.rstrip("\r\n"):
+                    record, read = body.split(delimiter), 1
+                else:  # a blank line
+                    end += 1
+                    continue
+                if len(record) == width:
+                    yield pick(record)
+                elif shortest <= len(record) < width:
+                    yield pick(record + [""] * (width - len(record)))
+                elif record:
+                    raise _RowWidth(len(record), width)
+                end += read
+        except (_RowWidth, csv.Error, UnicodeError) as err:
+            self.start = end + 1
+            raise broken(err) from _cause(err)
+
+
+class _Feed:
+    """The lines of a file for a csv reader, and a line given back to it first (`first`): the records
+    of a file that `_Records.cells` reads partly itself."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+        self.first: str | None = None
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.first
+        if line is None:
+            return next(self.lines)
+        self.first = None
+        return line
 
 
 def _quote(name: str) -> str:
