@@ -549,13 +549,17 @@ class CsvFiles:
             with self._direct(*direct) as rows:
                 yield rows
             return
-        with tempfile.TemporaryDirectory(prefix="infiniti-sync-") as folder:
-            database = Path(folder) / "source.db"
-            others, loaded = self._load(database, tables, sql, params)
+        with contextlib.ExitStack() as scratch:
+            if sum(t.path.stat().st_size for t in tables.values()) <= IN_MEMORY:
+                db = sqlite3.connect(":memory:")
+            else:
+                folder = scratch.enter_context(tempfile.TemporaryDirectory(prefix="infiniti-sync-"))
+                db = sqlite3.connect(Path(folder) / "source.db")
+            scratch.callback(db.close)
+            others, loaded = self._load(db, tables, sql, params)
             for name in others:
                 if name in unusable:  # a table SQLite keeps for itself, read instead of the file
                     raise unusable[name]
-            db = sqlite3.connect(database)
             headers = {t.name: t.header for t in tables.values()}
             try:
                 with sqlite_query(
@@ -570,41 +574,30 @@ class CsvFiles:
                 if missing:
                     err.hint = f"the files give the tables: {', '.join(tables) or 'none'}"
                 raise
-            finally:
-                db.close()
 
     def _query_fail(self, message: str, err: BaseException, *, spec_fault: bool = False) -> Exception:
         return _failure(str(self.path), self.where, message, err, spec_fault=spec_fault)
 
     def _load(
-        self, database: Path, tables: Mapping[str, _Table], sql: str, params: Mapping[str, Any]
+        self, db: sqlite3.Connection, tables: Mapping[str, _Table], sql: str, params: Mapping[str, Any]
     ) -> tuple[set[str], int]:
-        """Fill `database` with the tables the query reads; return the others it reads (SQLite's own), and
-        the most records loaded into one table (about the rows a query of one table returns)."""
-        db = sqlite3.connect(database)
-        try:
-            for pragma in (
-                "page_size=65536",
-                "journal_mode=OFF",
-                "synchronous=OFF",
-                "locking_mode=EXCLUSIVE",
-            ):
-                db.execute(f"PRAGMA {pragma}")
-            with contextlib.closing(_schema(tables, sqlite3.connect(":memory:"))) as schema:
-                reads, others = _reads(schema, sql, params, tables)
-            # A table the query reads holds only the columns it reads (smaller rows load and read faster);
-            # the others are created whole and empty, so that SQLite words any error as it would anyway.
-            _schema(
-                {
-                    name: _Table(name, t.path, tuple(reads.get(name, t.header)), t.named)
-                    for name, t in tables.items()
-                },
-                db,
-            )
-            loaded = max((self._fill(db, tables[name], cols) for name, cols in reads.items()), default=0)
-            db.commit()
-        finally:
-            db.close()
+        """Fill `db` with the tables the query reads; return the others it reads (SQLite's own), and the
+        most records loaded into one table (about the rows a query of one table returns)."""
+        for pragma in ("page_size=65536", "journal_mode=OFF", "synchronous=OFF", "locking_mode=EXCLUSIVE"):
+            db.execute(f"PRAGMA {pragma}")
+        with contextlib.closing(_schema(tables, sqlite3.connect(":memory:"))) as schema:
+            reads, others = _reads(schema, sql, params, tables)
+        # A table the query reads holds only the columns it reads (smaller rows load and read faster);
+        # the others are created whole and empty, so that SQLite words any error as it would anyway.
+        _schema(
+            {
+                name: _Table(name, t.path, tuple(reads.get(name, t.header)), t.named)
+                for name, t in tables.items()
+            },
+            db,
+        )
+        loaded = max((self._fill(db, tables[name], cols) for name, cols in reads.items()), default=0)
+        db.commit()
         return others, loaded
 
     def _fill(self, db: sqlite3.Connection, table: _Table, columns: Sequence[str]) -> int:
@@ -922,6 +915,10 @@ _NAME = rf'(?:{_BARE}|"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`)'
 _PROJECTION = re.compile(rf"\s*(?i:SELECT)\s+(?:\*|{_NAME}(?:\s*,\s*{_NAME})*)\s+(?i:FROM)\s+{_NAME}\s*;?\s*")
 # Codecs whose decoder never gives a lone surrogate (which SQLite, storing text as UTF-8, would refuse):
 # the only way text read from a file could differ between the file and the temporary database.
+# Files this small in all (bytes) are loaded into a SQLite database in memory, not a temporary file: a
+# thousand small tenants' runs made and deleted a folder and a file each (on a file system without a
+# journal, every file made just after many were deleted costs the kernel a search past them).
+IN_MEMORY = 8 * 2**20
 _UNICODE_CODECS = frozenset(
     ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
 )

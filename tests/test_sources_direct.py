@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,39 @@ def test_a_broken_file_is_reported_before_what_the_reader_of_its_rows_found(
 
 class _CallerFault(Exception):
     """What the reader of the rows found wrong (here, nothing real: it stops on the first row)."""
+
+
+# --- where a loaded query's tables are -------------------------------------------------------------
+
+
+@SETTINGS
+@given(data=st.data())
+def test_loading_in_memory_gives_what_loading_into_a_file_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: st.DataObject
+) -> None:
+    table, header, text, encoding, delimiter = data.draw(_exports())
+    files = _write(tmp_path / "export", table, text, encoding, delimiter)
+    sql = LOADED + data.draw(_queries(table, header))
+    in_memory = _outcome(files, sql)
+    monkeypatch.setattr(source, "IN_MEMORY", -1)
+    try:
+        assert _outcome(files, sql) == in_memory
+    finally:
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize(("limit", "scratch"), [(source.IN_MEMORY, False), (-1, True)])
+def test_small_files_are_loaded_in_memory_and_larger_ones_into_a_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, scratch: bool
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(source, "IN_MEMORY", limit)
+    files = _write(tmp_path / "export", "students", "code,given\nS1,Ana\nS2,Bo\n")
+    with files.query(LOADED + "SELECT code FROM students WHERE given = 'Bo'", {}) as rows:
+        made = [p.name for p in temporary.rglob("*")]
+        assert [tuple(row) for row in rows] == [("S2",)]
+    assert (made[-1:] == ["source.db"]) is scratch
+    assert bool(made) is scratch
+    assert list(temporary.iterdir()) == []  # nothing left either way

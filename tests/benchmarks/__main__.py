@@ -381,9 +381,12 @@ def many_tenants(work: Path, count: int, repeat: int) -> dict[str, float]:
     with sandbox_at(work / "sandbox-tenants") as sandbox:
         many = tenants.example(work, sandbox.url, sandbox.ca, tenants=count)
         one, two = [], []
-        for _ in range(repeat):
-            one.append(measure(tenants.run_all(python, 1), cwd=tenants.fresh(many), env=env).seconds)
-            two.append(measure(tenants.run_all(python, 2), cwd=tenants.fresh(many), env=env).seconds)
+        try:
+            for _ in range(repeat):
+                one.append(measure(tenants.run_all(python, 1), cwd=tenants.fresh(many), env=env).seconds)
+                two.append(measure(tenants.run_all(python, 2), cwd=tenants.fresh(many), env=env).seconds)
+        finally:
+            tenants.clear(many)
     n = label(count) if count >= 1000 else str(count)
     return {
         f"run_all_jobs1_s@{n}": median(one),
@@ -399,9 +402,12 @@ def tenant_startup(work: Path, repeat: int) -> dict[str, float]:
     with sandbox_at(work / "sandbox-startup") as sandbox:
         example = tenants.example(work, sandbox.url, sandbox.ca)
         ours, floor = [], []
-        for _ in range(repeat):
-            ours.append(measure(tenants.run_tenant(python), cwd=tenants.fresh(example), env=env).seconds)
-            floor.append(measure(tenants.floor_startup(python), cwd=example).seconds)
+        try:
+            for _ in range(repeat):
+                ours.append(measure(tenants.run_tenant(python), cwd=tenants.fresh(example), env=env).seconds)
+                floor.append(measure(tenants.floor_startup(python), cwd=example).seconds)
+        finally:
+            tenants.clear(example)
     return {
         "run_tenant_s": median(ours),
         "python_ssl_sqlite_csv_s": median(floor),
