@@ -23,7 +23,6 @@ import functools
 import hashlib
 import itertools
 import math
-import sys
 import weakref
 from array import array
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
@@ -334,7 +333,7 @@ class Classifier:
         seen, rows, repeats, again = self.known.seen, self.rows, self.repeats, self.again
         pending, flags, unchanged = self.pending, self.written_unchanged, self.unchanged
         user, skip = self.username, self.skip
-        limit = sys.maxsize if self.limit is None else self.limit
+        limit = self.limit
         blake2b, from_bytes, join, bisect_left = (
             _BLAKE2B_8.copy,
             int.from_bytes,
@@ -375,11 +374,9 @@ class Classifier:
         `n` (the source row), `c` (the cells) and `f` (the cells joined with NUL, what `fingerprint`
         hashes), and set `_v` to the verdict; with the names they use (all begin with `_x`). The same
         steps as `_comparer`'s, in the same order, without a call a line."""
-        if self.verdict is None:
+        if self.verdict is None:  # nothing known: every line is new
             return ["_v = 2"], {}
         user = self.username
-        if not self.known:
-            return [f"_xnames.append(c[{user}])", "_v = 2"], {"_xnames": self.names}
         starts, shift = self._buckets
         names: dict[str, Any] = {
             "_xprints": self.known.fingerprints,
@@ -392,7 +389,7 @@ class Classifier:
             "_xpending": self.pending,
             "_xflags": self.written_unchanged,
             "_xunchanged": self.unchanged,
-            "_xlimit": sys.maxsize if self.limit is None else self.limit,
+            "_xlimit": self.limit,
             "_xblake2b": _BLAKE2B_8.copy,
             "_xint": int.from_bytes,
             "_xbisect": bisect.bisect_left,

@@ -6,12 +6,15 @@ run recording meanwhile): only a store to create or migrate is written, in a tra
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from runner.state import StateStore
+from runner.state import StateStore, sqlite
 from runner.state.connections import Connections
 from tests.support import stores
 from tests.support.statements import counted
@@ -69,3 +72,40 @@ def test_a_sqlite_store_is_written_in_wal_mode_and_synced_at_every_commit(tmp_pa
             assert session.first("PRAGMA synchronous") == (2,)  # FULL (NORMAL is 1)
     finally:
         store.close()
+
+
+def test_a_sqlite_writer_waits_for_anothers_lock_and_then_begins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    waiter = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    tried = threading.Event()
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:  # the waiter found the lock taken and waits: let it go
+        tried.set()
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)  # the module's, which sqlite._begin calls
+    begun = threading.Thread(target=sqlite._begin, args=(waiter,))
+    begun.start()
+    assert tried.wait(30)
+    holder.execute("COMMIT")
+    begun.join(30)
+    assert not begun.is_alive()
+    assert waiter.in_transaction  # it holds the write lock now
+    assert waiter.execute("PRAGMA busy_timeout").fetchone() == (60_000,)  # the busy handler is back
+    waiter.execute("COMMIT")
+
+    # a lock held past the busy timeout fails as SQLite's own wait did, and sets the handler back
+    holder.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr(sqlite, "_BUSY_SECONDS", 0)
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        sqlite._begin(waiter)
+    assert not waiter.in_transaction
+    assert waiter.execute("PRAGMA busy_timeout").fetchone() == (sqlite._BUSY_SECONDS * 1000,)
+    holder.execute("COMMIT")
+    holder.close()
+    waiter.close()

@@ -83,7 +83,13 @@ class Connections:
 
     watch: ClassVar[Watch | None] = None  # set only by tests
 
-    def __init__(self, connect: Callable[[], Any], alive: Callable[[Any], bool], mark: str, begin: str):
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        alive: Callable[[Any], bool],
+        mark: str,
+        begin: Callable[[Any], None],
+    ):
         self._connect = connect
         self._alive = alive
         self.mark = mark
@@ -109,7 +115,7 @@ class Connections:
     def transaction(self) -> Iterator[Session]:
         """A transaction for the block: committed after it, rolled back if it raises."""
         with self.session() as session:
-            session.raw.execute(session.sql(self._begin))
+            self._begin(session.raw)
             try:
                 yield session
             except BaseException:

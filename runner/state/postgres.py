@@ -83,7 +83,7 @@ class PostgresBackend:
                 f"{what}: the URL cannot be used: {redact(str(err))}", hint=_INSTALL_HINT
             ) from err
         connect = functools.partial(psycopg.connect, **arguments, autocommit=True)
-        connections = Connections(connect, _alive, "%s", "BEGIN")
+        connections = Connections(connect, _alive, "%s", _begin)
         try:
             with connections.session() as session:
                 row = session.first("SELECT current_schema()")
@@ -218,3 +218,7 @@ def _alive(raw: Any) -> bool:
     except Exception:  # any failure: the pool makes a new connection instead
         return False
     return True
+
+
+def _begin(raw: Any) -> None:
+    raw.execute("BEGIN")

@@ -58,7 +58,7 @@ class SQLiteBackend:
         path = Path(location)
         if create:  # a reader sets nothing: WAL mode is the file's own once its creator set it
             _create_private(path)
-        connections = Connections(lambda: _connect(path, create=create), _alive, "?", "BEGIN IMMEDIATE")
+        connections = Connections(lambda: _connect(path, create=create), _alive, "?", _begin)
         return cls(connections, str(path), FileLocks(path.parent / "locks", str(path)))
 
     @contextlib.contextmanager
@@ -164,6 +164,29 @@ def _wal(raw: sqlite3.Connection) -> None:
             if "locked" not in str(err) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def _begin(raw: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting up to the busy timeout for another writer's lock in short steps.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 ms and more between tries: a writer that holds the lock
+    for a millisecond (a tenant's record and its sync) kept another runner's worker asleep for 3 to 8 ms,
+    350 times over 1,000 tenants with `--jobs 2`. Here the first tries come a tenth of a millisecond apart,
+    doubling to 5 ms; the busy handler is off only for this statement."""
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        pause, deadline = 0.0001, time.monotonic() + _BUSY_SECONDS
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={_BUSY_SECONDS * 1000}")
 
 
 def _alive(_raw: sqlite3.Connection) -> bool:
