@@ -279,6 +279,10 @@ class Runner:
             console=self.console,
             full=self.options.full,
         )
+        # A run names no users in full (only `plan --format json` does): what would name the unchanged
+        # ones (an int a known user, Known.unchanged_rows) goes now, not at the end of the job, so that it
+        # is not held while the record updates the snapshot (3 to 5 MB more at the peak at 1M users).
+        known.unchanged_rows = None
         result.planned, result.changes = planned, planned.changes
         result.holds = list(planned.holds)
         if result.holds and not self.options.force:

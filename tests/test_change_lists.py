@@ -18,6 +18,7 @@ import os
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -309,3 +310,31 @@ def test_the_json_report_writes_the_lists_as_json_dumps_would(
     ]
     doc = {"out": "out", "plans": [p.to_json(lists=True) for p in results]}
     assert plans_json(results, Path("out")) == json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def test_a_run_lets_go_of_what_would_name_its_unchanged_users_once_planned(
+    site: Site, state_store: StateUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run names no users in full: the unchanged users' rows (an int a known user) go as soon as the
+    file is planned, before the record updates the snapshot, not with the job (memory at the peak)."""
+    env = {**DEMO_ENV, **state_store.env}
+    assert site.invoke(["run", "--tenant", "demo", "--spec", "staff"], env).code == 0
+    incremental(site.root)
+    write_staff(site.root, {**STAFF, "T202": MOVED})
+    seen: list[tuple[Known, bool]] = []  # each job's known users, and whether rows were there to record
+    known, record = StateStore.known, StateStore.record
+
+    def remembered(self: StateStore, *args: Any, **kwargs: Any) -> Known:
+        seen.append((users := known(self, *args, **kwargs), False))
+        return users
+
+    def recording(self: StateStore, *args: Any, **kwargs: Any) -> Any:
+        seen[-1] = (seen[-1][0], seen[-1][0].unchanged_rows is not None)
+        return record(self, *args, **kwargs)
+
+    monkeypatch.setattr(StateStore, "known", remembered)
+    monkeypatch.setattr(StateStore, "record", recording)
+    done = site.invoke(["run", "--tenant", "demo", "--spec", "staff"], env)
+    assert done.code == 0, done.err
+    assert "1 changed, 5 unchanged" in done.out
+    assert [(len(users), kept) for users, kept in seen] == [(6, False)]
