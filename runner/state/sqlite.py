@@ -155,15 +155,7 @@ def _wal(raw: sqlite3.Connection) -> None:
     changes the mode (its busy handler does not wait for that), so it asks again until the busy timeout."""
     if raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
         return
-    deadline = time.monotonic() + _BUSY_SECONDS
-    while True:
-        try:
-            raw.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    _unlocked(raw, "PRAGMA journal_mode=WAL", first=0.01, most=0.01)
 
 
 def _begin(raw: sqlite3.Connection) -> None:
@@ -175,18 +167,24 @@ def _begin(raw: sqlite3.Connection) -> None:
     doubling to 5 ms; the busy handler is off only for this statement."""
     raw.execute("PRAGMA busy_timeout=0")
     try:
-        pause, deadline = 0.0001, time.monotonic() + _BUSY_SECONDS
-        while True:
-            try:
-                raw.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() > deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.005)
+        _unlocked(raw, "BEGIN IMMEDIATE", first=0.0001, most=0.005)
     finally:
         raw.execute(f"PRAGMA busy_timeout={_BUSY_SECONDS * 1000}")
+
+
+def _unlocked(raw: sqlite3.Connection, statement: str, *, first: float, most: float) -> None:
+    """Run `statement`, again while SQLite answers that the database is locked, until the busy timeout:
+    `first` seconds between the first tries, doubling up to `most`."""
+    pause, deadline = first, time.monotonic() + _BUSY_SECONDS
+    while True:
+        try:
+            raw.execute(statement)
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, most)
 
 
 def _alive(_raw: sqlite3.Connection) -> bool:
