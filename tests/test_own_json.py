@@ -4,9 +4,6 @@ reporter: the JSON reporters print what the values give, and making a value's JS
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from array import array
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +18,8 @@ from runner.report.history import history_json
 from runner.report.plan import plans_json
 from runner.report.validate import Validation, json_report
 from runner.state import RunRecord
+from tests.support.probe import printed
 
-ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 USED = Approval(1, "demo", "staff", 7, "alice", "sync-1", AT, AT + timedelta(hours=2), "used", used_by=9)
 WAITING = Approval(2, "demo", "staff", 8, "bob", "sync-2", AT, AT + timedelta(hours=1))
@@ -48,14 +45,7 @@ RunRecord("t", "s", at, at, "ok", 0, "full").to_json()
 Planned("t", "s", Path("t/s.csv"), ("username",)).to_json()
 print(sorted(m for m in sys.modules if m.startswith("runner.report")))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "PYTHONPATH": os.fspath(ROOT)},
-        capture_output=True,
-        encoding="utf-8",
-        check=True,
-    )
-    assert done.stdout.strip() == "[]"
+    assert printed(probe) == "[]"
 
 
 def test_validate_json_gives_each_problems_own() -> None:

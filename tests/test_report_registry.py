@@ -9,8 +9,6 @@ import importlib
 import inspect
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -18,10 +16,10 @@ import pytest
 
 from runner import report
 from runner.cli import build_parser
+from tests.support.probe import printed
 from tests.support.project import Site, example_site_fixture
 
 site = example_site_fixture
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -71,14 +69,7 @@ def test_an_unknown_reporter_is_refused() -> None:
 
 def test_importing_the_runner_or_the_parser_imports_no_reporter() -> None:
     probe = "import sys, runner.run, runner.cli; print(sorted(m for m in sys.modules if 'report' in m))"
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "PYTHONPATH": os.fspath(ROOT)},
-        capture_output=True,
-        encoding="utf-8",
-        check=True,
-    )
-    assert done.stdout.strip() == "['runner.report']"  # the registry alone, without a reporter
+    assert printed(probe) == "['runner.report']"  # the registry alone, without a reporter
 
 
 def _reached(site: Site, args: list[str], fmt: str) -> str:
