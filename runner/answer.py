@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from runner.client import Response, excerpt
@@ -31,12 +31,13 @@ from runner.contract import (
 )
 from runner.errors import AuthError, InfinitiError, Where
 from runner.numbers import number, plural
+from runner.records import record
 from runner.spec import COUNTS
 
 ACCEPTED = frozenset({USER_CREATED, USER_UPDATED, CONTACT_CREATED, CONTACT_UPDATED})
 
 
-@dataclass(frozen=True)
+@record
 class Answer:
     """One import's result: success flag, summary counts and per-row outcomes (row number from 1)."""
 

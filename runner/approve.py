@@ -20,7 +20,6 @@ import socket
 import sys
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from runner.changes import fingerprint, user_hash
@@ -28,6 +27,7 @@ from runner.csvfile import read_records
 from runner.errors import UsageError
 from runner.numbers import number, plural
 from runner.plan import Planned
+from runner.records import record
 
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -62,7 +62,7 @@ def _missing(among: array[int], values: array[int]) -> int:
     return count
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """A held run's change: the sorted fingerprints of the lines it would send (new and changed users)
     and the sorted username hashes of the users gone, with the counts of each kind for reports."""
@@ -114,7 +114,7 @@ def change_of(planned: Planned) -> Change:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Approval:
     """An approval of the change of a held run (`run_id`) of one job, by a user on a host, until `expires`."""
 

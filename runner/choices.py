@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
+from runner.records import record
 from runner.yamlfile import JsonPath
 
 PATTERN = re.compile(r"<CHOOSE: ([^<>]*)>")
@@ -24,7 +24,7 @@ def marker(what: str) -> str:
     return f"<CHOOSE: {text}>"
 
 
-@dataclass(frozen=True)
+@record
 class Choice:
     """A choice in a loaded YAML document: at `path` (its key when `key`), line `line` (1-based) of the text
     there, `col` characters after that line's indentation (as Document.template_line counts), and what to

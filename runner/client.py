@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 from runner import __version__
 from runner.errors import InfinitiError, UsageError, Where
 from runner.numbers import number, plural
+from runner.records import record
 from runner.spec import CONNECT_TIMEOUT, READ_TIMEOUT, RETRY_ATTEMPTS, RETRY_MAX_TIME
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ READ_CHUNK = 64 * 2**10
 SEND_CHUNK = 64 * 2**10
 
 
-@dataclass(frozen=True)
+@record
 class Endpoint:
     """Where and how to post one tenant's imports."""
 
@@ -65,7 +66,7 @@ class Endpoint:
         return f"{self.url}/api/import/{quote(import_name)}{query}"
 
 
-@dataclass(frozen=True)
+@record
 class Response:
     """Infiniti's HTTP answer to one import request."""
 
@@ -316,7 +317,7 @@ class Client:
         return response
 
 
-@dataclass(frozen=True)
+@record
 class _Budget:
     """The time one attempt may take, and whether retries.max_time (the whole exchange's) set it."""
 

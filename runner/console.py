@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
+from runner.records import record
 from runner.secrets import redact
 
 LogFormat = Literal["text", "json"]
@@ -27,7 +28,7 @@ Level = Literal["debug", "info", "warning", "error"]
 LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
 
 
-@dataclass(frozen=True)
+@record
 class Fields:
     """What a message is about, for the keys of a JSON log line beside its text."""
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from runner.records import record
 
 REQUIRED_COLUMNS = ("username", "library-group", "system-group")
 USER_FIELDS = (
@@ -110,7 +111,7 @@ def summary(processed: int, created: int, updated: int, failed: int, noun: str =
     )
 
 
-@dataclass(frozen=True)
+@record
 class Counts:
     """The counts an answer's summary states; None where the wording could not be read."""
 
@@ -155,7 +156,7 @@ _SCENARIO = re.compile(r"[A-Z][A-Z0-9_]*")
 _PHONE_LABEL = re.compile(r"^\s*\([A-Za-z0-9]{1,4}\)")  # (H), (B), (M1): a label the script writes first
 
 
-@dataclass(frozen=True)
+@record
 class ContactProblem:
     """A rule of the contacts import that a line breaks: the field, the check's name, and what the field
     must be (`expected`, worded to follow "is not"); empty `value`: the field is empty."""

@@ -20,8 +20,9 @@ import bisect
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+from runner.records import record
 
 MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _MACRO_FIELDS = {
@@ -126,7 +127,7 @@ def _values(value: str, low: int, high: int, names: Sequence[str]) -> set[int]:
     return found
 
 
-@dataclass(frozen=True)
+@record
 class Schedule:
     """A valid cron expression as sorted numbers per field (day of week 0-6, Sunday 0)."""
 

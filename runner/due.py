@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from runner.errors import UsageError
 from runner.jobs import Job
+from runner.records import record
 from runner.spec import Project
 
 if TYPE_CHECKING:  # the schedules' rules and the zone data: only when a schedule is read
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the schedules' rules and the zone data: only when a schedul
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
-@dataclass(frozen=True)
+@record
 class Due:
     """A due job: the latest slot at or before the time asked (None for a job never run whose schedule has
     had no slot yet), and the start of its last recorded run (None: never run)."""

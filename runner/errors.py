@@ -17,8 +17,9 @@ Anything else that escapes is a bug (exit 4); an interrupt is 130.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
+
+from runner.records import record
 
 EXIT_OK = 0
 EXIT_CHECK = 1
@@ -41,7 +42,7 @@ EXIT_CODES: dict[int, str] = {
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True)
+@record
 class Problem:
     """One finding about a project or spec file, located at a line, column and JSON path."""
 
@@ -70,7 +71,7 @@ class Problem:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Where:
     """Which tenant, spec and connection a failure belongs to (each optional)."""
 

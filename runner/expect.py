@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from runner.answer import Answer
 from runner.numbers import number, plural
+from runner.records import record
 from runner.spec import COUNTS, DEFAULT_FAILED, DEFAULT_SUCCESS, CountExpectation, Expect
 
 
-@dataclass(frozen=True)
+@record
 class FailedRow:
     """A row Infiniti did not import, traced back to the file and the source."""
 

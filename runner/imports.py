@@ -11,15 +11,15 @@ check's key), and what a user's record is: one line, or every line of the user, 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from runner import contract
+from runner.records import record
 
 # (check, message) for each rule a line breaks, given the line as field -> cell
 LineRules = Callable[[Mapping[str, str]], list[tuple[str, str]]]
 
 
-@dataclass(frozen=True)
+@record
 class Import:
     """One autoSync import: where it is posted, the file it takes, and how its lines make a user's record."""
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from runner.errors import UsageError
+from runner.records import record
 from runner.spec import Project, Spec, Tenant
 from runner.suggest import did_you_mean
 
 
-@dataclass(frozen=True)
+@record
 class Job:
     """One spec run for one tenant."""
 

@@ -30,7 +30,6 @@ import base64
 import http.client
 import ssl
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,6 +41,7 @@ from runner import due, jobs
 from runner.atomic import replace_file
 from runner.console import Console
 from runner.errors import EXIT_OK, EXIT_OUTSIDE, SyncError, UsageError
+from runner.records import record
 from runner.secrets import remember_basic, remember_url, resolve
 from runner.spec import Project, Secret
 from runner.state import RunRecord, StateStore
@@ -88,7 +88,7 @@ _GAUGES: tuple[tuple[str, str, Callable[[LastRun], float | None]], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Reading:
     """What the metrics show, read from the state: the last run of each job; or why it could not be read."""
 
@@ -96,7 +96,7 @@ class Reading:
     error: SyncError | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Publisher:
     """Where this invocation's metrics go: a file, a Pushgateway (its address read), or both."""
 

@@ -30,7 +30,6 @@ import ssl
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ from runner.console import Console, one_line
 from runner.errors import SyncError
 from runner.jobs import Job
 from runner.numbers import number
+from runner.records import record
 from runner.report.run import run_line
 from runner.secrets import redact, resolve
 from runner.spec import Email, Notify, Project, Secret
@@ -68,7 +68,7 @@ class DeliveryError(Exception):
     """A notification that could not be delivered (refused, timed out, TLS, an HTTP error status)."""
 
 
-@dataclass(frozen=True)
+@record
 class Audience:
     """One `notify:` and the jobs it hears of: every job (the project's), or one tenant's."""
 
@@ -91,7 +91,7 @@ def audiences(project: Project) -> list[Audience]:
     return found + [Audience(t.notify, t.name) for t in project.tenants.values() if t.notify is not None]
 
 
-@dataclass(frozen=True)
+@record
 class Told:
     """A job a digest tells of, and how: its outcome, or `recovered` (with the outcome of the run before)."""
 
@@ -140,7 +140,7 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-@dataclass(frozen=True)
+@record
 class Digest:
     """One destination's digest, redacted: its subject (counting every job told), its text and the runs it
     lists in full (the first jobs, as many as the bounds allow), and how many jobs it only counts."""

@@ -17,16 +17,16 @@ from __future__ import annotations
 import re
 from array import array
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from runner.bounds import MAX_CELL
 from runner.contract import MAX_EMAIL, is_boolean, is_email
 from runner.numbers import number
+from runner.records import record
 from runner.spec import GROUP_COLUMNS, Spec
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """Why one source row is not in the file."""
 

@@ -13,13 +13,13 @@ import functools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner import checked, stateurl
 from runner.errors import SpecError, UsageError
 from runner.files import Files
+from runner.records import record
 from runner.spec import (
     COUNTS,
     Amount,
@@ -192,7 +192,7 @@ def build(files: Files) -> Project:
     )
 
 
-@dataclass(frozen=True)
+@record
 class _In:
     """Where the value being built is written: the project's folder (paths are relative to it), the file,
     and the value's path in that file (for messages that name its line)."""

@@ -12,7 +12,6 @@ A test holds the two paths to the same output on generated templates and rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from types import CodeType
 from typing import Any
@@ -25,6 +24,7 @@ from jinja2.utils import _PassArg
 from runner import bounds
 from runner.errors import QueryError, SyncError, Where
 from runner.numbers import number
+from runner.records import record
 from runner.source import QUERY_RETURNS
 from runner.spec import Spec
 from runner.templates import (
@@ -93,7 +93,7 @@ def skip(text: str) -> bool:
     return text.strip().lower() in _SKIP
 
 
-@dataclass(frozen=True)
+@record
 class Context:
     """What the templates of one tenant's run see, besides the row."""
 

@@ -32,6 +32,7 @@ from runner.csvfile import FIELD_LIMIT
 from runner.dburl import EXTRAS, engine_url
 from runner.errors import QueryError, SourceError, SyncError, UsageError, Where
 from runner.numbers import number
+from runner.records import record
 from runner.secrets import remember_url, resolve
 from runner.spec import Connection
 from runner.suggest import did_you_mean
@@ -433,7 +434,7 @@ def _columns(names: Sequence[str]) -> str:
 # --- CSV files ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class _Table:
     name: str
     path: Path

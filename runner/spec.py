@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
 from runner.imports import IMPORTS, Import
+from runner.records import record
 
 GROUP_COLUMNS = {"library-group": "library", "system-group": "system"}
 COUNTS = ("processed", "created", "updated", "failed")
@@ -34,7 +35,7 @@ def frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     )
 
 
-@dataclass(frozen=True)
+@record
 class Secret:
     """A secret's address: an environment variable, a file or an entry (service, username) of the operating
     system's keyring. The value is read only when needed."""
@@ -54,7 +55,7 @@ class Secret:
         return f"{{env: {self.env}}}" if self.env else f"{{file: {self.file}}}"
 
 
-@dataclass(frozen=True)
+@record
 class Connection:
     """A named source of rows: a database URL or CSV files."""
 
@@ -65,7 +66,7 @@ class Connection:
     delimiter: str = ","
 
 
-@dataclass(frozen=True)
+@record
 class Email:
     """An SMTP server to mail a digest through, and who gets it."""
 
@@ -82,7 +83,7 @@ class Email:
 NOTIFY_ON = ("failed", "held", "error", "recovered")
 
 
-@dataclass(frozen=True)
+@record
 class Notify:
     """Who hears how a run went (runner/notify.py): the outcomes told, and where to."""
 
@@ -93,7 +94,7 @@ class Notify:
     ca_bundle: Path | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Tenant:
     """One school's Infiniti, its credentials and its sources."""
 
@@ -128,7 +129,7 @@ class Tenant:
         return frozen(shown if isinstance(self.url, Secret) else {**shown, "url": self.url})
 
 
-@dataclass(frozen=True)
+@record
 class Amount:
     """A count, or a percentage of some total."""
 
@@ -151,7 +152,7 @@ class Amount:
         return f"{number}%" if self.percent else number
 
 
-@dataclass(frozen=True)
+@record
 class SourceSpec:
     """Where a spec's rows come from."""
 
@@ -161,7 +162,7 @@ class SourceSpec:
     id_columns: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Groups:
     """The library and system groups that exist in Infiniti."""
 
@@ -173,7 +174,7 @@ class Groups:
         return self.library if GROUP_COLUMNS[column] == "library" else self.system
 
 
-@dataclass(frozen=True)
+@record
 class Checks:
     """Checks before anything is sent."""
 
@@ -183,7 +184,7 @@ class Checks:
     duplicates: Duplicates = "error"
 
 
-@dataclass(frozen=True)
+@record
 class CountExpectation:
     """What one count of Infiniti's summary must be."""
 
@@ -219,7 +220,7 @@ DEFAULT_SUCCESS = True
 DEFAULT_FAILED = CountExpectation(exact=0)
 
 
-@dataclass(frozen=True)
+@record
 class Expect:
     """What Infiniti's answer must show. A key the spec does not name keeps its default: `success` true
     (DEFAULT_SUCCESS) and `failed` 0 (DEFAULT_FAILED, rows tolerated by `allow` set aside)."""
@@ -229,7 +230,7 @@ class Expect:
     allow: re.Pattern[str] | None = None
 
 
-@dataclass(frozen=True)
+@record
 class ExpectedFinding:
     """An expected pre-check finding in a spec test."""
 
@@ -238,7 +239,7 @@ class ExpectedFinding:
     message: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class SpecTest:
     """One example inside a spec: rows in, CSV rows or findings out."""
 
@@ -251,7 +252,7 @@ class SpecTest:
     findings: tuple[ExpectedFinding, ...] | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     """A sync spec: source, mapping, groups, checks and expectations."""
 
@@ -287,7 +288,7 @@ class Spec:
         return self.kind.path(self.import_mode or self.kind.default_mode)
 
 
-@dataclass(frozen=True)
+@record
 class Project:
     """The project file and every spec it can run."""
 

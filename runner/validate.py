@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from runner.contract import (
 from runner.errors import Problem
 from runner.files import Files
 from runner.imports import GROUPS, IMPORTS, Import
+from runner.records import record
 from runner.source import PARAM_PATTERN  # `:name` placeholders as SQLAlchemy's text() finds them
 from runner.spec import GROUP_COLUMNS
 from runner.suggest import did_you_mean
@@ -199,7 +199,7 @@ def _compile_problem(tree: nodes.Template, source: str) -> str | None:
 _BUILTIN_NAMES = frozenset({"loop", "caller", "varargs", "kwargs"})
 
 
-@dataclass(frozen=True)
+@record
 class Summary:
     """What checking needs to know of a template, gathered in one walk over its syntax tree.
 

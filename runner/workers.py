@@ -34,7 +34,6 @@ import os
 import pickle
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from types import MappingProxyType
@@ -42,13 +41,14 @@ from typing import Any
 
 from runner.errors import EXIT_OUTSIDE, SyncError, Where
 from runner.jobs import Job
+from runner.records import record
 from runner.run import JobResult, Options
 from runner.secrets import known_values, remember
 from runner.spec import Project
 from runner.state import now
 
 
-@dataclass(frozen=True)
+@record
 class Setup:
     """What a worker needs to build its own runner: the project (as the parent loaded it, else its file,
     for the worker to load) and the command line's options."""
@@ -300,7 +300,7 @@ class _WorkerLost(SyncError):
     exit_code = EXIT_OUTSIDE
 
 
-@dataclass(frozen=True)
+@record
 class _StartFailed:
     """Why a worker could not start, as plain values."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from runner.dburl import unwritten_sqlite
 from runner.errors import EXIT_CHECK, EXIT_OK, SyncError
 from runner.jobs import Job
 from runner.plan import Planned
+from runner.records import record
 from runner.report.plan import PlanReport, approval_text
 from runner.spec import Secret
 
@@ -30,7 +30,7 @@ def _open_state(state: str | Secret) -> StateStore | None:
     return StateStore.open_existing(state, environ=os.environ)
 
 
-@dataclass(frozen=True)
+@record
 class _Setting:
     root: Path
     out: Path

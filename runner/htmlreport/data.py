@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from runner import zones
 from runner.approve import Approval
 from runner.expect import FailedRow
 from runner.jobs import Job
+from runner.records import record
 from runner.spec import Project
 from runner.state import RunRecord, StateStore
 
@@ -29,7 +29,7 @@ RUNS = 50  # the newest runs of a job read and charted
 FAILED_ROWS = 1000  # the failed rows of the latest run shown on its page; report.json has them all
 
 
-@dataclass(frozen=True)
+@record
 class Latest:
     """What the archive keeps of a job's newest run: its report's failed rows, unmet expectations and
     holds, and the files of its folder (`missing` says why there is nothing: pruned, no archive)."""
@@ -43,7 +43,7 @@ class Latest:
     missing: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class JobView:
     """One tenant and spec as the report shows it: its newest runs (newest first), its last ok run, the
     approval waiting for it, and what the archive keeps of its newest run."""

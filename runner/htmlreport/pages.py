@@ -14,7 +14,6 @@ import hashlib
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
@@ -25,6 +24,7 @@ from runner import zones
 from runner.answer import reason
 from runner.htmlreport.data import JobView
 from runner.numbers import plural
+from runner.records import record
 from runner.state import RunRecord
 
 OUTCOMES = ("error", "failed", "held", "never run", "ok")  # worst first: the overview's default order
@@ -33,7 +33,7 @@ TREND = 20  # runs in an overview row's trend
 _CLASS = {"ok": "ok", "failed": "failed", "held": "held", "error": "error", "never run": "never"}
 
 
-@dataclass(frozen=True)
+@record
 class Bar:
     """One bar of a chart, in SVG user units, and what it shows (its class)."""
 
@@ -44,7 +44,7 @@ class Bar:
     kind: str
 
 
-@dataclass(frozen=True)
+@record
 class Column:
     """One run in a chart: its created, updated and failed bars, the mark of its outcome under them, and
     what it says (a tooltip, and what a screen reader reads)."""
@@ -54,7 +54,7 @@ class Column:
     mark: Bar
 
 
-@dataclass(frozen=True)
+@record
 class Chart:
     """A job page's chart: a column of bars per run, with a y scale."""
 
@@ -67,7 +67,7 @@ class Chart:
     label: str
 
 
-@dataclass(frozen=True)
+@record
 class Trend:
     """An overview row's trend: one path per outcome (every bar of that outcome), and what it says."""
 
@@ -76,7 +76,7 @@ class Trend:
     label: str
 
 
-@dataclass(frozen=True)
+@record
 class Row:
     """A job as the overview shows it: its cells, and the keys its columns sort and filter by."""
 

@@ -9,7 +9,6 @@ replaced.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from runner.errors import UsageError
 from runner.htmlreport import pages
 from runner.htmlreport.data import RUNS, JobView
 from runner.numbers import plural
+from runner.records import record
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 MODE = 0o600
 
 
-@dataclass(frozen=True)
+@record
 class Written:
     """What a report wrote: its folder, how many job pages (beside the overview), and their bytes."""
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.errors import UsageError, Where
 from runner.init.layouts import quote
+from runner.records import record
 from runner.source import CsvFiles, Database, Source
 
 _WHERE = Where()  # the message names the file or the database
 _QUOTED = re.compile(r'"((?:[^"]|"")+)"')
 
 
-@dataclass(frozen=True)
+@record
 class Export:
     """An export init starts from."""
 

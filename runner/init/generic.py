@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 from runner.choices import marker
 from runner.init.export import Export, distinct
 from runner.init.layouts import STAFF_COLUMNS, STUDENT_COLUMNS
+from runner.records import record
 
 # What each column of the queries is called in exports, as compared (see _key).
 NAMES: Mapping[str, tuple[str, ...]] = {
@@ -47,7 +47,7 @@ def _find(columns: Sequence[str], what: str) -> str | None:
     return next((keys[n] for n in NAMES[what] if n in keys), None)
 
 
-@dataclass(frozen=True)
+@record
 class Guess:
     """The two queries for an export of no known layout, and notes on what was guessed."""
 

@@ -10,15 +10,17 @@ quoted, or its fallback when none is there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from string import Template
+
+from runner.records import record
 
 STUDENT_COLUMNS = ("id", "username", "given_name", "preferred_name", "family_name", "email", "year_level")
 STAFF_COLUMNS = ("id", "username", "given_name", "preferred_name", "family_name", "email", "role")
 NOT_STAFF = "'student', 'parent', 'guardian', 'relative'"  # OneRoster's and SDS's roles that are not staff
 
 
-@dataclass(frozen=True)
+@record
 class Pick:
     """A column of `table` known by more than one name: the first of `names` the export has, as
     `alias."name"` in the query, else `fallback` (an SQL expression). `notes` say why, by name chosen."""
@@ -30,7 +32,7 @@ class Pick:
     notes: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record
 class Layout:
     """One kind of export: what tells it (tables with these columns, none of `without`, the OneRoster
     version its manifest.csv gives) and the two queries."""

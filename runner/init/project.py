@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from string import Template
 from typing import Any
 
@@ -24,6 +23,7 @@ from runner.init import generic
 from runner.init.export import Export
 from runner.init.layouts import recognise
 from runner.init.write import common_files, template
+from runner.records import record
 
 SANDBOX_CONFIG = "sandbox.yaml"
 _PLAIN = re.compile(r"[\w./][\w ./'-]*(?<! )")
@@ -37,7 +37,7 @@ _NAMED_GRADES = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Found:
     """What a query gave when init ran it: its rows' count and the distinct values of its last column."""
 
@@ -45,7 +45,7 @@ class Found:
     values: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Project:
     """The files of a starting project, and what init found."""
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from runner.approve import Approval, Change
+from runner.records import record
 
 
-@dataclass(frozen=True)
+@record
 class ApproveReport:
     """What `approve` reports: for `job`, the approval recorded with the change it lets through (held at
     `held`) and the waiting ones it replaced; or, none recorded, why there was `nothing` to approve."""

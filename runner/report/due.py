@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from runner import due, zones
 from runner.due import Due
 from runner.jobs import Job
 from runner.numbers import number, plural
+from runner.records import record
 from runner.spec import Project
 from runner.tables import table
 
 
-@dataclass(frozen=True)
+@record
 class DueReport:
     """What `due` reports: the due jobs of those checked, at a moment, in a shard (or all)."""
 

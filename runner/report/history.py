@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from runner.records import record
 from runner.tables import table
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from runner.state import RunRecord
 
 
-@dataclass(frozen=True)
+@record
 class HistoryReport:
     """What `history` reports: runs and approvals (newest first, at most `limit` of each), as they stand
     at `at`."""

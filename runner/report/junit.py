@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from runner.records import record
 
 
-@dataclass(frozen=True)
+@record
 class JUnitCase:
     """One test case of a JUnit report."""
 

@@ -7,7 +7,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,13 +18,14 @@ from runner.jobs import Job
 from runner.numbers import number, plural
 from runner.plan import Planned
 from runner.precheck import Finding
+from runner.records import record
 from runner.tables import table
 
 if TYPE_CHECKING:
     from runner.approve import Approval
 
 
-@dataclass(frozen=True)
+@record
 class PlanReport:
     """What `plan` reports: each job's planned file or the error that stopped it, in the jobs' order,
     the folder of the files, and (by `tenant/spec`) what the approval waiting for a job would do."""

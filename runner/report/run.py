@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runner.answer import hint, reason
 from runner.console import Console, Fields, Level, one_line
 from runner.jobs import Job
 from runner.numbers import number, plural
+from runner.records import record
 from runner.report.due import shard_text, unscheduled_text
 from runner.report.github import annotation
 from runner.report.junit import JUnitCase, junit
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from runner.run import JobResult
 
 
-@dataclass(frozen=True)
+@record
 class RunReport:
     """What `run` reports: the jobs that ran, in order; the notifications that could not be delivered;
     and, for when none ran, the jobs checked, how many were skipped under another runner's lock, the

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from runner.console import one_line
 from runner.numbers import number
+from runner.records import record
 from runner.report.github import annotation
 from runner.report.junit import JUnitCase, junit
 from runner.spectest import CaseResult
 from runner.yamlfile import display_path
 
 
-@dataclass(frozen=True)
+@record
 class TestReport:
     """What `test` reports: each case's result with its seconds, in order; `quiet`: only the failing."""
 

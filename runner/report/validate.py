@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from runner.errors import Problem
 from runner.numbers import plural
+from runner.records import record
 from runner.report.github import annotation
 from runner.report.junit import JUnitCase, junit
 
 
-@dataclass(frozen=True)
+@record
 class Validation:
     """What `validate` reports: the findings in the files asked about, whether they pass, and whether
     to say only the findings (-q)."""

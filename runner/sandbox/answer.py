@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from runner.records import record
 
 JSON_TYPE = "application/json;charset=UTF-8"
 
 
-@dataclass(frozen=True)
+@record
 class Reply:
     """An HTTP status and a JSON body, plus any extra headers."""
 

@@ -22,13 +22,14 @@ A file that does not fit raises SpecError with every problem, each at its line a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from runner import contract
 from runner.errors import Problem, SpecError, UsageError
+from runner.records import record
 from runner.sandbox.faults import Fault, parse_count, parse_fault
 from runner.suggest import did_you_mean
 from runner.yamlfile import Document, JsonPath, loads
@@ -41,7 +42,7 @@ _CONTACT_KEYS = tuple(c for c in contract.CONTACT_COLUMNS if c != "username")
 _USER_KEYS = ("password", "admin")
 
 
-@dataclass(frozen=True)
+@record
 class User:
     """An Infiniti account that may call the import: its password and whether it has admin privileges."""
 
@@ -49,7 +50,7 @@ class User:
     admin: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class TenantConfig:
     """One school: its accounts, and the library and system groups defined in it."""
 
@@ -60,7 +61,7 @@ class TenantConfig:
     contacts: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)  # added by hand
 
 
-@dataclass(frozen=True)
+@record
 class Config:
     """Everything the sandbox serves."""
 

@@ -13,16 +13,16 @@ import json
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from runner.errors import UsageError
+from runner.records import record
 
 MAX_COUNT = 1000  # requests one fault is queued for; the queue keeps the count, not a copy per request
 MAX_DELAY = 600.0
 _KEYS = ("count", "status", "retry_after", "delay", "drop", "body", "content_type")
 
 
-@dataclass(frozen=True)
+@record
 class Fault:
     """How one import request misbehaves. Invalid combinations raise UsageError."""
 

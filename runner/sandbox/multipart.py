@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from typing import IO
 
+from runner.records import record
 from runner.sandbox.answer import reject
 
 CHUNK = 1 << 20
@@ -25,7 +25,7 @@ _NO_FILE = "The request has no file part: send the CSV as a multipart file. No u
 _BROKEN = "The multipart body is malformed ({}). No users imported."
 
 
-@dataclass(frozen=True)
+@record
 class Part:
     """A file part of the body: its content is bytes `start` to `end` of the body file."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
-from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
@@ -23,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from runner.atomic import replace_file
 from runner.errors import UsageError
+from runner.records import record
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
@@ -37,7 +37,7 @@ RENEW_BEFORE = dt.timedelta(days=30)
 Key = ec.EllipticCurvePrivateKey
 
 
-@dataclass(frozen=True)
+@record
 class TlsFiles:
     """Where the CA certificate and the server's certificate and key are."""
 

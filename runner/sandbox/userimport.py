@@ -11,12 +11,12 @@ import codecs
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import IO
 
 from runner import contract
 from runner.imports import GROUPS, Import
+from runner.records import record
 from runner.sandbox.answer import Reply, reject
 from runner.sandbox.config import TenantConfig
 from runner.sandbox.multipart import CHUNK, Part, boundary, first_file
@@ -25,7 +25,7 @@ from runner.sandbox.store import Record, Store, UserChanges, Users
 NONE_IMPORTED = "No users imported."
 
 
-@dataclass(frozen=True)
+@record
 class CsvFile:
     """A readable import file: its columns (contract spellings) and its data rows, blank lines left out."""
 

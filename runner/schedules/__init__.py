@@ -13,19 +13,20 @@ writes or prints anything.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from runner import __version__
 from runner.files import Files
 from runner.numbers import number
+from runner.records import record
 from runner.spec import Project, Secret
 
 RUN = ("run", "--all", "--due", "-q")  # what every engine starts
 
 
-@dataclass(frozen=True)
+@record
 class Emitted:
     """One file of a schedule: its name, its text, and how it is written (`utf-16` means UTF-16 LE with a
     byte order mark and CRLF line ends, as Task Scheduler exports and reads them)."""
@@ -41,7 +42,7 @@ class Emitted:
         return self.text.encode(self.encoding)
 
 
-@dataclass(frozen=True)
+@record
 class Emission:
     """What an engine's emitter made: the files, and notes for the person (printed on standard error)."""
 
@@ -49,7 +50,7 @@ class Emission:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Setting:
     """What the command line says about the schedule (the defaults are the command's)."""
 
@@ -65,7 +66,7 @@ class Setting:
     namespace: str = "infiniti-sync"
 
 
-@dataclass(frozen=True)
+@record
 class Needs:
     """What running this project asks of the machine, read from the project."""
 
