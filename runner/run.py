@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runner import address, due
+from runner import address
 from runner.answer import Answer, is_failure, merge, parse, unaccepted, unconfirmed
 from runner.archive import Archive, write_bytes, write_text
 from runner.changes import Changes, accepted_fingerprints
@@ -247,6 +247,8 @@ class Runner:
 
     def _done_meanwhile(self, result: JobResult) -> bool:
         """Whether the job is no longer due, read again under its lock (then the result says so)."""
+        from runner import due  # only for run --due
+
         job = result.job
         last = self.state.last_starts(job.tenant.name, job.spec.name).get((job.tenant.name, job.spec.name))
         if due.check(self.project, job, now(), last) is not None:

@@ -20,12 +20,14 @@ several = several_tenants_fixture
 # metrics, keyring secret, --due or held change: the schemas and their validator, the database drivers of
 # other stores and sources, the Prometheus library and the metrics module, mail and the notifications, the
 # schedule engines, cron and the zone data, approvals (and the account name they record), urllib's own
-# HTTP client, certifi (the tenant gives its ca_bundle), and the html module (its table of every named
-# entity; runner.secrets escapes a secret's HTML forms itself). A name stands for its submodules too.
+# HTTP client, certifi (the tenant gives its ca_bundle), the html module (its table of every named
+# entity; runner.secrets escapes a secret's HTML forms itself), the schedules of --due and --shard
+# (runner.due and its reporter) and the JUnit reporter (--junit). A name stands for its submodules too.
 NOT_NEEDED = [
     *["jsonschema", "referencing", "psycopg", "pymysql", "prometheus_client", "smtplib", "keyring"],
     *["runner.metrics", "runner.notify", "runner.schedules", "runner.cron", "zoneinfo", "runner.approve"],
     *["getpass", "urllib.request", "certifi", "html"],
+    *["runner.due", "runner.report.due", "runner.report.junit"],
 ]
 NEEDED = ["sqlite3", "urllib3", "jinja2", "yaml"]  # the probe sees imports: these a run always makes
 

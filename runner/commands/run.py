@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import due, jobs, project, report
+from runner import jobs, project, report
 from runner.client import Client
 from runner.console import Console
 from runner.errors import EXIT_OK, UsageError
@@ -32,7 +32,11 @@ def execute(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("give --tenant or --all, not both")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    shard = due.shard(args.shard) if args.shard else None
+    shard = None
+    if args.shard:
+        from runner import due  # runner.due only for --shard or --due
+
+        shard = due.shard(args.shard)
     pool = _workers(args)
     try:
         return _execute(args, console, shard, pool)
@@ -60,6 +64,8 @@ def _execute(
     proj = project.load(project.find(explicit=args.project))
     selected = jobs.select(proj, [] if args.all else args.tenant, args.spec)
     if shard is not None:
+        from runner import due
+
         selected = due.in_shard(selected, *shard)
     publisher = _publisher(proj, args.metrics_file, shard)
     state = StateStore.open(proj.state, environ=os.environ)
@@ -111,6 +117,8 @@ def _report(args: argparse.Namespace, console: Console, told: RunReport) -> None
 
 def _due(proj: Project, selected: list[Job], state: StateStore) -> list[Job]:
     """The due ones of `selected`, from the last starts of every job, read in one query."""
+    from runner import due
+
     return [d.job for d in due.due(proj, selected, state.last_starts(), now())]
 
 

@@ -13,9 +13,7 @@ from runner.console import Console, Fields, Level, one_line
 from runner.jobs import Job
 from runner.numbers import number, plural
 from runner.records import record
-from runner.report.due import shard_text, unscheduled_text
 from runner.report.github import annotation
-from runner.report.junit import JUnitCase, junit
 from runner.report.plan import changes_counts, finding_text, findings_hints, repeated
 from runner.spec import COUNTS
 from runner.yamlfile import display_path
@@ -222,6 +220,8 @@ def undelivered_text(undelivered: Sequence[str]) -> str | None:
 
 def runs_junit(results: Sequence[JobResult]) -> str:
     """The JUnit report of `run`: one test case per tenant and spec."""
+    from runner.report.junit import JUnitCase, junit  # only for --junit FILE
+
     cases = []
     for r in results:
         detail = "\n".join(run_text(r, verbose=True))
@@ -262,6 +262,8 @@ def runs_github(results: Sequence[JobResult]) -> str | None:
 
 def nothing_run_text(checked: Sequence[Job], skipped: int, shard: tuple[int, int] | None) -> str:
     """The one line of `run --due` when nothing ran, or of a shard that holds none of the tenants."""
+    from runner.report.due import shard_text, unscheduled_text  # runner.due: only for --due or --shard
+
     if not checked:
         return f"nothing to run: none of the chosen tenants falls{shard_text(shard)}"
     jobs = f"{plural(len(checked), 'job')} checked{shard_text(shard)}{unscheduled_text(checked)}"
