@@ -1,13 +1,14 @@
 """Records: the project's immutable values (a loaded spec, a finding, an answer, a report), each a dataclass
 that refuses assignment, compares and hashes by its fields, and shows them in its repr.
 
-`@record` is `@dataclass(frozen=True)` at half the cost of defining the class. Python 3.11's dataclasses
-compile each method they generate on its own (an `exec` of its source, about 0.1 ms): a frozen class gets
-six (`__init__`, `__repr__`, `__eq__`, `__hash__`, `__setattr__`, `__delattr__`), and a `run` process
-defines some fifty such classes before its first row. The three that only read the fields (`__eq__`,
-`__hash__`, `__repr__`) work the same for every class, so here they are shared functions that read the
-names of the fields the class keeps; only the three that must name the fields or the class in their code
-are still generated.
+`@record` is `@dataclass(frozen=True)` for about a third less of the cost of defining the class (0.6 ms
+against 0.8 to 0.9 for a class of five fields, on Python 3.11). Python 3.11's dataclasses compile each
+method they generate on its own (an `exec` of its source, about 0.1 ms): a frozen class gets six
+(`__init__`, `__repr__`, `__eq__`, `__hash__`, `__setattr__`, `__delattr__`), and a `run` process defines
+some fifty such classes before its first row. The three that only read the fields (`__eq__`, `__hash__`,
+`__repr__`) work the same for every class, so here they are shared functions that read the names of the
+fields the class keeps; only the three that must name the fields or the class in their code are still
+generated.
 """
 
 from __future__ import annotations
