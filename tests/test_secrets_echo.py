@@ -96,6 +96,30 @@ def test_every_form_of_the_basic_credentials_is_masked_whole() -> None:
     assert secrets.redact(PASSWORD.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")) == "***"
 
 
+def test_the_secrets_pattern_is_compiled_when_next_needed_not_for_each_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A tenant's credentials add five groups of values (remember_basic): compiling the pattern of every
+    # value so far after each group was most of the CPU of a run over many tenants (runner/secrets.py).
+    compiled: list[str] = []
+    compile_pattern = re.compile
+
+    def counted(text: str, flags: int = 0) -> re.Pattern[str]:
+        compiled.append(text)
+        return compile_pattern(text, flags)
+
+    monkeypatch.setattr(re, "compile", counted)
+    secrets.remember_basic(USER, PASSWORD)
+    secrets.remember_basic("other", "other-password")
+    assert compiled == []
+    assert secrets.redact(f"{PASSWORD} other:other-password") == "*** ***"
+    assert secrets.redact(PASSWORD) == "***"
+    assert len(compiled) == 1
+    secrets.remember("a-third-secret")
+    assert secrets.redact(f"a-third-secret, {PASSWORD}") == "***, ***"
+    assert len(compiled) == 2
+
+
 def test_a_secrets_html_forms_are_those_html_escape_writes() -> None:
     # runner.secrets escapes them itself, so that a run never imports the html module (tests/test_startup.py)
     for text in [PASSWORD, "a'b\"c<d>e&f", "&amp; already", "plain", "''\"\"<<>>&&"]:
