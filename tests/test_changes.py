@@ -100,3 +100,24 @@ def test_each_line_is_found_among_the_known_fingerprints_exactly_when_it_is_one(
     written = [u for n, u in enumerate(users, 1) if classifier.line(n, (u, "Staff"))]
     assert written == [u for u in users if u not in accepted]
     assert classifier.left_out == len(accepted)
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=12), st.data())
+def test_incremental_mode_marks_and_suspects_the_users_seen_as_writing_every_line_does(
+    usernames: list[str], data: st.DataObject
+) -> None:
+    # Left out, an unchanged line is recorded in the classifier's rows alone until the file is done
+    # (Classifier._settle); written, in the seen flags at once: the same users end up seen, and the same
+    # names are suspects (an unchanged line twice, or a new line of a user an unchanged line was seen for).
+    accepted = data.draw(st.sets(st.sampled_from(["a", "b", "c", "d", "e", "gone"]), min_size=1))
+    moved = data.draw(st.sets(st.sampled_from(usernames))) if usernames else set()
+    lines = [(u, "Moved" if u in moved and n % 2 else "Staff") for n, u in enumerate(usernames)]
+    found = []
+    for incremental in (True, False):
+        known = Known.of({u: fingerprint((u, "Staff")) for u in accepted})
+        classifier = Classifier(known, username=0, incremental=incremental)
+        for n, cells in enumerate(lines, 1):
+            classifier.line(n, cells)
+        found.append((sorted(classifier.suspects()), bytes(known.seen), known.unseen()))
+    assert found[0] == found[1]
+    assert found[0][2] == sorted(accepted - {u for u, g in lines if g == "Staff"})

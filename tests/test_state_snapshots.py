@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from runner.state import SCHEMA_VERSION, snapshot
+from runner.state import SCHEMA_VERSION, StateStore, snapshot
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Done, Site
 from tests.support.roster import MOVED, NEW, STAFF, incremental, write_staff
@@ -81,6 +81,29 @@ def test_after_every_run_the_snapshot_holds_exactly_the_jobs_rows(
     assert _snapshot(state_store) == _rows(state_store)
     unchanged = _do(site, state_store, *STAFF_PLAN)
     assert "0 new, 0 changed, 6 unchanged, 0 gone" in unchanged.out
+
+
+def test_plan_reads_the_snapshot_alone_and_the_store_gives_it_as_its_rows(
+    site: Site, state_store: StateUnderTest
+) -> None:
+    # A snapshot read that failed (PostgreSQL's bytea, SQLite's blob I/O) and fell back to the rows would
+    # still classify every line right: what the plan asked of the store tells the two apart.
+    incremental(site.root)
+    assert _do(site, state_store, *STAFF_RUN).code == 0
+    with counted() as seen:
+        plan = _do(site, state_store, *STAFF_PLAN)
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in plan.out
+    rows_read = [s for s in seen.reading("infiniti_sync_synced") if "COUNT(*)" not in s]
+    assert (rows_read, len(seen.reading("infiniti_sync_snapshots")) > 0) == ([], True)
+    store = StateStore.open_existing(state_store.location, environ={})
+    assert store is not None
+    try:
+        with counted() as asked:
+            known = store.known("demo", "staff")
+    finally:
+        store.close()
+    assert [s for s in asked.statements if IN_ORDER in s] == []
+    assert (len(known), list(zip(known.fingerprints, known.hashes, strict=True))) == _rows(state_store)
 
 
 def test_plan_compares_with_the_snapshot_and_only_with_one_that_holds_the_rows(
