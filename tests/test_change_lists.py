@@ -30,12 +30,12 @@ from runner.csvfile import read_records
 from runner.plan import Planned, build
 from runner.report.plan import plans_json
 from runner.source import StaticRows
-from runner.spec import Checks, Duplicates, SourceSpec, Spec
+from runner.spec import Duplicates, SourceSpec, Spec
 from runner.state import RunRecord, StateStore, now
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Site
 from tests.support.roster import MOVED, NEW, STAFF, incremental, write_staff
-from tests.support.specs import make_spec, make_tenant
+from tests.support.specs import groups_line, groups_spec, make_tenant
 from tests.support.stores import StateUnderTest
 
 state_store = stores.state_store_fixture
@@ -47,18 +47,6 @@ SETTINGS = settings(
 )
 ROWS = st.lists(st.tuples(st.sampled_from("abcdefgh"), st.sampled_from(GROUPS)), min_size=1, max_size=14)
 KNOWN = st.lists(st.tuples(st.sampled_from("abcdefghij"), st.sampled_from(GROUPS)), max_size=8)
-
-
-def _spec(policy: Duplicates) -> Spec:
-    return make_spec(
-        {"username": "{{ row.u }}", "library-group": "{{ row.g }}"},
-        ids=["u"],
-        checks=Checks(duplicates=policy),
-    )
-
-
-def _line(username: str, group: str) -> tuple[str, ...]:
-    return (username, group, "Students")
 
 
 def _data(planned: Planned) -> list[list[str]]:
@@ -97,13 +85,13 @@ def test_the_lists_are_those_of_the_file_whatever_is_known(
     policy: Duplicates,
     incremental: bool,
 ) -> None:
-    spec, source = _spec(policy), [{"u": u, "g": g} for u, g in rows]
+    spec, source = groups_spec(policy), [{"u": u, "g": g} for u, g in rows]
     first = build(spec, make_tenant(), StaticRows(source), tmp_path / "first.csv", known=Known.of({}))
     _agrees(
         first.changes,
         {"new": [line[0] for line in _data(first)], "changed": [], "unchanged": [], "vanished": []},
     )
-    accepted = {u: fingerprint(_line(u, g)) for u, g in known}
+    accepted = {u: fingerprint(groups_line(u, g)) for u, g in known}
     compared = Known.of(accepted)  # the plan's changes refer to it weakly: kept here, as plan keeps it
     planned = build(
         spec,
@@ -120,8 +108,8 @@ def test_more_unchanged_duplicates_than_examples_kept_still_show_the_first_uncha
     # the planner keeps the first unchanged lines for examples; when the duplicate check drops most of
     # them, the examples are looked for among every unchanged line, as the full list has them
     rows = [(u, "Year 7") for u in "abcdefghijklmnopqrstuvwxyz" for _ in (1, 2)] + [("z2", "Year 7")]
-    known = Known.of({u: fingerprint(_line(u, g)) for u, g in rows})
-    spec, source = _spec("error"), StaticRows([{"u": u, "g": g} for u, g in rows])
+    known = Known.of({u: fingerprint(groups_line(u, g)) for u, g in rows})
+    spec, source = groups_spec("error"), StaticRows([{"u": u, "g": g} for u, g in rows])
     for skip in (False, True):
         planned = build(spec, make_tenant(), source, tmp_path / "f.csv", known=known, incremental=skip)
         assert planned.changes is not None
@@ -133,7 +121,7 @@ def test_a_planned_result_does_not_keep_the_known_users(tmp_path: Path) -> None:
     # a run keeps every job's result to the end: its changes refer to the known users (and what naming
     # the unchanged ones needs, 4 bytes a known user) weakly, so that they go with the job
     rows = [("a", "Year 7"), ("b", "Year 8"), ("c", "Year 7")]
-    for spec, skip in ((_spec("error"), True), (CONTACTS, False)):
+    for spec, skip in ((groups_spec("error"), True), (CONTACTS, False)):
         source = (
             [{"u": u, "g": g} for u, g in rows]
             if spec is not CONTACTS
@@ -168,8 +156,8 @@ def test_a_state_store_names_the_unchanged_users_left_out_of_the_file(tmp_path: 
     # in incremental mode the unchanged lines are not written: their names come from the store, in the
     # order of the source rows, whatever order the store keeps them in
     rows = [(f"u{i:03d}", GROUPS[i % 2]) for i in range(300, 0, -1)]
-    accepted = [(u, fingerprint(_line(u, g))) for u, g in rows[:250]] + [
-        ("left", fingerprint(_line("left", "X")))
+    accepted = [(u, fingerprint(groups_line(u, g))) for u, g in rows[:250]] + [
+        ("left", fingerprint(groups_line("left", "X")))
     ]
     moved = {u for u, _ in rows[:250:7]}
     source = StaticRows([{"u": u, "g": GROUPS[g == GROUPS[0]] if u in moved else g} for u, g in rows])
@@ -178,7 +166,7 @@ def test_a_state_store_names_the_unchanged_users_left_out_of_the_file(tmp_path: 
         _record(store, accepted)
         known = store.known("demo", "staff")  # kept while its users are named, as plan keeps it
         planned = build(
-            _spec("error"),
+            groups_spec("error"),
             make_tenant(),
             source,
             tmp_path / "f.csv",

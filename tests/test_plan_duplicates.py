@@ -20,8 +20,8 @@ from runner.changes import Known, fingerprint, user_hash
 from runner.csvfile import read_records
 from runner.plan import Planned, build
 from runner.source import StaticRows
-from runner.spec import Checks, Duplicates
-from tests.support.specs import make_spec, make_tenant
+from runner.spec import Duplicates
+from tests.support.specs import groups_line, groups_spec, make_tenant
 
 GROUPS = ("Year 7", "Year 8")
 ROWS = st.lists(st.tuples(st.sampled_from("abcde"), st.sampled_from(GROUPS)), min_size=1, max_size=12)
@@ -30,21 +30,9 @@ SETTINGS = settings(
 )
 
 
-def _spec(policy: Duplicates) -> Any:
-    return make_spec(
-        {"username": "{{ row.u }}", "library-group": "{{ row.g }}"},
-        ids=["u"],
-        checks=Checks(duplicates=policy),
-    )
-
-
-def _line(username: str, group: str) -> tuple[str, ...]:
-    return (username, group, "Students")
-
-
 def _plan(path: Path, policy: Duplicates, rows: Sequence[tuple[str, str]], **options: Any) -> Planned:
     source = StaticRows([{"u": u, "g": g} for u, g in rows])
-    return build(_spec(policy), make_tenant(), source, path, **options)
+    return build(groups_spec(policy), make_tenant(), source, path, **options)
 
 
 def _data(planned: Planned) -> list[list[str]]:
@@ -66,7 +54,7 @@ def test_duplicates_are_found_whatever_is_known(
     incremental: bool,
 ) -> None:
     first = _plan(tmp_path / "first.csv", policy, rows)
-    accepted = Known.of({u: fingerprint(_line(u, g)) for u, g in known})
+    accepted = Known.of({u: fingerprint(groups_line(u, g)) for u, g in known})
     planned = _plan(tmp_path / "again.csv", policy, rows, known=accepted, incremental=incremental)
     assert planned.findings == first.findings
     assert planned.dropped == first.dropped
@@ -76,7 +64,7 @@ def test_duplicates_are_found_whatever_is_known(
 
 
 def test_an_unchanged_line_twice_is_a_duplicate(tmp_path: Path) -> None:
-    known = Known.of({"a": fingerprint(_line("a", "Year 7"))})
+    known = Known.of({"a": fingerprint(groups_line("a", "Year 7"))})
     rows = [("a", "Year 7"), ("b", "Year 8"), ("a", "Year 7")]
     for incremental in (False, True):
         planned = _plan(tmp_path / "f.csv", "error", rows, known=known, incremental=incremental)
@@ -84,11 +72,11 @@ def test_an_unchanged_line_twice_is_a_duplicate(tmp_path: Path) -> None:
             (1, "username 'a' is on 2 rows: 1, 3"),
             (3, "username 'a' is on 2 rows: 1, 3"),
         ]
-        assert _data(planned) == [list(_line("b", "Year 8"))]
+        assert _data(planned) == [list(groups_line("b", "Year 8"))]
 
 
 def test_an_unchanged_and_a_changed_line_of_one_username_are_duplicates(tmp_path: Path) -> None:
-    known = Known.of({"a": fingerprint(_line("a", "Year 7"))})
+    known = Known.of({"a": fingerprint(groups_line("a", "Year 7"))})
     for rows in ([("a", "Year 8"), ("a", "Year 7")], [("a", "Year 7"), ("a", "Year 8")]):
         for incremental in (False, True):
             planned = _plan(tmp_path / "f.csv", "last", rows, known=known, incremental=incremental)
@@ -100,7 +88,7 @@ def test_an_unchanged_and_a_changed_line_of_one_username_are_duplicates(tmp_path
 def test_a_username_hash_shared_with_an_unchanged_user_is_no_duplicate(tmp_path: Path) -> None:
     # a is known under the hash of c (as if their hashes collided): a's unchanged line makes c a suspect,
     # which the names themselves clear, in either mode
-    a = _line("a", "Year 7")
+    a = groups_line("a", "Year 7")
     known = Known.of_rows([(fingerprint(a), user_hash("c"))], lambda _wanted: [(fingerprint(a), "a")])
     for incremental in (False, True):
         known.seen[:] = bytes(len(known))
@@ -113,5 +101,5 @@ def test_a_username_hash_shared_with_an_unchanged_user_is_no_duplicate(tmp_path:
         )
         assert (planned.findings, planned.dropped) == ([], [])
         assert _data(planned) == (
-            [list(_line("c", "Year 7"))] if incremental else [list(a), list(_line("c", "Year 7"))]
+            [list(groups_line("c", "Year 7"))] if incremental else [list(a), list(groups_line("c", "Year 7"))]
         )

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.spec import Checks, Connection, Groups, Secret, SourceSpec, Spec, Tenant
+from runner.spec import Checks, Connection, Duplicates, Groups, Secret, SourceSpec, Spec, Tenant
 
 LIBRARY = ("Year 7", "Year 8", "Staff")
 SYSTEM = ("Students", "Staff")
@@ -51,3 +51,18 @@ def make_tenant(name: str = "stmarys", vars: Mapping[str, Any] | None = None) ->
         connections={"db": Connection(name="db", url="sqlite:///unused.db")},
         vars=vars or {},
     )
+
+
+def groups_spec(policy: Duplicates) -> Spec:
+    """A spec of rows {u, g}: username u, library group g (a system group of Students), keyed by u, with
+    duplicates `policy`: what the duplicate check's and the change lists' properties plan."""
+    return make_spec(
+        {"username": "{{ row.u }}", "library-group": "{{ row.g }}"},
+        ids=["u"],
+        checks=Checks(duplicates=policy),
+    )
+
+
+def groups_line(username: str, group: str) -> tuple[str, ...]:
+    """The line `groups_spec` writes for a row."""
+    return (username, group, "Students")
