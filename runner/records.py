@@ -31,8 +31,12 @@ def record(cls: type[_T]) -> type[_T]:
         f.name for f in fields if (f.compare if f.hash is None else f.hash)
     )
     made.__record_shown__ = tuple(f.name for f in fields if f.repr)  # type: ignore[attr-defined]
+    own = vars(cls)
     for name, method in _SHARED.items():
-        setattr(made, name, method)
+        # as dataclasses do, a method the class writes itself stays (a __hash__ of None is Python's, set
+        # because the class writes __eq__: dataclasses then add theirs)
+        if name not in own or (name == "__hash__" and own[name] is None):
+            setattr(made, name, method)
     return made
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,3 +90,28 @@ def test_a_record_generates_only_the_methods_that_name_its_fields() -> None:
     generated: list[object] = [Point.__init__, Point.__setattr__, Point.__delattr__]
     others: list[object] = [Other.__init__, Other.__setattr__, Other.__delattr__]
     assert all(mine is not theirs for mine, theirs in zip(generated, others, strict=True))
+
+
+def _own(make: Callable[[type[Any]], type[Any]]) -> type[Any]:
+    """A class that writes its own __repr__ and __eq__ (not __hash__), made by `make`."""
+
+    class Own:  # noqa: PLW1641 - the decorator adds __hash__, which is what is tested
+        x: int
+
+        def __repr__(self) -> str:
+            return "own"
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Own)
+
+    return make(Own)
+
+
+@pytest.mark.parametrize("make", [record, dataclass(frozen=True)], ids=["record", "dataclass"])
+def test_a_method_the_class_writes_itself_stays_as_with_a_frozen_dataclass(
+    make: Callable[[type[Any]], type[Any]],
+) -> None:
+    own = _own(make)
+    assert repr(own(1)) == "own"
+    assert own(1) == own(2)
+    assert hash(own(1)) == hash((1,))  # the fields' hash is added, as the class writes no __hash__
