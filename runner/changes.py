@@ -26,13 +26,14 @@ import math
 import weakref
 from array import array
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from runner.csvfile import read_records
 from runner.numbers import number, plural
 from runner.precheck import Finding
+from runner.records import record
 from runner.spec import Spec
 
 EXAMPLES = 5
@@ -211,7 +212,7 @@ class Known:
 Names = Callable[[], Iterable[str]]
 
 
-@dataclass(frozen=True)
+@record
 class Changes:
     """How the file compares with what Infiniti last accepted (worked out while the file was written)."""
 
@@ -630,9 +631,9 @@ def accepted_fingerprints(
     records = iter(path_records)
     header = next(records)
     user = header.index("username")
-    for line, record in enumerate(records, 1):
+    for line, cells in enumerate(records, 1):
         if line not in failed_lines:
-            yield record[user], fingerprint(record)
+            yield cells[user], fingerprint(cells)
 
 
 def record_fingerprint(lines: Iterable[Sequence[str]]) -> int:
@@ -641,7 +642,7 @@ def record_fingerprint(lines: Iterable[Sequence[str]]) -> int:
     return fingerprint([cell for line in sorted(map(tuple, lines)) for cell in line])
 
 
-@dataclass(frozen=True)
+@record
 class Users:
     """How an import whose user's record is all of its lines (runner.imports: whole_user) compares with
     what Infiniti last accepted, user by user: the lines to leave out of the file (0-based), and the

@@ -19,7 +19,7 @@ import re
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from runner.csvfile import ImportFile
 from runner.errors import QueryError, Where
 from runner.numbers import number, plural
 from runner.precheck import Finding, LineChecks, SeenHashes
+from runner.records import record
 from runner.render import Context, Renderer, RowError, render_params
 from runner.source import Rows, Source
 from runner.spec import Spec, Tenant
@@ -51,7 +52,7 @@ _BINARY_TEXT = "utf-8"
 _BATCH = 2048
 
 
-@dataclass(frozen=True)
+@record
 class Planned:
     """The file of one spec for one tenant, how it came to be and how it compares with what Infiniti
     last accepted: made once by `build`, read (never changed) by every stage after it."""
@@ -394,8 +395,8 @@ class _Writer:
         # (source row, written line or -1, the classifier's key) of each occurrence of a suspect
         positions: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         key_of = self.key
-        for i, record in enumerate(self.out.data_lines()):
-            if (hash(line_key := key_of(record)) or 1) in self.suspects:
+        for i, cells in enumerate(self.out.data_lines()):
+            if (hash(line_key := key_of(cells)) or 1) in self.suspects:
                 positions[line_key].append((self.source_rows[i], i, 0))
         if self.classifier is not None:
             wanted = {user_hash(name): name for names in self.suspects.values() for name in names}

@@ -38,6 +38,7 @@ from runner.jobs import Job
 from runner.numbers import plural
 from runner.pipeline import plan_job
 from runner.plan import Planned
+from runner.records import record
 from runner.secrets import redact, redact_response, remember_basic, resolve
 from runner.spec import COUNTS, Project, Spec, Tenant
 from runner.state import RunRecord, StateStore, holder, now
@@ -46,7 +47,7 @@ if TYPE_CHECKING:  # runner.approve: only for a run its guards hold
     from runner import approve
 
 
-@dataclass(frozen=True)
+@record
 class Options:
     """What the command line says about sending."""
 
@@ -433,9 +434,9 @@ def _usernames(planned: Planned, lines: set[int]) -> dict[int, str]:
     usernames: dict[int, str] = {}
     records = read_records(planned.path)
     user = next(records).index("username")
-    for line, record in enumerate(records, 1):
+    for line, cells in enumerate(records, 1):
         if line in lines:
-            usernames[line] = record[user]
+            usernames[line] = cells[user]
     return usernames
 
 

@@ -16,11 +16,11 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from runner.errors import Where
+from runner.records import record
 from runner.state.backend import failure
 from runner.state.connections import Connections, Session
 from runner.state.locks import UNKNOWN, describe, held, holder
@@ -37,7 +37,7 @@ _LOCK_HOLDER = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class AdvisoryLocks:
     """The advisory locks of the PostgreSQL store shown as `display`, living in schema `namespace`;
     `errors` are the driver's."""
@@ -69,7 +69,7 @@ class AdvisoryLocks:
         session.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
 
-@dataclass(frozen=True)
+@record
 class AdvisoryLock:
     """An advisory lock taken, held by the session `holding` keeps out of the pool."""
 

@@ -26,12 +26,12 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.csvfile import private_open
 from runner.errors import StateError, Where
+from runner.records import record
 from runner.state.locks import UNKNOWN, describe, held, holder, holder_of, hostname
 from runner.state.processes import runs
 
@@ -41,7 +41,7 @@ _HOLDER_TRIES = 20  # reading who holds a lock: the holder writes its name just 
 _HOLD_HINT = "check that this user may write in the folder; a lock file no run holds may be deleted"
 
 
-@dataclass(frozen=True)
+@record
 class FileLocks:
     """The lock files of the SQLite store shown as `display`, in `folder`."""
 
@@ -83,7 +83,7 @@ class FileLocks:
             connection.close()  # closing ends the transaction, which frees the lock
 
 
-@dataclass(frozen=True)
+@record
 class FileLock:
     """A lock file taken: `connection` holds it, `side` names its holder."""
 

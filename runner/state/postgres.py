@@ -16,13 +16,13 @@ import functools
 import itertools
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from runner import stateurl
 from runner.dburl import engine_url
 from runner.errors import UsageError
+from runner.records import record
 from runner.secrets import redact, remember_url
 from runner.spec import Secret
 from runner.state import snapshot
@@ -59,7 +59,7 @@ _BUILD_SNAPSHOT = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class PostgresBackend:
     """The PostgreSQL store shown as `display`, in schema `namespace`."""
 

@@ -19,12 +19,12 @@ SQLAlchemy's `create_all` wrote for the same tables before the store spoke to th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from runner.changes import user_hash
 from runner.errors import StateError
+from runner.records import record
 from runner.state.connections import Session
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ BYTES = "bytes"
 _QUOTED = {"key", "user", "new"}  # names SQL reserves in one database or the other
 
 
-@dataclass(frozen=True)
+@record
 class Column:
     """A column: its name, its type and whether it may be NULL."""
 
@@ -51,7 +51,7 @@ class Column:
     null: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Index:
     """An index of a table, by name."""
 
@@ -59,7 +59,7 @@ class Index:
     columns: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Table:
     """A table of the store."""
 
@@ -189,7 +189,7 @@ SNAPSHOT = Table(
 TABLES = (META, RUNS, SYNCED, HELD, APPROVALS, SNAPSHOT)
 
 
-@dataclass(frozen=True)
+@record
 class RunRecord:
     """One finished run, as history shows it."""
 

@@ -20,12 +20,12 @@ import sqlite3
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from runner.errors import StateError
+from runner.records import record
 from runner.state import snapshot
 from runner.state.connections import Connections, Session
 from runner.state.filelock import FileLocks
@@ -42,7 +42,7 @@ _UPSERT = (
 TYPES = {"id": "INTEGER", "time": "DATETIME", "bytes": "BLOB"}
 
 
-@dataclass(frozen=True)
+@record
 class SQLiteBackend:
     """The SQLite file shown as `display`."""
 
