@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,10 +60,7 @@ def test_every_occurrence_of_every_value_is_masked_whatever_the_groups(
     assert secrets.redact(text) == _expected(text, values)
 
 
-def test_a_thousand_tenants_compile_each_value_a_few_times(monkeypatch: object) -> None:
-    import pytest
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+def test_a_thousand_tenants_compile_each_value_a_few_times(monkeypatch: pytest.MonkeyPatch) -> None:
     compiled: list[int] = []
     finder = secrets._finder
 
