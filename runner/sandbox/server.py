@@ -482,7 +482,8 @@ def _route_of(path: str) -> str:
 
 def read_headers(stream: io.BufferedIOBase) -> http.client.HTTPMessage:
     """The request's header lines, up to the blank line, as the standard library's server reads them (at
-    most 100 lines of at most 65,536 bytes, else LineTooLong or HTTPException), parsed as headers only.
+    most 100 lines, the blank one included, of at most 65,536 bytes each, else LineTooLong or
+    HTTPException), parsed as headers only.
 
     The standard library parses them as a whole message: with a multipart Content-Type (every import), it
     then looks for the parts of the body, which is not there, compiling a regular expression of each
