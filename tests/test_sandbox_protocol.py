@@ -7,6 +7,8 @@ instead of delivering an answer; and every exchange reads until the sandbox clos
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import socket
 import ssl
@@ -17,13 +19,17 @@ from pathlib import Path
 import pytest
 
 from runner.sandbox import Sandbox, demo_config
-from runner.sandbox.server import Handler
+from runner.sandbox.server import Handler, read_headers
 from tests.support.sandbox import ADMIN, basic, start_sandbox_process
 
 CLIENT_TIMEOUT = 5.0
 AUTH = f"Authorization: {basic(*ADMIN)}\r\n".encode()
 USERS = b"GET /api/sandbox/users?tenantId=demo HTTP/1.1\r\nHost: sandbox\r\n"
 FAULTS = b"POST /api/sandbox/faults?tenantId=demo HTTP/1.1\r\nHost: sandbox\r\n" + AUTH
+IMPORT = (
+    b"POST /api/import/userGroups?tenantId=demo HTTP/1.1\r\nHost: sandbox\r\n"
+    b"Content-Type: multipart/form-data; boundary=b0undary\r\n"
+)
 TLS_CLIENT_HELLO = bytes.fromhex("16030100c4010000c00303") + bytes(32)  # how a TLS handshake starts
 
 
@@ -117,6 +123,11 @@ CASES: dict[str, tuple[bytes, str, str]] = {
     ),
     "a header without a colon": (
         USERS + b"NoColonHere\r\n" + AUTH + b"\r\n",
+        "400 Bad Request",
+        "A header line is not NAME: VALUE ('NoColonHere').",
+    ),
+    "a header without a colon in an import's headers (multipart: read as headers only)": (
+        IMPORT + b"NoColonHere\r\n" + AUTH + b"\r\n",
         "400 Bad Request",
         "A header line is not NAME: VALUE ('NoColonHere').",
     ),
@@ -217,3 +228,29 @@ def test_malformed_requests_leave_no_traceback_on_the_processs_stderr(tmp_path: 
     assert "Traceback" not in stderr
     assert "Exception ignored" not in stderr
     assert stderr.endswith("sandbox stopped\n")
+
+
+def test_an_imports_headers_are_read_as_headers_only_and_the_body_is_left_unread() -> None:
+    """The standard library parses headers as a whole message, and a multipart Content-Type sends it
+    looking for the parts of a body it was not given (StartBoundaryNotFoundDefect...); read_headers stops
+    at the blank line, and the body stays in the stream for the handler."""
+    head = b"Content-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: 4\r\n\r\n"
+    stream = io.BufferedReader(io.BytesIO(head + b"body"))
+    headers = read_headers(stream)
+    assert headers.defects == []
+    assert headers.get_content_type() == "multipart/form-data"
+    assert headers["Content-Length"] == "4"
+    assert stream.read() == b"body"
+
+
+def test_read_headers_keeps_the_standard_librarys_limits() -> None:
+    """At most 100 header lines of at most 65,536 bytes, as the standard library's server reads them."""
+    with pytest.raises(http.client.HTTPException, match="more than 100 headers"):
+        read_headers(io.BufferedReader(io.BytesIO(b"X-Many: 1\r\n" * 101 + b"\r\n")))
+    with pytest.raises(http.client.LineTooLong):
+        read_headers(io.BufferedReader(io.BytesIO(b"X-Long: " + LONG + b"\r\n\r\n")))
+    # the blank line counts, as in http.client: 99 header lines are the most that pass
+    many = io.BufferedReader(io.BytesIO(b"X-Many: 1\r\n" * 99 + b"\r\n"))
+    assert len(read_headers(many).get_all("X-Many") or []) == 99
+    standard = http.client.parse_headers(io.BytesIO(b"X-Many: 1\r\n" * 99 + b"\r\n"))
+    assert len(standard.get_all("X-Many") or []) == 99
