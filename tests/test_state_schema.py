@@ -1,7 +1,7 @@
 """The store's schema against the one SQLAlchemy made before the store spoke to the drivers directly, in a
 SQLite file and in PostgreSQL: a new store has the same tables, columns, types, nullability, keys and
 indexes as `create_all` of the old Table definitions (tests/support/oldschema.py), both read by SQLAlchemy's
-inspector; and a store of each schema version (1 to 4) built by SQLAlchemy itself opens, migrates to the
+inspector; and a store of each schema version (1 to 5) built by SQLAlchemy itself opens, migrates to the
 same schema, reads what SQLAlchemy wrote and writes what SQLAlchemy reads, its moments in the very text
 SQLAlchemy's DateTime wrote in SQLite."""
 
@@ -142,7 +142,7 @@ USERS = (("t201", -5), ("t202", 7))
 CHANGE = Change(array("q", [3, 9]), array("q", [4]), 1, 1, 1)
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_a_store_sqlalchemy_made_opens_migrates_reads_and_writes(
     two_stores: list[StateUnderTest], version: int
 ) -> None:

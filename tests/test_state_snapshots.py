@@ -5,11 +5,14 @@ SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
-from runner.state import SCHEMA_VERSION, StateStore, snapshot
+from runner.state import SCHEMA_VERSION, RunRecord, StateStore, snapshot
 from tests.support import stores
 from tests.support.project import DEMO_ENV, Done, Site
 from tests.support.roster import MOVED, NEW, STAFF, incremental, write_staff
@@ -23,6 +26,7 @@ STAFF_PLAN = ["plan", "--tenant", "demo", "--spec", "staff"]
 JOB = {"tenant": "demo", "spec": "staff"}
 # What reads or aggregates a job's rows in order: making a snapshot again, or comparing without one.
 IN_ORDER = "ORDER BY fingerprint, user_hash"
+_NOW = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)
 
 
 def _do(site: Site, store: StateUnderTest, *args: str) -> Done:
@@ -111,14 +115,20 @@ def test_plan_compares_with_the_snapshot_and_only_with_one_that_holds_the_rows(
 ) -> None:
     incremental(site.root)
     assert _do(site, state_store, *STAFF_RUN).code == 0
-    # A fingerprint changed by hand in the rows alone: plan compares with the snapshot, which says unchanged.
+    # A fingerprint changed by hand in the rows alone: SQLite's count does not see it, and plan compares with
+    # the snapshot, which says unchanged; PostgreSQL counts the hand edit, and plan reads the rows.
     _execute(
         state_store,
         "UPDATE infiniti_sync_synced SET fingerprint = 7 WHERE tenant = :tenant AND spec = :spec "
         "AND username = 't201'",
         **JOB,
     )
-    assert "0 new, 0 changed, 6 unchanged, 0 gone" in _do(site, state_store, *STAFF_PLAN).out
+    seen = (
+        "0 new, 1 changed, 5 unchanged"
+        if state_store.kind == "postgresql"
+        else "0 new, 0 changed, 6 unchanged"
+    )
+    assert f"{seen}, 0 gone" in _do(site, state_store, *STAFF_PLAN).out
 
     # A row deleted by hand: the snapshot no longer holds the job's rows, so the rows are read instead.
     _execute(
@@ -164,3 +174,85 @@ def test_a_run_that_adds_and_forgets_few_users_updates_the_snapshot_without_read
     assert "0 new, 0 changed, 6 unchanged, 1 gone" in left.out
     assert [s for s in seen.statements + seen_too.statements if IN_ORDER in s] == []
     assert _snapshot(state_store) == _rows(state_store)
+
+
+HAND_EDITS = {  # a write of the rows not made by a runner, and what plan then finds, reading the rows
+    "delete": (
+        "DELETE FROM infiniti_sync_synced WHERE username = 't202'",
+        "1 new, 0 changed, 5 unchanged, 0 gone",
+    ),
+    "update": (
+        "UPDATE infiniti_sync_synced SET fingerprint = 7 WHERE username = 't201'",
+        "0 new, 1 changed, 5 unchanged, 0 gone",
+    ),
+    "insert": (
+        "INSERT INTO infiniti_sync_synced VALUES ('demo', 'staff', 't299', 7, 1, 99)",
+        "0 new, 0 changed, 6 unchanged, 1 gone",
+    ),
+    "truncate": (
+        "TRUNCATE infiniti_sync_synced",
+        "none accepted yet for this tenant and spec; every user is new",
+    ),
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("edit", list(HAND_EDITS))
+def test_postgresql_counts_each_hand_edit_and_plan_then_reads_the_rows(tmp_path: Path, edit: str) -> None:
+    store = stores.open_store("postgresql", tmp_path / "project")
+    running = Site.start(tmp_path / "project")
+    try:
+        store.use(running.project_file)
+        incremental(running.root)
+        assert _do(running, store, *STAFF_RUN).code == 0
+        assert [k for k, _ in store.tables()["infiniti_sync_meta"]] == ["schema_version"]  # runs: no count
+        sql, found = HAND_EDITS[edit]
+        _execute(store, sql)
+        assert ("hand_edits", "1") in store.tables()["infiniti_sync_meta"]
+        with counted() as seen:
+            assert found in _do(running, store, *STAFF_PLAN).out
+        assert [s for s in seen.statements if IN_ORDER in s] != []  # the rows, read in order
+        if edit != "truncate":  # a run remakes the snapshot from the rows
+            assert _do(running, store, *STAFF_RUN).code == 0
+            assert _snapshot(store) == _rows(store)
+            with counted() as again:
+                _do(running, store, *STAFF_PLAN)
+            assert [s for s in again.statements if IN_ORDER in s] == []  # trusted again
+    finally:
+        running.stop()
+        store.drop()
+
+
+@pytest.mark.postgres
+def test_postgresql_runner_records_of_two_jobs_count_no_hand_edit(tmp_path: Path) -> None:
+    under = stores.open_store("postgresql", tmp_path / "project")
+    store = StateStore.open(under.location, environ={})
+    try:
+        for tenant in ("north", "south"):
+            run = RunRecord(tenant, "staff", _NOW, _NOW, "ok", 0, "full")
+            store.record(run, [("a", 1), ("b", 2)])
+            store.record(run, [("c", 3)], forget=["a"])
+            known = store.known(tenant, "staff")
+            assert list(known.fingerprints) == [2, 3]
+    finally:
+        store.close()
+        meta = under.tables()["infiniti_sync_meta"]
+        under.drop()
+    assert meta == [("schema_version", str(SCHEMA_VERSION))]
+
+
+def test_a_version_4_store_migrates_and_its_snapshots_are_made_again(
+    site: Site, state_store: StateUnderTest
+) -> None:
+    incremental(site.root)
+    assert _do(site, state_store, *STAFF_RUN).code == 0
+    _execute(state_store, "ALTER TABLE infiniti_sync_snapshots DROP COLUMN hand_edits")
+    if state_store.kind == "postgresql":
+        _execute(state_store, "DROP FUNCTION infiniti_sync_hand_edit() CASCADE")
+    _execute(state_store, "UPDATE infiniti_sync_meta SET value = '4' WHERE key = 'schema_version'")
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in _do(site, state_store, *STAFF_PLAN).out  # read-only
+    assert "0 new, 0 changed, 6 unchanged, 0 gone" in _do(site, state_store, *STAFF_RUN).out
+    assert state_store.tables()["infiniti_sync_meta"] == [("schema_version", str(SCHEMA_VERSION))]
+    assert _snapshot(state_store) == _rows(state_store)
+    edits = _execute(state_store, "SELECT hand_edits FROM infiniti_sync_snapshots")
+    assert edits == [(0 if state_store.kind == "postgresql" else None,)]  # made again, with the count

@@ -4,7 +4,8 @@
 databases is here, in one place each: how a connection is made (pragmas, the namespace) and kept alive, the
 names of three column types, how a transaction begins, how the schema is looked into and kept to one runner
 at a time, how a moment is written, how a new row's id is read, how rows are streamed, how a run's
-fingerprints are written (executemany, COPY), and which kind of lock guards a job.
+fingerprints are written (executemany, COPY), which kind of lock guards a job, and how a snapshot is known
+to still hold its job's rows (SQLite counts them; PostgreSQL counts the writes not made by a runner).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from typing import Any, Protocol
 from runner.errors import StateError
 from runner.state.connections import Connections, Session
 from runner.state.locks import LockKind
+
+# A snapshot (row `s`) holds as many users as its job has rows: the check where hand edits are not counted.
+ROWS_OF_JOB = (
+    "s.users = (SELECT COUNT(*) FROM infiniti_sync_synced r WHERE r.tenant = s.tenant AND r.spec = s.spec)"
+)
 
 
 class Backend(Protocol):
@@ -43,6 +49,21 @@ class Backend(Protocol):
     def locks(self) -> LockKind:
         """The kind of lock guarding a tenant and spec."""
 
+    def recording(self, session: Session) -> None:
+        """Mark the caller's transaction as a runner's own writes of the rows, each job's snapshot kept right
+        with them, so that they are not counted as hand edits."""
+
+    def guard(self, session: Session) -> list[str]:
+        """The statements that make the store count hand edits of the rows, where it lacks them (none where
+        the database counts the rows instead); they leave every snapshot untrusted."""
+
+    def edits(self, session: Session, version: int) -> int | None:
+        """The count of hand edits of the rows now, kept in each snapshot written (None: not counted)."""
+
+    def holds(self, version: int) -> str:
+        """A condition on the snapshot row `s`, true when it still holds its job's rows, asked in the
+        statement that reads its head: O(1) where hand edits are counted."""
+
     def migrating(self) -> AbstractContextManager[Session]:
         """A transaction in which to create or migrate the schema, one runner at a time."""
 
@@ -66,9 +87,10 @@ class Backend(Protocol):
         when there is no such row (or it changed while being read), never holding the blob whole in
         another form beside the array (PostgreSQL would send a bytea as hex text, twice its size)."""
 
-    def build_snapshot(self, session: Session, job: tuple[str, str, int]) -> bool:
+    def build_snapshot(self, session: Session, job: tuple[str, str, int], edits: int | None) -> bool:
         """Make the snapshot of the job (tenant, spec, the run recorded) from its rows inside the database,
-        in place of one dropped, where the database can; False: the caller makes it."""
+        in place of one dropped, with the count of hand edits `edits`, where the database can; False: the
+        caller makes it."""
 
     def write_blob_array(
         self, session: Session, table: str, column: str, job: Sequence[str], values: array[int]

@@ -7,6 +7,14 @@ psycopg dialect's connection arguments, imported only here: a SQLite store never
 every URL that worked before works the same. A connection that waited in the pool is pinged before it is
 used again, as SQLAlchemy's pool_pre_ping did. The fingerprints of a run are written with COPY into a
 temporary table, then one INSERT ... SELECT (ON CONFLICT only when rows of the job exist already).
+
+Hand edits (schema version 5): a statement-level trigger on the rows (no transition tables: they cost a
+second on a million-row INSERT), AFTER INSERT, UPDATE, DELETE and TRUNCATE, fired even under
+session_replication_role = replica, counts every writing statement whose transaction is not a runner's
+record (`recording` sets the transaction's `infiniti_sync.recording`), in the meta row `hand_edits`, made by
+the first hand edit. Runners of different jobs never wait on that row. Each snapshot keeps the count read
+before its rows were written; it is trusted while the count is the same and the triggers are there: O(1),
+where counting a job's million rows cost 0.1 s, and a fingerprint changed by hand is noticed too.
 """
 
 from __future__ import annotations
@@ -27,8 +35,9 @@ from runner.secrets import redact, remember_url
 from runner.spec import Secret
 from runner.state import snapshot
 from runner.state.advisory import AdvisoryLocks
-from runner.state.backend import failure
+from runner.state.backend import ROWS_OF_JOB, failure
 from runner.state.connections import Connections, Session
+from runner.state.schema import EDITS
 
 _INCOMING_NAME = "infiniti_sync_incoming"
 _INCOMING = (
@@ -49,12 +58,30 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open
 TYPES = {"id": "SERIAL", "time": "TIMESTAMP WITH TIME ZONE", "bytes": "BYTEA"}
 
 
+_TRIGGERS = ("infiniti_sync_hand_edits", "infiniti_sync_hand_truncates")
+_COUNTING = (  # the function lives in the store's schema (DROP SCHEMA ... CASCADE removes it)
+    "CREATE OR REPLACE FUNCTION infiniti_sync_hand_edit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF current_setting('infiniti_sync.recording', true) IS DISTINCT FROM 'on' THEN "
+    "EXECUTE 'INSERT INTO ' || quote_ident(TG_TABLE_SCHEMA) || '.infiniti_sync_meta AS m (\"key\", value) "
+    "VALUES (''hand_edits'', ''1'') ON CONFLICT (\"key\") DO UPDATE "
+    "SET value = CAST(CAST(m.value AS BIGINT) + 1 AS TEXT)'; "
+    "END IF; RETURN NULL; END $$"
+)
+_EVENTS = {_TRIGGERS[0]: "INSERT OR UPDATE OR DELETE", _TRIGGERS[1]: "TRUNCATE"}
+_GUARDED = (
+    "(SELECT COUNT(*) FROM pg_trigger WHERE tgrelid = to_regclass('infiniti_sync_synced') "
+    f"AND tgname IN ('{_TRIGGERS[0]}', '{_TRIGGERS[1]}') AND tgenabled = 'A') = 2"
+)
+_EDITS = (
+    "(SELECT COALESCE(MAX(CAST(m.value AS BIGINT)), 0) FROM infiniti_sync_meta m "
+    "WHERE m.\"key\" = 'hand_edits')"
+)
 _ORDER = "ORDER BY fingerprint, user_hash"  # the order of runner.changes.Known's arrays
 _BUILD_SNAPSHOT = (
-    "INSERT INTO infiniti_sync_snapshots (tenant, spec, run_id, users, fingerprints, hashes) "
+    "INSERT INTO infiniti_sync_snapshots (tenant, spec, run_id, users, fingerprints, hashes, hand_edits) "
     "SELECT ?, ?, ?, COUNT(*), "
     f"COALESCE(string_agg(int8send(fingerprint), ''::bytea {_ORDER}), ''::bytea), "
-    f"COALESCE(string_agg(int8send(user_hash), ''::bytea {_ORDER}), ''::bytea) "
+    f"COALESCE(string_agg(int8send(user_hash), ''::bytea {_ORDER}), ''::bytea), ? "
     "FROM infiniti_sync_synced WHERE tenant = ? AND spec = ?"
 )
 
@@ -140,12 +167,47 @@ class PostgresBackend:
             row = cursor.fetchone()
         return None if row is None else snapshot.unpack(row[0])
 
-    def build_snapshot(self, session: Session, job: tuple[str, str, int]) -> bool:
+    def build_snapshot(self, session: Session, job: tuple[str, str, int], edits: int | None) -> bool:
         """One INSERT ... SELECT: the server sorts the rows and joins each one's int8send (big-endian, as
         runner.state.snapshot packs), so that no row travels to be packed here."""
         tenant, spec, run_id = job
-        session.execute(_BUILD_SNAPSHOT, (tenant, spec, run_id, tenant, spec))
+        session.execute(_BUILD_SNAPSHOT, (tenant, spec, run_id, edits, tenant, spec))
         return True
+
+    def recording(self, session: Session) -> None:
+        """The transaction's own setting, which the trigger reads: gone at its end."""
+        session.execute("SELECT set_config('infiniti_sync.recording', 'on', true)")
+
+    def guard(self, session: Session) -> list[str]:
+        """The function and both triggers, made again when either is missing or not always enabled (dropped
+        or disabled by hand: edits may have gone uncounted meanwhile, so every snapshot is untrusted)."""
+        if session.first(f"SELECT {_GUARDED}") == (True,):
+            return []
+        made = [
+            statement
+            for name, events in _EVENTS.items()
+            for statement in (
+                f"DROP TRIGGER IF EXISTS {name} ON infiniti_sync_synced",
+                f"CREATE TRIGGER {name} AFTER {events} ON infiniti_sync_synced "
+                "FOR EACH STATEMENT EXECUTE FUNCTION infiniti_sync_hand_edit()",
+                f"ALTER TABLE infiniti_sync_synced ENABLE ALWAYS TRIGGER {name}",
+            )
+        ]
+        return [_COUNTING, *made, "UPDATE infiniti_sync_snapshots SET hand_edits = NULL"]
+
+    def edits(self, session: Session, version: int) -> int | None:
+        """The meta row's count (0 before the first hand edit); None in a store older than the count."""
+        if version < EDITS:
+            return None
+        row = session.first(f"SELECT {_EDITS}")
+        return None if row is None else int(row[0])
+
+    def holds(self, version: int) -> str:
+        """Nothing but runners wrote rows since the snapshot was written, and the triggers that count are
+        there; a store older than the count (read-only by `plan`) counts the job's rows, as before."""
+        if version < EDITS:
+            return ROWS_OF_JOB
+        return f"s.hand_edits = {_EDITS} AND {_GUARDED}"
 
     def write_blob_array(
         self, session: Session, table: str, column: str, job: Sequence[str], values: array[int]

@@ -7,7 +7,10 @@ version 1 store (made before the hash) is migrated by `run` when it opens it. Ve
 each job's last held run (`infiniti_sync_held`) and approvals of such changes (`infiniti_sync_approvals`,
 runner.approve): new tables only, created by whichever command next opens the store for writing. Version 4
 adds each job's snapshot (`infiniti_sync_snapshots`, runner.state.snapshot): what comparing reads, kept
-beside the rows, made by the next run of each job.
+beside the rows, made by the next run of each job. Version 5 adds to each snapshot the count of hand edits
+(`hand_edits`) when it was written: in PostgreSQL a trigger counts every write of the rows not made by a
+runner's `record` (runner.state.postgres), and a snapshot is trusted only while the count is the same; an
+older snapshot (NULL) is not, until its job's next run. SQLite counts the job's rows instead.
 
 The tables are data (`TABLES`): each column's name, type and nullability, the primary key and the indexes,
 from which each backend's DDL is written (`create`). A type is SQL both databases read alike, or one of
@@ -30,10 +33,11 @@ from runner.state.connections import Session
 if TYPE_CHECKING:
     from runner.state.backend import Backend
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 HASHED = 2  # the first version with `user_hash`
 APPROVING = 3  # the first version with held changes and approvals
 SNAPSHOTS = 4  # the first version with each job's snapshot
+EDITS = 5  # the first version whose snapshots keep the count of hand edits
 CHUNK = 5000  # rows written (or migrated, or forgotten) at a time
 
 ID = "id"  # an integer primary key the database numbers
@@ -183,6 +187,7 @@ SNAPSHOT = Table(
         Column("users", "INTEGER"),
         Column("fingerprints", BYTES),
         Column("hashes", BYTES),
+        Column("hand_edits", "BIGINT", null=True),  # the count of hand edits then; NULL: unknown
     ),
     key=("tenant", "spec"),
 )
@@ -273,6 +278,10 @@ def create_or_migrate(session: Session, backend: Backend, display: str) -> None:
     found = version(session, backend)
     if found is not None and found > SCHEMA_VERSION:
         raise newer(display, found)
+    backend.recording(session)  # the migration's own writes of the rows (version 1's hashes) are a runner's
+    old = found is not None and found < EDITS and backend.present(session, [SNAPSHOT.name])
+    if old and "hand_edits" not in backend.columns(session, SNAPSHOT.name):  # old snapshots: NULL, untrusted
+        session.execute(f"ALTER TABLE {SNAPSHOT.name} ADD COLUMN hand_edits BIGINT")
     for statement in _missing(
         session, backend
     ):  # the tables and indexes of versions 3 and 4, in an older store too
@@ -300,7 +309,7 @@ def _missing(session: Session, backend: Backend) -> list[str]:
             statements += table.create(backend.types)
         else:
             statements += [table.index(i) for i in table.indexes if i.name not in present]
-    return statements
+    return statements + backend.guard(session)
 
 
 def _hash_usernames(session: Session, backend: Backend) -> None:
@@ -322,3 +331,5 @@ def _hash_usernames(session: Session, backend: Backend) -> None:
             break
         session.many(fill, [(user_hash(u), t, s, u) for t, s, u in rows])
         last = rows[-1]
+    if backend.present(session, [SNAPSHOT.name]):  # none in a version 1 store; made again by the next runs
+        session.execute(f"DELETE FROM {SNAPSHOT.name}")

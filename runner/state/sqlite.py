@@ -27,6 +27,7 @@ from typing import Any
 from runner.errors import StateError
 from runner.records import record
 from runner.state import snapshot
+from runner.state.backend import ROWS_OF_JOB
 from runner.state.connections import Connections, Session
 from runner.state.filelock import FileLocks
 
@@ -60,6 +61,21 @@ class SQLiteBackend:
             _create_private(path)
         connections = Connections(lambda: _connect(path, create=create), _alive, "?", _begin)
         return cls(connections, str(path), FileLocks(path.parent / "locks", str(path)))
+
+    def recording(self, session: Session) -> None:
+        """Nothing to mark: a snapshot is checked by the count of its job's rows."""
+
+    def guard(self, session: Session) -> list[str]:
+        """No trigger: the count of a job's rows (cheap in SQLite, its index's B-tree) checks a snapshot."""
+        return []
+
+    def edits(self, session: Session, version: int) -> int | None:
+        """Not counted."""
+        return None
+
+    def holds(self, version: int) -> str:
+        """The snapshot's count is the count of its job's rows (a row deleted or added by hand)."""
+        return ROWS_OF_JOB
 
     @contextlib.contextmanager
     def migrating(self) -> Iterator[Session]:
@@ -113,7 +129,7 @@ class SQLiteBackend:
         except sqlite3.OperationalError:
             return None
 
-    def build_snapshot(self, session: Session, job: tuple[str, str, int]) -> bool:
+    def build_snapshot(self, session: Session, job: tuple[str, str, int], edits: int | None) -> bool:
         """SQLite has no way to write an integer's bytes: the caller makes it from the rows read in order."""
         return False
 

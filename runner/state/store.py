@@ -65,15 +65,14 @@ _KNOWN = (
     "ORDER BY fingerprint, user_hash"  # the order of a snapshot PostgreSQL makes (runner.state.postgres)
 )
 _NAMES = f"SELECT fingerprint, username FROM {SYNCED.name} WHERE tenant = ? AND spec = ?"
-_ROWS_OF_JOB = f"SELECT COUNT(*) FROM {SYNCED.name} r WHERE r.tenant = s.tenant AND r.spec = s.spec"
 _OF_JOB = "WHERE s.tenant = ? AND s.spec = ?"
 # A snapshot is read an array at a time, so that only one of its blobs is held at once; the run that wrote
-# it, read with each, tells that both are of one snapshot, and the count of the job's rows, read in the same
-# statement as the snapshot's, that it holds them.
-_SNAPSHOT_HEAD = f"SELECT s.run_id, s.users, ({_ROWS_OF_JOB}) FROM {SNAPSHOT.name} s {_OF_JOB}"
+# it, read with each, tells that both are of one snapshot, and the backend's condition (Backend.holds: the
+# count of the job's rows, or of hand edits), asked in the same statement as its head, that it holds them.
+_SNAPSHOT_HEAD = f"SELECT s.run_id, s.users FROM {SNAPSHOT.name} s {_OF_JOB} AND ({{holds}})"
 _SNAPSHOT_RUN = f"SELECT s.run_id FROM {SNAPSHOT.name} s {_OF_JOB}"
 _SNAPSHOT_DROP = f"DELETE FROM {SNAPSHOT.name} WHERE tenant = ? AND spec = ?"
-_SNAPSHOT_WRITE = f"INSERT INTO {SNAPSHOT.name} ({SNAPSHOT.names}) VALUES (?, ?, ?, ?, ?, ?)"
+_SNAPSHOT_WRITE = f"INSERT INTO {SNAPSHOT.name} ({SNAPSHOT.names}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _INSERT_RUN = (
     f"INSERT INTO {RUNS.name} ({', '.join(RUN_FIELDS[1:])}) VALUES ({', '.join('?' for _ in RUN_FIELDS[1:])})"
 )
@@ -210,7 +209,7 @@ class StateStore:
     def _snapshot(self, tenant: str, spec: str) -> tuple[array[int], array[int]] | None:
         """The job's snapshot, None when it has none or it does not hold the job's rows."""
         with self._reading() as session:
-            head = _snapshot_head(session, (tenant, spec))
+            head = _snapshot_head(session, self.backend.holds(self.version), (tenant, spec))
             return None if head is None else _read_snapshot(self.backend, session, (tenant, spec), head)
 
     def _names(self, tenant: str, spec: str, wanted: Sequence[int]) -> Iterator[tuple[int, str]]:
@@ -333,13 +332,16 @@ class StateStore:
         values[2:4] = [moment(run.started_at), moment(run.finished_at)]
         try:
             with self.connections.transaction() as session:
+                self.backend.recording(session)
+                edits = self.backend.edits(session, SCHEMA_VERSION)  # before the rows: see _keep_snapshot
                 run_id = self.backend.insert(session, _INSERT_RUN, values)
-                before = _snapshot_head(session, (run.tenant, run.spec))
+                before = _snapshot_head(session, self.backend.holds(SCHEMA_VERSION), (run.tenant, run.spec))
                 tally = _Tally(-1 if before is None else int(before[1] * snapshot.UPDATE_SHARE))
                 self.backend.write(session, run.tenant, run.spec, run_id, tally.through(accepted))
                 forgotten = list(forget)
                 _forget(session, run.tenant, run.spec, forgotten)
-                self._keep_snapshot(session, (run.tenant, run.spec, run_id), before, tally, forgotten)
+                job = (run.tenant, run.spec, run_id)
+                self._keep_snapshot(session, job, before, tally, forgotten, edits=edits)
                 if held is not None:
                     _hold(session, run.tenant, run.spec, run_id, held)
                 if used is not None:
@@ -380,12 +382,17 @@ class StateStore:
         before: tuple[int, int] | None,
         tally: _Tally,
         forgotten: list[str],
+        *,
+        edits: int | None,
     ) -> None:
         """Bring the snapshot of the job (tenant, spec, the run recorded) up to date with the rows `record`
         just wrote, given the head (`_snapshot_head`) it read before writing them: unchanged when the run
         changed no user; updated from the one before when it changed few; else made again from the rows
         inside the transaction (a first run, a big change, or no snapshot yet): by the database itself
-        where it can (PostgreSQL), else read here in order."""
+        where it can (PostgreSQL), else read here in order. It keeps `edits`, the count of hand edits read
+        before the rows were: a hand edit since (even one made while this transaction runs) leaves it
+        untrusted, never trusted wrongly. Unchanged, the snapshot keeps its count, which `before` showed
+        to be the count now."""
         changed = tally.count + len(forgotten)
         if before is not None and changed == 0:
             return
@@ -399,12 +406,12 @@ class StateStore:
             del kept
             gone = {h for _, h in tally.pairs} | {user_hash(u) for u in forgotten}
             snapshot.update(arrays, gone, tally.pairs)
-        elif self.backend.build_snapshot(session, job):
+        elif self.backend.build_snapshot(session, job, edits):
             return
         else:
             arrays = list(_arrays(self.backend.stream(session, _KNOWN, (tenant, spec), _FETCH)))
         # Written an array at a time, each let go once written: a million users hold 8 MB at once, not 32.
-        session.execute(_SNAPSHOT_WRITE, (tenant, spec, run_id, len(arrays[0]), b"", b""))
+        session.execute(_SNAPSHOT_WRITE, (tenant, spec, run_id, len(arrays[0]), b"", b"", edits))
         for column in ("fingerprints", "hashes"):
             self.backend.write_blob_array(session, SNAPSHOT.name, column, (tenant, spec), arrays.pop(0))
 
@@ -424,12 +431,12 @@ class StateStore:
             taken.release()
 
 
-def _snapshot_head(session: Session, job: tuple[str, str]) -> tuple[int, int] | None:
+def _snapshot_head(session: Session, holds: str, job: tuple[str, str]) -> tuple[int, int] | None:
     """The run that wrote the job's (tenant, spec) snapshot and how many users it holds; None when there is
-    none, or it does not hold the job's rows (their count, read in the same statement as its own). `record`
-    asks inside its transaction before it writes the run's rows."""
-    found = session.first(_SNAPSHOT_HEAD, job)
-    return None if found is None or found[1] != found[2] else (int(found[0]), int(found[1]))
+    none, or it does not hold the job's rows (the backend's condition `holds`, asked in the same statement).
+    `record` asks inside its transaction before it writes the run's rows."""
+    found = session.first(_SNAPSHOT_HEAD.format(holds=holds), job)
+    return None if found is None else (int(found[0]), int(found[1]))
 
 
 def _read_snapshot(

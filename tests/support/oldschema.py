@@ -1,9 +1,9 @@
 """The state store's tables as SQLAlchemy's Table objects, as the runner defined them before its store spoke
-to the drivers directly (schema version 4), and the older versions' differences: tests build stores of
+to the drivers directly (schema version 5), and the older versions' differences: tests build stores of
 every version with SQLAlchemy itself (`build`) and look into a store from outside with these.
 
     build(engine, 1)     # a version 1 store: no user_hash, no held changes nor approvals, no job index
-    build(engine, 4)     # as SQLAlchemy's create_all made it, with its version row
+    build(engine, 5)     # as SQLAlchemy's create_all made it, with its version row
 """
 
 from __future__ import annotations
@@ -114,6 +114,17 @@ snapshots_table = Table(
     Column("users", Integer, nullable=False),
     Column("fingerprints", LargeBinary, nullable=False),
     Column("hashes", LargeBinary, nullable=False),
+    Column("hand_edits", BigInteger),  # the count of hand edits when written (version 5); NULL: unknown
+)
+# Version 4's snapshots: no count of hand edits.
+snapshots_v4_table = Table(
+    "infiniti_sync_snapshots",
+    MetaData(),
+    *(
+        Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+        for c in snapshots_table.c
+        if c.name != "hand_edits"
+    ),
 )
 
 # Version 1's synced table: no user_hash.
@@ -129,15 +140,16 @@ synced_v1_table = Table(
 
 
 def build(engine: Engine, version: int) -> None:
-    """Create an empty store of schema `version` (1 to 4) on `engine`, as the runner of that version's
+    """Create an empty store of schema `version` (1 to 5) on `engine`, as the runner of that version's
     SQLAlchemy code did: version 1 without `user_hash` (and made before the job index of the runs),
-    versions 1 and 2 without the held and approvals tables, versions 1 to 3 without the snapshots."""
+    versions 1 and 2 without the held and approvals tables, versions 1 to 3 without the snapshots,
+    version 4 without their count of hand edits."""
     with engine.begin() as conn:
         tables = [meta_table, runs_table, synced_table if version >= 2 else synced_v1_table]
         if version >= 3:
             tables += [held_table, approvals_table]
         if version >= 4:
-            tables.append(snapshots_table)
+            tables.append(snapshots_table if version >= 5 else snapshots_v4_table)
         for table in tables:
             table.create(conn)
         if version < 2:
