@@ -116,27 +116,19 @@ snapshots_table = Table(
     Column("hashes", LargeBinary, nullable=False),
     Column("hand_edits", BigInteger),  # the count of hand edits when written (version 5); NULL: unknown
 )
+
+
+def _without(table: Table, column: str) -> Table:
+    """`table` as an older version made it: the same columns but `column`, in a MetaData of its own."""
+    kept = (Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable) for c in table.c)
+    return Table(table.name, MetaData(), *(c for c in kept if c.name != column))
+
+
 # Version 4's snapshots: no count of hand edits.
-snapshots_v4_table = Table(
-    "infiniti_sync_snapshots",
-    MetaData(),
-    *(
-        Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-        for c in snapshots_table.c
-        if c.name != "hand_edits"
-    ),
-)
+snapshots_v4_table = _without(snapshots_table, "hand_edits")
 
 # Version 1's synced table: no user_hash.
-synced_v1_table = Table(
-    "infiniti_sync_synced",
-    MetaData(),
-    *(
-        Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
-        for c in synced_table.c
-        if c.name != "user_hash"
-    ),
-)
+synced_v1_table = _without(synced_table, "user_hash")
 
 
 def build(engine: Engine, version: int) -> None:
