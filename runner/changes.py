@@ -397,6 +397,7 @@ class Classifier:
             "_xblake2b": _BLAKE2B_8.copy,
             "_xint": int.from_bytes,
             "_xbisect": bisect.bisect_left,
+            "_xshift": shift,  # a name, not a number in the text: the text is the same for every tenant
         }
         if not self.skip:
             names["_xseen"] = self.known.seen
@@ -409,7 +410,7 @@ class Classifier:
             # value's top bits
             f'_xw = _xint(_xs.digest(), "big") ^ {_HALF}',
             f"_xnow = _xw - {_HALF}",
-            f"_xb = _xw >> {shift}",
+            "_xb = _xw >> _xshift",
             "_xat = _xbisect(_xprints, _xnow, _xstarts[_xb], _xstarts[_xb + 1])",
             "if _xat == _xcount or _xprints[_xat] != _xnow:",
             f"    _xpending.append((len({at}), c[{user}], _xnow))",

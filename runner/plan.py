@@ -23,6 +23,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from runner import generated
 from runner.changes import (
     LEFT_OUT,
     NEW,
@@ -317,7 +318,7 @@ class _Writer:
             ]
         )
         self.source = source
-        exec(compile(source, f"<plan {self.spec.name}>", "exec"), names)  # noqa: S102 - built from indexes
+        exec(generated.code(source, f"<plan {self.spec.name}>"), names)  # noqa: S102 - built from indexes
         return names["loop"]  # type: ignore[no-any-return]
 
     def _line_source(self, checks: str, verdict: list[str]) -> list[str]:

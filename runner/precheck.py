@@ -19,6 +19,7 @@ from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from runner import generated
 from runner.bounds import MAX_CELL
 from runner.contract import MAX_EMAIL, is_boolean, is_email
 from runner.numbers import number
@@ -77,7 +78,7 @@ class LineChecks:
         """
         test, names = self.expression(constants)
         source = "def ok(c):\n    return bool(" + test + ")"
-        exec(compile(source, "<pre-checks>", "exec"), names)  # noqa: S102 - built from indexes only
+        exec(generated.code(source, "<pre-checks>"), names)  # noqa: S102 - built from indexes only
         return names["ok"]  # type: ignore[no-any-return]
 
     def expression(self, constants: Mapping[int, str], *, joined: bool = False) -> tuple[str, dict[str, Any]]:
@@ -100,11 +101,7 @@ class LineChecks:
         email = '(not c[{0}] or (len(c[{0}]) <= _most and ".." not in c[{0}] and _email(c[{0}]) is not None))'
         tests += [(i, email.format(i)) for i, _ in self.emails]
         tests += [(i, f"c[{i}] in _bools") for i, _ in self.booleans]
-        kept = [
-            test
-            for i, test in tests
-            if i not in constants or not eval(test, names, {"c": constants})  # noqa: S307
-        ]
+        kept = [test for i, test in tests if i not in constants or not _holds(test, names, constants)]
         if self.rules is not None:
             names["_rules"], names["_fields"] = self.rules, self.fields
             kept.append("not _rules(dict(zip(_fields, c)))")
@@ -246,3 +243,8 @@ class SeenHashes:
                 while table[i]:
                     i = (i + 1) & mask
                 table[i] = h
+
+
+def _holds(test: str, names: dict[str, Any], constants: Mapping[int, str]) -> bool:
+    """Whether the check `test` passes for the cells `constants` (those every line has)."""
+    return bool(eval(generated.code(test, "<pre-check>", "eval"), names, {"c": constants}))  # noqa: S307

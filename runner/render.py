@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from types import CodeType
 from typing import Any
 
 from jinja2 import Template, nodes
@@ -21,7 +20,7 @@ from jinja2.exceptions import TemplateError, UndefinedError
 from jinja2.nodes import EvalContext
 from jinja2.utils import _PassArg
 
-from runner import bounds
+from runner import bounds, generated
 from runner.errors import QueryError, SyncError, Where
 from runner.numbers import number
 from runner.records import record
@@ -399,7 +398,7 @@ class Renderer:
         # `_failure`, as `render` does
         self.inline: tuple[list[str], dict[str, Any]] = (inline, dict(namespace))
         self.inline_cells = frozenset(i for i in range(len(spec.columns)) if i not in self.constant_cells)
-        exec(_code(self.source, f"<spec {spec.name}>"), namespace)  # noqa: S102
+        exec(generated.code(self.source, f"<spec {spec.name}>"), namespace)  # noqa: S102
         return namespace["render"]  # type: ignore[no-any-return]
 
     def _failure(self, values: Sequence[Any], column: str, err: BaseException) -> RowError:
@@ -513,19 +512,14 @@ def _template(text: str) -> Template:
     return environment().from_string(text)
 
 
-@lru_cache(maxsize=1024)
-def _code(source: str, name: str) -> CodeType:
-    """The generated render function's source, compiled by Python."""
-    return compile(source, name, "exec")
-
-
 def compilations() -> int:
     """How many templates Jinja and generated functions Python have compiled in this process (each text
     once, however many tenants and jobs use it)."""
-    return sum(f.cache_info().misses for f in (_tree, _template, _code))
+    return sum(f.cache_info().misses for f in (_tree, _template)) + generated.compilations()
 
 
 def forget_compiled() -> None:
     """Compile every template again from now on (the tests' fresh start: as a new process)."""
-    for f in (_tree, _template, _code):
+    for f in (_tree, _template):
         f.cache_clear()
+    generated.forget()
