@@ -84,12 +84,79 @@ def test_a_record_is_a_dataclass_for_replace_fields_and_pickle() -> None:
     assert dataclasses.asdict(point) == {"x": 1, "y": 2, "at": "f:1", "tags": ()}
 
 
-def test_a_record_generates_only_the_methods_that_name_its_fields() -> None:
-    shared = [Point.__eq__, Point.__hash__, Point.__repr__]
-    assert shared == [Other.__eq__, Other.__hash__, Other.__repr__]  # one function each, for every record
-    generated: list[object] = [Point.__init__, Point.__setattr__, Point.__delattr__]
-    others: list[object] = [Other.__init__, Other.__setattr__, Other.__delattr__]
-    assert all(mine is not theirs for mine, theirs in zip(generated, others, strict=True))
+def test_a_record_generates_only_the_method_that_names_its_fields() -> None:
+    shared = [Point.__eq__, Point.__hash__, Point.__repr__, Point.__setattr__, Point.__delattr__]
+    # one function each, for every record
+    assert shared == [Other.__eq__, Other.__hash__, Other.__repr__, Other.__setattr__, Other.__delattr__]
+    inits: list[object] = [Point.__init__, Other.__init__]
+    assert inits[0] is not inits[1]
+    assert Point.__init__.__qualname__ == "Point.__init__"
+
+
+@record
+class Made:
+    name: str
+    items: list[str] = field(default_factory=list)
+    fixed: int = field(default=7, init=False)
+    counted: list[int] = field(default_factory=list, init=False)
+    seen: list[str] = field(default_factory=list, compare=False)
+
+    def __post_init__(self) -> None:
+        self.counted.append(len(self.items))
+
+
+@dataclass(frozen=True)
+class MadeFrozen:  # the same, made by dataclasses itself
+    name: str
+    items: list[str] = field(default_factory=list)
+    fixed: int = field(default=7, init=False)
+    counted: list[int] = field(default_factory=list, init=False)
+    seen: list[str] = field(default_factory=list, compare=False)
+
+    def __post_init__(self) -> None:
+        self.counted.append(len(self.items))
+
+
+@pytest.mark.parametrize("make", [Made, MadeFrozen], ids=["record", "dataclass"])
+def test_defaults_factories_and_post_init_are_a_frozen_dataclasses(make: Callable[..., Any]) -> None:
+    one, two = make("a"), make("b", ["x", "y"])
+    assert (one.items, one.fixed, one.counted, two.items, two.counted) == ([], 7, [0], ["x", "y"], [2])
+    assert one.items is not make("a").items  # a new list each time
+    assert make("a", seen=["s"]) == make("a")
+    with pytest.raises(TypeError):
+        make("a", fixed=8)  # not a parameter
+    with pytest.raises(TypeError):
+        make()  # name is needed
+    assert repr(Made("a")).replace("Made", "") == repr(MadeFrozen("a")).replace("MadeFrozen", "")
+
+
+class Plain(Point):  # a plain class inheriting a record: its own names may be assigned, not the fields
+    def remember(self) -> None:
+        self.note = "kept"
+
+
+def test_a_plain_subclass_of_a_record_may_assign_its_own_names_only() -> None:
+    plain = Plain(1)
+    plain.remember()
+    assert plain.note == "kept"
+    del plain.note
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plain.x = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Point(1).note = "no"  # type: ignore[attr-defined]
+
+
+@record
+class Inherited(Point):
+    z: int = 3
+
+
+def test_a_record_inheriting_a_record_has_both_fields() -> None:
+    value = Inherited(1, 2, z=4)
+    assert (value.x, value.y, value.z) == (1, 2, 4)
+    assert repr(value) == "Inherited(x=1, y=2, at=None, z=4)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.z = 5  # type: ignore[misc]
 
 
 def _own(make: Callable[[type[Any]], type[Any]]) -> type[Any]:
