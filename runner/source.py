@@ -744,13 +744,15 @@ class _Records:
     def cells(self, broken: Callable[[Exception], Exception]) -> Iterator[tuple[str, ...]]:
         """The records' wanted cells, as iterating gives them, for a reader that is told nothing and
         counts nothing (a query's rows read from the file): the same loop with less to do a record.
-        `broken` makes a broken record's error (a record of the wrong width, bad quoting or bytes)."""
+        `broken` makes a broken record's error (a record of the wrong width, bad quoting or bytes).
+        The generator itself, not one that yields from it: a record then costs one resumption."""
+        return self._split(broken) if self.feed is not None else self._read(broken)
+
+    def _read(self, broken: Callable[[Exception], Exception]) -> Iterator[tuple[str, ...]]:
+        """`cells`, each record read by the csv reader."""
         reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
         next(reader, None)  # the header, read already
         end = reader.line_num  # where the last record read ended
-        if self.feed is not None:
-            yield from self._split(broken, end)
-            return
         try:
             for record in reader:
                 if len(record) == width:
@@ -764,7 +766,7 @@ class _Records:
             self.start = end + 1
             raise broken(err) from _cause(err)
 
-    def _split(self, broken: Callable[[Exception], Exception], end: int) -> Iterator[tuple[str, ...]]:
+    def _split(self, broken: Callable[[Exception], Exception]) -> Iterator[tuple[str, ...]]:
         """`cells`, with each line that holds no quote split at the delimiter here: what the csv module
         makes of such a line (the file is read with newline="", so a line's only line break is its
         last), at a fraction of the cost; a line with a quote goes to the reader, which reads on for a
@@ -772,6 +774,8 @@ class _Records:
         reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
         assert self.feed is not None
         feed, lines, delimiter = self.feed, self.feed.lines, self.delimiter
+        next(reader, None)  # the header, read already
+        end = reader.line_num  # where the last record read ended
         try:
             for line in lines:
                 if '"' in line:
