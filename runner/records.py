@@ -88,23 +88,21 @@ _FACTORY = _Factory()
 def _setattr(self: Any, name: str, value: Any) -> None:
     """As a frozen dataclass's `__setattr__`: its fields, and any name of the record class itself, cannot
     be assigned (a plain subclass may assign names of its own)."""
-    owner = _owner(type(self))
-    if owner is type(self) or name in owner.__record_fields__:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-    super(owner, self).__setattr__(name, value)
+    super(_unfrozen(self, name, "assign to"), self).__setattr__(name, value)
 
 
 def _delattr(self: Any, name: str) -> None:
     """As a frozen dataclass's `__delattr__`."""
-    owner = _owner(type(self))
-    if owner is type(self) or name in owner.__record_fields__:
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
-    super(owner, self).__delattr__(name)
+    super(_unfrozen(self, name, "delete"), self).__delattr__(name)
 
 
-def _owner(cls: type[Any]) -> type[Any]:
-    """The nearest record class of `cls` (itself, unless a plain class inherits one)."""
-    return next(c for c in cls.__mro__ if "__record_fields__" in vars(c))
+def _unfrozen(value: Any, name: str, doing: str) -> type[Any]:
+    """The nearest record class of `value`'s class, when `name` is not frozen there: a name of a plain
+    subclass's own; else FrozenInstanceError, as dataclasses raise it."""
+    owner: type[Any] = next(c for c in type(value).__mro__ if "__record_fields__" in vars(c))
+    if owner is type(value) or name in owner.__record_fields__:
+        raise dataclasses.FrozenInstanceError(f"cannot {doing} field {name!r}")
+    return owner
 
 
 def _values(value: Any, names: tuple[str, ...]) -> tuple[Any, ...]:

@@ -13,6 +13,9 @@ import pytest
 
 from runner.records import record
 
+# each test so marked runs once with @record and once with dataclasses' own frozen dataclass
+BOTH = pytest.mark.parametrize("make", [record, dataclass(frozen=True)], ids=["record", "dataclass"])
+
 
 @record
 class Point:
@@ -109,7 +112,7 @@ def _made(make: Callable[[type[Any]], type[Any]]) -> type[Any]:
     return make(Made)
 
 
-@pytest.mark.parametrize("make", [record, dataclass(frozen=True)], ids=["record", "dataclass"])
+@BOTH
 def test_defaults_factories_and_post_init_are_a_frozen_dataclasses(
     make: Callable[[type[Any]], type[Any]],
 ) -> None:
@@ -169,7 +172,7 @@ def _own(make: Callable[[type[Any]], type[Any]]) -> type[Any]:
     return make(Own)
 
 
-@pytest.mark.parametrize("make", [record, dataclass(frozen=True)], ids=["record", "dataclass"])
+@BOTH
 def test_a_method_the_class_writes_itself_stays_as_with_a_frozen_dataclass(
     make: Callable[[type[Any]], type[Any]],
 ) -> None:
