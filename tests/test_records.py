@@ -70,6 +70,24 @@ def test_the_repr_is_a_frozen_dataclasses() -> None:
     assert repr(Empty()) == "Empty()"
 
 
+def test_the_docstring_is_a_frozen_dataclasses() -> None:
+    # without one of its own: the class's name and signature, as dataclasses write it
+    assert Point.__doc__ == (Frozen.__doc__ or "").replace("Frozen", "Point")
+    assert Point.__doc__ == (
+        "Point(x: 'int', y: 'int' = 0, at: 'str | None' = None, tags: 'tuple[str, ...]' = ())"
+    )
+    assert _made(record).__doc__ == _made(dataclass(frozen=True)).__doc__
+    assert Empty.__doc__ == "Empty()"
+
+    @record
+    class Told:
+        """Its own words."""
+
+        x: int
+
+    assert Told.__doc__ == "Its own words."
+
+
 def test_a_record_refuses_to_change() -> None:
     point = Point(1)
     with pytest.raises(dataclasses.FrozenInstanceError):
