@@ -709,6 +709,9 @@ class _Records:
         self.reader, self.width, self.told = reader, width, told
         self.shortest = max(named, 1)
         self.pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
+        # the cells `_split` cuts a whole line into: up to the last wanted one, and the rest (which holds
+        # the line break); 0 when the last cell is wanted, whose end is then the line's
+        self.cut = max(positions) + 1 if max(positions, default=width) < width - 1 else 0
         self.start = 1
         self.count = 0
         # `reader`'s lines, when `cells` may split a line itself (see there), with the reader's delimiter
@@ -770,14 +773,21 @@ class _Records:
         """`cells`, with each line that holds no quote split at the delimiter here: what the csv module
         makes of such a line (the file is read with newline="", so a line's only line break is its
         last), at a fraction of the cost; a line with a quote goes to the reader, which reads on for a
-        quoted line break. The reader's line count and the lines read here make `end`."""
+        quoted line break. A line of the header's width (one delimiter fewer than cells) is cut only as
+        far as the last wanted cell when that is not its last (`cut`): the cells after it are never
+        made. The reader's line count and the lines read here make `end`."""
         reader, width, pick, shortest = self.reader, self.width, self.pick, self.shortest
         assert self.feed is not None
         feed, lines, delimiter = self.feed, self.feed.lines, self.delimiter
+        cut, delimiters = self.cut, width - 1
         next(reader, None)  # the header, read already
         end = reader.line_num  # where the last record read ended
         try:
             for line in lines:
+                if cut and '"' not in line and line.count(delimiter) == delimiters:
+                    yield pick(line.split(delimiter, cut))
+                    end += 1
+                    continue
                 if '"' in line:
                     feed.first = line
                     before = reader.line_num
