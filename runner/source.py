@@ -711,7 +711,8 @@ class _Records:
         self.pick = itemgetter(*positions) if len(positions) > 1 else (lambda r: (r[positions[0]],))
         # the cells `_split` cuts a whole line into: up to the last wanted one, and the rest (which holds
         # the line break); 0 when the last cell is wanted, whose end is then the line's
-        self.cut = max(positions) + 1 if max(positions, default=width) < width - 1 else 0
+        last = max(positions, default=width - 1)  # none wanted (a count of the rows): split whole
+        self.cut = last + 1 if last < width - 1 else 0
         self.start = 1
         self.count = 0
         # `reader`'s lines, when `cells` may split a line itself (see there), with the reader's delimiter
