@@ -785,15 +785,15 @@ class _Records:
         end = reader.line_num  # where the last record read ended
         try:
             for line in lines:
-                if cut and '"' not in line and line.count(delimiter) == delimiters:
-                    yield pick(line.split(delimiter, cut))
-                    end += 1
-                    continue
                 if '"' in line:
                     feed.first = line
                     before = reader.line_num
                     record = next(reader)
                     read = reader.line_num - before
+                elif cut and line.count(delimiter) == delimiters:
+                    yield pick(line.split(delimiter, cut))
+                    end += 1
+                    continue
                 elif body := line.rstrip("\r\n"):
                     record, read = body.split(delimiter), 1
                 else:  # a blank line
